@@ -1,0 +1,24 @@
+"""bootdbg: a debugger for x86 boot code."""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "version_report"]
+
+
+def version_report() -> str:
+    """What `bootdbg --version` prints: our version, the engine's, and which fast path is active."""
+    lines = [f"bootdbg {__version__}"]
+    try:
+        import unicorn
+
+        lines.append(f"unicorn {unicorn.__version__}")
+    except Exception as exc:  # pragma: no cover - reported, not fatal
+        lines.append(f"unicorn: not available ({exc})")
+    try:
+        import capstone
+
+        lines.append(f"capstone {capstone.__version__}")
+    except Exception as exc:  # pragma: no cover
+        lines.append(f"capstone: not available ({exc})")
+    return "\n".join(lines)

@@ -1,0 +1,5 @@
+import sys
+
+from debugger.cli import main
+
+sys.exit(main())
