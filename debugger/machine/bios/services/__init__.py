@@ -1,0 +1,1 @@
+"""BIOS services, one module per interrupt vector (`VECTOR` or `VECTORS`, and `handle(call)`)."""

@@ -1,0 +1,261 @@
+"""The CPU wrapper: reads the complete architectural state out of Unicorn and writes it back.
+
+All access goes through the engine's live CPUX86State (`uc_layout`), and only while the engine is
+at rest (between `emu_start` calls): then `eflags` in the state is complete (QEMU folds the lazy
+condition codes back on exit) and a write takes effect on the next start, exactly like a
+`context_restore`.
+
+QEMU keeps derived mode bits in `hflags` (CPL, CS32, SS32, ADDSEG, PE, LMA, CS64, ...); every
+write here recomputes them the way QEMU's own segment-load and CR0 helpers do, so a patched state
+runs as the CPU would run it.
+
+Normalisations (the record shows what hardware reports, not QEMU's shortcuts):
+- TR: QEMU's cache keeps the *available* TSS type after LTR; hardware reports busy (type 3/11).
+- A segment whose cache is not present is reported unusable (AR bit 16), as KVM reports it.
+- Interruptibility: QEMU has one "inhibit" flag for both STI and MOV-SS blocking.  We report STI
+  blocking when IF=1 (STI can only leave IF=1) and MOV-SS blocking when IF=0.
+"""
+from __future__ import annotations
+
+import ctypes
+import struct
+
+from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
+
+from debugger.cpustate import (
+    AR_UNUSABLE, CR0_PE, EFER_LMA, INTR_MOVSS, INTR_STI, RF_IF, RF_VM, Activity, CpuState,
+    DescriptorTable, Segment,
+)
+from debugger.machine import uc_layout as L
+
+__all__ = ["Cpu"]
+
+HF_CPL_MASK = 3
+HF_INHIBIT_IRQ = 1 << 3
+HF_CS32 = 1 << 4
+HF_SS32 = 1 << 5
+HF_ADDSEG = 1 << 6
+HF_PE = 1 << 7
+HF_MP_SHIFT = 9
+HF_LMA = 1 << 14
+HF_CS64 = 1 << 15
+HF_OSFXSR = 1 << 22
+HF_SMAP = 1 << 23
+_HF_DERIVED = (HF_CPL_MASK | HF_CS32 | HF_SS32 | HF_ADDSEG | HF_PE | (7 << HF_MP_SHIFT) | HF_LMA
+               | HF_CS64 | HF_OSFXSR | HF_SMAP)
+
+_SEG_STRUCT = struct.Struct("<I4xQII")   # selector, base, limit, flags
+_SEG_OFF = {name: L.OFF_SEGS + 24 * i for i, name in enumerate(L.SEG_ORDER)}
+_SEG_OFF["ldtr"] = L.OFF_LDT
+_SEG_OFF["tr"] = L.OFF_TR
+_GPR = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+        "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
+
+
+def seg_from_cache(selector: int, base: int, limit: int, flags: int, name: str) -> Segment:
+    ar = (flags >> 8) & 0xF0FF
+    if name == "tr" and ar & 0x1F in (0x01, 0x09):
+        ar |= 0x2                      # hardware reports a busy TSS after LTR
+    if not ar & 0x80:
+        ar |= AR_UNUSABLE
+    return Segment(selector & 0xFFFF, base, limit & 0xFFFFFFFF, ar)
+
+
+def cache_flags(seg: Segment) -> int:
+    ar = seg.ar & 0xF0FF
+    if seg.unusable:
+        ar &= ~0x80
+    return (ar << 8) | ((seg.base >> 16) & 0xFF) | (seg.base & 0xFF000000)
+
+
+class Cpu:
+    """Architectural state access for one engine.  `activity` is kept by the machine."""
+
+    def __init__(self, eng: L.Engine) -> None:
+        self.eng = eng
+        self.uc = eng.uc
+        self.activity = Activity.ACTIVE
+
+    # -- general registers ---------------------------------------------------------------------
+    def gpr(self, index: int) -> int:
+        return self.eng.u64(L.OFF_REGS + 8 * index)
+
+    def set_gpr(self, index: int, value: int) -> None:
+        self.eng.set_u64(L.OFF_REGS + 8 * index, value)
+
+    @property
+    def rip(self) -> int:
+        return self.eng.u64(L.OFF_EIP)
+
+    @rip.setter
+    def rip(self, value: int) -> None:
+        self.eng.set_u64(L.OFF_EIP, value)
+
+    @property
+    def eflags(self) -> int:
+        return self.eng.u64(L.OFF_EFLAGS)
+
+    @eflags.setter
+    def eflags(self, value: int) -> None:
+        self.eng.set_u64(L.OFF_EFLAGS, (value | 2) & 0x3F7FD7)
+
+    def cr(self, n: int) -> int:
+        return self.eng.u64(L.OFF_CR + 8 * n)
+
+    @property
+    def efer(self) -> int:
+        return self.eng.u64(L.OFF_EFER)
+
+    @property
+    def hflags(self) -> int:
+        return self.eng.u32(L.OFF_HFLAGS)
+
+    # -- segments ------------------------------------------------------------------------------
+    def seg(self, name: str) -> Segment:
+        sel, base, limit, flags = _SEG_STRUCT.unpack(self.eng.read(_SEG_OFF[name], 24))
+        return seg_from_cache(sel, base, limit, flags, name)
+
+    def seg_raw(self, name: str) -> tuple[int, int, int, int]:
+        return _SEG_STRUCT.unpack(self.eng.read(_SEG_OFF[name], 24))
+
+    def load_seg(self, name: str, seg: Segment, *, update_hflags: bool = True) -> None:
+        """Load a segment cache (selector, base, limit, access rights) as the CPU would."""
+        base = seg.base if name in ("fs", "gs", "ldtr", "tr") else seg.base & 0xFFFFFFFF
+        self.eng.write(_SEG_OFF[name],
+                       _SEG_STRUCT.pack(seg.selector & 0xFFFF, base, seg.limit & 0xFFFFFFFF,
+                                        cache_flags(seg)))
+        if update_hflags:
+            self.update_hflags()
+
+    def dtr(self, which: str) -> DescriptorTable:
+        off = L.OFF_GDT if which == "gdtr" else L.OFF_IDT
+        _, base, limit, _ = _SEG_STRUCT.unpack(self.eng.read(off, 24))
+        return DescriptorTable(base, limit)
+
+    def set_dtr(self, which: str, dt: DescriptorTable) -> None:
+        off = L.OFF_GDT if which == "gdtr" else L.OFF_IDT
+        self.eng.write(off, _SEG_STRUCT.pack(0, dt.base, dt.limit, 0))
+
+    # -- hflags --------------------------------------------------------------------------------
+    def update_hflags(self) -> None:
+        """Recompute QEMU's derived mode bits from CR0/CR4/EFER/EFLAGS and the CS/SS caches."""
+        eng = self.eng
+        cr0, cr4, efer = self.cr(0), self.cr(4), self.efer
+        eflags = self.eflags
+        cs_flags = self.seg_raw("cs")[3]
+        ss_flags = self.seg_raw("ss")[3]
+        hf = eng.u32(L.OFF_HFLAGS) & ~_HF_DERIVED
+        if cr0 & CR0_PE:
+            hf |= HF_PE
+        hf |= ((cr0 >> 1) & 7) << HF_MP_SHIFT
+        if cr4 & (1 << 9):
+            hf |= HF_OSFXSR
+        if cr4 & (1 << 21):
+            hf |= HF_SMAP
+        lma = bool(efer & EFER_LMA)
+        if lma:
+            hf |= HF_LMA
+        if lma and cs_flags & (1 << 21):
+            hf |= HF_CS32 | HF_SS32 | HF_CS64
+        else:
+            if cs_flags & (1 << 22):
+                hf |= HF_CS32
+            if ss_flags & (1 << 22):
+                hf |= HF_SS32
+        if eflags & RF_VM:
+            hf |= 3
+        elif cr0 & CR0_PE:
+            hf |= (ss_flags >> 13) & 3
+        if not hf & HF_CS64:
+            if not cr0 & CR0_PE or eflags & RF_VM or not hf & HF_CS32:
+                hf |= HF_ADDSEG
+            else:
+                bases = sum(self.seg_raw(n)[1] for n in ("ds", "es", "ss"))
+                if bases:
+                    hf |= HF_ADDSEG
+        eng.set_u32(L.OFF_HFLAGS, hf)
+
+    @property
+    def inhibit_irq(self) -> bool:
+        return bool(self.hflags & HF_INHIBIT_IRQ)
+
+    def set_inhibit_irq(self, on: bool) -> None:
+        hf = self.hflags
+        self.eng.set_u32(L.OFF_HFLAGS, (hf | HF_INHIBIT_IRQ) if on else (hf & ~HF_INHIBIT_IRQ))
+
+    # -- A20 and fault bookkeeping -------------------------------------------------------------
+    @property
+    def a20(self) -> bool:
+        return self.eng.i32(L.OFF_A20) == -1
+
+    def set_a20(self, enabled: bool) -> None:
+        self.eng.set_i32(L.OFF_A20, -1 if enabled else ~(1 << 20))
+        self.flush_tlb()
+
+    @property
+    def error_code(self) -> int:
+        return self.eng.u32(L.OFF_ERROR_CODE)
+
+    def reset_fault_counter(self) -> None:
+        """Unicorn never resets QEMU's nested-fault tracker; we implement #DF ourselves."""
+        self.eng.set_i32(L.OFF_OLD_EXCEPTION, -1)
+
+    def flush_tlb(self) -> None:
+        self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+
+    # -- whole state ---------------------------------------------------------------------------
+    def read_state(self) -> CpuState:
+        eng = self.eng
+        regs = struct.unpack("<16Q", eng.read(L.OFF_REGS, 128))
+        kw: dict[str, object] = dict(zip(_GPR, regs))
+        kw["rip"] = self.rip
+        kw["rflags"] = self.eflags
+        crs = struct.unpack("<9Q", eng.read(L.OFF_CR, 72))
+        kw.update(cr0=crs[0], cr2=crs[2], cr3=crs[3], cr4=crs[4])
+        drs = struct.unpack("<8Q", eng.read(L.OFF_DR, 64))
+        kw.update(dr0=drs[0], dr1=drs[1], dr2=drs[2], dr3=drs[3], dr6=drs[6], dr7=drs[7])
+        for name in _SEG_OFF:
+            kw[name] = self.seg(name)
+        kw["gdtr"] = self.dtr("gdtr")
+        kw["idtr"] = self.dtr("idtr")
+        kw["efer"] = self.efer
+        se = struct.unpack("<3Q", eng.read(L.OFF_SYSENTER_CS, 24))
+        kw.update(sysenter_cs=se[0], sysenter_esp=se[1], sysenter_eip=se[2])
+        st = struct.unpack("<6Q", eng.read(L.OFF_STAR, 48))
+        kw.update(star=st[0], lstar=st[2], cstar=st[3], fmask=st[4], kernel_gs_base=st[5])
+        kw["pat"] = self.uc.msr_read(0x277)
+        kw["activity"] = self.activity
+        intr = 0
+        if self.inhibit_irq:
+            intr = INTR_STI if kw["rflags"] & RF_IF else INTR_MOVSS  # type: ignore[operator]
+        kw["interruptibility"] = intr
+        kw["a20"] = self.a20
+        return CpuState(**kw)  # type: ignore[arg-type]
+
+    def write_state(self, st: CpuState) -> None:
+        """Make the CPU be in state `st` (every field of the record)."""
+        eng = self.eng
+        eng.write(L.OFF_REGS, struct.pack("<16Q", *(getattr(st, n) & (2**64 - 1) for n in _GPR)))
+        self.rip = st.rip
+        self.eflags = st.rflags
+        for n, v in ((0, st.cr0), (2, st.cr2), (3, st.cr3), (4, st.cr4)):
+            eng.set_u64(L.OFF_CR + 8 * n, v)
+        for n, v in ((0, st.dr0), (1, st.dr1), (2, st.dr2), (3, st.dr3), (6, st.dr6), (7, st.dr7)):
+            eng.set_u64(L.OFF_DR + 8 * n, v)
+        eng.set_u64(L.OFF_EFER, st.efer)
+        for name in _SEG_OFF:
+            self.load_seg(name, getattr(st, name), update_hflags=False)
+        self.set_dtr("gdtr", st.gdtr)
+        self.set_dtr("idtr", st.idtr)
+        eng.write(L.OFF_SYSENTER_CS, struct.pack("<3Q", st.sysenter_cs, st.sysenter_esp,
+                                                 st.sysenter_eip))
+        eng.set_u64(L.OFF_STAR, st.star)
+        for off, v in ((16, st.lstar), (24, st.cstar), (32, st.fmask), (40, st.kernel_gs_base)):
+            eng.set_u64(L.OFF_STAR + off, v)
+        self.uc.msr_write(0x277, st.pat)
+        self.activity = st.activity
+        self.set_inhibit_irq(bool(st.interruptibility & (INTR_STI | INTR_MOVSS)))
+        eng.set_i32(L.OFF_A20, -1 if st.a20 else ~(1 << 20))
+        self.update_hflags()
+        self.flush_tlb()
+

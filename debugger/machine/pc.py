@@ -1,0 +1,500 @@
+"""The PC: engine, memory, devices, BIOS and the run loop that makes Unicorn behave like hardware.
+
+The run loop executes the guest in slices with Unicorn's instruction-count limit (so the
+instruction counter is exact), and stops the engine for every event Unicorn does not handle the
+way a PC would: interrupts and exceptions (delivered by `delivery`), BIOS stubs (serviced in
+Python), SYSENTER/SYSCALL, HLT (time advances to the next device event), device deadlines (the
+timer), a guest reset or triple fault.  All such work happens with the engine at rest.
+
+Counting rules for `icount` (stable, documented in the README): every instruction Unicorn starts
+counts 1 -- a faulting instruction counts once per attempt, each iteration of a REP string
+instruction counts 1 plus 1 for the final check, `INT n` counts 1, and interrupt delivery, BIOS
+services and time spent halted count 0.
+"""
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from unicorn import UC_HOOK_INSN, UC_HOOK_INSN_INVALID, UC_HOOK_INTR, UC_HOOK_MEM_UNMAPPED
+from unicorn import UcError
+from unicorn import unicorn_const as uconst
+from unicorn import x86_const as x
+
+from debugger.cpustate import (
+    CR0_PE, RF_IF, RF_VM, Activity, CpuState, DescriptorTable, Segment,
+)
+from debugger.machine import uc_layout
+from debugger.machine.bios import Bios
+from debugger.machine.bus import Clock, IoBus
+from debugger.machine.cpu import Cpu
+from debugger.machine.delivery import (
+    ERROR_CODE_VECTORS, VECTOR_NAMES, Delivery, GuestFault, Unsupported,
+    promotes_to_double_fault,
+)
+from debugger.machine.disk import Disk
+from debugger.machine.events import EventLog
+from debugger.machine.memory import Memory, MemoryError_
+
+__all__ = ["Machine", "MachineConfig", "RunResult", "Stop"]
+
+SLICE = 1 << 24          # at most this many instructions per emu_start
+POLL_SLICE = 64          # while an IRQ waits for IF=1
+
+
+class Stop:
+    """Stable names of the reasons a run ends."""
+
+    BUDGET = "budget"                # instruction budget used up
+    HALTED = "halted"                # HLT with interrupts disabled (or nothing will ever wake it)
+    TRIPLE_FAULT = "triple-fault"
+    RESET = "reset"                  # the guest asked for a reset (port 0x92, 8042 0xFE)
+    UNMAPPED = "unmapped"            # fetch/read/write with no memory behind it
+    UNSUPPORTED = "unsupported"      # something bootdbg does not implement (task gates, ...)
+    EXIT = "exit"                    # an address the caller asked to stop at
+    INTERRUPT = "interrupt"          # the user (Ctrl-C) or the caller's stop flag
+    BOOT_FAILED = "boot-failed"      # INT 18h: no bootable device
+    EVENT = "event"                  # the caller's event filter asked to stop
+
+
+@dataclass
+class RunResult:
+    reason: str
+    message: str
+    icount: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class MachineConfig:
+    ram_size: int = 64 << 20
+    boot_drive: int | None = None          # BIOS drive number; default: first floppy, else hda
+    ns_per_insn: int = 10
+    serial_input: bytes = b""
+    keys: str = ""
+
+
+@dataclass
+class _Pending:
+    kind: str                  # "intr" | "ud" | "sysenter" | "syscall" | "reset" | "unmapped"
+    vector: int = 0
+    is_int: bool = False
+    error_code: int = 0
+    address: int = 0
+    access: str = ""
+
+
+class Machine:
+    def __init__(self, disks: list[Disk], config: MachineConfig | None = None) -> None:
+        self.config = config or MachineConfig()
+        self.disks = {d.bios_number: d for d in disks}
+        self.eng = uc_layout.open_engine()
+        self.uc = self.eng.uc
+        self.cpu = Cpu(self.eng)
+        self.clock = Clock(self.config.ns_per_insn)
+        self.icount = 0
+        self.events = EventLog(lambda: self.icount)
+        self.mem = Memory(self.uc, self.config.ram_size, self._paging_regs, lambda: self.cpu.a20)
+        self.delivery = Delivery(self.cpu, self.mem)
+        self.bus = IoBus(self.events)
+        self.serial_out = bytearray()
+        self.on_serial: Callable[[int], None] | None = None
+        self.extra_exits: set[int] = set()
+        self.event_filter: Callable[[str, dict[str, Any]], bool] | None = None
+        self._pending: _Pending | None = None
+        self._slice_base = 0
+        self._exits_installed: list[int] | None = None
+        self.stop_requested = False
+        self.uc.mem_map(0, self.config.ram_size)
+        self._install_devices()
+        self.bios = Bios(self)
+        self._install_hooks()
+        self.reset()
+
+    # -- construction ------------------------------------------------------------------------------
+    def _install_devices(self) -> None:
+        from debugger.machine.devices import standard_devices
+
+        self.devices = standard_devices(
+            clock=self.clock, events=self.events,
+            read_mem=lambda a, n: self.mem.read_phys(a, n),
+            on_a20=self._on_a20, on_reset=self._on_reset,
+            ram_size=self.config.ram_size, disks=list(self.disks.values()))
+        for dev in self.devices.all():
+            self.bus.attach(dev)
+        self.devices.com1.on_tx = self._serial_tx
+        if self.config.serial_input:
+            self.devices.com1.feed(self.config.serial_input)
+        if self.config.keys:
+            self.devices.kbc.type_keys(self.config.keys)
+
+    def _install_hooks(self) -> None:
+        uc = self.uc
+        self._hooks = [
+            uc.hook_add(UC_HOOK_INTR, self._hook_intr),
+            uc.hook_add(UC_HOOK_INSN_INVALID, self._hook_invalid),
+            uc.hook_add(UC_HOOK_INSN, self._hook_in, None, 1, 0, x.UC_X86_INS_IN),
+            uc.hook_add(UC_HOOK_INSN, self._hook_out, None, 1, 0, x.UC_X86_INS_OUT),
+            uc.hook_add(UC_HOOK_INSN, self._hook_sysenter, None, 1, 0, x.UC_X86_INS_SYSENTER),
+            uc.hook_add(UC_HOOK_INSN, self._hook_syscall, None, 1, 0, x.UC_X86_INS_SYSCALL),
+            uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._hook_unmapped),
+        ]
+        self._rdtsc_cb = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_void_p)(
+            self._hook_rdtsc)
+        from unicorn.unicorn_py3.unicorn import uclib
+
+        h = ctypes.c_size_t()
+        err = uclib.uc_hook_add(self.uc._uch, ctypes.byref(h), UC_HOOK_INSN,
+                                ctypes.cast(self._rdtsc_cb, ctypes.c_void_p), None,
+                                ctypes.c_uint64(1), ctypes.c_uint64(0),
+                                ctypes.c_int(x.UC_X86_INS_RDTSC))
+        if err != 0:
+            raise uc_layout.LayoutError(f"cannot hook RDTSC (unicorn error {err})")
+        self.uc.ctl_flush_tb()
+
+    # -- reset and hand-off --------------------------------------------------------------------------
+    def boot_disk(self) -> Disk | None:
+        if self.config.boot_drive is not None:
+            return self.disks.get(self.config.boot_drive)
+        for num in sorted(self.disks):
+            return self.disks[num]
+        return None
+
+    def reset(self) -> None:
+        """Power on: BIOS data, ROM, devices, boot sector at 0000:7C00, CPU in the hand-off state."""
+        from debugger.machine.bios import handoff
+
+        self.bus.reset()
+        self.mem.write_phys(0, bytes(0x100000))
+        self.bios.build_rom()
+        self.cpu.activity = Activity.ACTIVE
+        handoff.prepare(self)
+        self.icount = 0
+        self.uc.ctl_flush_tb()
+
+    def load_real_segment(self, name: str, selector: int) -> None:
+        """A segment-register load with real-mode (or vm86) semantics."""
+        cur = self.cpu.seg(name)
+        if self.cpu.eflags & RF_VM:
+            seg = Segment.vm86(selector)
+        else:
+            seg = Segment(selector & 0xFFFF, (selector & 0xFFFF) << 4, cur.limit,
+                          (cur.ar & ~0x10000) | 0x80)
+        self.cpu.load_seg(name, seg)
+
+    # -- state -----------------------------------------------------------------------------------------
+    def state(self) -> CpuState:
+        return self.cpu.read_state()
+
+    def set_state(self, st: CpuState) -> None:
+        self.cpu.write_state(st)
+        self.uc.ctl_flush_tb()
+
+    def _paging_regs(self) -> tuple[int, int, int, int]:
+        c = self.cpu
+        return c.cr(0), c.cr(3), c.cr(4), c.efer
+
+    def a20_wrap(self, phys: int) -> int:
+        return phys if self.cpu.a20 else phys & ~(1 << 20)
+
+    @property
+    def serial(self) -> bytes:
+        return bytes(self.serial_out)
+
+    def _serial_tx(self, byte: int) -> None:
+        self.serial_out.append(byte)
+        if self.on_serial:
+            self.on_serial(byte)
+
+    def _on_a20(self, enabled: bool) -> None:
+        if self.cpu.a20 != enabled:
+            self.cpu.set_a20(enabled)
+
+    def _on_reset(self) -> None:
+        self._pending = _Pending("reset")
+        self.uc.emu_stop()
+
+    def end_of_interrupt(self, vector: int) -> None:
+        """What a BIOS IRQ handler does at its end: non-specific EOI to the PIC(s)."""
+        if 0x70 <= vector < 0x78:
+            self.bus.write(0xA0, 1, 0x20)
+        self.bus.write(0x20, 1, 0x20)
+
+    # -- hooks (engine running; record and stop) -------------------------------------------------------
+    def _now(self) -> int:
+        return self._slice_base + self.eng.emu_counter
+
+    def _sync_clock(self) -> None:
+        self.clock.icount = self._clock_base + self.eng.emu_counter
+
+    def _hook_intr(self, uc: Any, intno: int, _ud: Any) -> None:
+        self.cpu.reset_fault_counter()
+        self._pending = _Pending("intr", intno, bool(self.eng.i32(uc_layout.OFF_IS_INT)),
+                                 self.eng.u32(uc_layout.OFF_ERROR_CODE))
+        uc.emu_stop()
+
+    def _hook_invalid(self, uc: Any, _ud: Any) -> bool:
+        if self._pending is None:
+            self._pending = _Pending("ud", 6)
+        uc.emu_stop()
+        return True
+
+    def _hook_in(self, uc: Any, port: int, size: int, _ud: Any) -> int:
+        self._sync_clock()
+        value = self.bus.read(port, size)
+        self._after_io()
+        return value
+
+    def _hook_out(self, uc: Any, port: int, size: int, value: int, _ud: Any) -> None:
+        self._sync_clock()
+        self.bus.write(port, size, value)
+        self._after_io()
+
+    def _after_io(self) -> None:
+        if self.devices.pic.pending_vector() is not None or self.bus.stop_requested:
+            self.uc.emu_stop()
+
+    def _hook_sysenter(self, uc: Any, _ud: Any) -> None:
+        self._pending = _Pending("sysenter")
+        uc.emu_stop()
+
+    def _hook_syscall(self, uc: Any, _ud: Any) -> None:
+        self._pending = _Pending("syscall")
+        uc.emu_stop()
+
+    def _hook_rdtsc(self, _uc: Any, _ud: Any) -> int:
+        from debugger.machine.devices.tsc import tsc_value
+
+        self._sync_clock()
+        v = tsc_value(self.clock)
+        self.uc.reg_write(x.UC_X86_REG_EAX, v & 0xFFFFFFFF)
+        self.uc.reg_write(x.UC_X86_REG_EDX, (v >> 32) & 0xFFFFFFFF)
+        return 1
+
+    def _hook_unmapped(self, uc: Any, access: int, address: int, size: int, value: int,
+                       _ud: Any) -> bool:
+        kind = {uconst.UC_MEM_READ_UNMAPPED: "read", uconst.UC_MEM_WRITE_UNMAPPED: "write",
+                uconst.UC_MEM_FETCH_UNMAPPED: "fetch"}.get(access, "access")
+        self._pending = _Pending("unmapped", address=address, access=kind)
+        return False
+
+    # -- the run loop ----------------------------------------------------------------------------------
+    def _sync_exits(self) -> None:
+        wanted = sorted(set(self.bios.exits()) | self.extra_exits)
+        if wanted != self._exits_installed:
+            old = set(self._exits_installed or ())
+            self.uc.ctl_exits_enabled(True)
+            self.uc.ctl_set_exits(wanted)
+            for a in set(wanted) ^ old:
+                self.uc.ctl_remove_cache(a, a + 1)
+            self._exits_installed = wanted
+
+    def run(self, max_insns: int | None = None) -> RunResult:
+        """Run until an event ends the run or `max_insns` instructions have been executed."""
+        start = self.icount
+        self.stop_requested = False
+        self._sync_exits()
+        first = True
+        while True:
+            if self.cpu.activity is Activity.SHUTDOWN:
+                return self._result(Stop.TRIPLE_FAULT, "the CPU is in shutdown (triple fault)")
+            if self.stop_requested:
+                return self._result(Stop.INTERRUPT, "interrupted")
+            r = self._deliver_irq()
+            if r is not None:
+                return r
+            if self.cpu.activity is Activity.HLT:
+                r = self._wait_halted()
+                if r is not None:
+                    return r
+                continue
+            used = self.icount - start
+            if max_insns is not None and used >= max_insns:
+                return self._result(Stop.BUDGET, f"instruction budget of {max_insns} used up")
+            pc = self._pc()
+            if not first and pc in self.extra_exits:
+                return self._result(Stop.EXIT, f"reached {pc:#x}", address=pc)
+            first = False
+            n = SLICE if max_insns is None else min(SLICE, max_insns - used)
+            deadline = self.bus.next_deadline()
+            if deadline is not None:
+                n = max(1, min(n, deadline - self.clock.icount))
+            if self.devices.pic.pending_vector() is not None:
+                n = min(n, POLL_SLICE)
+            r = self._run_slice(pc, n)
+            if r is not None:
+                return r
+
+    def _pc(self) -> int:
+        cs_base = self.cpu.seg_raw("cs")[1]
+        if self.cpu.hflags & (1 << 15):       # 64-bit code: RIP is linear
+            return self.cpu.rip
+        return (cs_base + self.cpu.rip) & 0xFFFFFFFF
+
+    def _run_slice(self, pc: int, n: int) -> RunResult | None:
+        self._pending = None
+        self._slice_base = self.icount
+        self._clock_base = self.clock.icount
+        self.eng.clear_halted()
+        err: UcError | None = None
+        try:
+            self.uc.emu_start(self.cpu.rip, 0, 0, n)
+        except UcError as exc:
+            err = exc
+        done = self.eng.emu_counter
+        self.icount += done
+        self.clock.icount = self._clock_base + done
+        if self.bus.next_deadline() is not None and self.clock.icount >= self.bus.next_deadline():
+            self.bus.tick(self.clock.icount)
+        p = self._pending
+        if p is not None:
+            return self._handle_pending(p)
+        if err is not None:
+            return self._result(Stop.UNMAPPED if "UNMAPPED" in str(err) else Stop.UNSUPPORTED,
+                                f"emulation error at {self._pc():#x}: {err}")
+        if self.eng.halted:
+            self.cpu.activity = Activity.HLT
+            return None
+        pc = self._pc()
+        vec = self.bios.vector_at(pc)
+        if vec is not None and pc not in self.extra_exits:
+            return self._bios(vec, pc)
+        if pc in self.extra_exits:
+            return self._result(Stop.EXIT, f"reached {pc:#x}", address=pc)
+        return None
+
+    def _bios(self, vector: int, pc: int) -> RunResult | None:
+        self.cpu.rip += 1      # resume at the stub's tail
+        try:
+            self.bios.dispatch(vector)
+        except MemoryError_ as exc:
+            self.events.emit("bios-error", f"INT {vector:02X}h: {exc}", vector=vector)
+        except Unsupported as exc:
+            return self._result(Stop.UNSUPPORTED, str(exc))
+        except _StopRequest as req:
+            return self._result(req.reason, req.message, **req.details)
+        return self._check_event_filter("bios", {"vector": vector})
+
+    def _check_event_filter(self, kind: str, details: dict[str, Any]) -> RunResult | None:
+        if self.event_filter is not None and self.event_filter(kind, details):
+            return self._result(Stop.EVENT, kind, event=kind, **details)
+        return None
+
+    def _handle_pending(self, p: _Pending) -> RunResult | None:
+        if p.kind == "reset":
+            self.events.emit("reset", "the guest requested a system reset")
+            return self._result(Stop.RESET, "the guest requested a system reset")
+        if p.kind == "unmapped":
+            return self._result(Stop.UNMAPPED, f"{p.access} of unmapped physical address "
+                                f"{p.address:#x} at {self._pc():#x}", address=p.address)
+        if p.kind in ("sysenter", "syscall"):
+            from debugger.machine import fastcall
+
+            try:
+                getattr(fastcall, p.kind)(self)
+            except GuestFault as f:
+                return self.raise_exception(f.vector, f.error_code)
+            return None
+        if p.kind == "ud":
+            code = self.mem.read_linear(self._pc(), 1) if self._safe_pc() else b""
+            if code == b"\xf1":         # ICEBP: INT1, a trap delivered after the instruction
+                self.cpu.rip += 1
+                return self.raise_exception(1, None, software=False)
+            return self.raise_exception(6, None)
+        vec = p.vector
+        if p.is_int:
+            return self.raise_exception(vec, None, software=True)
+        ec = p.error_code if vec in ERROR_CODE_VECTORS else None
+        return self.raise_exception(vec, ec)
+
+    def _safe_pc(self) -> bool:
+        try:
+            self.mem.translate(self._pc())
+            return True
+        except Exception:
+            return False
+
+    def raise_exception(self, vector: int, error_code: int | None, *,
+                        software: bool = False, external: bool = False) -> RunResult | None:
+        """Deliver an exception/interrupt with the double- and triple-fault rules."""
+        name = VECTOR_NAMES.get(vector, f"INT {vector:02X}h")
+        if not software and not external:
+            self.events.emit("exception", f"{name} at {self._pc():#x}"
+                             + (f" error code {error_code:#x}" if error_code is not None else ""),
+                             vector=vector, error_code=error_code)
+        chain = [vector]
+        cur, ec, sw = vector, error_code, software
+        for _ in range(3):
+            try:
+                self.delivery.deliver(cur, software=sw, error_code=ec, external=external)
+                break
+            except Unsupported as exc:
+                return self._result(Stop.UNSUPPORTED, str(exc))
+            except MemoryError_ as exc:
+                return self._result(Stop.UNMAPPED, f"delivering {name}: {exc}")
+            except GuestFault as f:
+                if f.cr2 is not None:
+                    self.eng.set_u64(uc_layout.OFF_CR + 16, f.cr2)
+                chain.append(f.vector)
+                if cur == 8:
+                    return self._triple_fault(chain)
+                if promotes_to_double_fault(cur, f.vector):
+                    cur, ec = 8, 0
+                else:
+                    cur, ec = f.vector, f.error_code
+                sw = False
+                self.events.emit("exception", f"{VECTOR_NAMES.get(cur, cur)} while delivering "
+                                 f"{name}", vector=cur, error_code=ec)
+        else:
+            return self._triple_fault(chain)
+        if self.cpu.activity is Activity.HLT:
+            self.cpu.activity = Activity.ACTIVE
+        kind = "int" if software else ("irq" if external else "exception")
+        return self._check_event_filter(kind, {"vector": vector, "error_code": error_code})
+
+    def _triple_fault(self, chain: list[int]) -> RunResult:
+        self.cpu.activity = Activity.SHUTDOWN
+        names = " -> ".join(VECTOR_NAMES.get(v, str(v)) for v in chain)
+        msg = f"triple fault ({names}) at {self._pc():#x}"
+        self.events.emit("triple-fault", msg, chain=chain)
+        return self._result(Stop.TRIPLE_FAULT, msg, chain=chain)
+
+    def _deliver_irq(self) -> RunResult | None:
+        pic = self.devices.pic
+        if not self.cpu.eflags & RF_IF or self.cpu.inhibit_irq:
+            return None
+        if pic.pending_vector() is None:
+            return None
+        vector = pic.acknowledge()
+        self.cpu.activity = Activity.ACTIVE
+        return self.raise_exception(vector, None, external=True)
+
+    def _wait_halted(self) -> RunResult | None:
+        if not self.cpu.eflags & RF_IF:
+            return self._result(Stop.HALTED, f"HLT with interrupts disabled at {self._pc():#x}")
+        deadline = self.bus.next_deadline()
+        if deadline is None:
+            return self._result(Stop.HALTED, "HLT with no interrupt source armed")
+        if deadline > self.clock.icount:
+            self.clock.icount = deadline
+        self.bus.tick(self.clock.icount)
+        if self.devices.pic.pending_vector() is None and self.bus.next_deadline() == deadline:
+            return self._result(Stop.HALTED, "HLT and the pending device event raised nothing")
+        return None
+
+    def _result(self, reason: str, message: str, **details: Any) -> RunResult:
+        return RunResult(reason, message, self.icount, details)
+
+
+class _StopRequest(Exception):
+    """Raised by a BIOS service to end the run (e.g. INT 18h: no bootable device)."""
+
+    def __init__(self, reason: str, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.details = details
+
+
+StopRequest = _StopRequest
