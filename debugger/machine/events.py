@@ -38,6 +38,13 @@ class EventLog:
             fn(ev)
         return ev
 
+    def truncate(self, total: int) -> None:
+        """Forget the events emitted after the first `total` (used when going back in time)."""
+        while self.total > total and self._events:
+            self._events.pop()
+            self.total -= 1
+        self.total = min(self.total, total)
+
     def subscribe(self, fn: Callable[[Event], None]) -> Callable[[], None]:
         """Call `fn` for every new event; returns a function that removes the subscription."""
         self._subscribers.append(fn)

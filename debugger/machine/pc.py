@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ctypes
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from unicorn import UC_HOOK_INSN, UC_HOOK_INSN_INVALID, UC_HOOK_INTR, UC_HOOK_MEM_UNMAPPED
 from unicorn import UcError
@@ -36,6 +36,9 @@ from debugger.machine.delivery import (
 from debugger.machine.disk import Disk
 from debugger.machine.events import EventLog
 from debugger.machine.memory import Memory, MemoryError_
+
+if TYPE_CHECKING:
+    from debugger.machine.snapshot import Checkpoint
 
 __all__ = ["Machine", "MachineConfig", "RunResult", "Stop"]
 
@@ -106,7 +109,12 @@ class Machine:
         self._slice_base = 0
         self._exits_installed: list[int] | None = None
         self.stop_requested = False
+        self._snap_next = 0
+        self._snap_live: list[int] = []
         self.uc.mem_map(0, self.config.ram_size)
+        # Context snapshots include memory (copy-on-write), for checkpoints.
+        self.uc.ctl(uconst.UC_CTL_CONTEXT_MODE, uconst.UC_CTL_IO_WRITE,
+                    ctypes.c_int(uconst.UC_CTL_CONTEXT_CPU | uconst.UC_CTL_CONTEXT_MEMORY))
         self._install_devices()
         self.bios = Bios(self)
         self._install_hooks()
@@ -182,6 +190,17 @@ class Machine:
             seg = Segment(selector & 0xFFFF, (selector & 0xFFFF) << 4, cur.limit,
                           (cur.ar & ~0x10000) | 0x80)
         self.cpu.load_seg(name, seg)
+
+    def checkpoint(self) -> "Checkpoint":
+        from debugger.machine import snapshot
+
+        return snapshot.take(self)
+
+    def restore(self, cp: "Checkpoint") -> None:
+        from debugger.machine import snapshot
+
+        snapshot.restore(self, cp)
+        self._exits_installed = None
 
     # -- state -----------------------------------------------------------------------------------------
     def state(self) -> CpuState:
@@ -342,7 +361,8 @@ class Machine:
             self.uc.emu_start(self.cpu.rip, 0, 0, n)
         except UcError as exc:
             err = exc
-        done = self.eng.emu_counter
+        # Unicorn's count hook counts the instruction at which it stops (not executed).
+        done = min(self.eng.emu_counter, n)
         self.icount += done
         self.clock.icount = self._clock_base + done
         if self.bus.next_deadline() is not None and self.clock.icount >= self.bus.next_deadline():

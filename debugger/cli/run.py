@@ -1,0 +1,72 @@
+"""`bootdbg run IMAGE`: boot an image to the end, printing the serial console live.
+
+Exit codes: 0 the guest halted (HLT with interrupts off) or the instruction budget ran out;
+1 the guest crashed (triple fault, unmapped memory, reset, unsupported feature, no bootable
+device); 2 the input could not be used; 130 interrupted with Ctrl-C.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from debugger.cli import UserError
+from debugger.cli._machine import add_machine_args, config_from_args, disks_from_args
+
+NAME = "run"
+HELP = "boot a disk image and run it until it halts, crashes or uses up its budget"
+
+OK_REASONS = {"halted", "budget"}
+
+
+def register(p: argparse.ArgumentParser) -> None:
+    add_machine_args(p, image_optional=True)
+    p.add_argument("--max-insns", type=int, default=None, metavar="N",
+                   help="stop after N instructions")
+    p.add_argument("--quiet", action="store_true", help="do not echo the serial console")
+    p.add_argument("--no-state", action="store_true", help="do not print the final CPU state")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from debugger.machine.pc import Machine
+    from debugger.ui.statefmt import format_state
+
+    from debugger.images import demo_image
+
+    disks, boot = disks_from_args(args, args.image or str(demo_image()))
+    if args.max_insns is not None and args.max_insns < 0:
+        raise UserError("--max-insns must be a positive number")
+    machine = Machine(disks, config_from_args(args, boot))
+    out = sys.stdout
+    if not args.quiet:
+        def echo(byte: int) -> None:
+            out.write(chr(byte) if byte in (9, 10, 13) or 32 <= byte < 127 else f"\\x{byte:02x}")
+            out.flush()
+        machine.on_serial = echo
+
+    def on_sigint(_sig: int, _frame: object) -> None:
+        machine.stop_requested = True
+        machine.uc.emu_stop()
+
+    old = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        result = machine.run(args.max_insns)
+    finally:
+        signal.signal(signal.SIGINT, old)
+    serial = machine.serial
+    if serial and not serial.endswith(b"\n") and not args.quiet:
+        out.write("\n")
+    print(f"--- stopped: {result.reason}: {result.message} (after {result.icount} instructions)")
+    if not args.no_state:
+        print(format_state(machine.state(), result.icount))
+        screen = machine.devices.vga.screen_text()
+        while screen and not screen[-1].strip():
+            screen.pop()
+        if screen:
+            print("--- screen")
+            for line in screen:
+                print(line.rstrip())
+    if result.reason == "interrupt":
+        return 130
+    return 0 if result.reason in OK_REASONS else 1

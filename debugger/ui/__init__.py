@@ -1,0 +1,1 @@
+"""User interfaces: renderers, REPL, TUI."""
