@@ -29,13 +29,16 @@ class EventLog:
         self._events: Deque[Event] = deque(maxlen=capacity)
         self._subscribers: list[Callable[[Event], None]] = []
         self.total = 0
+        self._high_water = 0
 
     def emit(self, kind: str, message: str, **details: Any) -> Event:
         ev = Event(kind, self._clock(), message, details)
         self._events.append(ev)
         self.total += 1
-        for fn in list(self._subscribers):
-            fn(ev)
+        if self.total > self._high_water:      # not a re-execution after going back in time
+            self._high_water = self.total
+            for fn in list(self._subscribers):
+                fn(ev)
         return ev
 
     def truncate(self, total: int) -> None:

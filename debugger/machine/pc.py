@@ -102,6 +102,8 @@ class Machine:
         self.delivery = Delivery(self.cpu, self.mem)
         self.bus = IoBus(self.events)
         self.serial_out = bytearray()
+        self._serial_hw = 0
+        self._external: RunResult | None = None
         self.on_serial: Callable[[int], None] | None = None
         self.extra_exits: set[int] = set()
         self.event_filter: Callable[[str, dict[str, Any]], bool] | None = None
@@ -117,6 +119,8 @@ class Machine:
                     ctypes.c_int(uconst.UC_CTL_CONTEXT_CPU | uconst.UC_CTL_CONTEXT_MEMORY))
         self._install_devices()
         self.bios = Bios(self)
+        self._bios_exits = tuple(self.bios.exits())
+        self._exits_key: object = None
         self._install_hooks()
         self.reset()
 
@@ -201,6 +205,7 @@ class Machine:
 
         snapshot.restore(self, cp)
         self._exits_installed = None
+        self._exits_key = None
 
     # -- state -----------------------------------------------------------------------------------------
     def state(self) -> CpuState:
@@ -223,8 +228,16 @@ class Machine:
 
     def _serial_tx(self, byte: int) -> None:
         self.serial_out.append(byte)
-        if self.on_serial:
-            self.on_serial(byte)
+        # After going back to a checkpoint, re-executed output is not echoed a second time.
+        if len(self.serial_out) > self._serial_hw:
+            self._serial_hw = len(self.serial_out)
+            if self.on_serial:
+                self.on_serial(byte)
+
+    def request_stop(self, reason: str, message: str, **details: Any) -> None:
+        """Ask the running loop to end the run (callable from inside a Unicorn hook)."""
+        self._external = RunResult(reason, message, self.icount, details)
+        self.uc.emu_stop()
 
     def _on_a20(self, enabled: bool) -> None:
         if self.cpu.a20 != enabled:
@@ -299,27 +312,42 @@ class Machine:
         return False
 
     # -- the run loop ----------------------------------------------------------------------------------
-    def _sync_exits(self) -> None:
-        wanted = sorted(set(self.bios.exits()) | self.extra_exits)
-        if wanted != self._exits_installed:
-            old = set(self._exits_installed or ())
-            self.uc.ctl_exits_enabled(True)
-            self.uc.ctl_set_exits(wanted)
-            for a in set(wanted) ^ old:
-                self.uc.ctl_remove_cache(a, a + 1)
-            self._exits_installed = wanted
+    def _sync_exits(self, without: int | None = None) -> None:
+        key = (frozenset(self.extra_exits), without)
+        if key == self._exits_key:
+            return
+        wanted = set(self._bios_exits) | self.extra_exits
+        wanted.discard(without)
+        old = set(self._exits_installed or ())
+        self.uc.ctl_exits_enabled(True)
+        self.uc.ctl_set_exits(sorted(wanted))
+        for a in wanted ^ old:
+            self.uc.ctl_remove_cache(a, a + 1)
+        self._exits_installed = sorted(wanted)
+        self._exits_set = frozenset(wanted)
+        self._exits_key = key
 
     def run(self, max_insns: int | None = None) -> RunResult:
-        """Run until an event ends the run or `max_insns` instructions have been executed."""
+        """Run until an event ends the run or `max_insns` instructions have been executed.
+
+        An address in `extra_exits` (a breakpoint) stops the run before the instruction there
+        executes -- except at the very start of the run, so that resuming from a breakpoint
+        executes the instruction it stopped at.
+        """
         start = self.icount
         self.stop_requested = False
+        self._external = None
         self._sync_exits()
-        first = True
+        resume_pc: int | None = self._pc()
         while True:
             if self.cpu.activity is Activity.SHUTDOWN:
                 return self._result(Stop.TRIPLE_FAULT, "the CPU is in shutdown (triple fault)")
             if self.stop_requested:
                 return self._result(Stop.INTERRUPT, "interrupted")
+            if self._external is not None:
+                r, self._external = self._external, None
+                r.icount = self.icount
+                return r
             r = self._deliver_irq()
             if r is not None:
                 return r
@@ -332,16 +360,29 @@ class Machine:
             if max_insns is not None and used >= max_insns:
                 return self._result(Stop.BUDGET, f"instruction budget of {max_insns} used up")
             pc = self._pc()
-            if not first and pc in self.extra_exits:
+            at_exit = pc in self.extra_exits
+            if at_exit and pc != resume_pc:
                 return self._result(Stop.EXIT, f"reached {pc:#x}", address=pc)
-            first = False
+            resume_pc = None
+            vec = self.bios.vector_at(pc)
+            if vec is not None:
+                r = self._bios(vec, pc)
+                if r is not None:
+                    return r
+                continue
             n = SLICE if max_insns is None else min(SLICE, max_insns - used)
             deadline = self.bus.next_deadline()
             if deadline is not None:
                 n = max(1, min(n, deadline - self.clock.icount))
             if self.devices.pic.pending_vector() is not None:
                 n = min(n, POLL_SLICE)
-            r = self._run_slice(pc, n)
+            if at_exit:
+                # Unicorn executes nothing when started at an exit: step this one without it.
+                self._sync_exits(without=pc)
+                r = self._run_slice(pc, 1)
+                self._sync_exits()
+            else:
+                r = self._run_slice(pc, n)
             if r is not None:
                 return r
 
@@ -374,14 +415,12 @@ class Machine:
             return self._result(Stop.UNMAPPED if "UNMAPPED" in str(err) else Stop.UNSUPPORTED,
                                 f"emulation error at {self._pc():#x}: {err}")
         if self.eng.halted:
-            self.cpu.activity = Activity.HLT
+            # An exit stops the engine like HLT does; only a real HLT makes the CPU wait.
+            self.eng.clear_halted()
+            if self._pc() not in self._exits_set:
+                self.cpu.activity = Activity.HLT
+                return self._check_event_filter("hlt", {})
             return None
-        pc = self._pc()
-        vec = self.bios.vector_at(pc)
-        if vec is not None and pc not in self.extra_exits:
-            return self._bios(vec, pc)
-        if pc in self.extra_exits:
-            return self._result(Stop.EXIT, f"reached {pc:#x}", address=pc)
         return None
 
     def _bios(self, vector: int, pc: int) -> RunResult | None:

@@ -1,0 +1,1 @@
+"""The debugger engine: run, stop, watch."""

@@ -1,0 +1,48 @@
+"""The expression-evaluation context of a live session (registers, memory, selectors)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from debugger.cpustate import CpuState, Segment
+
+if TYPE_CHECKING:
+    from debugger.engine.session import Session
+
+__all__ = ["SessionContext"]
+
+
+class SessionContext:
+    """Implements `debugger.engine.expr.EvalContext` over a Session (state read once)."""
+
+    def __init__(self, session: "Session") -> None:
+        self._s = session
+        self._state: CpuState | None = None
+
+    def state(self) -> CpuState:
+        if self._state is None:
+            self._state = self._s.state()
+        return self._state
+
+    def read_linear(self, addr: int, size: int) -> int:
+        return int.from_bytes(self._s.machine.mem.read_linear(addr, size), "little")
+
+    def read_physical(self, addr: int, size: int) -> int:
+        return int.from_bytes(self._s.machine.mem.read_phys(addr, size), "little")
+
+    def segment_base(self, selector: int) -> int:
+        """What SEL in SEL:OFF means now: SEL*16 in real/vm86 mode, the descriptor base in PM."""
+        st = self.state()
+        if not st.pe or st.vm:
+            return (selector & 0xFFFF) << 4
+        from debugger.machine.delivery import Delivery, Frame, GuestFault
+
+        d = Delivery(self._s.machine.cpu, self._s.machine.mem)
+        try:
+            raw = d._descriptor(selector, Frame(0, False, None))
+        except GuestFault:
+            raise ValueError(f"selector {selector:#06x} is outside the descriptor table") \
+                from None
+        return Segment.from_descriptor(selector, raw).base
+
+    def variable(self, name: str) -> int:
+        return self._s.variables[name]

@@ -1,0 +1,326 @@
+"""`Session`: the one programmatic core of the debugger.
+
+The REPL, scripts, the TUI, tests and traces all drive a `Session`: open an image, set points,
+run, and get a `StopEvent` back from every run.  A Session never prints and never touches a UI.
+
+    from debugger import Session
+    s = Session("images/vm86.img")
+    s.catch("vm86", "enter")
+    ev = s.cont()
+    print(ev.summary(), s.state().cs)
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from debugger.cpustate import CpuState, Mode
+from debugger.engine import runner
+from debugger.engine.disasm import Insn, disassemble
+from debugger.engine.points import (
+    CATCH_KINDS, Breakpoint, Catchpoint, ExprWatch, IoWatch, Point, PointTable, Watchpoint,
+)
+from debugger.engine.stops import StopEvent
+from debugger.machine.disk import Disk, DiskError, open_disk
+from debugger.machine.memory import MemoryError_, PageFault
+from debugger.machine.pc import Machine, MachineConfig
+
+if TYPE_CHECKING:
+    from debugger.checks import Verdict
+
+__all__ = ["Session", "SessionError"]
+
+
+class SessionError(Exception):
+    """A request the session cannot carry out (bad address, bad expression, ...): one line."""
+
+
+class Session:
+    def __init__(self, image: str | Path | None = None, *, disks: list[Disk] | None = None,
+                 config: MachineConfig | None = None, profile: str = "vmx",
+                 native: bool | None = None) -> None:
+        if disks is None:
+            from debugger.images import demo_image
+
+            path = Path(image) if image is not None else demo_image()
+            try:
+                disks = [open_disk(path, boot=True)]
+            except DiskError as exc:
+                raise SessionError(str(exc)) from None
+        self.disks = disks
+        self.image_path = disks[0].path if disks else None
+        self.machine = Machine(disks, config)
+        self.points = PointTable()
+        self.profile = profile
+        self.stops: list[StopEvent] = []
+        self.variables: dict[str, int] = {}
+        self.native = runner.native_available() if native is None else native
+        self._lock = threading.Lock()
+        self._prev_state: CpuState | None = None
+        self.last_stop: StopEvent | None = None
+        self.on_stop: list[Callable[[StopEvent], None]] = []
+        self._internal_exits: set[int] = set()
+
+    # -- state ---------------------------------------------------------------------------------------
+    @property
+    def icount(self) -> int:
+        return self.machine.icount
+
+    def state(self) -> CpuState:
+        return self.machine.state()
+
+    @property
+    def previous_state(self) -> CpuState | None:
+        """The state at the previous stop (for 'changed since last stop' highlighting)."""
+        return self._prev_state
+
+    def set_state(self, st: CpuState) -> None:
+        self.machine.set_state(st)
+
+    def set_register(self, name: str, value: int) -> None:
+        from debugger.engine import regwrite
+
+        try:
+            self.machine.set_state(regwrite.apply(self.state(), name, value))
+        except KeyError as exc:
+            raise SessionError(str(exc).strip("'\"")) from None
+
+    # -- expressions -----------------------------------------------------------------------------------
+    def context(self) -> Any:
+        from debugger.engine.evalctx import SessionContext
+
+        return SessionContext(self)
+
+    def parse(self, text: str) -> Any:
+        from debugger.engine.expr import ExprError, parse
+
+        try:
+            return parse(text)
+        except ExprError as exc:
+            raise SessionError(str(exc)) from None
+
+    def eval(self, expr: str | Any) -> int:
+        from debugger.engine.expr import ExprError
+
+        e = self.parse(expr) if isinstance(expr, str) else expr
+        try:
+            return e.eval(self.context())
+        except ExprError as exc:
+            raise SessionError(str(exc)) from None
+        except (PageFault, MemoryError_) as exc:
+            raise SessionError(f"cannot read memory: {exc}") from None
+
+    def resolve(self, text: str, physical: bool = False) -> int:
+        """A location (seg:off, *linear, expression) as a linear (or physical) address."""
+        from debugger.engine.addresses import parse_location, parse_physical
+        from debugger.engine.expr import ExprError
+
+        try:
+            loc = parse_physical(text, self.context()) if physical else \
+                parse_location(text, self.context())
+        except ExprError as exc:
+            raise SessionError(str(exc)) from None
+        except (PageFault, MemoryError_) as exc:
+            raise SessionError(f"cannot read memory: {exc}") from None
+        return int(loc.value)
+
+    # -- memory ----------------------------------------------------------------------------------------
+    def read_memory(self, address: int, size: int, space: str = "linear") -> bytes:
+        mem = self.machine.mem
+        try:
+            if space == "physical":
+                return mem.read_phys(address, size)
+            return mem.read_linear(address, size)
+        except (PageFault, MemoryError_) as exc:
+            raise SessionError(f"cannot read {size} bytes at {space} {address:#x}: {exc}") \
+                from None
+
+    def write_memory(self, address: int, data: bytes, space: str = "linear") -> None:
+        mem = self.machine.mem
+        try:
+            if space == "physical":
+                mem.write_phys(address, data)
+            else:
+                mem.write_linear(address, data)
+        except (PageFault, MemoryError_) as exc:
+            raise SessionError(f"cannot write at {space} {address:#x}: {exc}") from None
+
+    def disassemble(self, linear: int | None = None, count: int = 10,
+                    bits: int | None = None) -> list[Insn]:
+        st = self.state()
+        if linear is None:
+            linear = st.pc
+        bits = bits or st.bits
+        code = b""
+        for n in (count * 15, 64, 16, 1):
+            try:
+                code = self.machine.mem.read_linear(linear, n)
+                break
+            except (PageFault, MemoryError_):
+                continue
+        return disassemble(code, linear, bits, count)
+
+    # -- points ----------------------------------------------------------------------------------------
+    def break_at(self, location: str | int, *, physical: bool = False, temporary: bool = False,
+                 condition: str | None = None, ignore: int = 0) -> Breakpoint:
+        addr = location if isinstance(location, int) else self.resolve(location, physical)
+        cond = self.parse(condition) if condition else None
+        bp = Breakpoint(linear=addr, physical=physical, location=str(location),
+                        temporary=temporary, condition=cond, ignore=ignore)
+        self.points.add(bp)
+        return bp
+
+    def watch(self, location: str | int, length: int = 1, access: str = "write",
+              space: str = "linear", condition: str | None = None) -> Watchpoint:
+        if access not in ("write", "read", "access"):
+            raise SessionError(f"unknown watch access {access!r} (write, read or access)")
+        if not 1 <= length <= 1 << 20:
+            raise SessionError(f"watch length {length} out of range")
+        addr = location if isinstance(location, int) else self.resolve(
+            location, space == "physical")
+        wp = Watchpoint(address=addr, length=length, access=access, space=space,
+                        location=str(location), condition=self.parse(condition) if condition
+                        else None)
+        self.points.add(wp)
+        return wp
+
+    def watch_io(self, first: int, last: int | None = None, direction: str = "both",
+                 value: str | None = None) -> IoWatch:
+        if direction not in ("in", "out", "both"):
+            raise SessionError(f"unknown I/O direction {direction!r} (in, out or both)")
+        last = first if last is None else last
+        if not 0 <= first <= last <= 0xFFFF:
+            raise SessionError(f"bad port range {first:#x}-{last:#x}")
+        w = IoWatch(first=first, last=last, direction=direction,
+                    value=self.parse(value) if value else None)
+        self.points.add(w)
+        return w
+
+    def watch_expr(self, text: str) -> ExprWatch:
+        e = self.parse(text)
+        w = ExprWatch(expr=e, text=text, last_value=self.eval(e))
+        self.points.add(w)
+        return w
+
+    def catch(self, kind: str, *args: Any, fail: bool = False) -> Catchpoint:
+        from debugger.engine.catchargs import normalise
+
+        if kind not in CATCH_KINDS:
+            raise SessionError(f"unknown catchpoint kind {kind!r}; one of: "
+                               + ", ".join(CATCH_KINDS))
+        try:
+            norm = normalise(kind, args, self.profile)
+        except ValueError as exc:
+            raise SessionError(str(exc)) from None
+        cp = Catchpoint(catch=kind, args=norm, fail=fail)
+        self.points.add(cp)
+        return cp
+
+    def delete(self, number: int | None = None) -> None:
+        if number is None:
+            self.points.clear()
+            return
+        try:
+            self.points.delete(number)
+        except KeyError as exc:
+            raise SessionError(str(exc).strip("'\"")) from None
+
+    def point(self, number: int) -> Point:
+        try:
+            return self.points.get(number)
+        except KeyError as exc:
+            raise SessionError(str(exc).strip("'\"")) from None
+
+    def enable(self, number: int, on: bool = True) -> None:
+        self.point(number).enabled = on
+        self.points.changed()
+
+    def condition(self, number: int, text: str | None) -> None:
+        self.point(number).condition = self.parse(text) if text else None
+        self.points.changed()
+
+    def ignore(self, number: int, count: int) -> None:
+        self.point(number).ignore = max(0, count)
+
+    # -- checker ---------------------------------------------------------------------------------------
+    def check(self, profile: str | None = None, state: CpuState | None = None) -> "Verdict":
+        from debugger.checks import PROFILES, evaluate
+
+        prof = profile or self.profile
+        if prof not in PROFILES:
+            raise SessionError(f"unknown profile {prof!r}; one of: {', '.join(PROFILES)}")
+        return evaluate(state or self.state(), prof)
+
+    def set_profile(self, name: str) -> None:
+        from debugger.checks import PROFILES
+
+        if name not in PROFILES:
+            raise SessionError(f"unknown profile {name!r}; one of: {', '.join(PROFILES)}")
+        self.profile = name
+
+    # -- running ---------------------------------------------------------------------------------------
+    def step(self, n: int = 1) -> StopEvent:
+        """Execute `n` instructions (stopping early at a breakpoint, watchpoint or catchpoint)."""
+        if n < 1:
+            raise SessionError("step count must be at least 1")
+        return self._run(lambda: runner.run_exact(self, n, step_kind="step"))
+
+    def cont(self, max_insns: int | None = None, timeout: float | None = None) -> StopEvent:
+        """Run until a point fires, the guest stops for good, a budget ends, or Ctrl-C."""
+        return self._run(lambda: runner.run(self, max_insns, timeout))
+
+    def next(self) -> StopEvent:
+        """Step over CALL, INT, REP and LOOP: run until the instruction after this one."""
+        st = self.state()
+        ins = self.disassemble(st.pc, 1)
+        if not ins:
+            return self.step()
+        i = ins[0]
+        over = i.mnemonic.startswith(("call", "int", "rep", "loop")) or i.mnemonic in (
+            "into", "int3", "int1")
+        if not over:
+            return self.step()
+        return self._run(lambda: runner.run_to(self, st.pc + i.size, kind="step",
+                                               same_stack=st))
+
+    def until(self, location: str | int) -> StopEvent:
+        addr = location if isinstance(location, int) else self.resolve(location)
+        return self._run(lambda: runner.run_to(self, addr, kind="until"))
+
+    def finish(self) -> StopEvent:
+        """Run until the current function or interrupt handler returns."""
+        return self._run(lambda: runner.run_finish(self))
+
+    def interrupt(self) -> None:
+        """Stop a running `cont` at the next instruction boundary (safe from a signal handler)."""
+        self.machine.stop_requested = True
+        try:
+            self.machine.uc.emu_stop()
+        except Exception:   # pragma: no cover - engine not running
+            pass
+
+    def _run(self, fn: Callable[[], StopEvent]) -> StopEvent:
+        before = self.state()
+        with self._lock:
+            ev = fn()
+        self._prev_state = before
+        self.last_stop = ev
+        self.stops.append(ev)
+        for cb in list(self.on_stop):
+            cb(ev)
+        return ev
+
+    # -- misc ------------------------------------------------------------------------------------------
+    @property
+    def serial(self) -> bytes:
+        return self.machine.serial
+
+    def screen(self) -> list[str]:
+        return self.machine.devices.vga.screen_text()
+
+    def mode(self) -> Mode:
+        return self.state().mode
+
+    def points_of(self, cls: type) -> Iterable[Any]:
+        return self.points.active(cls)

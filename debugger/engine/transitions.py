@@ -1,0 +1,90 @@
+"""State transitions that catchpoints stop on, computed from the CPU state before and after.
+
+A cheap raw signature of the watched state (control registers, EFER, the segment caches, the
+descriptor-table registers, EFLAGS.VM/IOPL, A20, CPL) is compared first; only when it differs are
+the two `CpuState` records built and compared field by field.
+
+Definitions (documented for users in the README):
+- `sreg`: a segment register's selector or hidden cache changed (a reload with identical contents
+  is not a change and does not stop);
+- `cr`: CR0, CR3, CR4 or EFER changed value;
+- `dtr`: GDTR, IDTR, LDTR or TR changed;
+- `mode`: the derived mode (real, unreal, pm16, pm32, vm86, compat, long) changed;
+- `cpl`, `a20`, `vm86` (EFLAGS.VM 0->1 is enter, 1->0 is leave);
+- `vmx-invalid` / `vmx-valid`: the checker's verdict under a profile went from enterable to not
+  enterable (or back).  Evaluated whenever the signature changes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from debugger.cpustate import SEGMENT_NAMES, CpuState
+from debugger.engine.stops import Change
+from debugger.machine import uc_layout as L
+from debugger.machine.uc_layout import Engine
+
+__all__ = ["signature", "Transition", "diff_states", "TRANSITION_KINDS"]
+
+TRANSITION_KINDS = ("vm86", "mode", "cpl", "vmx-invalid", "vmx-valid", "dtr", "sreg", "cr", "a20")
+
+_HF_CPL = 3
+
+
+def signature(eng: Engine) -> bytes:
+    """Raw bytes of the watched state, read straight from the engine (about a microsecond)."""
+    r = eng.read
+    eflags = eng.u64(L.OFF_EFLAGS) & 0x23000     # VM, IOPL
+    return (r(L.OFF_SEGS, L.OFF_CR + 5 * 8 - L.OFF_SEGS) + r(L.OFF_A20, 4) + r(L.OFF_EFER, 8)
+            + bytes((eng.u32(L.OFF_HFLAGS) & _HF_CPL,)) + eflags.to_bytes(4, "little"))
+
+
+@dataclass
+class Transition:
+    kind: str                      # a catchpoint kind ("vm86-enter", "mode", "sreg", ...)
+    changes: list[Change]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def diff_states(a: CpuState, b: CpuState) -> list[Transition]:
+    """Every catchpoint-relevant transition from `a` to `b` (vmx verdicts are not included)."""
+    out: list[Transition] = []
+    if a.vm != b.vm:
+        out.append(Transition("vm86-enter" if b.vm else "vm86-leave",
+                              [Change("eflags.vm", int(a.vm), int(b.vm))]))
+    if a.mode != b.mode:
+        out.append(Transition("mode", [Change("mode", a.mode.value, b.mode.value)],
+                              {"from": a.mode.value, "to": b.mode.value}))
+    if a.cpl != b.cpl:
+        out.append(Transition("cpl", [Change("cpl", a.cpl, b.cpl)]))
+    if a.a20 != b.a20:
+        out.append(Transition("a20", [Change("a20", int(a.a20), int(b.a20))]))
+    crs = [Change(n, getattr(a, n), getattr(b, n)) for n in ("cr0", "cr3", "cr4", "efer")
+           if getattr(a, n) != getattr(b, n)]
+    if crs:
+        out.append(Transition("cr", crs, {"registers": [c.field for c in crs]}))
+    dts = []
+    for n in ("gdtr", "idtr"):
+        x, y = getattr(a, n), getattr(b, n)
+        if x != y:
+            dts.append(Change(n, f"{x.base:#x}/{x.limit:#x}", f"{y.base:#x}/{y.limit:#x}"))
+    for n in ("ldtr", "tr"):
+        x, y = getattr(a, n), getattr(b, n)
+        if x != y:
+            dts += _seg_changes(n, x, y)
+    if dts:
+        out.append(Transition("dtr", dts, {"registers": sorted({c.field.split(".")[0]
+                                                                 for c in dts})}))
+    for n in SEGMENT_NAMES[:6]:
+        x, y = getattr(a, n), getattr(b, n)
+        if x != y:
+            out.append(Transition("sreg", _seg_changes(n, x, y), {"register": n}))
+    return out
+
+
+def _seg_changes(name: str, x: Any, y: Any) -> list[Change]:
+    return [Change(f"{name}.{f}", getattr(x, f), getattr(y, f))
+            for f in ("selector", "base", "limit", "ar") if getattr(x, f) != getattr(y, f)]
+
+
+assert set(SEGMENT_NAMES[:6]) == {"es", "cs", "ss", "ds", "fs", "gs"}

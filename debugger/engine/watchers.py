@@ -1,0 +1,464 @@
+"""Arming points on the machine, checking them after an instruction, and exact localisation.
+
+`Watchers` is created for one run.  It installs what the armed points need (Unicorn exits for
+breakpoints, memory hooks for watchpoints, an I/O-bus watcher, the machine's event filter, a
+block-boundary detector for state transitions), checks everything after each exact step, and in
+a fast run turns a late detection into an exact stop by re-executing from a checkpoint.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from unicorn import UC_HOOK_BLOCK, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE
+
+from debugger.cpustate import CpuState
+from debugger.engine.points import Breakpoint, Catchpoint, ExprWatch, IoWatch, Point, Watchpoint
+from debugger.engine.stops import Change, StopEvent
+from debugger.engine.transitions import TRANSITION_KINDS, diff_states, signature
+from debugger.machine.memory import MemoryError_, PageFault
+from debugger.machine.pc import Stop
+
+if TYPE_CHECKING:
+    from debugger.engine.session import Session
+
+__all__ = ["Watchers"]
+
+EVENT_KINDS = ("int", "exception", "irq", "hlt", "bios")
+# Names whose value lives in the transition signature (watchable at block granularity).
+_SIG_NAMES = {"cr0", "cr3", "cr4", "efer", "gdtr", "idtr", "ldtr", "tr", "es", "cs", "ss", "ds",
+              "fs", "gs", "vm", "iopl", "cpl", "a20", "mode"}
+_FINAL = {Stop.HALTED, Stop.TRIPLE_FAULT, Stop.RESET, Stop.UNMAPPED, Stop.UNSUPPORTED,
+          Stop.INTERRUPT, Stop.BOOT_FAILED}
+
+
+def _expr_is_fast(w: ExprWatch) -> bool:
+    expr = w.expr
+    names = getattr(expr, "registers", lambda: None)()
+    if names is None or getattr(expr, "reads_memory", True):
+        return False
+    return all(str(n).split(".")[0].lower() in _SIG_NAMES or str(n).lower().startswith(
+        ("eflags.vm", "rflags.vm", "eflags.iopl", "cr0.", "cr4.", "efer.")) for n in names)
+
+
+class Watchers:
+    def __init__(self, s: "Session", exact: bool) -> None:
+        from debugger.engine import runner
+
+        self._runner = runner
+        self.s = s
+        self.m = s.machine
+        self.exact = exact
+        pts = s.points
+        self.bps: list[Breakpoint] = pts.active(Breakpoint)
+        self.mems: list[Watchpoint] = pts.active(Watchpoint)
+        self.ios: list[IoWatch] = pts.active(IoWatch)
+        self.exprs: list[ExprWatch] = pts.active(ExprWatch)
+        catches: list[Catchpoint] = pts.active(Catchpoint)
+        self.trans = [c for c in catches if c.catch in TRANSITION_KINDS]
+        self.events = [c for c in catches if c.catch in EVENT_KINDS]
+        self.io_catches = [c for c in catches if c.catch == "io"]
+        self.watch_transitions = bool(self.trans or self.exprs)
+        self.muted = False
+        self._hooks: list[Any] = []
+        self._mem_hits: list[tuple[Watchpoint, int, int, int, int]] = []
+        self._io_hits: list[tuple[Point, str, int, int, int, int]] = []
+        self._event: tuple[str, dict[str, Any]] | None = None
+        self._det_hit: tuple[int, int] | None = None
+        self._verdicts: dict[str, bool] = {}
+        self._bits: int | None = None
+        self._arm()
+
+    @staticmethod
+    def needs_exact(s: "Session") -> bool:
+        """Points that can only be checked instruction by instruction."""
+        if any(not _expr_is_fast(w) for w in s.points.active(ExprWatch)):
+            return True
+        if s.points.active(Breakpoint) and any(b.physical for b in s.points.active(Breakpoint)) \
+                and s.state().pg:
+            return True
+        return False
+
+    # -- arming --------------------------------------------------------------------------------------
+    def _arm(self) -> None:
+        m, s = self.m, self.s
+        m.extra_exits = {b.linear for b in self.bps if not b.physical} | set(s._internal_exits)
+        m.extra_exits |= {self._phys_to_linear(b.linear) for b in self.bps if b.physical}
+        if self.events or self.watch_transitions:
+            m.event_filter = self._event_filter
+        uc = m.uc
+        for w in self.mems:
+            phys = self._watch_phys(w)
+            if phys is None:
+                continue
+            if w.access in ("write", "access"):
+                self._hooks.append(uc.hook_add(UC_HOOK_MEM_WRITE, self._mem_cb, w, phys,
+                                               phys + w.length - 1))
+            if w.access in ("read", "access"):
+                self._hooks.append(uc.hook_add(UC_HOOK_MEM_READ, self._mem_cb, w, phys,
+                                               phys + w.length - 1))
+        if not self.exact and self.watch_transitions:
+            self._hooks.append(uc.hook_add(UC_HOOK_BLOCK, self._block_cb))
+        if self._hooks:
+            uc.ctl_flush_tb()
+        if self.ios or self.io_catches:
+            m.bus.watchers.append(self._io_cb)
+        self._sync_baseline()
+
+    def disarm(self) -> None:
+        m = self.m
+        for h in self._hooks:
+            m.uc.hook_del(h)
+        if self._hooks:
+            m.uc.ctl_flush_tb()
+        self._hooks = []
+        if self._io_cb in m.bus.watchers:
+            m.bus.watchers.remove(self._io_cb)
+        m.event_filter = None
+
+    def _phys_to_linear(self, phys: int) -> int:
+        return phys    # without paging (checked by needs_exact) linear == physical
+
+    def _watch_phys(self, w: Watchpoint) -> int | None:
+        if w.space == "physical":
+            return w.address
+        try:
+            return self.m.mem.translate(w.address)
+        except PageFault:
+            return None
+
+    def _sync_baseline(self) -> None:
+        self._sig = signature(self.m.eng)
+        self._state: CpuState | None = None
+        if self.watch_transitions:
+            self._state = self.m.state()
+            for c in self.trans:
+                if c.catch in ("vmx-invalid", "vmx-valid"):
+                    for prof in c.args:
+                        if prof not in self._verdicts:
+                            self._verdicts[prof] = self.s.check(prof, self._state).ok
+        self._det_prev = self.m.icount
+
+    # -- hooks (engine running) ----------------------------------------------------------------------
+    def _event_filter(self, kind: str, details: dict[str, Any]) -> bool:
+        if self.muted:
+            return False
+        self._event = (kind, details)
+        return True
+
+    def _mem_cb(self, uc: Any, access: int, address: int, size: int, value: int,
+                w: Watchpoint) -> None:
+        if self.muted:
+            return
+        m = self.m
+        at = m._slice_base + m.eng.emu_counter
+        self._mem_hits.append((w, access, address, size, value))
+        if not self.exact:
+            self._hit_icount = at
+            m.request_stop(Stop.EVENT, "watchpoint", event="watch")
+
+    def _io_cb(self, direction: str, port: int, size: int, value: int) -> None:
+        if self.muted:
+            return
+        hit = None
+        for w in self.ios:
+            if w.first <= port <= w.last and w.direction in ("both", direction):
+                hit = w
+                break
+        if hit is None:
+            for c in self.io_catches:
+                ports = c.args
+                if not ports or ports[0] <= port <= ports[-1]:
+                    hit = c
+                    break
+        if hit is None:
+            return
+        self._io_hits.append((hit, direction, port, size, value, self.m.icount))
+        if not self.exact:
+            m = self.m
+            self._hit_icount = m._slice_base + m.eng.emu_counter
+            m.bus.stop_requested = True
+            m.request_stop(Stop.EVENT, "io", event="watch")
+
+    def _block_cb(self, uc: Any, address: int, size: int, _ud: Any) -> None:
+        if self.muted or self._det_hit is not None:
+            return
+        m = self.m
+        now = m._slice_base + m.eng.emu_counter
+        if signature(m.eng) != self._sig:
+            self._det_hit = (self._det_prev, now)
+            m.request_stop(Stop.EVENT, "transition", event="detector")
+        else:
+            self._det_prev = now
+
+    # -- exact step ----------------------------------------------------------------------------------
+    def step_once(self) -> StopEvent | None:
+        m = self.m
+        pc = m._pc()
+        try:
+            code = m.mem.read_linear(pc, 16)
+        except (PageFault, MemoryError_):
+            code = b""
+        olds = {id(w): self._read_watch(w) for w in self.mems}
+        self._mem_hits.clear()
+        self._io_hits.clear()
+        self._event = None
+        before = m.icount
+        hf = m.cpu.hflags
+        self._bits = 64 if hf & (1 << 15) else 32 if hf & (1 << 4) else 16
+        r = m.run(1)
+        m.bus.stop_requested = False
+        return self._check(r, pc if m.icount > before else None, code, olds)
+
+    def _read_watch(self, w: Watchpoint) -> bytes | None:
+        try:
+            if w.space == "physical":
+                return self.m.mem.read_phys(w.address, w.length)
+            return self.m.mem.read_linear(w.address, w.length)
+        except (PageFault, MemoryError_):
+            return None
+
+    def _check(self, r: Any, insn_pc: int | None, code: bytes,
+               olds: dict[int, bytes | None]) -> StopEvent | None:
+        s, make = self.s, self._make
+        if r.reason in _FINAL:
+            return self._runner.machine_stop(s, r, insn_pc)
+        if r.reason == Stop.EVENT and self._event is not None:
+            ev = self._check_event(*self._event, insn_pc, code)
+            if ev is not None:
+                return ev
+        for w, access, address, size, value in self._mem_hits:
+            if not self._passes(w):
+                continue
+            new = self._read_watch(w)
+            old = olds.get(id(w))
+            det = {"access": "write" if access == UC_MEM_WRITE else "read", "address": address,
+                   "size": size, "old": old.hex() if old else None,
+                   "new": new.hex() if new else None}
+            msg = (f"{det['access']} of {size} byte(s) at {address:#x}"
+                   + (f": {old.hex()} -> {new.hex()}" if old is not None and new is not None
+                      and old != new else ""))
+            return self._stop_point(w, make(s, "watchpoint", msg, insn_pc=insn_pc,
+                                            insn_bytes=code, details=det, point=w.number,
+                                            changes=[Change(f"mem[{w.address:#x}]",
+                                                            old.hex() if old else None,
+                                                            new.hex() if new else None)]))
+        for p, direction, port, size, value, _ic in self._io_hits:
+            if isinstance(p, IoWatch) and p.value is not None:
+                self.s.variables.update({"value": value, "port": port})
+                if not self.s.eval(p.value):
+                    continue
+            if not self._passes(p):
+                continue
+            msg = f"{direction} port {port:#06x} size {size} value {value:#x}"
+            kind = "watchpoint" if isinstance(p, IoWatch) else "io"
+            return self._stop_point(p, make(s, kind, msg, insn_pc=insn_pc, insn_bytes=code,
+                                            details={"direction": direction, "port": port,
+                                                     "size": size, "value": value},
+                                            point=p.number))
+        if self.watch_transitions and signature(self.m.eng) != self._sig:
+            ev = self._check_transitions(insn_pc, code)
+            if ev is not None:
+                return ev
+        return self._check_breakpoint(r)
+
+    def _check_event(self, kind: str, details: dict[str, Any], insn_pc: int | None,
+                     code: bytes) -> StopEvent | None:
+        vec = details.get("vector")
+        for c in self.events:
+            if c.catch != kind:
+                continue
+            if kind in ("int", "exception", "irq", "bios") and c.args:
+                if c.args[0] != vec:
+                    continue
+                if len(c.args) > 1:
+                    ah = (self.s.state().rax >> 8) & 0xFF if kind != "int" else \
+                        self._ah_at_int()
+                    if ah != c.args[1]:
+                        continue
+            if not self._passes(c):
+                continue
+            name = f"{vec:#04x}" if isinstance(vec, int) else ""
+            return self._stop_point(c, self._make(
+                self.s, kind, f"{kind} {name}".strip(), insn_pc=insn_pc, insn_bytes=code,
+                details=dict(details), point=c.number))
+        return None
+
+    def _ah_at_int(self) -> int:
+        return (self.s.state().rax >> 8) & 0xFF
+
+    def _check_transitions(self, insn_pc: int | None, code: bytes) -> StopEvent | None:
+        before = self._state or self.m.state()
+        after = self.m.state()
+        self._sig = signature(self.m.eng)
+        self._state = after
+        found = diff_states(before, after)
+        hit: StopEvent | None = None
+        for c in self.trans:
+            if hit is not None:
+                break
+            if c.catch in ("vmx-invalid", "vmx-valid"):
+                for prof in c.args:
+                    v = self.s.check(prof, after)
+                    was = self._verdicts.get(prof, True)
+                    self._verdicts[prof] = v.ok
+                    became_bad = was and not v.ok
+                    became_ok = not was and v.ok
+                    if (c.catch == "vmx-invalid" and became_bad) or (
+                            c.catch == "vmx-valid" and became_ok):
+                        if not self._passes(c):
+                            continue
+                        rules = [x.rule for x in v.violations]
+                        msg = (f"not enterable under {prof}: {', '.join(rules)}"
+                               if became_bad else f"enterable again under {prof}")
+                        hit = self._make(
+                            self.s, c.catch, msg, insn_pc=insn_pc, insn_bytes=code,
+                            details={"profile": prof, "rules": rules,
+                                     "violations": [{"rule": x.rule, "field": x.field,
+                                                     "register": x.register} for x in
+                                                    v.violations]},
+                            point=c.number, changes=[ch for t in found for ch in t.changes])
+                        hit = self._stop_point(c, hit)
+                        break
+                continue
+            for t in found:
+                if not _matches(c, t.kind, t.details):
+                    continue
+                if not self._passes(c):
+                    continue
+                hit = self._stop_point(c, self._make(
+                    self.s, t.kind, "; ".join(str(ch) for ch in t.changes), insn_pc=insn_pc,
+                    insn_bytes=code, changes=t.changes, details=dict(t.details),
+                    point=c.number))
+                break
+        if hit is None:
+            hit = self._check_exprs(insn_pc, code)
+        return hit
+
+    def _check_exprs(self, insn_pc: int | None, code: bytes) -> StopEvent | None:
+        for w in self.exprs:
+            try:
+                v = self.s.eval(w.expr)
+            except Exception:
+                continue
+            if v != w.last_value:
+                old, w.last_value = w.last_value, v
+                if not self._passes(w):
+                    continue
+                return self._stop_point(w, self._make(
+                    self.s, "watchpoint", f"{w.text}: {old:#x} -> {v:#x}" if old is not None
+                    else f"{w.text} = {v:#x}", insn_pc=insn_pc, insn_bytes=code,
+                    changes=[Change(w.text, old, v)], point=w.number))
+        return None
+
+    def _check_breakpoint(self, r: Any) -> StopEvent | None:
+        pc = self.m._pc()
+        for b in self.bps:
+            if b.linear != pc:
+                continue
+            if not self._passes(b):
+                continue
+            return self._stop_point(b, self._make(
+                self.s, "breakpoint", b.describe(), insn_pc=pc, point=b.number))
+        if pc in self.s._internal_exits:
+            return self._make(self.s, "breakpoint", "", insn_pc=pc,
+                                          details={"internal": True})
+        return None
+
+    def _make(self, s: "Session", kind: str, message: str = "", **kw: Any) -> StopEvent:
+        if kw.get("insn_pc") is not None and self._bits is not None:
+            kw.setdefault("bits", self._bits)
+        return self._runner.make_stop(s, kind, message, **kw)
+
+    def _passes(self, p: Point) -> bool:
+        """Condition true and ignore count used up (counts the hit)."""
+        if p.condition is not None:
+            try:
+                if not self.s.eval(p.condition):
+                    return False
+            except Exception:
+                return True      # an unreadable condition stops (gdb does the same)
+        if p.ignore > 0:
+            p.ignore -= 1
+            return False
+        p.hits += 1
+        return True
+
+    def _stop_point(self, p: Point, ev: StopEvent) -> StopEvent:
+        if p.temporary:
+            try:
+                self.s.points.delete(p.number)
+            except KeyError:
+                pass
+        return ev
+
+    # -- fast run ------------------------------------------------------------------------------------
+    def run_chunk(self, n: int) -> StopEvent | None:
+        m = self.m
+        need_cp = bool(self.mems or self.ios or self.io_catches or self.watch_transitions)
+        cp = m.checkpoint() if need_cp else None
+        self._det_hit = None
+        self._mem_hits.clear()
+        self._io_hits.clear()
+        self._event = None
+        self._det_prev = m.icount
+        r = m.run(n)
+        m.bus.stop_requested = False
+        if r.reason == Stop.EVENT and r.details.get("event") in ("watch", "detector"):
+            assert cp is not None
+            if r.details["event"] == "detector" and self._det_hit is not None:
+                start, upto = self._det_hit
+            else:
+                start = upto = self._hit_icount - 1
+            return self._localise(cp, start, upto, r)
+        if self.watch_transitions and signature(m.eng) != self._sig:
+            # Changed since the last block boundary the detector saw (or by the machine at
+            # rest): find the exact instruction or delivery.
+            assert cp is not None
+            return self._localise(cp, self._det_prev, m.icount, r)
+        if r.reason in _FINAL:
+            return self._runner.machine_stop(self.s, r, None)
+        if r.reason == Stop.EVENT and self._event is not None:
+            return self._check_event(*self._event, None, b"")
+        if r.reason == Stop.EXIT:
+            return self._check_breakpoint(r)
+        return None
+
+    def _localise(self, cp: Any, start: int, upto: int, r: Any) -> StopEvent | None:
+        """Go back to `cp`, re-execute to icount `start`, then step exactly past `upto`."""
+        m = self.m
+        m.restore(cp)
+        self.muted = True
+        try:
+            while m.icount < start:
+                r = m.run(start - m.icount)
+                if r.reason in _FINAL:
+                    return self._runner.machine_stop(self.s, r, None)
+        finally:
+            self.muted = False
+        self._sync_baseline()
+        limit = upto + 4
+        self.exact = True
+        try:
+            while m.icount <= limit:
+                ev = self.step_once()
+                if ev is not None:
+                    return ev
+        finally:
+            self.exact = False
+        self._sync_baseline()
+        if r.reason in _FINAL:
+            return self._runner.machine_stop(self.s, r, None)
+        return None
+
+
+def _matches(c: Catchpoint, kind: str, details: dict[str, Any]) -> bool:
+    if c.catch == "vm86":
+        want = c.args[0] if c.args else "both"
+        return kind in ("vm86-enter", "vm86-leave") and (want == "both" or kind.endswith(want))
+    if c.catch != kind:
+        return False
+    if kind == "sreg" and c.args:
+        return details.get("register") in c.args
+    if kind in ("cr", "dtr") and c.args:
+        return bool(set(details.get("registers", ())) & set(c.args))
+    return True
