@@ -3,7 +3,15 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "version_report"]
+__all__ = ["__version__", "version_report", "Session"]
+
+
+def __getattr__(name: str) -> object:
+    if name == "Session":
+        from debugger.engine.session import Session
+
+        return Session
+    raise AttributeError(name)
 
 
 def version_report() -> str:
@@ -21,4 +29,13 @@ def version_report() -> str:
         lines.append(f"capstone {capstone.__version__}")
     except Exception as exc:  # pragma: no cover
         lines.append(f"capstone: not available ({exc})")
+    try:
+        from debugger.engine import native
+
+        if native.available():
+            lines.append("fast path: native block hook (debugger/engine/_native.c)")
+        else:
+            lines.append(f"fast path: pure-Python fallback ({native.why_unavailable()})")
+    except Exception as exc:  # pragma: no cover
+        lines.append(f"fast path: unavailable ({exc})")
     return "\n".join(lines)

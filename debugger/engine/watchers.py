@@ -96,8 +96,14 @@ class Watchers:
             if w.access in ("read", "access"):
                 self._hooks.append(uc.hook_add(UC_HOOK_MEM_READ, self._mem_cb, w, phys,
                                                phys + w.length - 1))
+        self._native = None
         if not self.exact and self.watch_transitions:
-            self._hooks.append(uc.hook_add(UC_HOOK_BLOCK, self._block_cb))
+            if s.native:
+                from debugger.engine.native import NativeDetector
+
+                self._native = NativeDetector(m)
+            else:
+                self._hooks.append(uc.hook_add(UC_HOOK_BLOCK, self._block_cb))
         if self._hooks:
             uc.ctl_flush_tb()
         if self.ios or self.io_catches:
@@ -106,6 +112,9 @@ class Watchers:
 
     def disarm(self) -> None:
         m = self.m
+        if self._native is not None:
+            self._native.remove()
+            self._native = None
         for h in self._hooks:
             m.uc.hook_del(h)
         if self._hooks:
@@ -137,6 +146,8 @@ class Watchers:
                         if prof not in self._verdicts:
                             self._verdicts[prof] = self.s.check(prof, self._state).ok
         self._det_prev = self.m.icount
+        if getattr(self, "_native", None) is not None:
+            self._native.sync(self.m.icount)
 
     # -- hooks (engine running) ----------------------------------------------------------------------
     def _event_filter(self, kind: str, details: dict[str, Any]) -> bool:
@@ -401,7 +412,12 @@ class Watchers:
         self._io_hits.clear()
         self._event = None
         self._det_prev = m.icount
+        if self._native is not None:
+            self._native.sync(m.icount)
         r = m.run(n)
+        if self._native is not None:
+            self._det_hit = self._native.hit
+            self._det_prev = self._native.d.prev
         m.bus.stop_requested = False
         if r.reason == Stop.EVENT and r.details.get("event") in ("watch", "detector"):
             assert cp is not None

@@ -107,6 +107,10 @@ class Machine:
         self.on_serial: Callable[[int], None] | None = None
         self.extra_exits: set[int] = set()
         self.event_filter: Callable[[str, dict[str, Any]], bool] | None = None
+        # Called with the machine icount at the start of every emu_start (native hooks use it).
+        self.slice_listeners: list[Callable[[int], None]] = []
+        # Asked after every emu_start; a non-None answer ends the run (native hooks use it).
+        self.slice_end_checks: list[Callable[[], RunResult | None]] = []
         self._pending: _Pending | None = None
         self._slice_base = 0
         self._exits_installed: list[int] | None = None
@@ -396,6 +400,8 @@ class Machine:
         self._pending = None
         self._slice_base = self.icount
         self._clock_base = self.clock.icount
+        for fn in self.slice_listeners:
+            fn(self.icount)
         self.eng.clear_halted()
         err: UcError | None = None
         try:
@@ -408,6 +414,10 @@ class Machine:
         self.clock.icount = self._clock_base + done
         if self.bus.next_deadline() is not None and self.clock.icount >= self.bus.next_deadline():
             self.bus.tick(self.clock.icount)
+        for check in self.slice_end_checks:
+            res = check()
+            if res is not None:
+                return res
         p = self._pending
         if p is not None:
             return self._handle_pending(p)

@@ -1,0 +1,129 @@
+"""ctypes bindings for the native transition detector (`_native.c`), with availability check.
+
+`bootdbg --version` reports whether it is in use; without it the engine uses a Python block hook
+that stops in exactly the same places (tests run both).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from typing import Any
+
+from debugger.machine import uc_layout as L
+
+__all__ = ["available", "NativeDetector", "WATCHED_RANGES", "why_unavailable"]
+
+MAX_RANGES = 8
+# The same fields as debugger.engine.transitions.signature().
+WATCHED_RANGES = ((L.OFF_SEGS, L.OFF_CR + 5 * 8 - L.OFF_SEGS), (L.OFF_A20, 4), (L.OFF_EFER, 8))
+
+_lib: ctypes.CDLL | None = None
+_why = ""
+
+
+class _Det(ctypes.Structure):
+    _fields_ = [
+        ("env", ctypes.c_void_p), ("counter", ctypes.c_void_p), ("emu_stop", ctypes.c_void_p),
+        ("base", ctypes.c_uint64), ("prev", ctypes.c_uint64),
+        ("hit_prev", ctypes.c_uint64), ("hit_now", ctypes.c_uint64),
+        ("hit", ctypes.c_int32), ("armed", ctypes.c_int32), ("nranges", ctypes.c_int32),
+        ("eflags_off", ctypes.c_int32), ("eflags_mask", ctypes.c_uint32),
+        ("hflags_off", ctypes.c_int32), ("hflags_mask", ctypes.c_uint32),
+        ("off", ctypes.c_int32 * MAX_RANGES), ("len", ctypes.c_int32 * MAX_RANGES),
+        ("baseline", ctypes.c_uint8 * 1024),
+        ("base_eflags", ctypes.c_uint32), ("base_hflags", ctypes.c_uint32),
+    ]
+
+
+def _load() -> ctypes.CDLL | None:
+    global _lib, _why
+    if _lib is not None or _why:
+        return _lib
+    if os.environ.get("BOOTDBG_NO_NATIVE"):
+        _why = "disabled by BOOTDBG_NO_NATIVE"
+        return None
+    try:
+        from debugger.engine import _native
+    except ImportError as exc:
+        _why = f"not built ({exc})"
+        return None
+    lib = ctypes.CDLL(_native.__file__)
+    if lib.bootdbg_det_size() != ctypes.sizeof(_Det):
+        _why = "native module does not match its bindings (rebuild with pip install -e .)"
+        return None
+    lib.bootdbg_det_sync.argtypes = [ctypes.c_void_p]
+    _lib = lib
+    return lib
+
+
+def available() -> bool:
+    return _load() is not None
+
+
+def why_unavailable() -> str:
+    _load()
+    return _why
+
+
+class NativeDetector:
+    """The C block hook installed on one machine's engine."""
+
+    def __init__(self, machine: Any) -> None:
+        lib = _load()
+        assert lib is not None
+        from unicorn import UC_HOOK_BLOCK
+        from unicorn.unicorn_py3.unicorn import uclib
+
+        self.lib = lib
+        self.m = machine
+        d = _Det()
+        d.env = machine.eng.env
+        d.counter = machine.eng.uch + L._UC_EMU_COUNTER
+        d.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
+        d.nranges = len(WATCHED_RANGES)
+        for i, (off, n) in enumerate(WATCHED_RANGES):
+            d.off[i], d.len[i] = off, n
+        d.eflags_off, d.eflags_mask = L.OFF_EFLAGS, 0x23000
+        d.hflags_off, d.hflags_mask = L.OFF_HFLAGS, 3
+        self.d = d
+        self.handle = ctypes.c_size_t()
+        cb = ctypes.cast(lib.bootdbg_block_cb, ctypes.c_void_p)
+        err = uclib.uc_hook_add(machine.uc._uch, ctypes.byref(self.handle), UC_HOOK_BLOCK, cb,
+                                ctypes.cast(ctypes.pointer(d), ctypes.c_void_p),
+                                ctypes.c_uint64(1), ctypes.c_uint64(0))
+        if err:
+            raise RuntimeError(f"cannot install the native block hook (unicorn error {err})")
+        machine.uc.ctl_flush_tb()
+        machine.slice_listeners.append(self._slice)
+        machine.slice_end_checks.append(self._slice_end)
+
+    def _slice(self, base: int) -> None:
+        self.d.base = base
+
+    def _slice_end(self) -> Any:
+        if self.d.hit and self.d.armed:
+            from debugger.machine.pc import RunResult, Stop
+
+            self.d.armed = 0
+            return RunResult(Stop.EVENT, "transition", self.m.icount, {"event": "detector"})
+        return None
+
+    def sync(self, icount: int) -> None:
+        self.lib.bootdbg_det_sync(ctypes.byref(self.d))
+        self.d.prev = icount
+        self.d.armed = 1
+
+    @property
+    def hit(self) -> tuple[int, int] | None:
+        return (self.d.hit_prev, self.d.hit_now) if self.d.hit else None
+
+    def remove(self) -> None:
+        from unicorn.unicorn_py3.unicorn import uclib
+
+        self.d.armed = 0
+        uclib.uc_hook_del(self.m.uc._uch, self.handle)
+        self.m.uc.ctl_flush_tb()
+        if self._slice in self.m.slice_listeners:
+            self.m.slice_listeners.remove(self._slice)
+        if self._slice_end in self.m.slice_end_checks:
+            self.m.slice_end_checks.remove(self._slice_end)
