@@ -1,0 +1,73 @@
+"""Shared test fixtures: assemble nasm snippets into boot images, build the demo images."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "tests" / ".cache"
+
+
+def nasm_available() -> bool:
+    return shutil.which("nasm") is not None
+
+
+def assemble(source: str, *, pad_to: int | None = 1474560, boot_signature: bool = True) -> bytes:
+    """Assemble `source` (bits 16, org 0x7c00 unless it says otherwise) into a disk image.
+
+    Results are cached by content hash under tests/.cache so repeated runs skip nasm.
+    """
+    if not nasm_available():
+        pytest.skip("nasm is not installed")
+    src = source if "org " in source else "bits 16\norg 0x7c00\n" + source
+    if boot_signature and "0xaa55" not in src.lower():
+        src += "\ntimes 510-($-$$) db 0\ndw 0xaa55\n"
+    key = hashlib.sha256(src.encode()).hexdigest()[:20]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    out = CACHE / f"{key}.bin"
+    if not out.exists():
+        asm = CACHE / f"{key}.asm"
+        asm.write_text(src)
+        tmp = CACHE / f"{key}.{id(src)}.tmp"
+        r = subprocess.run(["nasm", "-f", "bin", "-o", str(tmp), str(asm)],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise AssertionError(f"nasm failed:\n{r.stderr}\n{src}")
+        tmp.replace(out)
+    data = out.read_bytes()
+    if pad_to and len(data) < pad_to:
+        data += bytes(pad_to - len(data))
+    return data
+
+
+@pytest.fixture
+def asm():
+    return assemble
+
+
+def boot_machine(source: str, **config):
+    """A Machine booted from an assembled snippet (floppy)."""
+    from debugger.machine.disk import disk_from_bytes
+    from debugger.machine.pc import Machine, MachineConfig
+
+    disk = disk_from_bytes(assemble(source), "test.img", boot=True)
+    return Machine([disk], MachineConfig(**config))
+
+
+@pytest.fixture
+def boot():
+    return boot_machine
+
+
+SERIAL_PUTC = """
+; putc: AL -> COM1 (no BIOS)
+putc: push dx
+      mov dx, 0x3f8
+      out dx, al
+      pop dx
+      ret
+"""
