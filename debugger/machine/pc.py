@@ -509,6 +509,7 @@ class Machine:
                 if cur == 8:
                     return self._triple_fault(chain)
                 if promotes_to_double_fault(cur, f.vector):
+                    chain.append(8)
                     cur, ec = 8, 0
                 else:
                     cur, ec = f.vector, f.error_code
@@ -524,7 +525,7 @@ class Machine:
 
     def _triple_fault(self, chain: list[int]) -> RunResult:
         self.cpu.activity = Activity.SHUTDOWN
-        names = " -> ".join(VECTOR_NAMES.get(v, str(v)) for v in chain)
+        names = " -> ".join(VECTOR_NAMES.get(v, f"vector {v:#x}") for v in chain)
         msg = f"triple fault ({names}) at {self._pc():#x}"
         self.events.emit("triple-fault", msg, chain=chain)
         return self._result(Stop.TRIPLE_FAULT, msg, chain=chain)
