@@ -67,6 +67,16 @@ def make_stop(s: "Session", kind: str, message: str = "", *, insn_pc: int | None
 
 def machine_stop(s: "Session", r: Any, insn_pc: int | None) -> StopEvent:
     kind = _MACHINE_KINDS.get(r.reason, r.reason)
+    if insn_pc is None and kind != "interrupt":
+        # The instruction that ended the run: the HLT just executed, or the one at CS:IP.
+        pc = s.machine._pc()
+        insn_pc = pc
+        if kind == "halted":
+            try:
+                if s.machine.mem.read_linear(pc - 1, 1) == b"\xf4":
+                    insn_pc = pc - 1
+            except Exception:
+                pass
     return make_stop(s, kind, r.message, insn_pc=insn_pc, details=dict(r.details))
 
 
