@@ -47,21 +47,14 @@ def make_stop(s: "Session", kind: str, message: str = "", *, insn_pc: int | None
               details: dict[str, Any] | None = None, point: int | None = None,
               state: CpuState | None = None, bits: int | None = None) -> StopEvent:
     st = state or s.state()
-    text = ""
-    if insn_pc is not None:
-        from debugger.engine.disasm import decode_one
-
-        if not insn_bytes:
-            try:
-                insn_bytes = s.machine.mem.read_linear(insn_pc, 16)
-            except Exception:
-                insn_bytes = b""
-        ins = decode_one(insn_bytes, insn_pc, bits or st.bits) if insn_bytes else None
-        if ins is not None:
-            text, insn_bytes = ins.text, ins.bytes
+    if insn_pc is not None and not insn_bytes:
+        try:
+            insn_bytes = s.machine.mem.read_linear(insn_pc, 16)
+        except Exception:
+            insn_bytes = b""
     return StopEvent(kind=kind, icount=s.machine.icount, cs=st.cs.selector,
-                     eip=st.rip, linear=st.pc, message=message, instruction=text,
-                     instruction_bytes=insn_bytes, instruction_address=insn_pc,
+                     eip=st.rip, linear=st.pc, message=message, instruction_bytes=insn_bytes,
+                     instruction_address=insn_pc, bits=bits or st.bits,
                      changes=changes or [], details=details or {}, point=point)
 
 
@@ -95,18 +88,19 @@ def run_exact(s: "Session", n: int | None, *, step_kind: str = "step",
                 return ev
             if target is not None and m._pc() == target:
                 return make_stop(s, step_kind)
-        return make_stop(s, step_kind if step_kind != "budget" else "budget",
+        return make_stop(s, step_kind,
                          f"instruction budget of {n} used up" if step_kind == "budget" else "")
     finally:
         w.disarm()
 
 
-def run(s: "Session", max_insns: int | None = None, timeout: float | None = None) -> StopEvent:
+def run(s: "Session", max_insns: int | None = None, timeout: float | None = None,
+        budget_kind: str = "budget") -> StopEvent:
     """Continue at engine speed; every stop is exact."""
     m = s.machine
     deadline = None if timeout is None else time.monotonic() + timeout
     if Watchers.needs_exact(s):
-        return run_exact(s, max_insns, step_kind="budget", deadline=deadline)
+        return run_exact(s, max_insns, step_kind=budget_kind, deadline=deadline)
     w = Watchers(s, exact=False)
     start = m.icount
     try:
@@ -115,7 +109,8 @@ def run(s: "Session", max_insns: int | None = None, timeout: float | None = None
                 return make_stop(s, "timeout", f"wall-time budget of {timeout}s used up")
             left = None if max_insns is None else max_insns - (m.icount - start)
             if left is not None and left <= 0:
-                return make_stop(s, "budget", f"instruction budget of {max_insns} used up")
+                return make_stop(s, budget_kind, "" if budget_kind == "step" else
+                                 f"instruction budget of {max_insns} used up")
             chunk = CHUNK if left is None else min(CHUNK, left)
             ev = w.run_chunk(chunk)
             if ev is not None:

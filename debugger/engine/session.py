@@ -61,6 +61,9 @@ class Session:
         self.last_stop: StopEvent | None = None
         self.on_stop: list[Callable[[StopEvent], None]] = []
         self._internal_exits: set[int] = set()
+        self._mut = 0
+        self._state_cache: CpuState | None = None
+        self._state_key: tuple[int, int, int] | None = None
 
     # -- state ---------------------------------------------------------------------------------------
     @property
@@ -68,7 +71,12 @@ class Session:
         return self.machine.icount
 
     def state(self) -> CpuState:
-        return self.machine.state()
+        m = self.machine
+        key = (m.icount, m.mutations, self._mut)
+        if self._state_key != key or self._state_cache is None:
+            self._state_cache = m.state()
+            self._state_key = key
+        return self._state_cache
 
     @property
     def previous_state(self) -> CpuState | None:
@@ -264,7 +272,10 @@ class Session:
         """Execute `n` instructions (stopping early at a breakpoint, watchpoint or catchpoint)."""
         if n < 1:
             raise SessionError("step count must be at least 1")
-        return self._run(lambda: runner.run_exact(self, n, step_kind="step"))
+        if n == 1:
+            return self._run(lambda: runner.run_exact(self, n, step_kind="step"))
+        # The fast path stops exactly too; only the name of a completed count differs.
+        return self._run(lambda: runner.run(self, n, budget_kind="step"))
 
     def cont(self, max_insns: int | None = None, timeout: float | None = None) -> StopEvent:
         """Run until a point fires, the guest stops for good, a budget ends, or Ctrl-C."""
@@ -303,6 +314,7 @@ class Session:
     def _run(self, fn: Callable[[], StopEvent]) -> StopEvent:
         before = self.state()
         with self._lock:
+            self._mut += 1
             ev = fn()
         self._prev_state = before
         self.last_stop = ev

@@ -43,12 +43,28 @@ class StopEvent:
     eip: int
     linear: int
     message: str = ""
-    instruction: str = ""            # disassembly of the instruction that caused the stop
-    instruction_bytes: bytes = b""
+    instruction_bytes: bytes = b""   # the instruction that caused the stop (up to 16 bytes)
     instruction_address: int | None = None   # linear address of that instruction
+    bits: int = 16                   # the code size it executed in
     changes: list[Change] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     point: int | None = None         # breakpoint/watchpoint/catchpoint number
+
+    _text: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def instruction(self) -> str:
+        """Disassembly of the instruction that caused the stop ('' if none)."""
+        if self._text is None:
+            self._text = ""
+            if self.instruction_bytes and self.instruction_address is not None:
+                from debugger.engine.disasm import decode_one
+
+                ins = decode_one(self.instruction_bytes, self.instruction_address, self.bits)
+                if ins is not None:
+                    self._text = ins.text
+                    self.instruction_bytes = ins.bytes
+        return self._text
 
     @property
     def final(self) -> bool:
@@ -58,7 +74,8 @@ class StopEvent:
         return {
             "kind": self.kind, "icount": self.icount, "cs": self.cs, "eip": self.eip,
             "linear": self.linear, "message": self.message,
-            "instruction": self.instruction, "instruction_bytes": self.instruction_bytes.hex(),
+            "instruction": self.instruction,
+            "instruction_bytes": self.instruction_bytes.hex(),
             "instruction_address": self.instruction_address,
             "changes": [{"field": c.field, "before": c.before, "after": c.after}
                         for c in self.changes],

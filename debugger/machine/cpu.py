@@ -48,6 +48,12 @@ _SEG_STRUCT = struct.Struct("<I4xQII")   # selector, base, limit, flags
 _SEG_OFF = {name: L.OFF_SEGS + 24 * i for i, name in enumerate(L.SEG_ORDER)}
 _SEG_OFF["ldtr"] = L.OFF_LDT
 _SEG_OFF["tr"] = L.OFF_TR
+_HEAD_REGS = struct.Struct("<16Q")
+_HEAD_RIPFL = struct.Struct("<QQ")
+_CRS = struct.Struct("<9Q")
+_MSRS = struct.Struct("<9Q")       # sysenter cs/esp/eip, star, (pad), lstar, cstar, fmask, kgsbase
+_DRS = struct.Struct("<8Q")
+_SEG_NAMES8 = ("es", "cs", "ss", "ds", "fs", "gs", "ldtr", "tr")
 _GPR = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
         "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
 
@@ -206,30 +212,36 @@ class Cpu:
     # -- whole state ---------------------------------------------------------------------------
     def read_state(self) -> CpuState:
         eng = self.eng
-        regs = struct.unpack("<16Q", eng.read(L.OFF_REGS, 128))
+        head = eng.read(0, 600)
+        regs = _HEAD_REGS.unpack_from(head, 0)
         kw: dict[str, object] = dict(zip(_GPR, regs))
-        kw["rip"] = self.rip
-        kw["rflags"] = self.eflags
-        crs = struct.unpack("<9Q", eng.read(L.OFF_CR, 72))
+        rip, rflags = _HEAD_RIPFL.unpack_from(head, L.OFF_EIP)
+        kw["rip"] = rip
+        kw["rflags"] = rflags
+        for i, name in enumerate(_SEG_NAMES8):
+            sel, base, limit, flags = _SEG_STRUCT.unpack_from(head, _SEG_OFF[name])
+            kw[name] = seg_from_cache(sel, base, limit, flags, name)
+        _, gbase, glimit, _ = _SEG_STRUCT.unpack_from(head, L.OFF_GDT)
+        _, ibase, ilimit, _ = _SEG_STRUCT.unpack_from(head, L.OFF_IDT)
+        kw["gdtr"] = DescriptorTable(gbase, glimit)
+        kw["idtr"] = DescriptorTable(ibase, ilimit)
+        crs = _CRS.unpack_from(head, L.OFF_CR)
         kw.update(cr0=crs[0], cr2=crs[2], cr3=crs[3], cr4=crs[4])
-        drs = struct.unpack("<8Q", eng.read(L.OFF_DR, 64))
+        kw["efer"] = struct.unpack_from("<Q", head, L.OFF_EFER)[0]
+        a20 = struct.unpack_from("<i", head, L.OFF_A20)[0] == -1
+        msrs = _MSRS.unpack(eng.read(L.OFF_SYSENTER_CS, 72))
+        kw.update(sysenter_cs=msrs[0], sysenter_esp=msrs[1], sysenter_eip=msrs[2], star=msrs[3],
+                  lstar=msrs[5], cstar=msrs[6], fmask=msrs[7], kernel_gs_base=msrs[8])
+        drs = _DRS.unpack(eng.read(L.OFF_DR, 64))
         kw.update(dr0=drs[0], dr1=drs[1], dr2=drs[2], dr3=drs[3], dr6=drs[6], dr7=drs[7])
-        for name in _SEG_OFF:
-            kw[name] = self.seg(name)
-        kw["gdtr"] = self.dtr("gdtr")
-        kw["idtr"] = self.dtr("idtr")
-        kw["efer"] = self.efer
-        se = struct.unpack("<3Q", eng.read(L.OFF_SYSENTER_CS, 24))
-        kw.update(sysenter_cs=se[0], sysenter_esp=se[1], sysenter_eip=se[2])
-        st = struct.unpack("<6Q", eng.read(L.OFF_STAR, 48))
-        kw.update(star=st[0], lstar=st[2], cstar=st[3], fmask=st[4], kernel_gs_base=st[5])
-        kw["pat"] = self.uc.msr_read(0x277)
+        kw["pat"] = eng.u64(L.OFF_PAT)
         kw["activity"] = self.activity
+        hflags = struct.unpack_from("<I", head, L.OFF_HFLAGS)[0]
         intr = 0
-        if self.inhibit_irq:
-            intr = INTR_STI if kw["rflags"] & RF_IF else INTR_MOVSS  # type: ignore[operator]
+        if hflags & HF_INHIBIT_IRQ:
+            intr = INTR_STI if rflags & RF_IF else INTR_MOVSS
         kw["interruptibility"] = intr
-        kw["a20"] = self.a20
+        kw["a20"] = a20
         return CpuState(**kw)  # type: ignore[arg-type]
 
     def write_state(self, st: CpuState) -> None:
@@ -252,7 +264,7 @@ class Cpu:
         eng.set_u64(L.OFF_STAR, st.star)
         for off, v in ((16, st.lstar), (24, st.cstar), (32, st.fmask), (40, st.kernel_gs_base)):
             eng.set_u64(L.OFF_STAR + off, v)
-        self.uc.msr_write(0x277, st.pat)
+        eng.set_u64(L.OFF_PAT, st.pat)
         self.activity = st.activity
         self.set_inhibit_irq(bool(st.interruptibility & (INTR_STI | INTR_MOVSS)))
         eng.set_i32(L.OFF_A20, -1 if st.a20 else ~(1 << 20))

@@ -115,6 +115,7 @@ class Machine:
         self._slice_base = 0
         self._exits_installed: list[int] | None = None
         self.stop_requested = False
+        self.mutations = 0          # bumped whenever the CPU state is changed from outside a run
         self._snap_next = 0
         self._snap_live: list[int] = []
         self.uc.mem_map(0, self.config.ram_size)
@@ -208,6 +209,7 @@ class Machine:
         from debugger.machine import snapshot
 
         snapshot.restore(self, cp)
+        self.mutations += 1
         self._exits_installed = None
         self._exits_key = None
 
@@ -216,6 +218,7 @@ class Machine:
         return self.cpu.read_state()
 
     def set_state(self, st: CpuState) -> None:
+        self.mutations += 1
         self.cpu.write_state(st)
         self.uc.ctl_flush_tb()
 
@@ -434,6 +437,7 @@ class Machine:
         return None
 
     def _bios(self, vector: int, pc: int) -> RunResult | None:
+        self.mutations += 1
         self.cpu.rip += 1      # resume at the stub's tail
         try:
             self.bios.dispatch(vector)
@@ -457,6 +461,7 @@ class Machine:
         if p.kind == "unmapped":
             return self._result(Stop.UNMAPPED, f"{p.access} of unmapped physical address "
                                 f"{p.address:#x} at {self._pc():#x}", address=p.address)
+        self.mutations += 1
         if p.kind in ("sysenter", "syscall"):
             from debugger.machine import fastcall
 
@@ -487,6 +492,7 @@ class Machine:
     def raise_exception(self, vector: int, error_code: int | None, *,
                         software: bool = False, external: bool = False) -> RunResult | None:
         """Deliver an exception/interrupt with the double- and triple-fault rules."""
+        self.mutations += 1
         name = VECTOR_NAMES.get(vector, f"INT {vector:02X}h")
         if not software and not external:
             self.events.emit("exception", f"{name} at {self._pc():#x}"

@@ -24,7 +24,7 @@ __all__ = ["LayoutError", "Engine", "open_engine", "SEG_ORDER",
            "OFF_REGS", "OFF_EIP", "OFF_EFLAGS", "OFF_HFLAGS", "OFF_SEGS", "OFF_LDT", "OFF_TR",
            "OFF_GDT", "OFF_IDT", "OFF_CR", "OFF_A20", "OFF_EFER", "OFF_ERROR_CODE",
            "OFF_IS_INT", "OFF_NEXT_EIP", "OFF_DR", "OFF_OLD_EXCEPTION", "OFF_SYSENTER_CS",
-           "OFF_STAR", "OFF_TSC", "ENV_SIZE"]
+           "OFF_STAR", "OFF_TSC", "OFF_PAT", "ENV_SIZE"]
 
 UNICORN_VERSION = "2.1.4"
 
@@ -45,6 +45,7 @@ OFF_EFER = 592
 OFF_SYSENTER_CS = 4800   # then sysenter_esp @4808, sysenter_eip @4816
 OFF_STAR = 4824          # then lstar @4840, cstar @4848, fmask @4856, kernelgsbase @4864
 OFF_TSC = 4872
+OFF_PAT = 5280
 OFF_ERROR_CODE = 5384
 OFF_IS_INT = 5388
 OFF_NEXT_EIP = 5392
@@ -168,6 +169,10 @@ def _self_test(eng: Engine) -> None:
     if eng.u64(OFF_SYSENTER_CS) != 0x1234:
         raise LayoutError("SYSENTER_CS layout mismatch")
     uc.msr_write(0x174, 0)
+    uc.msr_write(0x277, 0x0106040601060406)
+    if eng.u64(OFF_PAT) != 0x0106040601060406:
+        raise LayoutError("PAT layout mismatch")
+    uc.msr_write(0x277, 0x0007040600070406)
     if eng.i32(OFF_A20) != -1 or eng.i32(OFF_OLD_EXCEPTION) != -1:
         raise LayoutError("A20 mask / old_exception not at their reset values")
     cs = struct.unpack_from("<IxxxxQII", eng.read(OFF_SEGS + 24, 24))
