@@ -16,13 +16,15 @@ from debugger.cli._machine import add_machine_args, config_from_args, disks_from
 NAME = "run"
 HELP = "boot a disk image and run it until it halts, crashes or uses up its budget"
 
-OK_REASONS = {"halted", "budget"}
+OK_REASONS = {"halted", "budget", "serial"}
 
 
 def register(p: argparse.ArgumentParser) -> None:
     add_machine_args(p, image_optional=True)
     p.add_argument("--max-insns", type=int, default=None, metavar="N",
                    help="stop after N instructions")
+    p.add_argument("--until-serial", metavar="TEXT",
+                   help="stop as soon as the serial output contains TEXT")
     p.add_argument("--quiet", action="store_true", help="do not echo the serial console")
     p.add_argument("--no-state", action="store_true", help="do not print the final CPU state")
     p.set_defaults(func=run)
@@ -39,11 +41,15 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--max-insns must be a positive number")
     machine = Machine(disks, config_from_args(args, boot))
     out = sys.stdout
-    if not args.quiet:
-        def echo(byte: int) -> None:
+    until = args.until_serial.encode("latin-1", "replace") if args.until_serial else None
+
+    def on_serial(byte: int) -> None:
+        if not args.quiet:
             out.write(chr(byte) if byte in (9, 10, 13) or 32 <= byte < 127 else f"\\x{byte:02x}")
             out.flush()
-        machine.on_serial = echo
+        if until is not None and machine.serial_out.endswith(until):
+            machine.request_stop("serial", f"serial output reached {args.until_serial!r}")
+    machine.on_serial = on_serial
 
     def on_sigint(_sig: int, _frame: object) -> None:
         machine.stop_requested = True

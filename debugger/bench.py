@@ -1,0 +1,180 @@
+"""`bootdbg bench`: engine speed against bare Unicorn, measured in the same run.
+
+For each benchmark image the guest is first booted once under bootdbg to learn its total
+instruction count and where its last BIOS call returned (the loader part).  "Bare Unicorn" is a
+plain Unicorn engine, with no hooks but IN/OUT (so the serial port reads as ready), started from a
+copy of the CPU state and RAM at that point and run to the final HLT; its MIPS is the reference.
+Every other configuration runs the same guest under a `Session` from the same point, and is
+reported as a ratio to bare Unicorn.
+"""
+from __future__ import annotations
+
+import ctypes
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+__all__ = ["BENCH_IMAGES", "run_bench", "BenchResult"]
+
+BENCH_IMAGES = ("bench-real", "bench-pm32", "bench-switch")
+
+
+@dataclass
+class Figure:
+    config: str
+    seconds: float
+    instructions: int
+    mips: float
+    ratio: float | None = None          # to bare Unicorn
+    unit: str = "MIPS"
+
+
+@dataclass
+class BenchResult:
+    image: str
+    total_instructions: int
+    measured_instructions: int
+    bare_mips: float
+    figures: list[Figure] = field(default_factory=list)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _open(path: Path) -> Any:
+    from debugger.engine.session import Session
+    from debugger.machine.disk import open_disk
+
+    return Session(disks=[open_disk(path, boot=True)])
+
+
+def _prefix(path: Path, budget: int) -> tuple[int, int]:
+    """(icount after the last BIOS call, total icount) of a complete boot."""
+    s = _open(path)
+    ev = s.cont(max_insns=budget)
+    total = s.icount
+    bios = [e.icount for e in s.machine.events if e.kind.startswith("bios") or e.kind == "disk"]
+    last_bios = max([0] + bios + [s.machine.bios.last_call_icount
+                                  if hasattr(s.machine.bios, "last_call_icount") else 0])
+    if ev.kind not in ("halted",):
+        raise RuntimeError(f"{path.name}: benchmark image did not halt ({ev.kind}: {ev.message})")
+    return last_bios, total
+
+
+def _at(path: Path, icount: int) -> Any:
+    s = _open(path)
+    if icount:
+        s.machine.run(icount)
+        while s.icount < icount:
+            s.machine.run(icount - s.icount)
+    return s
+
+
+def _bare_mips(s: Any, instructions: int) -> tuple[float, float]:
+    """Run the rest of the guest in a hook-free Unicorn; returns (seconds, MIPS)."""
+    from unicorn import UC_ARCH_X86, UC_HOOK_INSN, UC_MODE_64, Uc
+    from unicorn import unicorn_const as uconst
+    from unicorn import x86_const as x
+
+    m = s.machine
+    m.uc.ctl(uconst.UC_CTL_CONTEXT_MODE, uconst.UC_CTL_IO_WRITE,
+             ctypes.c_int(uconst.UC_CTL_CONTEXT_CPU))
+    ctx = m.uc.context_save()
+    m.uc.ctl(uconst.UC_CTL_CONTEXT_MODE, uconst.UC_CTL_IO_WRITE,
+             ctypes.c_int(uconst.UC_CTL_CONTEXT_CPU | uconst.UC_CTL_CONTEXT_MEMORY))
+    bare = Uc(UC_ARCH_X86, UC_MODE_64)
+    bare.mem_map(0, m.config.ram_size)
+    bare.mem_write(0, bytes(m.uc.mem_read(0, min(m.config.ram_size, 16 << 20))))
+    bare.context_restore(ctx)
+    bare.hook_add(UC_HOOK_INSN, lambda uc, port, size, ud: 0x60 if port == 0x3FD else 0xFF,
+                  None, 1, 0, x.UC_X86_INS_IN)
+    bare.hook_add(UC_HOOK_INSN, lambda uc, port, size, value, ud: None, None, 1, 0,
+                  x.UC_X86_INS_OUT)
+    start = m.cpu.rip
+    t0 = time.perf_counter()
+    bare.emu_start(start, 0, 0, 0)      # raises UcError if the guest needs delivery/devices
+    dt = time.perf_counter() - t0
+    return dt, instructions / dt / 1e6
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def bench_image(path: Path, *, budget: int = 2_000_000_000,
+                configs: tuple[str, ...] | None = None,
+                reference: float | None = None) -> BenchResult:
+    from unicorn import UcError
+
+    start_icount, total = _prefix(path, budget)
+    n = total - start_icount
+    note = ""
+    try:
+        _, bare = _bare_mips(_at(path, start_icount), n)
+    except UcError as exc:
+        if reference is None:
+            raise RuntimeError(f"{path.name}: bare Unicorn cannot run it ({exc}) and there is "
+                               "no reference figure") from None
+        bare = reference
+        note = "bare Unicorn cannot run this guest alone (it needs interrupt delivery); " \
+               "ratios use the previous image's bare figure"
+    res = BenchResult(path.stem, total, n, bare, note=note)
+
+    def add(name: str, seconds: float, count: int, unit: str = "MIPS") -> None:
+        rate = count / seconds / (1e6 if unit == "MIPS" else 1)
+        res.figures.append(Figure(name, seconds, count, rate,
+                                  rate / bare if unit == "MIPS" and bare else None, unit))
+
+    def run_config(name: str, arm: Callable[[Any], None]) -> None:
+        s = _at(path, start_icount)
+        arm(s)
+        add(name, _timed(lambda: s.cont()), n)
+
+    def all_catches(s: Any) -> None:
+        for kind in ("vm86", "mode", "cpl", "vmx-invalid", "vmx-valid", "dtr", "sreg", "cr",
+                     "triple-fault", "a20"):
+            s.catch(kind)
+        # Catchpoints make the run stop; measure the time to the end across all stops.
+
+    wanted = configs or ("no watchers", "all catchpoints", "one breakpoint",
+                         "one memory watchpoint", "api single-step", "step 1000000")
+    if "no watchers" in wanted:
+        run_config("no watchers", lambda s: None)
+    if "all catchpoints" in wanted:
+        s = _at(path, start_icount)
+        all_catches(s)
+
+        def until_end() -> None:
+            while not s.cont().final:
+                pass
+        add("all catchpoints", _timed(until_end), n)
+    if "one breakpoint" in wanted:
+        run_config("one breakpoint", lambda s: s.break_at(0xFFFF0))
+    if "one memory watchpoint" in wanted:
+        run_config("one memory watchpoint", lambda s: s.watch(0x7000, 2))
+    if "api single-step" in wanted:
+        s = _at(path, start_icount)
+        steps = 20_000
+        add("api single-step", _timed(lambda: [s.step() for _ in range(steps)]), steps,
+            unit="steps/s")
+    if "step 1000000" in wanted:
+        s = _at(path, start_icount)
+        count = min(1_000_000, n)
+        add("step 1000000", _timed(lambda: s.step(count)), count)
+    return res
+
+
+def run_bench(names: tuple[str, ...] = BENCH_IMAGES, **kw: Any) -> list[BenchResult]:
+    from debugger.images import image_path
+
+    out: list[BenchResult] = []
+    ref = None
+    for name in names:
+        r = bench_image(image_path(name), reference=ref, **kw)
+        ref = r.bare_mips
+        out.append(r)
+    return out
