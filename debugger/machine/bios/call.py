@@ -44,8 +44,8 @@ class BiosCall:
         return v & 0xFFFFFFFF
 
     def __setattr__(self, name: str, value: int) -> None:
-        if name == "note":
-            object.__setattr__(self, name, value)
+        if name == "note" or isinstance(getattr(type(self), name, None), property):
+            object.__setattr__(self, name, value)     # `note`, and the cf/zf flag setters
             return
         cpu = self.machine.cpu
         if name in _SEGS:
