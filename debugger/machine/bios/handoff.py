@@ -35,8 +35,10 @@ def handoff_state(boot_drive: int) -> CpuState:
 def prepare(machine: "Machine") -> None:
     """Set up BIOS data, devices and the boot sector, then put the CPU in the hand-off state."""
     from debugger.machine.bios import bda
+    from debugger.machine.bios.services.int10 import set_mode
 
     bda.initialise(machine)
+    set_mode(machine, 3)                 # 80x25 colour text, screen cleared, cursor at 0,0
     disk = machine.boot_disk()
     drive = disk.bios_number if disk is not None else 0
     if disk is not None:
