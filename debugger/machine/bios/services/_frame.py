@@ -13,8 +13,7 @@ from debugger.cpustate import RF_IF, Activity
 if TYPE_CHECKING:
     from debugger.machine.bios.call import BiosCall
 
-__all__ = ["frame", "caller", "set_return", "discard_frame", "wait_for_interrupt", "stop",
-           "unsupported"]
+__all__ = ["frame", "caller", "set_return", "discard_frame", "wait_for_interrupt", "unsupported"]
 
 
 def _sp_addr(call: "BiosCall", delta: int = 0) -> int:
@@ -70,12 +69,6 @@ def wait_for_interrupt(call: "BiosCall") -> None:
     cpu.rip = (cpu.rip - 1) & 0xFFFF          # back onto the stub's exit address
     cpu.eflags = cpu.eflags | RF_IF
     cpu.activity = Activity.HLT
-
-
-def stop(reason: str, message: str, **details: object) -> None:
-    from debugger.machine.pc import StopRequest
-
-    raise StopRequest(reason, message, **details)
 
 
 def unsupported(call: "BiosCall", what: str, ah: int | None = None) -> None:

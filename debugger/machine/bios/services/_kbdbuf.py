@@ -1,4 +1,4 @@
-"""The BDA keyboard ring buffer (head 0x41A, tail 0x41C, bounds at 0x480/0x482, offsets in 0040h)."""
+"""The BDA keyboard ring buffer: head 0x41A, tail 0x41C, bounds at 0x480/0x482 (0040h offsets)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

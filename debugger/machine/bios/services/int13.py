@@ -34,7 +34,6 @@ VECTOR = 0x13
 
 OK, BAD_COMMAND, SECTOR_NOT_FOUND, DMA_BOUNDARY = 0x00, 0x01, 0x04, 0x09
 NOT_REMOVABLE = 0xB2
-NOT_LOCKED = 0xB0
 
 
 def handle(call: "BiosCall") -> None:
