@@ -1,0 +1,195 @@
+"""`CommandContext`: what every command gets -- the session, the output, settings and the
+REPL-side state (last `x`, user-defined commands, pending breakpoint commands).
+
+A command never reads input; it writes through `ctx.print` (a rich Console that is plain when
+piped) and raises `CommandError` for user errors.  Runs go through `ctx.run`, which installs the
+Ctrl-C handler around the engine, reports the stop (one summary line, then the context unless
+the point is `silent` or a batch run is not verbose) and queues the point's command list.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from rich.console import Console
+
+from debugger.commands import CommandError
+from debugger.engine.points import Catchpoint, Point
+from debugger.engine.session import Session, SessionError
+from debugger.engine.stops import StopEvent
+
+if TYPE_CHECKING:
+    from debugger.script.interpreter import Interpreter
+
+__all__ = ["CommandContext", "Settings", "XState", "UserCommand", "Origin", "stop_summary",
+           "SETTINGS_HELP"]
+
+Origin = tuple[str, int] | None
+
+
+@dataclass
+class Settings:
+    context: bool = True          # print the context at every stop
+    verbose: bool = False         # batch runs: print the context too
+    code_before: int = 3          # instructions shown before CS:EIP
+    code_after: int = 7
+    stack_slots: int = 8
+    events: int = 5
+    max_iterations: int = 1_000_000   # a `while` loop gives up after this many iterations
+
+
+SETTINGS_HELP = {
+    "context": "print the context (registers, segments, code, ...) at every stop: on/off",
+    "verbose": "in batch runs print the context at stops too: on/off",
+    "code_before": "instructions shown before CS:EIP in the context",
+    "code_after": "instructions shown from CS:EIP on in the context",
+    "stack_slots": "stack entries shown in the context",
+    "events": "latest machine events shown in the context",
+    "max_iterations": "a while loop stops with an error after this many iterations",
+}
+
+
+@dataclass
+class XState:
+    """What `x` examined last (Enter or a bare `x` continues after it)."""
+
+    address: int
+    count: int = 1
+    fmt: str = "x"
+    size: int = 4
+    space: str = "linear"
+
+
+@dataclass
+class UserCommand:
+    name: str
+    body: list[tuple[str, Origin]] = field(default_factory=list)
+    doc: str = ""
+
+
+class CommandContext:
+    def __init__(self, session: Session, console: Console, *, batch: bool = False,
+                 settings: Settings | None = None, err_console: Console | None = None) -> None:
+        self.session = session
+        self.console = console
+        self.err_console = err_console or console
+        self.batch = batch
+        self.settings = settings or Settings()
+        self.user_commands: dict[str, UserCommand] = {}
+        self.last_x: XState | None = None
+        self.interp: "Interpreter | None" = None
+        self.quit_requested = False
+        self.failed: StopEvent | None = None       # a `fail` catchpoint fired
+        self.budget: int | None = None             # instructions left (batch --max-insns)
+        self.pending_commands: list[tuple[list[str], StopEvent]] = []
+        self.value_history: list[int] = []
+
+    # -- output ---------------------------------------------------------------------------------
+    def print(self, *objects: Any, **kw: Any) -> None:
+        kw.setdefault("markup", False)
+        kw.setdefault("highlight", False)
+        self.console.print(*objects, **kw)
+
+    def error(self, message: str) -> None:
+        self.err_console.print(message, markup=False, highlight=False, style="error",
+                               soft_wrap=True)
+
+    @property
+    def width(self) -> int:
+        return max(60, self.console.width)
+
+    # -- running --------------------------------------------------------------------------------
+    @property
+    def guest_ended(self) -> bool:
+        last = self.session.last_stop
+        return last is not None and (last.final or (last.kind == "budget"
+                                                    and self.budget is not None
+                                                    and self.budget <= 0))
+
+    def should_end(self) -> bool:
+        """Whether a batch run is over (or the user asked to quit)."""
+        if self.quit_requested:
+            return True
+        return self.batch and (self.failed is not None or self.guest_ended)
+
+    def budget_left(self, wanted: int | None = None) -> int | None:
+        if self.budget is None:
+            return wanted
+        return self.budget if wanted is None else min(wanted, self.budget)
+
+    def run(self, fn: Callable[[], StopEvent]) -> StopEvent:
+        """Run the guest with Ctrl-C mapped to `session.interrupt()`, then report the stop."""
+        s = self.session
+        if self.budget is not None and self.budget <= 0:
+            raise CommandError("the instruction budget (--max-insns) is used up")
+        before = {p.number: p for p in s.points}
+        start = s.icount
+        old = None
+        if threading.current_thread() is threading.main_thread():
+            old = signal.signal(signal.SIGINT, lambda *_: s.interrupt())
+        try:
+            ev = fn()
+        except SessionError as exc:
+            raise CommandError(str(exc)) from None
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
+        if self.budget is not None:
+            self.budget -= s.icount - start
+        self.report_stop(ev, before)
+        return ev
+
+    def report_stop(self, ev: StopEvent, points: dict[int, Point] | None = None) -> None:
+        s = self.session
+        p: Point | None = None
+        if ev.point is not None:
+            p = (points or {}).get(ev.point)
+            if p is None:
+                try:
+                    p = s.point(ev.point)
+                except SessionError:
+                    p = None
+        if isinstance(p, Catchpoint) and p.fail and self.failed is None:
+            self.failed = ev
+        if not (p is not None and p.silent):
+            self.print(stop_summary(ev, len(s.stops), s, p), style="stop.header")
+            if self.settings.context and (not self.batch or self.settings.verbose):
+                self.show_context()
+        if p is not None and p.commands:
+            self.pending_commands.append((list(p.commands), ev))
+        if "hook-stop" in self.user_commands:
+            self.pending_commands.append((["hook-stop"], ev))
+
+    def show_context(self) -> None:
+        from debugger.ui.context import render_context, view_of
+
+        st = self.settings
+        view = view_of(self.session, before=st.code_before, after=st.code_after,
+                       stack_slots=st.stack_slots, events=st.events)
+        self.print(render_context(view, self.width))
+
+
+def stop_summary(ev: StopEvent, number: int, session: Session | None = None,
+                 point: Point | None = None) -> str:
+    """`Stop #3 vm86-enter at 0800:0000 (linear 0x8000) after iretd — icount 1234` (+ detail)."""
+    bits = session.state().bits if session is not None else ev.bits
+    ow = 4 if bits == 16 and ev.eip <= 0xFFFF else 16 if bits == 64 else 8
+    text = f"Stop #{number} {ev.kind} at {ev.cs:04x}:{ev.eip:0{ow}x} (linear {ev.linear:#x})"
+    insn = ev.instruction
+    if insn and ev.instruction_address is not None and ev.instruction_address != ev.linear:
+        text += f" after {insn}"
+    elif insn and ev.kind in ("exception", "triple-fault", "hlt", "halted", "unsupported"):
+        text += f" on {insn}"
+    text += f" — icount {ev.icount}"
+    detail = []
+    if point is not None:
+        desc = point.describe()
+        detail.append(f"{point.kind} {point.number}: {desc}" + (
+            f", hit {point.hits} time{'s' if point.hits != 1 else ''}" if point.hits else ""))
+    if ev.message and (point is None or ev.message != point.describe()):
+        detail.append(ev.message)
+    if detail:
+        text += "\n  " + " — ".join(detail)
+    return text

@@ -1,0 +1,100 @@
+"""Support commands: help, quit, context, screen (VGA text), serial."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.text import Text
+
+from debugger.commands import CATEGORIES, CommandError, all_commands, command, find
+
+if TYPE_CHECKING:
+    from debugger.commands.context import CommandContext
+
+
+def complete_commands(ctx: "CommandContext", text: str) -> Iterable[str]:
+    from debugger.commands import names
+
+    return names() + list(ctx.user_commands)
+
+
+@command("help", aliases=["h"], category="misc", completer=complete_commands,
+         usage="help [COMMAND]", help="List the commands, or explain one.")
+def help_(ctx: "CommandContext", args: str) -> Any:
+    word = args.strip()
+    if word:
+        if word == "info" or word.startswith("info "):
+            from debugger.commands.info import _info_help
+
+            sub = word[5:].strip()
+            if sub:
+                from debugger.commands.info import _SUBS, resolve_sub
+
+                name = resolve_sub(sub)
+                return f"info {name}: {_SUBS[name][1]}"
+            return "info WHAT [ARGS]\n" + _info_help()
+        c = find(word, ctx.user_commands)
+        if isinstance(c, str):
+            uc = ctx.user_commands[c]
+            return f"{c}: user-defined command\n" + (uc.doc or "\n".join(t for t, _ in uc.body))
+        text = Text()
+        text.append(c.usage, style="heading")
+        if c.aliases:
+            text.append(f"   (aliases: {', '.join(c.aliases)})", style="muted")
+        text.append("\n" + c.help.strip())
+        return text
+    parts: list[Any] = []
+    cmds = all_commands()
+    for cat, title in CATEGORIES.items():
+        mine = [c for c in cmds if c.category == cat]
+        if not mine:
+            continue
+        t = Text(title, style="heading")
+        for c in mine:
+            names = c.name + (f" ({', '.join(c.aliases)})" if c.aliases else "")
+            t.append(f"\n  {names:<34} ", style="reg.name")
+            t.append(c.summary)
+        parts.append(t)
+    if ctx.user_commands:
+        parts.append(Text("User-defined: " + ", ".join(sorted(ctx.user_commands)),
+                          style="heading"))
+    parts.append(Text('Unique prefixes work; Enter repeats step/next/x; "help CMD" for more.',
+                      style="muted"))
+    return Group(*parts)
+
+
+@command("quit", aliases=["q", "exit"], category="misc", usage="quit",
+         help="Leave the debugger (a batch run ends with its exit code).")
+def quit_(ctx: "CommandContext", args: str) -> None:
+    if args.strip():
+        raise CommandError("quit takes no arguments")
+    ctx.quit_requested = True
+
+
+@command("context", aliases=["ctx"], category="misc", usage="context",
+         help="Print the context again (registers, segments, control registers, code, stack,"
+              " events).")
+def context(ctx: "CommandContext", args: str) -> None:
+    ctx.show_context()
+
+
+@command("screen", category="misc", usage="screen",
+         help="Show the VGA text screen as it looks (80x25).")
+def screen(ctx: "CommandContext", args: str) -> Any:
+    lines = ctx.session.screen()
+    body = Text("\n".join(line.rstrip() for line in lines))
+    return Panel(body, title="screen", title_align="left", expand=False, padding=(0, 0))
+
+
+@command("serial", category="misc", usage="serial",
+         help="Show what the guest wrote to COM1.")
+def serial(ctx: "CommandContext", args: str) -> Any:
+    data = ctx.session.serial
+    if not data:
+        return "(no serial output)"
+    out = []
+    for b in data:
+        out.append(chr(b) if b in (9, 10) or 32 <= b < 127 else "" if b == 13 else
+                   f"\\x{b:02x}")
+    return Text("".join(out))

@@ -1,0 +1,56 @@
+"""Disassembly around CS:EIP (capstone in the executing code size), NASM-coloured, with the
+current instruction and breakpoints marked."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable
+
+from rich.text import Text
+
+from debugger.cpustate import CpuState
+from debugger.engine.disasm import Insn
+from debugger.ui.fmt import seg_off
+from debugger.ui.panes import pane
+
+if TYPE_CHECKING:
+    from debugger.ui.context import ContextView
+
+__all__ = ["asm_text", "listing"]
+
+
+def asm_text(text: str) -> Text:
+    """An instruction's text coloured through the NASM lexer and the theme."""
+    from pygments.lexers import NasmLexer
+
+    from debugger.ui.theme import token_style
+
+    out = Text()
+    for tok, value in NasmLexer().get_tokens(text):
+        out.append(value.rstrip("\n"), style=token_style(tok))
+    return out
+
+
+def listing(st: CpuState, code: Iterable[Insn], *, current: int | None = None,
+            breakpoints: frozenset[int] = frozenset(), byte_cols: int = 8) -> Text:
+    t = Text()
+    for i, ins in enumerate(code):
+        if i:
+            t.append("\n")
+        is_bp = ins.address in breakpoints
+        is_cur = ins.address == current
+        t.append("*" if is_bp else " ", style="disasm.breakpoint")
+        t.append("=> " if is_cur else "   ", style="disasm.marker")
+        t.append(seg_off(st, ins.address), style="disasm.current" if is_cur else "disasm.addr")
+        t.append(f" {ins.address:08x}  ", style="muted")
+        hx = ins.bytes.hex()
+        if len(ins.bytes) > byte_cols:
+            hx = ins.bytes[:byte_cols - 1].hex() + ".."
+        t.append(f"{hx:<{2 * byte_cols}}  ", style="disasm.bytes")
+        t.append_text(asm_text(ins.text))
+    return t
+
+
+@pane("code", order=50, title="code")
+def code_pane(view: "ContextView", width: int) -> Text:
+    if not view.code:
+        return Text("(no code readable at CS:EIP)", style="muted")
+    return listing(view.state, view.code, current=view.state.pc, breakpoints=view.breakpoints)
