@@ -186,6 +186,8 @@ def stop_summary(ev: StopEvent, number: int, session: Session | None = None,
     detail = []
     if point is not None:
         desc = point.describe()
+        if desc.startswith(point.kind + " "):
+            desc = desc[len(point.kind) + 1:]
         detail.append(f"{point.kind} {point.number}: {desc}" + (
             f", hit {point.hits} time{'s' if point.hits != 1 else ''}" if point.hits else ""))
     if ev.message and (point is None or ev.message != point.describe()):
