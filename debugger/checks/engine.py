@@ -49,20 +49,35 @@ class Ctx:
         return getattr(self.c, name)
 
 
+_COMPILED: dict[int, tuple[tuple[Rule, ...], list[tuple[Any, Any, tuple[str, ...], Rule]]]] = {}
+
+
+def _compiled(rules: Sequence[Rule]) -> list[tuple[Any, Any, tuple[str, ...], Rule]]:
+    """The rules as flat tuples (the loop below runs on every mode transition)."""
+    hit = _COMPILED.get(id(rules))
+    if hit is not None and hit[0] is rules:
+        return hit[1]
+    flat = [(r.applies, r.holds, r.needs, r) for r in rules]
+    if isinstance(rules, tuple):
+        _COMPILED[id(rules)] = (rules, flat)
+    return flat
+
+
 def run_rules(rules: Sequence[Rule], g: GuestState, profile: str,
               notes: tuple[str, ...] = ()) -> Verdict:
+    """Evaluate `rules` over `g`: violations in rule order, IDs that could not be judged."""
     x = Ctx(g)
     missing = x.missing
     out: list[Violation] = []
     nm: list[str] = []
-    for r in rules:
-        if r.applies is not None and not r.applies(x):
+    for applies, holds, needs, r in _compiled(rules):
+        if applies is not None and not applies(x):
             continue
-        if r.needs and not missing.isdisjoint(r.needs) or r.holds is None:
+        if holds is None or missing and needs and not missing.isdisjoint(needs):
             if r.id not in nm:
                 nm.append(r.id)
             continue
-        if r.holds(x):
+        if holds(x):
             continue
         req = r.required(x) if callable(r.required) else r.required
         out.append(Violation(r.id, r.field, r.register, r.actual(x), req, r.text, r.sdm))
