@@ -22,7 +22,7 @@ Syntax (names are case-insensitive):
   pseudo      cpl; pc (linear address of the next instruction, CS.base+IP; 64-bit: RIP);
               lsp (linear stack pointer, SS.base+SP); bits (16/32/64 code size); a20 (0/1)
   $name       gdb style: $eax, $pc, $ds.base are the registers above; any other $name is a
-              convenience variable (ctx.variable), an error if it is not set
+              convenience variable (ctx.variable, case-sensitive), an error if not set
   memory      byte[A] word[A] dword[A] qword[A] (short: b[ w[ d[ q[) read linear memory;
               pbyte[P] pword[P] pdword[P] pqword[P] read physical memory (no seg:off).
               A is SEG:OFF or a linear-address expression.  SEG is a segment register (its
@@ -36,7 +36,10 @@ Syntax (names are case-insensitive):
               limit is above 0xFFFF (unreal mode; a numeric selector counts as limit 0xFFFF);
               in protected mode it wraps at 4 GiB; in 64-bit mode the CS/DS/ES/SS bases and a
               numeric selector's base count as 0 (as the CPU ignores them) and FS/GS use their
-              bases.  Linear results are kept to 32 bits outside 64-bit mode.
+              bases.  A SEG:OFF address is kept to 32 bits outside 64-bit mode (there is
+              no 20-bit wrap: FFFF:0010 is linear 0x100000; A20 is the memory's business).
+              A parenthesised register, (ds):si, is a number: its selector, not its cache.
+              A plain linear address must lie in 0 .. 2**64-1.
   operators   C precedence: unary - ~ ! ; * / % ; + - ; << >> ; < <= > >= ; == != ; & ; ^ ;
               | ; && ; || ; parentheses.  `and` / `or` are && / ||; `not` binds looser than
               comparisons (`not eax == 1` is `!(eax == 1)`, as in Python), `!` binds tightly

@@ -151,7 +151,7 @@ def test_register_names_listed_and_all_evaluate() -> None:
         assert isinstance(ev(n), int), n
 
 
-# -- numbers and operators ---------------------------------------------------------------------------
+# -- numbers and operators -------------------------------------------------------------------------
 @pytest.mark.parametrize("text,want", [
     ("0x1F", 31), ("0X1f", 31), ("1Fh", 31), ("0FFh", 255), ("0b101", 5), ("0o17", 15),
     ("31", 31), ("0", 0), ("1_000", 1000), ("'A'", 0x41), ("'AB'", 0x4241), (r"'\n'", 10),
@@ -199,7 +199,7 @@ def test_arithmetic_errors(text: str) -> None:
         ev(text)
 
 
-# -- variables ---------------------------------------------------------------------------------------
+# -- variables -------------------------------------------------------------------------------------
 def test_variables_and_register_dollar_names() -> None:
     assert ev("$i + 1", i=41) == 42 and ev("$Count * 2", Count=4) == 8
     assert ev("$eax") == BASE.rax & 0xFFFFFFFF and ev("$ds.base") == BASE.ds.base
@@ -211,7 +211,7 @@ def test_variables_and_register_dollar_names() -> None:
     assert e.variables() == frozenset({"i"})
 
 
-# -- memory ------------------------------------------------------------------------------------------
+# -- memory ----------------------------------------------------------------------------------------
 def _mem_with(addr: int, data: bytes) -> Memory:
     m = Memory()
     m.write(addr, data)
@@ -344,7 +344,7 @@ def test_nested_memory_and_segment_from_memory() -> None:
     assert ev("byte[dword[0x4c] >> 16 : word[0x4c]]", mem=m) == 0xCF
 
 
-# -- metadata ----------------------------------------------------------------------------------------
+# -- metadata --------------------------------------------------------------------------------------
 def test_registers_and_reads_memory() -> None:
     e = parse("EAX == 0x1234 && byte[ds:si] == 0x41 || cr0.PE")
     assert e.registers() == frozenset({"eax", "ds", "si", "cr0.pe"})
@@ -362,7 +362,7 @@ def test_constant_expression_needs_no_state() -> None:
     assert parse("2 * 21").eval(NoState()) == 42  # type: ignore[arg-type]
 
 
-# -- errors ------------------------------------------------------------------------------------------
+# -- errors ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("text,message", [
     ("(eax + )", "unexpected ')' at column 8"),
     ("eax == )", "unexpected ')' at column 8"),
@@ -403,7 +403,7 @@ def test_nesting_limit_is_an_error_not_a_crash() -> None:
             parse(deep)
 
 
-# -- property tests ----------------------------------------------------------------------------------
+# -- property tests --------------------------------------------------------------------------------
 ALPHABET = st.sampled_from(list("0123456789abcdefhxABX_$'\\ ()[]:.+-*/%<>=!&|^~,#")
                            + ["eax", "ds", "si", "byte", "pbyte", "word", "qword", "not", "and",
                               "cr0", ".pe", "0x", "$i", "es:di", "<<", ">>", "&&", "||"])
@@ -495,7 +495,7 @@ def test_generated_tree_matches_python(case: tuple[str, int | None]) -> None:
         assert e.eval(StateContext(BASE)) == want
 
 
-# -- speed -------------------------------------------------------------------------------------------
+# -- speed -----------------------------------------------------------------------------------------
 def test_breakpoint_condition_is_fast() -> None:
     s = CpuState(rax=0x1234, rsi=0x10, ds=Segment.real(0x1000))
     m = _mem_with(0x10010, b"A")
