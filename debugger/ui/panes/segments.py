@@ -53,8 +53,13 @@ def segment_table(st: CpuState, prev: CpuState | None = None,
     wide = st.mode in (Mode.LONG, Mode.COMPAT) or any(s.base >> 32 for _, s in st.segments())
     t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1),
               header_style="muted")
+    rows = {name: _cells(name, seg, wide) for name, seg in st.segments()}
     for c in COLUMNS:
-        t.add_column(c, no_wrap=c != "rules", justify="left")
+        if c == "rules":
+            t.add_column(c, overflow="fold", ratio=1)
+        else:
+            width = max(len(c), *(len(r[c]) for r in rows.values()))
+            t.add_column(c, no_wrap=True, min_width=width)
     for name, seg in st.segments():
         cells = _cells(name, seg, wide)
         old = _cells(name, getattr(prev, name), wide) if prev is not None else cells
