@@ -92,6 +92,11 @@ class CommandContext:
         kw.setdefault("highlight", False)
         self.console.print(*objects, **kw)
 
+    def write(self, text: str) -> None:
+        """Raw text, exactly as given (echo, printf, output: tabs and no added newline)."""
+        self.console.file.write(text)
+        self.console.file.flush()
+
     def error(self, message: str) -> None:
         self.err_console.print(message, markup=False, highlight=False, style="error",
                                soft_wrap=True)

@@ -76,7 +76,7 @@ def print_(ctx: "CommandContext", args: str) -> str:
 @command("output", category="data", usage="output EXPR",
          help="Print an expression's value with nothing else (no newline; for scripts).")
 def output(ctx: "CommandContext", args: str) -> None:
-    ctx.print(str(value(ctx, args)), end="")
+    ctx.write(str(value(ctx, args)))
 
 
 def _set_setting(ctx: "CommandContext", name: str, arg: str) -> str:
@@ -187,7 +187,7 @@ def unescape(text: str) -> str:
 @command("echo", category="data", usage="echo TEXT",
          help="Print TEXT (C escapes such as \\n work; no newline is added, as in gdb).")
 def echo(ctx: "CommandContext", args: str) -> None:
-    ctx.print(unescape(args), end="")
+    ctx.write(unescape(args))
 
 
 def _split_top(text: str) -> list[str]:
@@ -256,7 +256,7 @@ def printf(ctx: "CommandContext", args: str) -> None:
     out.append(fmt[pos:])
     if argi != len(exprs):
         raise CommandError("printf: more arguments than the format uses")
-    ctx.print("".join(out), end="")
+    ctx.write("".join(out))
 
 
 def _read_cstring(ctx: "CommandContext", addr: int) -> str:

@@ -177,8 +177,9 @@ def _descriptor_table(ctx: "CommandContext", args: str, ldt: bool) -> Any:
     s = ctx.session
     st = s.state()
     if ldt:
-        if st.ldtr.unusable or not st.ldtr.present:
-            return f"LDTR ({st.ldtr.selector:#06x}) is not loaded: no LDT."
+        if st.ldtr.unusable or not st.ldtr.present or not st.ldtr.selector & ~3:
+            return (f"LDTR is {'null' if not st.ldtr.selector & ~3 else 'unusable'} "
+                    f"(selector {st.ldtr.selector:#06x}): no LDT loaded.")
         base, limit, title = st.ldtr.base, st.ldtr.limit, "LDT"
     else:
         base, limit, title = st.gdtr.base, st.gdtr.limit, "GDT"

@@ -190,7 +190,11 @@ def disassemble(ctx: "CommandContext", args: str) -> Any:
     if end is not None:
         from debugger.engine.disasm import disassemble as dis
 
-        ins = dis(s.read_memory(start, end - start), start, bits or st.bits)
+        try:
+            code = s.read_memory(start, end - start + 15)
+        except Exception:
+            code = s.read_memory(start, end - start)
+        ins = [i for i in dis(code, start, bits or st.bits) if i.address < end]
     else:
         ins = s.disassemble(start, count or 10, bits)
     if not ins:
