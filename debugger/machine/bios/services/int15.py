@@ -123,15 +123,18 @@ def _a20(call: "BiosCall") -> None:
 
 
 def set_a20(machine: "Machine", enabled: bool) -> None:
-    """Set the A20 gate through system control port A (92h), so the device's view agrees."""
+    """Set the A20 gate through system control port A (92h), so the device's view agrees.
+
+    The device logs the change ("a20" event); without one the CPU's gate is set directly.
+    """
     bus = machine.bus
     if bus.device_at(0x92) is not None:
         v = bus.read(0x92, 1)
         bus.write(0x92, 1, ((v | 2) if enabled else (v & ~2)) & ~1 & 0xFF)
     if machine.cpu.a20 != enabled:               # no port 92h device, or it did not act
         machine.cpu.set_a20(enabled)
-    machine.events.emit("a20", f"A20 {'enabled' if enabled else 'disabled'} by INT 15h AX=240"
-                        f"{int(enabled)}h", enabled=enabled)
+        machine.events.emit("a20", f"A20 {'enabled' if enabled else 'disabled'} by INT 15h "
+                            f"AX=240{int(enabled)}h", enabled=enabled, source="INT 15h")
 
 
 def _wait(call: "BiosCall") -> None:

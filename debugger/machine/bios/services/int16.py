@@ -87,9 +87,12 @@ def _wait_for_key(call: "BiosCall") -> None:
 def _never_arrives(m: "Machine") -> str | None:
     """Why no key can reach the buffer any more, or None if one may."""
     kbc = m.devices.kbc
-    pending = getattr(kbc, "pending_keys", None)
-    queued = pending() if callable(pending) else pending
-    full = bool(m.bus.read(0x64, 1) & 0x01) if m.bus.device_at(0x64) is not None else False
-    if not queued and not full:
+    if m.bus.read(0x64, 1) & 0x01:               # a byte waits in the 8042's output buffer
+        return "IRQ1 is masked at the PIC" if m.devices.pic.masked(1) else None
+    if not kbc.pending_keys():
         return "no input is scripted"
+    if kbc.next_deadline() is None:
+        return "the scripted keys cannot arrive (the keyboard is disabled at the 8042)"
+    if m.devices.pic.masked(1):
+        return "IRQ1 is masked at the PIC"
     return None
