@@ -22,6 +22,10 @@ xen      Xen's vm86 segment-safety rule in real mode and its continuation rule a
 svm      AMD VMRUN consistency checks; EFER.SVME is forced on (the hypervisor sets it in the
          VMCB), nested paging assumed.
 
+For vmx, vmx-ug and kvm, a usable code or data segment cache gets the accessed bit (type bit 0):
+a processor sets it on every descriptor load, but QEMU/Unicorn leave it clear in the CS cache
+after a far jump; KVM applies the same fix-up to states from userspace (__vmx_set_segment).
+
 For every VMX profile, when the guest has RFLAGS.TF=1 and STI or MOV-SS blocking, the pending
 debug exceptions get BS=1 -- the value the processor itself saves on a VM exit at that point
 (SDM 27.3.4).
@@ -96,6 +100,16 @@ def _replace(cpu: CpuState, **changes: object) -> CpuState:
     return new
 
 
+def _accessed(cpu: CpuState) -> dict[str, Segment]:
+    """Usable code/data caches whose accessed bit the emulator left clear, with it set."""
+    out = {}
+    for name in _SEGS:
+        s = getattr(cpu, name)
+        if s.ar & 0x10011 == 0x10:           # S=1, usable, not accessed
+            out[name] = Segment(s.selector, s.base, s.limit, s.ar | 1)
+    return out
+
+
 def _pending_debug(cpu: CpuState) -> int:
     pd = cpu.pending_debug
     if cpu.interruptibility & (INTR_STI | INTR_MOVSS) and cpu.rflags & RF_TF \
@@ -106,10 +120,12 @@ def _pending_debug(cpu: CpuState) -> int:
 
 def build_vmx_ug(cpu: CpuState) -> BuildResult:
     pd = _pending_debug(cpu)
-    if cpu.cr0 & CR0_NE and cpu.cr4 & CR4_VMXE and pd == cpu.pending_debug:
+    acc = _accessed(cpu)
+    if cpu.cr0 & CR0_NE and cpu.cr4 & CR4_VMXE and pd == cpu.pending_debug and not acc:
         state = cpu
     else:
-        state = _replace(cpu, cr0=cpu.cr0 | CR0_NE, cr4=cpu.cr4 | CR4_VMXE, pending_debug=pd)
+        state = _replace(cpu, cr0=cpu.cr0 | CR0_NE, cr4=cpu.cr4 | CR4_VMXE, pending_debug=pd,
+                         **acc)
     return GuestState(state, _UG_CONTROLS[True][cpu.lma]), ()
 
 
@@ -119,12 +135,13 @@ def build_vmx(cpu: CpuState) -> BuildResult:
         cr4 = (cr4 & ~CR4_PAE) | CR4_PSE
     pd = _pending_debug(cpu)
     if cpu.cr0 & CR0_PE:
-        state = _replace(cpu, cr0=cpu.cr0 | CR0_PG | CR0_NE, cr4=cr4, pending_debug=pd)
+        state = _replace(cpu, cr0=cpu.cr0 | CR0_PG | CR0_NE, cr4=cr4, pending_debug=pd,
+                         **_accessed(cpu))
         return GuestState(state, _UG_CONTROLS[False][cpu.lma]), ()
     segs = {}
     for name in _SEGS:
         s = getattr(cpu, name)
-        ar = s.ar | 0x60
+        ar = s.ar | 0x60 | (1 if s.ar & 0x10011 == 0x10 else 0)
         if name == "cs":
             ar = (ar & ~0xF) | 3
         segs[name] = Segment(s.selector, s.base, s.limit, ar)
@@ -139,6 +156,11 @@ def build_as_is(cpu: CpuState) -> BuildResult:
     return GuestState(cpu, _UG_CONTROLS[False][cpu.lma]), ()
 
 
+def build_kvm(cpu: CpuState) -> BuildResult:
+    acc = _accessed(cpu)
+    return GuestState(_replace(cpu, **acc) if acc else cpu, _UG_CONTROLS[False][cpu.lma]), ()
+
+
 def build_svm(cpu: CpuState) -> BuildResult:
     state = cpu if cpu.efer & EFER_SVME else _replace(cpu, efer=cpu.efer | EFER_SVME)
     return GuestState(state), ()
@@ -150,7 +172,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("vmx-ug", "Intel VMX with unrestricted guest: the state as it is, CR0.NE and "
             "CR4.VMXE forced on", build_vmx_ug, SDM_RULES),
     Profile("kvm", "KVM without unrestricted guest: would it emulate "
-            "(__vmx_guest_state_valid)?", build_as_is, rules_kvm.RULES),
+            "(__vmx_guest_state_valid)?", build_kvm, rules_kvm.RULES),
     Profile("xen", "Xen without unrestricted guest: vm86 segment safety in real mode, "
             "emulation after leaving it", build_as_is, rules_xen.RULES),
     Profile("svm", "AMD SVM: VMRUN consistency checks on the guest state", build_svm,

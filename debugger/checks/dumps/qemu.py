@@ -19,7 +19,7 @@ from debugger.cpustate import (
 __all__ = ["parse_qemu", "RECORD_START"]
 
 RECORD_START = re.compile(r"^(?:EAX|RAX)=[0-9a-f]+\s")
-_REG = re.compile(r"\b(E?[A-Z]{2}|R[A-Z0-9]{1,2}|EFL|RFL|CPL|II|A20|SMM|HLT)=([0-9a-f]+)\b")
+_REG = re.compile(r"\b(E?[A-Z]{2}|R[A-Z0-9]{1,2}|EFL|RFL|CPL|II|A20|SMM|HLT)\s*=([0-9a-f]+)\b")
 _SEG = re.compile(r"^(ES|CS|SS|DS|FS|GS|LDT|TR)\s*=\s*([0-9a-f]{4})\s+([0-9a-f]{8,16})\s+"
                   r"([0-9a-f]{8})\s+([0-9a-f]{8})\b")
 _SEG_KEY = re.compile(r"^(ES|CS|SS|DS|FS|GS|LDT|TR)\s*=")
@@ -71,7 +71,7 @@ def _parse_record(rec: list[Line]) -> tuple[dict[str, object], Line]:
             raise DumpError("malformed QEMU descriptor-table line", ln.no, ln.raw)
         for k, v in _CR.findall(t):
             kw[k.lower()] = int(v, 16)
-        if re.match(r"^(?:[ER]AX|[ER]SI|R8|R12|[ER]IP)=", t):
+        if re.match(r"^(?:[ER]AX|[ER]SI|R8|R12|[ER]IP)\s*=", t):
             for k, v in _REG.findall(t):
                 if k in _GPR64 or k in _GPR32:
                     kw[(_GPR64 | _GPR32)[k]] = int(v, 16)
