@@ -94,7 +94,7 @@ class Processor:
     cr0_fixed0: int = 0x80000021                  # PE, NE, PG (IA32_VMX_CR0_FIXED0)
     cr0_fixed1: int = 0xFFFFFFFF
     cr4_fixed0: int = 0x2000                      # VMXE
-    cr4_fixed1: int = 0xF73FFF                    # bits 13:0, 16-18, 20-23 (no LA57, SMXE)
+    cr4_fixed1: int = 0xF72FFF                    # bits 11:0, 13, 16-18, 20-23 (no LA57, SMXE)
     maxphyaddr: int = 46
     linear_width: int = 48                        # 57 with 5-level paging
     vmx_misc: int = 0x1C0                         # bits 6-8: HLT, shutdown, wait-for-SIPI
