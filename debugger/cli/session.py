@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
                     error = True
                     break
         if args.batch and not args.actions and not error:
-            while not ctx.should_end():
+            while not ctx.should_end() and not ctx.guest_ended:
                 last = session.last_stop
                 if last is not None and last.kind == "interrupt":
                     break

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 if TYPE_CHECKING:
     from debugger.commands.context import CommandContext
 
-__all__ = ["Command", "CommandError", "command", "load_commands", "find", "all_commands",
+__all__ = ["Command", "CommandError", "SessionOver", "command", "load_commands", "find", "all_commands",
            "split_command", "names", "CATEGORIES"]
 
 CATEGORIES = {
@@ -41,6 +41,11 @@ Completer = Callable[["CommandContext", str], Iterable[str]]
 
 class CommandError(Exception):
     """A user error in a command: shown as one line."""
+
+
+class SessionOver(Exception):
+    """The run is over (quit; in batch mode a `fail` catchpoint fired, or the guest can no
+    longer run and a command asked it to): unwind every script and block being executed."""
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,24 @@ def device_fields(dev: Any) -> dict[str, Any]:
     return out
 
 
+def _summary(dev: Any) -> list[str]:
+    """The few facts a user looks for first (PIT counters, CRTC cursor)."""
+    out: list[str] = []
+    for ch in getattr(dev, "channels", None) or []:
+        if hasattr(ch, "mode") and hasattr(ch, "count"):
+            out.append(f"channel {getattr(ch, 'index', len(out))}: mode {ch.mode} reload "
+                       f"{ch.count:#06x} {'running' if getattr(ch, 'running', False) else 'idle'}"
+                       f"{' gate' if getattr(ch, 'gate', False) else ''}")
+    crtc = getattr(dev, "crtc", None)
+    cols = getattr(dev, "cols", 80) or 80
+    if isinstance(crtc, (bytes, bytearray, list)) and len(crtc) > 15:
+        loc = (crtc[14] << 8) | crtc[15]
+        start = (crtc[12] << 8) | crtc[13]
+        out.append(f"cursor row {loc // cols} column {loc % cols} (offset {loc:#x}); start "
+                   f"address {start:#x}; cursor {'off' if crtc[10] & 0x20 else 'on'}")
+    return out
+
+
 def _name(dev: Any) -> str:
     return str(getattr(dev, "name", "") or type(dev).__name__)
 
@@ -72,6 +90,18 @@ def devices_report(session: "Session", which: str = "") -> Any:
                           style="heading"))
     for d in items:
         t = Text(_name(d), style="heading")
+        desc = getattr(d, "describe", None)
+        if callable(desc):
+            try:
+                got = desc()
+            except Exception:
+                got = None
+            if isinstance(got, str) and got.strip():
+                t.append("\n  " + "\n  ".join(got.strip().splitlines()))
+                parts.append(t)
+                continue
+        for line in _summary(d):
+            t.append("\n  " + line)
         for k, v in device_fields(d).items():
             t.append(f"\n  {k:<20}", style="reg.name")
             t.append(_fmt(v))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from rich.console import Console
 
-from debugger.commands import CommandError
+from debugger.commands import CommandError, SessionOver
 from debugger.engine.points import Catchpoint, Point
 from debugger.engine.session import Session, SessionError
 from debugger.engine.stops import StopEvent
@@ -114,10 +114,14 @@ class CommandContext:
                                                     and self.budget <= 0))
 
     def should_end(self) -> bool:
-        """Whether a batch run is over (or the user asked to quit)."""
+        """Whether the run is over: quit, or in batch mode a `fail` catchpoint fired.
+
+        When the guest stops for good a batch script still runs its inspecting commands; the
+        first command that would run the guest again ends the run (`run` raises SessionOver).
+        """
         if self.quit_requested:
             return True
-        return self.batch and (self.failed is not None or self.guest_ended)
+        return self.batch and self.failed is not None
 
     def budget_left(self, wanted: int | None = None) -> int | None:
         if self.budget is None:
@@ -127,6 +131,8 @@ class CommandContext:
     def run(self, fn: Callable[[], StopEvent]) -> StopEvent:
         """Run the guest with Ctrl-C mapped to `session.interrupt()`, then report the stop."""
         s = self.session
+        if self.batch and self.guest_ended:
+            raise SessionOver()
         if self.budget is not None and self.budget <= 0:
             raise CommandError("the instruction budget (--max-insns) is used up")
         before = {p.number: p for p in s.points}

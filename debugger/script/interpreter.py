@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from debugger.commands import Command, CommandError, find, split_command
+from debugger.commands import Command, CommandError, SessionOver, find, split_command
 from debugger.engine.session import SessionError
 from debugger.script.parser import (
     Collector, If, Line, Node, RawBlock, ScriptError, Simple, While, classify, located, parse,
@@ -26,10 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["Interpreter", "ScriptError", "SessionOver"]
 
 MAX_DEPTH = 64
-
-
-class SessionOver(Exception):
-    """The run is over: unwind every script and block being executed."""
 
 
 class _LoopBreak(Exception):

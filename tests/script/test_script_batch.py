@@ -160,3 +160,10 @@ def test_ex_commands_run_in_order_with_x(tmp_path):
                        capture_output=True, text=True, timeout=120, env=cli_env(tmp_path))
     rep = json.loads(out.read_text())
     assert r.returncode == 0 and [s["icount"] for s in rep["stops"]] == [2, 3, 6]
+
+
+def test_after_the_guest_stops_inspection_runs_and_the_next_run_ends(tmp_path):
+    r, rep = batch(tmp_path, "c\np/x ip\ninfo registers\nsi\necho never\n")
+    assert r.returncode == 0, r.stderr
+    assert "$1 = 0x7c22" in r.stdout and "EFLAGS" in r.stdout and "never" not in r.stdout
+    assert rep["exit_reason"] == "halted" and len(rep["stops"]) == 1
