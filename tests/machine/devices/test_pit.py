@@ -142,6 +142,7 @@ def test_latch_holds_and_readback_status(clock):
     pit.io_write(0x43, 1, 0xB0)
     pit.io_write(0x43, 1, 0xC8)                 # status and count of channel 2
     assert pit.io_read(0x42, 1) == 0x70         # OUT low (mode 0), null count, LSB/MSB
+    read16(pit, 0x42)                           # the count latched with it (none loaded yet)
     pit.io_write(0x42, 1, 0x34)
     pit.io_write(0x42, 1, 0x12)
     pit.io_write(0x43, 1, 0xC8)
