@@ -270,6 +270,10 @@ class Watchers:
             ev = self._check_transitions(insn_pc, code)
             if ev is not None:
                 return ev
+        if self.exprs:
+            ev = self._check_exprs(insn_pc, code)
+            if ev is not None:
+                return ev
         return self._check_breakpoint(r)
 
     def _check_event(self, kind: str, details: dict[str, Any], insn_pc: int | None,
@@ -341,8 +345,6 @@ class Watchers:
                     insn_bytes=code, changes=t.changes, details=dict(t.details),
                     point=c.number))
                 break
-        if hit is None:
-            hit = self._check_exprs(insn_pc, code)
         return hit
 
     def _check_exprs(self, insn_pc: int | None, code: bytes) -> StopEvent | None:
