@@ -98,7 +98,8 @@ def test_qemu_formats():
 
 def test_qemu_not_present_segment_is_unusable_and_hlt():
     text = (DATA / "qemu-unreal-i386.txt").read_text()
-    text = text.replace("FS =0000 00000000 0000ffff 00009300", "FS =0000 00000000 0000ffff 00001300")
+    text = text.replace("FS =0000 00000000 0000ffff 00009300",
+                        "FS =0000 00000000 0000ffff 00001300")
     text = text.replace("HLT=0", "HLT=1")
     d = parse_dump(text)
     assert d.cpu.fs.ar == 0x10013 and d.cpu.activity == Activity.HLT

@@ -80,7 +80,8 @@ def _parse_record(rec: list[Line]) -> tuple[dict[str, object], Line]:
                 else:
                     extra[k] = int(v, 16)
     if "rflags" in kw and extra.get("II"):
-        kw["interruptibility"] = INTR_STI if int(kw["rflags"]) & RF_IF else INTR_MOVSS  # type: ignore[call-overload]
+        flags = int(kw["rflags"])  # type: ignore[call-overload]
+        kw["interruptibility"] = INTR_STI if flags & RF_IF else INTR_MOVSS
     if extra.get("HLT"):
         kw["activity"] = Activity.HLT
     if "A20" in extra:
@@ -113,6 +114,7 @@ def parse_qemu(lines: list[Line]) -> ParsedDump:
         if last_err is not None and i < len(recs) - 1:
             notes.append(f"the later record{'s' if len(recs) - 1 - i > 1 else ''} could not be "
                          f"read: {last_err}")
-        return ParsedDump(fmt, CpuState(**kw), None, None, notes, recs[i][0].no)  # type: ignore[arg-type]
+        cpu = CpuState(**kw)  # type: ignore[arg-type]
+        return ParsedDump(fmt, cpu, None, None, notes, recs[i][0].no)
     assert last_err is not None
     raise last_err

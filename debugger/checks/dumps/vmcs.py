@@ -9,7 +9,7 @@ so newer versions' extra lines are tolerated.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import Any
 
 from debugger.checks.dumps._text import Line
 from debugger.checks.dumps.errors import DumpError, ParsedDump
