@@ -152,7 +152,7 @@ class Kbc(PortDevice):
     def tick(self, icount: int) -> None:
         self._pump()
 
-    # -- ports ---------------------------------------------------------------------------------------
+    # -- ports -------------------------------------------------------------------------------------
     def status(self) -> int:
         return ((ST_OBF if self.obf else 0) | (ST_SYS if self.sys_flag else 0)
                 | (ST_CMD if self.last_was_command else 0) | ST_UNLOCKED
@@ -184,7 +184,7 @@ class Kbc(PortDevice):
             self._data(value)
         self._pump()
 
-    # -- controller ----------------------------------------------------------------------------------
+    # -- controller --------------------------------------------------------------------------------
     def _reply(self, byte: int, aux: bool = False) -> None:
         self.replies.append((byte & 0xFF, aux))
 

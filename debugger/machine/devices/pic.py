@@ -55,7 +55,7 @@ class Chip8259:
         self.icw3 = 0x04 if self.is_master else 0x02
         self.init_step = 0     # 0 = operational; 2, 3, 4 = expecting that ICW on the data port
 
-    # -- requests -----------------------------------------------------------------------------------
+    # -- requests ----------------------------------------------------------------------------------
     def set_line(self, line: int, high: bool) -> None:
         bit = 1 << line
         if self.ltim:
@@ -98,7 +98,7 @@ class Chip8259:
         if not self.ltim:
             self.irr &= ~bit
 
-    # -- port protocol ------------------------------------------------------------------------------
+    # -- port protocol -----------------------------------------------------------------------------
     def write_command(self, value: int) -> None:
         if value & 0x10:                                     # ICW1
             self.irr = self.level if value & 0x08 else 0
@@ -194,7 +194,7 @@ class Pic(PortDevice):
             chip.write_data(0x01)
             chip.write_data(mask)
 
-    # -- IrqSink ------------------------------------------------------------------------------------
+    # -- IrqSink -----------------------------------------------------------------------------------
     def raise_irq(self, line: int) -> None:
         self._chip(line).set_line(line & 7, True)
 
@@ -206,7 +206,7 @@ class Pic(PortDevice):
             raise ValueError(f"IRQ line {line} out of range 0-15")
         return self.master if line < 8 else self.slave
 
-    # -- the CPU side ---------------------------------------------------------------------------------
+    # -- the CPU side ------------------------------------------------------------------------------
     def _master_requests(self) -> int:
         req = self.master.irr
         if not self.master.single and self.slave.best(self.slave.irr) is not None:
@@ -251,7 +251,7 @@ class Pic(PortDevice):
     def masked(self, line: int) -> bool:
         return bool(self._chip(line).imr & (1 << (line & 7)))
 
-    # -- ports --------------------------------------------------------------------------------------------
+    # -- ports -------------------------------------------------------------------------------------
     def read8(self, port: int) -> int:
         chip = self.master if port < 0xA0 else self.slave
         if port & 1:

@@ -66,7 +66,7 @@ class PitChannel:
         self.write_lsb = 0
         self.signalled = 0         # ticks up to which OUT rising edges were reported
 
-    # -- derived state ------------------------------------------------------------------------------
+    # -- derived state -----------------------------------------------------------------------------
     @property
     def effective_mode(self) -> int:
         return self.mode - 4 if self.mode >= 6 else self.mode
@@ -136,7 +136,7 @@ class PitChannel:
                 return None
         return self.origin_ns + -(-edge * NS_PER_S // PIT_HZ)
 
-    # -- programming --------------------------------------------------------------------------------
+    # -- programming -------------------------------------------------------------------------------
     def control(self, rw: int, mode: int, bcd: bool) -> None:
         self.rw, self.mode, self.bcd = rw, mode, bcd
         self.loaded = self.running = self.triggered = False
@@ -257,7 +257,7 @@ class Pit(PortDevice):
         self.write8(0x40, count & 0xFF)
         self.write8(0x40, (count >> 8) & 0xFF)
 
-    # -- time ---------------------------------------------------------------------------------------
+    # -- time --------------------------------------------------------------------------------------
     def next_deadline(self) -> int | None:
         t = self.channels[0].next_edge_ns()
         return None if t is None else self.links.clock.insns_for_ns(t)
@@ -281,7 +281,7 @@ class Pit(PortDevice):
     def out(self, index: int) -> bool:
         return self.channels[index].out(self._now())
 
-    # -- ports --------------------------------------------------------------------------------------
+    # -- ports -------------------------------------------------------------------------------------
     def read8(self, port: int) -> int:
         now = self._now()
         if port == 0x61:

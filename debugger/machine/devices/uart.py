@@ -88,7 +88,7 @@ class Uart(PortDevice):
         self.irq_level = False
         self._fill()
 
-    # -- scripted input ------------------------------------------------------------------------------
+    # -- scripted input ----------------------------------------------------------------------------
     def feed(self, data: bytes | str) -> None:
         """Queue bytes for the guest to receive."""
         if isinstance(data, str):
@@ -118,7 +118,7 @@ class Uart(PortDevice):
             return
         self.rx.append((byte, False))
 
-    # -- interrupts ------------------------------------------------------------------------------------
+    # -- interrupts --------------------------------------------------------------------------------
     def _modem_status(self) -> int:
         if self.mcr & MCR_LOOP:
             m = self.mcr
@@ -150,7 +150,7 @@ class Uart(PortDevice):
             else:
                 self.links.irq.lower_irq(self.irq_line)
 
-    # -- ports -----------------------------------------------------------------------------------------
+    # -- ports -------------------------------------------------------------------------------------
     @property
     def baud(self) -> float:
         return CLOCK_HZ / (self.divisor or 0x10000)

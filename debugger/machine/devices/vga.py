@@ -84,7 +84,7 @@ class Vga(PortDevice):
         self.dac_read = 0
         self.dac_state = 0                     # 3C7h read: 0 = writing, 3 = reading
 
-    # -- the screen --------------------------------------------------------------------------------------
+    # -- the screen --------------------------------------------------------------------------------
     @property
     def start_address(self) -> int:
         """CRTC start address, in character cells from the start of text memory."""
@@ -129,14 +129,14 @@ class Vga(PortDevice):
         """The displayed lines, trailing spaces removed."""
         return ["".join(ch for ch, _ in row).rstrip() for row in self.screen_cells()]
 
-    # -- timing -------------------------------------------------------------------------------------------
+    # -- timing ------------------------------------------------------------------------------------
     def input_status_1(self) -> int:
         now = int(self.links.clock.ns())
         line, within = divmod(now % (LINE_NS * FRAME_LINES), LINE_NS)
         blank = line >= VDISPLAY_LINES or within >= HDISPLAY_NS
         return (0x01 if blank else 0) | (0x08 if line in VRETRACE else 0)
 
-    # -- ports --------------------------------------------------------------------------------------------
+    # -- ports -------------------------------------------------------------------------------------
     def read8(self, port: int) -> int:
         if port in (0x3B4, 0x3D4):
             return self.crtc_index

@@ -1,4 +1,4 @@
-"""16550A: transmit capture, divisor latch, scripted receive, FIFO, interrupts via OUT2, loopback."""
+"""16550A: TX capture, divisor latch, scripted receive, FIFO, interrupts via OUT2, loopback."""
 from __future__ import annotations
 
 from debugger.machine.devices.pic import Pic
