@@ -3,7 +3,9 @@
 ; ITERATIONS x 8 instructions: ~200 M instructions with the default count.  Output: the title
 ; line, STATE (EAX/EDX = checksum; same values as bench-real) and DONE.  Final state: PM32.
 
-%define ITERATIONS 25000000
+%ifndef ITERATIONS
+  %define ITERATIONS 25000000   ; tune here (or nasm -DITERATIONS=n)
+%endif
 
 %include "lib/boot.inc"
 %include "lib/pm.inc"

@@ -4,7 +4,9 @@
 ; with the default count.  Output: the title line, then STATE (EAX/EDX hold the loop's
 ; checksum, so a wrong emulation shows) and DONE.  Final state: real mode.
 
-%define ITERATIONS 25000000
+%ifndef ITERATIONS
+  %define ITERATIONS 25000000   ; tune here (or nasm -DITERATIONS=n)
+%endif
 
 %include "lib/boot.inc"
 %include "lib/pm.inc"

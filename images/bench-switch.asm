@@ -6,7 +6,9 @@
 ; 16-bit PM to real mode (CR0.PE=0, far jump, LIDT of the IVT).  TRIPS round trips; the count
 ; of #GPs is checked at the end.  Output: title, STATE (ESI = #GP count) and DONE, or FAIL.
 
-%define TRIPS 5000
+%ifndef TRIPS
+  %define TRIPS 5000            ; tune here (or nasm -DTRIPS=n)
+%endif
 
 %include "lib/boot.inc"
 %include "lib/pm.inc"
