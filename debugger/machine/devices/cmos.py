@@ -1,7 +1,8 @@
 """CMOS RAM and the MC146818 real-time clock at ports 70h (index; bit 7 = NMI disable) and 71h.
 
 The clock is derived from virtual time: the RTC shows `start` (default 2026-01-01 00:00:00)
-plus the virtual seconds elapsed since reset, so two runs read the same times.  Implemented from
+plus the virtual seconds elapsed since power-on, so two runs read the same times (a machine
+reset keeps the clock and the RAM, as the battery does).  Implemented from
 the MC146818 data sheet: time, alarm and date registers 00h-09h and the century byte 32h in BCD
 or binary (register B bit 2) and 24- or 12-hour format (bit 1, PM = bit 7 of the hour); register
 A's UIP bit, set during the last 244 us before each second boundary; register B's SET bit, which
@@ -60,7 +61,7 @@ class Cmos(PortDevice):
         self.disks = [(getattr(d, "kind", ""), getattr(d, "bios_number", 0), d.geometry)
                       for d in disks]
         self.start = start
-        self.reset()
+        self.power_on()
 
     @property
     def irq(self) -> Any:
@@ -75,6 +76,20 @@ class Cmos(PortDevice):
 
     # -- reset and configuration bytes -------------------------------------------------------------
     def reset(self) -> None:
+        """The RESET pin (a machine reset): the battery-backed RAM and the clock keep going, so a
+        guest can pass a shutdown status (0Fh) through a reset; interrupt enables and flags
+        clear (MC146818: PIE, AIE, UIE, SQWE in B; IRQF, PF, AF, UF in C)."""
+        self._fold(self._now())
+        if self.ram[REG_C] & IRQF:
+            self.links.irq.lower_irq(IRQ_LINE)
+        self.ram[REG_B] &= ~(PIE | AIE | UIE | 0x08)
+        self.ram[REG_C] = 0
+        self.index = 0x0D
+        self.nmi_disabled = False
+
+    def power_on(self) -> None:
+        """Fresh CMOS: the clock at `start`, the configuration bytes, registers A-D as a BIOS
+        leaves them."""
         self.ram = bytearray(128)
         self.index = 0x0D
         self.nmi_disabled = False

@@ -144,3 +144,17 @@ def test_memory_and_drive_bytes(clock):
     assert (rd(big, 0x34) | rd(big, 0x35) << 8) == ((3 << 30) - (16 << 20)) >> 16
     none = Cmos(clock, ram_size=1 << 20)
     assert rd(none, 0x10) == 0 and rd(none, 0x14) == 0x06 and rd(none, 0x17) == 0
+
+
+def test_machine_reset_keeps_ram_and_clock_but_clears_interrupts(clock, irq):
+    cmos = Cmos(clock, irq)
+    wr(cmos, 0x0F, 0x0A)                       # shutdown status: "jump via 40:67"
+    wr(cmos, 0x0B, 0x12)
+    clock.icount = 3 * SECOND
+    cmos.tick(clock.icount)
+    assert irq.levels == {8}
+    cmos.reset()
+    assert irq.levels == set() and rd(cmos, 0x0B) == 0x02 and rd(cmos, 0x0C) == 0
+    assert rd(cmos, 0x0F) == 0x0A and rd(cmos, 0x00) == 0x03
+    cmos.power_on()
+    assert rd(cmos, 0x0F) == 0x00 and rd(cmos, 0x00) == 0x00
