@@ -46,6 +46,7 @@ class Memory:
         self._paging_regs = paging_regs      # () -> (cr0, cr3, cr4, efer)
         self._a20 = a20
         self.write_hooks: list[Callable[[int, int], None]] = []
+        self.flush_pending = False      # a host write under paging: flush translated code
 
     # -- physical ------------------------------------------------------------------------------
     def mapped(self, phys: int, size: int = 1) -> bool:
@@ -60,14 +61,28 @@ class Memory:
     def write_phys(self, phys: int, data: bytes) -> None:
         if not data:
             return
+        self._write(phys, data)
+        # Drop translated code overlapping the write (Unicorn does not do it for host writes).
+        # Unicorn's cache removal takes *linear* addresses and translates them through the
+        # guest's page tables as an instruction fetch at the current CPL; a failed walk raises a
+        # hidden #PF that overwrites CR2 and QEMU's fault bookkeeping.  So with paging on, a
+        # host write flushes all translated code before the next run instead.
+        if self._paging_regs()[0] & CR0_PG:
+            self.flush_pending = True
+        else:
+            self._remove_cache(phys, len(data))
+
+    def _write(self, phys: int, data: bytes) -> None:
         try:
             self.uc.mem_write(phys, bytes(data))
         except UcError:
             raise MemoryError_(f"no memory at physical {phys:#x}") from None
-        # Drop translated code overlapping the write (Unicorn does not do it for host writes).
-        self.uc.ctl_remove_cache(phys & ~(PAGE - 1), ((phys + len(data) + PAGE - 1) & ~(PAGE - 1)))
         for hook in self.write_hooks:
             hook(phys, len(data))
+
+    def _remove_cache(self, linear: int, size: int) -> None:
+        self.uc.ctl_remove_cache(linear & ~(PAGE - 1),
+                                 (linear + size + PAGE - 1) & ~(PAGE - 1))
 
     def read_u(self, phys: int, size: int) -> int:
         return int.from_bytes(self.read_phys(phys, size), "little")

@@ -280,15 +280,51 @@ class Machine:
         return True
 
     def _hook_in(self, uc: Any, port: int, size: int, _ud: Any) -> int:
+        if not self._io_allowed(port, size):
+            return self._io_denied(size)
         self._sync_clock()
         value = self.bus.read(port, size)
         self._after_io()
         return value
 
     def _hook_out(self, uc: Any, port: int, size: int, value: int, _ud: Any) -> None:
+        if not self._io_allowed(port, size):
+            self._io_denied(size)
+            return
         self._sync_clock()
         self.bus.write(port, size, value)
         self._after_io()
+
+    def _io_allowed(self, port: int, size: int) -> bool:
+        """IOPL and the TSS I/O permission bitmap (Unicorn compiles these checks out)."""
+        cpu = self.cpu
+        if not cpu.cr(0) & CR0_PE:
+            return True
+        eflags = cpu.eflags
+        if not eflags & RF_VM and cpu.hflags & 3 <= (eflags >> 12) & 3:
+            return True
+        _, base, limit, flags = cpu.seg_raw("tr")
+        if (flags >> 8) & 0x7 not in (1, 3) or not (flags >> 8) & 8 or limit < 0x67:
+            return False                    # no 32/64-bit TSS: no bitmap
+        try:
+            bitmap = base + self.mem.read_linear_u(base + 0x66, 2)
+            first, last = (bitmap - base) + port // 8, (bitmap - base) + (port + size - 1) // 8
+            if last + 1 > limit:            # the CPU reads two bytes
+                return False
+            bits = self.mem.read_linear_u(base + first, 2)
+        except Exception:
+            return False
+        mask = ((1 << size) - 1) << (port % 8)
+        return not bits & mask
+
+    def _io_denied(self, size: int) -> int:
+        """An IN/OUT the I/O permission check refuses: #GP(0) at the instruction, no effect."""
+        if self._pending is None:
+            saved = self.eng.read(uc_layout.OFF_REGS, 8 * 8)
+            self._pending = _Pending("io-gp", 13, error_code=0, address=self.cpu.rip,
+                                     access=saved.hex())
+        self.uc.emu_stop()
+        return self.cpu.gpr(0) & ((1 << (8 * size)) - 1)
 
     def _after_io(self) -> None:
         if self.devices.pic.pending_vector() is not None or self.bus.stop_requested:
@@ -405,6 +441,11 @@ class Machine:
         self._clock_base = self.clock.icount
         for fn in self.slice_listeners:
             fn(self.icount)
+        if self.mem.flush_pending:
+            self.mem.flush_pending = False
+            self.uc.ctl_flush_tb()
+        # QEMU's nested-fault tracker must not carry anything across runs (we do #DF ourselves).
+        self.cpu.reset_fault_counter()
         self.eng.clear_halted()
         err: UcError | None = None
         try:
@@ -462,6 +503,11 @@ class Machine:
             return self._result(Stop.UNMAPPED, f"{p.access} of unmapped physical address "
                                 f"{p.address:#x} at {self._pc():#x}", address=p.address)
         self.mutations += 1
+        if p.kind == "io-gp":
+            # Undo what Unicorn did after the refused IN/OUT: registers and IP as before it.
+            self.eng.write(uc_layout.OFF_REGS, bytes.fromhex(p.access))
+            self.cpu.rip = p.address
+            return self.raise_exception(13, 0)
         if p.kind in ("sysenter", "syscall"):
             from debugger.machine import fastcall
 

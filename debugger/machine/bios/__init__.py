@@ -34,8 +34,16 @@ IRQ_VECTORS = tuple(range(0x08, 0x10)) + tuple(range(0x70, 0x78))
 Handler = Callable[[BiosCall], None]
 
 
+# The IBM PC/AT BIOS entry points that software (and SeaBIOS) keeps at fixed addresses; old
+# boot code sometimes jumps to them directly.  Other vectors get a stub in the STUB_AREA.
+FIXED_ENTRY = {0x02: 0xE2C3, 0x05: 0xFF54, 0x08: 0xFEA5, 0x09: 0xE987, 0x0E: 0xEF57,
+               0x10: 0xF065, 0x11: 0xF84D, 0x12: 0xF841, 0x13: 0xE3FE, 0x14: 0xE739,
+               0x15: 0xF859, 0x16: 0xE82E, 0x17: 0xEFD2, 0x19: 0xE6F2, 0x1A: 0xFE6E}
+_BY_OFFSET = {off: vec for vec, off in FIXED_ENTRY.items()}
+
+
 def stub_offset(vector: int) -> int:
-    return STUB_AREA + 4 * vector
+    return FIXED_ENTRY.get(vector, STUB_AREA + 4 * vector)
 
 
 @dataclass
@@ -83,8 +91,11 @@ class Bios:
         return [self.stub_linear(v) for v in range(256)]
 
     def vector_at(self, linear: int) -> int | None:
-        off = linear - ROM_BASE - STUB_AREA
-        if 0 <= off < 1024 and off % 4 == 0:
+        off = linear - ROM_BASE
+        if off in _BY_OFFSET:
+            return _BY_OFFSET[off]
+        off -= STUB_AREA
+        if 0 <= off < 1024 and off % 4 == 0 and off // 4 not in FIXED_ENTRY:
             return off // 4
         return None
 
@@ -101,7 +112,11 @@ class Bios:
         rom[0xFFFE] = 0xFC                            # model byte: AT
         from debugger.machine.bios import tables
 
+        stubs = {v: bytes(rom[stub_offset(v):stub_offset(v) + 2]) for v in range(256)}
         tables.write_rom_tables(rom)
+        for v, code in stubs.items():
+            if rom[stub_offset(v):stub_offset(v) + 2] != code:
+                raise AssertionError(f"BIOS ROM table overlaps the INT {v:02X}h entry point")
         mem.write_phys(ROM_BASE, bytes(rom))
         ivt = b"".join(((ROM_SEGMENT << 16) | stub_offset(v)).to_bytes(4, "little")
                        for v in range(256))

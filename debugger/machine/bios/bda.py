@@ -105,7 +105,9 @@ def initialise(machine: "Machine") -> None:
     m.write_u(BDA + 0x08, 2, 0x378)                 # LPT1
     m.write_u(BDA + 0x0E, 2, EBDA_SEGMENT)
     # Equipment: x87 present, 80x25 colour, one serial port, one printer, floppies.
-    equipment = 0x0002 | 0x0020 | (1 << 9) | (1 << 14)
+    # x87, PS/2 pointing-device port (as SeaBIOS reports under QEMU), 80x25 colour, one
+    # serial port, one printer port.
+    equipment = 0x0002 | 0x0004 | 0x0020 | (1 << 9) | (1 << 14)
     if floppies:
         equipment |= 1 | ((min(len(floppies), 4) - 1) << 6)
     m.write_u(EQUIPMENT, 2, equipment)
