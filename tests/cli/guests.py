@@ -8,7 +8,8 @@ from tests.conftest import assemble
 __all__ = ["VM86", "UNREAL", "PMODE", "HELLO", "write_image"]
 
 # Real mode -> 32-bit protected mode with a TSS -> IRETD into vm86 at 0800:0000 (linear 0x8000),
-# where the guest writes 'V' to COM1 (IOPL 3) and loops.
+# where the guest writes 'V' to COM1 (allowed by the TSS I/O bitmap: in vm86 mode IN/OUT always
+# consult the bitmap, whatever IOPL says) and loops.
 VM86 = """
     cli
     xor ax, ax
@@ -61,7 +62,7 @@ gdt:
     dq 0
     dq 0x00cf9a000000ffff
     dq 0x00cf92000000ffff
-    dw 0x67, tss, 0x8900, 0
+    dw tss_end - tss - 1, tss, 0x8900, 0
 gdtr:
     dw gdtr - gdt - 1
     dd gdt
@@ -71,6 +72,9 @@ tss:
     dd 0x10
     times 22 dd 0
     dw 0, 104
+    times 0x400 / 8 db 0  ; I/O bitmap: ports 0-3FFh allowed
+    db 0xff
+tss_end:
 """
 
 # Big real mode: PE on, DS/ES loaded with a 4 GiB data segment, PE off again (no far jump).
