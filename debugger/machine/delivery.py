@@ -246,7 +246,7 @@ class Delivery:
             for name in ("es", "ds", "fs", "gs"):
                 cpu.load_seg(name, Segment(0, 0, 0, AR_UNUSABLE), update_hflags=False)
         cpu.load_seg("cs", Segment((selector & 0xFFFC) | new_cpl, new_cs.base, new_cs.limit,
-                                   new_cs.ar | 1), update_hflags=False)
+                                   new_cs.ar), update_hflags=False)
         cpu.rip = offset
         new_flags = eflags & ~(RF_TF | RF_NT | RF_RF | RF_VM)
         if not gate_type & 1:
@@ -316,7 +316,7 @@ class Delivery:
                          update_hflags=False)
         cpu.set_gpr(4, rsp)
         cpu.load_seg("cs", Segment((selector & 0xFFFC) | new_cpl, new_cs.base, new_cs.limit,
-                                   new_cs.ar | 1), update_hflags=False)
+                                   new_cs.ar), update_hflags=False)
         cpu.rip = offset
         flags = cpu.eflags & ~(RF_TF | RF_NT | RF_RF | RF_VM)
         if not gate_type & 1:
