@@ -52,6 +52,9 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="batch runs: print the context at every stop too")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no banner and no initial context")
+    p.add_argument("--plugin", action="append", default=[], metavar="NAME",
+                   help="load a plugin by name or path, NAME[:KEY=VALUE,...] (repeatable; "
+                        "also [plugins] load = [...] in the config file)")
     p.set_defaults(func=run, actions=[])
 
 
@@ -87,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     ctx.settings.verbose = args.verbose
     ctx.budget = args.max_insns
     interp = Interpreter(ctx)
+    _load_plugins(ctx, args)
     error = False
     interactive = not args.batch
     if interactive and not args.quiet:
@@ -130,6 +134,23 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UserError(f"--json {args.json}: {exc.strerror or exc}") from None
     return code
+
+
+def _load_plugins(ctx: Any, args: argparse.Namespace) -> None:
+    """Config-file plugins, then --plugin ones; one that fails is reported and the run goes on."""
+    from debugger.commands import CommandError
+    from debugger.commands.plugin import load_into
+    from debugger.plugins.config import ConfigError, configured_plugins, parse_spec
+
+    try:
+        wanted = configured_plugins() + [parse_spec(s) for s in args.plugin]
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    for spec, opts in wanted:
+        try:
+            load_into(ctx, spec, opts)
+        except CommandError as exc:
+            ctx.error(str(exc))
 
 
 def _outcome(ctx: Any, error: bool, batch: bool) -> tuple[int, str]:

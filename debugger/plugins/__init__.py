@@ -1,0 +1,45 @@
+"""Plugins: Python modules that extend bootdbg through `setup(api)` (and optional `teardown()`).
+
+    def setup(api):
+        api.register_command("hello", lambda ctx, args: "hello from a plugin")
+        api.hook_bios("before", 0x13, 0x02, lambda call: api.print(f"read {call.al} sectors"))
+
+Discovery (`debugger.plugins.discovery`): by name from the in-tree `plugins/` folder and
+`BOOTDBG_PLUGIN_PATH`, by file path, or from installed distributions' entry points in the group
+`bootdbg.plugins`.  Nothing loads unless named (`--plugin NAME`, `plugin load NAME`, or the
+`[plugins] load = [...]` list of the config file).  The API is `debugger.plugins.api.PluginApi`;
+every registration returns a `Handle` with `remove()`.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__all__ = ["manager_for", "PluginError", "PluginApi", "Handle"]
+
+if TYPE_CHECKING:
+    from debugger.engine.session import Session
+    from debugger.plugins.manager import PluginManager
+
+
+def manager_for(session: "Session") -> "PluginManager":
+    """The plugin manager of `session` (created on first use, kept on the session)."""
+    from debugger.plugins.manager import PluginManager
+
+    mgr = getattr(session, "plugin_manager", None)
+    if mgr is None:
+        mgr = PluginManager(session)
+        session.plugin_manager = mgr  # type: ignore[attr-defined]
+    return mgr
+
+
+def __getattr__(name: str) -> object:
+    if name == "PluginError":
+        from debugger.plugins.manager import PluginError
+        return PluginError
+    if name == "PluginApi":
+        from debugger.plugins.api import PluginApi
+        return PluginApi
+    if name == "Handle":
+        from debugger.plugins.registry import Handle
+        return Handle
+    raise AttributeError(name)

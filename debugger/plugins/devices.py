@@ -1,0 +1,47 @@
+"""Plugin device models on the I/O bus, behind a guard, removable."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from debugger.machine.bus import Device, IoBus
+
+__all__ = ["attach_guarded"]
+
+Guard = Callable[[str, Callable[..., Any]], Callable[..., Any]]
+
+
+class _Guarded(Device):
+    def __init__(self, inner: Device, guard: Guard) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.ports = tuple(inner.ports)
+        size_mask = lambda size: (1 << (8 * size)) - 1  # noqa: E731
+        read = guard("read", inner.io_read)
+        self.io_read = lambda port, size: (lambda v: size_mask(size) if v is None else v)(  # type: ignore[method-assign]
+            read(port, size))
+        self.io_write = guard("write", inner.io_write)  # type: ignore[method-assign]
+        self.next_deadline = guard("deadline", inner.next_deadline)  # type: ignore[method-assign]
+        self.tick = guard("tick", inner.tick)  # type: ignore[method-assign]
+        self.reset = guard("reset", inner.reset)  # type: ignore[method-assign]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def attach_guarded(bus: IoBus, device: Device, guard: Guard) -> Callable[[], None]:
+    if not device.ports:
+        raise ValueError(f"device {device.name!r} has no ports")
+    proxy = _Guarded(device, guard)
+    previous = {p: bus.device_at(p) for r in proxy.ports for p in r}
+    bus.attach(proxy)
+
+    def undo() -> None:
+        if proxy in bus.devices:
+            bus.devices.remove(proxy)
+        for port, old in previous.items():
+            if bus.device_at(port) is proxy:
+                if old is None:
+                    bus._map.pop(port, None)
+                else:
+                    bus._map[port] = old
+    return undo

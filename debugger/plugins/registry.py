@@ -1,0 +1,97 @@
+"""Process-wide registries that plugins add to, and the `Handle` every registration returns.
+
+Commands go into `debugger.commands`' registry, guest-state profiles into
+`debugger.checks.PROFILES`, panes into `debugger.ui.panes`; trace exporters and plugin
+catchpoint kinds live here (`EXPORTERS`, `CATCH_KINDS`) for the trace and TUI code to read.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+__all__ = ["Handle", "EXPORTERS", "CATCH_KINDS", "PANES", "CatchKind", "Exporter",
+           "add_command", "remove_command"]
+
+
+class Handle:
+    """What a registration returns: `remove()` undoes it (idempotent)."""
+
+    def __init__(self, what: str, undo: Callable[[], None]) -> None:
+        self.what = what
+        self._undo: Callable[[], None] | None = undo
+
+    @property
+    def active(self) -> bool:
+        return self._undo is not None
+
+    def remove(self) -> None:
+        undo, self._undo = self._undo, None
+        if undo is not None:
+            undo()
+
+    def __repr__(self) -> str:
+        return f"<Handle {self.what}{'' if self.active else ' (removed)'}>"
+
+
+@dataclass(frozen=True)
+class CatchKind:
+    """A plugin catchpoint kind: `match(event) -> message | None` over machine events and
+    plugin notifications (see `debugger.plugins.catches`)."""
+
+    name: str
+    plugin: str
+    match: Callable[[Any, tuple[Any, ...]], str | None]
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Exporter:
+    """A trace exporter: `fn(trace, path, **options)` writes `trace` in its format."""
+
+    name: str
+    plugin: str
+    fn: Callable[..., Any]
+    help: str = ""
+
+
+@dataclass
+class _PaneEntry:
+    name: str
+    plugin: str
+    fn: Callable[..., Any]
+    title: str
+    order: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+EXPORTERS: dict[str, Exporter] = {}
+CATCH_KINDS: dict[str, CatchKind] = {}
+# Panes a plugin registered (also put into `debugger.ui.panes` for the context view); the TUI
+# reads either.
+PANES: dict[str, _PaneEntry] = {}
+
+
+def add_command(name: str, fn: Callable[..., Any], **kw: Any) -> Callable[[], None]:
+    """Register a command in the global registry; returns the function that removes it."""
+    from debugger import commands
+
+    commands.load_commands()
+    for n in (name, *kw.get("aliases", ())):
+        if n in commands._BY_NAME:
+            raise ValueError(f"command name {n!r} is already taken")
+    commands.command(name, **kw)(fn)
+
+    def undo() -> None:
+        remove_command(name)
+    return undo
+
+
+def remove_command(name: str) -> None:
+    from debugger import commands
+
+    cmd = commands._REGISTRY.pop(name, None)
+    if cmd is None:
+        return
+    for n in (cmd.name, *cmd.aliases):
+        if commands._BY_NAME.get(n) is cmd:
+            del commands._BY_NAME[n]
