@@ -1,0 +1,379 @@
+"""`GdbServer`: one gdb (or IDA, Ghidra) client driving a `Session` over the remote protocol.
+
+Supported: `?`, `g`/`G`, `p`/`P`, `m`/`M`, `c`/`s` (with an address), Z0/Z1 breakpoints and
+Z2/Z3/Z4 watchpoints (and `z`), `qSupported`, `qXfer:features:read`, `qRcmd` (monitor: any
+bootdbg command, its output sent back), thread queries for the one CPU, `D`, `k`, and ^C during
+a continue.  Reverse execution (`bc`, `bs`) gets the empty "not supported" reply until the
+session records.  When the client goes away the points it set are deleted and the session is
+left as it was, usable.
+"""
+from __future__ import annotations
+
+import io
+import socket
+import threading
+from typing import TYPE_CHECKING, Any, Callable
+
+from debugger.gdb.packets import INTERRUPT, Disconnected, PacketIO
+from debugger.gdb.tdesc import Layout, layout_for
+
+if TYPE_CHECKING:
+    from debugger.engine.session import Session
+    from debugger.engine.stops import StopEvent
+
+__all__ = ["GdbServer", "serve", "parse_listen", "ListenError"]
+
+SIGINT, SIGTRAP, SIGSEGV = 2, 5, 11
+_FAULT_KINDS = {"exception", "triple-fault", "unmapped", "unsupported", "reset"}
+_WATCH_ACCESS = {2: ("write", "watch"), 3: ("read", "rwatch"), 4: ("access", "awatch")}
+
+
+class ListenError(Exception):
+    """A bad --listen address or a port that cannot be bound (one line)."""
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = "127.0.0.1", text
+    try:
+        p = int(port, 10)
+    except ValueError:
+        raise ListenError(f"bad listen address {text!r}: expected [HOST:]PORT") from None
+    if not 0 <= p <= 65535:
+        raise ListenError(f"bad port {p}")
+    return host or "127.0.0.1", p
+
+
+class GdbServer:
+    def __init__(self, session: "Session", run_command: Callable[[str], str] | None = None,
+                 log: Callable[[str], None] | None = None) -> None:
+        self.s = session
+        self.run_command = run_command or _default_runner(session)
+        self.log = log or (lambda text: None)
+        self.layout: Layout | None = None
+        self.points: dict[tuple[int, int, int], int] = {}
+        self.io: PacketIO | None = None
+
+    # -- connection ---------------------------------------------------------------------------------
+    def serve_socket(self, sock: socket.socket) -> str:
+        """Serve one client until it detaches, kills or disconnects; returns why it ended."""
+        self.io = PacketIO(sock)
+        self.layout = None
+        try:
+            while True:
+                pkt = self.io.read()
+                if pkt is INTERRUPT:
+                    self.io.send(self._stop_reply(None, SIGINT))
+                    continue
+                assert isinstance(pkt, bytes)
+                reply = self.handle(pkt.decode("latin-1"))
+                if reply is _CLOSE:
+                    return "detached"
+                if reply is not None:
+                    self.io.send(reply)
+        except Disconnected:
+            return "disconnected"
+        finally:
+            self._cleanup()
+
+    def _cleanup(self) -> None:
+        for number in list(self.points.values()):
+            try:
+                self.s.delete(number)
+            except Exception:
+                pass
+        self.points.clear()
+
+    # -- packets ------------------------------------------------------------------------------------
+    def handle(self, pkt: str) -> Any:
+        if not pkt:
+            return ""
+        c, body = pkt[0], pkt[1:]
+        try:
+            if c == "?":
+                return self._stop_reply(self.s.last_stop, SIGTRAP)
+            if c == "g":
+                return self._layout().encode_all(self.s.state())
+            if c == "G":
+                return self._write_all(body)
+            if c == "p":
+                return self._read_reg(int(body, 16))
+            if c == "P":
+                n, _, val = body.partition("=")
+                return self._write_reg(int(n, 16), val)
+            if c == "m":
+                addr, _, n = body.partition(",")
+                return self._read_mem(int(addr, 16), int(n, 16))
+            if c == "M":
+                head, _, data = body.partition(":")
+                addr, _, n = head.partition(",")
+                self.s.write_memory(int(addr, 16), bytes.fromhex(data)[:int(n, 16)])
+                return "OK"
+            if c in "cs" and c in pkt[:1]:
+                if body:
+                    self._set_pc(int(body.split(";")[0], 16))
+                return self._resume(step=c == "s")
+            if c in "Zz":
+                return self._point(c == "Z", body)
+            if c == "H" or c == "T":
+                return "OK"
+            if c == "D":
+                self.io and self.io.send("OK")
+                return _CLOSE
+            if c == "k":
+                return _CLOSE
+            if c == "q" or c == "Q":
+                return self._query(pkt)
+            if c == "v":
+                return "OK" if pkt == "vKill" or pkt.startswith("vKill;") else ""
+            return ""                                # bc, bs and the rest: not supported
+        except (ValueError, IndexError):
+            return "E01"
+
+    def _query(self, pkt: str) -> Any:
+        if pkt.startswith("qSupported"):
+            return "PacketSize=4000;qXfer:features:read+;swbreak+;hwbreak+"
+        if pkt.startswith("qXfer:features:read:target.xml:"):
+            off, _, n = pkt.rsplit(":", 1)[1].partition(",")
+            xml = self._layout(fresh=True).xml().encode()
+            o, k = int(off, 16), int(n, 16)
+            chunk = xml[o:o + k]
+            return (b"l" if o + k >= len(xml) else b"m") + chunk
+        if pkt.startswith("qXfer:"):
+            return "E00"
+        if pkt == "qC":
+            return "QC1"
+        if pkt == "qfThreadInfo":
+            return "m1"
+        if pkt == "qsThreadInfo":
+            return "l"
+        if pkt.startswith("qAttached"):
+            return "1"
+        if pkt.startswith("qSymbol"):
+            return "OK"
+        if pkt.startswith("qRcmd,"):
+            return self._monitor(bytes.fromhex(pkt[6:]).decode("utf-8", "replace"))
+        return ""
+
+    # -- registers ----------------------------------------------------------------------------------
+    def _layout(self, fresh: bool = False) -> Layout:
+        if self.layout is None or fresh:
+            self.layout = layout_for(self.s.state())
+        return self.layout
+
+    def _read_reg(self, n: int) -> str:
+        lay = self._layout()
+        if n >= len(lay.regs):
+            return "E45"
+        return lay.encode(self.s.state(), n)
+
+    def _write_reg(self, n: int, hexval: str) -> str:
+        lay = self._layout()
+        if n >= len(lay.regs):
+            return "E45"
+        r = lay.regs[n]
+        value = int.from_bytes(bytes.fromhex(hexval), "little")
+        if r.write is None:
+            return "OK"                          # not modelled (x87/SSE): ignored
+        if r.get(self.s.state()) & ((1 << r.bits) - 1) == value:
+            return "OK"
+        if r.write == "pc":
+            self._set_pc(value)
+        else:
+            try:
+                self.s.set_register(r.write, value)
+            except Exception:
+                return "E22"
+        return "OK"
+
+    def _write_all(self, body: str) -> str:
+        lay = self._layout()
+        pos = 0
+        for i, r in enumerate(lay.regs):
+            n = r.bits // 4
+            if pos + n > len(body):
+                break
+            if self._write_reg(i, body[pos:pos + n]) != "OK":
+                return "E22"
+            pos += n
+        return "OK"
+
+    def _set_pc(self, linear: int) -> None:
+        st = self.s.state()
+        if st.lma and st.cs.l:
+            self.s.set_register("rip", linear)
+        else:
+            self.s.set_register("rip", (linear - st.cs.base) & 0xFFFFFFFF)
+
+    # -- memory -------------------------------------------------------------------------------------
+    def _read_mem(self, addr: int, n: int) -> str:
+        from debugger.engine.session import SessionError
+
+        n = min(n, 0x1000)
+        try:
+            return self.s.read_memory(addr, n).hex()
+        except SessionError:
+            pass
+        out = bytearray()
+        for a in range(addr, addr + n):         # up to the first unreadable byte
+            try:
+                out += self.s.read_memory(a, 1)
+            except SessionError:
+                break
+        return out.hex() if out else "E14"
+
+    # -- points -------------------------------------------------------------------------------------
+    def _point(self, insert: bool, body: str) -> str:
+        from debugger.engine.session import SessionError
+
+        parts = body.split(";")[0].split(",")
+        kind, addr, size = int(parts[0]), int(parts[1], 16), int(parts[2], 16)
+        if kind > 4:
+            return ""
+        key = (kind, addr, size)
+        if not insert:
+            number = self.points.pop(key, None)
+            if number is not None:
+                try:
+                    self.s.delete(number)
+                except SessionError:
+                    pass
+            return "OK"
+        if key in self.points:
+            return "OK"
+        try:
+            if kind in (0, 1):
+                p = self.s.break_at(f"*{addr:#x}")
+            else:
+                p = self.s.watch(addr, max(1, size), _WATCH_ACCESS[kind][0])
+        except SessionError:
+            return "E22"
+        p.silent = True
+        self.points[key] = p.number
+        return "OK"
+
+    # -- running ------------------------------------------------------------------------------------
+    def _resume(self, step: bool) -> str:
+        assert self.io is not None
+        result: list[Any] = []
+        done = threading.Event()
+        gone = False
+        if step:
+            ev = self.s.step(1)
+        else:
+            def run() -> None:
+                try:
+                    result.append(self.s.cont())
+                except BaseException as exc:        # reported to the client as a fault
+                    result.append(exc)
+                finally:
+                    done.set()
+            t = threading.Thread(target=run, name="bootdbg-gdb-run", daemon=True)
+            t.start()
+            while not done.is_set():
+                try:
+                    if self.io.poll_interrupt(0.05):
+                        self.s.interrupt()
+                except Disconnected:
+                    gone = True
+                    self.s.interrupt()
+                    done.wait()
+            t.join()
+            ev = result[0]
+            if isinstance(ev, BaseException):
+                self.log(f"gdbserver: run failed: {ev}")
+                return f"T{SIGSEGV:02x}thread:1;"
+        self.log(ev.summary())
+        if gone:
+            raise Disconnected()
+        return self._stop_reply(ev, SIGTRAP)
+
+    def _stop_reply(self, ev: "StopEvent | None", default: int) -> str:
+        sig = default
+        extra = ""
+        if ev is not None:
+            if ev.kind == "interrupt":
+                sig = SIGINT
+            elif ev.kind in _FAULT_KINDS:
+                sig = SIGSEGV
+            by_number = {v: k for k, v in self.points.items()}
+            key = by_number.get(ev.point) if ev.point is not None else None
+            if key is not None:
+                kind, addr, _ = key
+                if kind == 0:
+                    extra = "swbreak:;"
+                elif kind == 1:
+                    extra = "hwbreak:;"
+                else:
+                    extra = f"{_WATCH_ACCESS[kind][1]}:{addr:x};"
+        return f"T{sig:02x}{extra}thread:1;"
+
+    # -- monitor ------------------------------------------------------------------------------------
+    def _monitor(self, line: str) -> str:
+        assert self.io is not None
+        text = self.run_command(line)
+        if text and not text.endswith("\n"):
+            text += "\n"
+        data = text.encode("utf-8", "replace")
+        for i in range(0, len(data), 1024):
+            self.io.send("O" + data[i:i + 1024].hex())
+        return "OK"
+
+
+_CLOSE = object()
+
+
+def _default_runner(session: "Session") -> Callable[[str], str]:
+    """Run a bootdbg command line on the session and return what it printed (errors too)."""
+    from rich.console import Console
+
+    from debugger.commands.context import CommandContext
+    from debugger.script.interpreter import Interpreter, ScriptError, SessionOver
+    from debugger.ui.theme import THEME
+
+    buf = io.StringIO()
+    con = Console(file=buf, width=120, force_terminal=False, no_color=True, theme=THEME,
+                  highlight=False)
+    ctx = CommandContext(session, con, err_console=con)
+    interp = Interpreter(ctx)
+
+    def run(line: str) -> str:
+        buf.seek(0)
+        buf.truncate()
+        try:
+            interp.run_lines([(line, ("monitor", 1))])
+        except ScriptError as exc:
+            con.print(str(exc), markup=False, highlight=False)
+        except SessionOver:
+            con.print("the session is over", markup=False)
+        return buf.getvalue()
+    return run
+
+
+def serve(session: "Session", host: str, port: int, *, once: bool = False,
+          on_listen: Callable[[str, int], None] | None = None,
+          run_command: Callable[[str], str] | None = None,
+          log: Callable[[str], None] | None = None) -> None:
+    """Listen on host:port and serve clients one after another (only the first if `once`)."""
+    try:
+        srv = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host
+                                   else socket.AF_INET)
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    server = GdbServer(session, run_command, log)
+    try:
+        actual = srv.getsockname()[1]
+        if on_listen:
+            on_listen(host, actual)
+        while True:
+            conn, peer = srv.accept()
+            with conn:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                (log or (lambda t: None))(f"gdbserver: client {peer[0]}:{peer[1]} connected")
+                why = server.serve_socket(conn)
+                (log or (lambda t: None))(f"gdbserver: client {why}")
+            if once:
+                return
+    finally:
+        srv.close()
