@@ -170,6 +170,12 @@ class PluginApi:
         return self._keep("on_mode_change", self._mgr.taps.add_mode(
             self._guard("mode subscriber", fn)))
 
+    def on_block(self, fn: Callable[[int, int, int], None]) -> Handle:
+        """`fn(linear, size, icount)` before every basic block the guest executes (slow: use it
+        for profiling, not in plugins meant to stay loaded)."""
+        return self._keep("on_block", self._mgr.taps.add_block(
+            self._guard("block subscriber", fn)))
+
     def on_memory(self, first: int, last: int, fn: Callable[[Any], None],
                   access: str = "write") -> Handle:
         """`fn(MemoryAccess)` for guest writes (or reads, "access") to physical [first, last];

@@ -127,6 +127,26 @@ class Taps:
         for sub in list(self.mode_subs):
             sub(ev)
 
+    # -- basic blocks --------------------------------------------------------------------------
+    def add_block(self, fn: Callable[[int, int, int], None]) -> Callable[[], None]:
+        """`fn(linear, size, icount)` before each translated block the guest executes."""
+        m = self.m
+        last = [(-1, -1)]
+
+        def cb(uc: Any, address: int, size: int, _ud: Any) -> None:
+            now = m._now()
+            if now < last[0][0] or (now, address) == last[0]:
+                return                      # re-executed after going back to a checkpoint
+            last[0] = (now, address)
+            fn(address, size, now)
+        h = m.uc.hook_add(UC_HOOK_BLOCK, cb)
+        m.uc.ctl_flush_tb()
+
+        def undo() -> None:
+            m.uc.hook_del(h)
+            m.uc.ctl_flush_tb()
+        return undo
+
     # -- memory --------------------------------------------------------------------------------
     def add_memory(self, first: int, last: int, access: str,
                    fn: Callable[[MemoryAccess], None]) -> Callable[[], None]:
