@@ -1,0 +1,260 @@
+"""Reverse execution on a Session: restore the nearest earlier point, then replay forward.
+
+    from debugger.trace.timetravel import attach
+    tt = attach(session)              # session.timeline; points every 2 M instructions
+    session.cont()
+    tt.reverse_stepi()                # StopEvent, like any run
+    tt.reverse_continue()             # back to the last point (breakpoint, watchpoint, catch)
+
+Positions are instruction counts.  Going to icount N restores the latest point before N and
+runs the machine N - point instructions with nothing armed, so N is reached the way a forward
+run with a budget reaches it.  reverse-continue replays the windows between points, newest
+first, with the session's points armed and collects every stop in the window; the last stop
+before the current position is re-created by replaying to it again (the engine is
+deterministic, so the second pass stops at the same place).  Ignore counts, hit counts and
+temporary points are left as they were.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from debugger.engine.stops import StopEvent
+from debugger.trace.timeline import Point, Timeline
+
+if TYPE_CHECKING:
+    from debugger.engine.session import Session
+
+__all__ = ["TimeTravel", "attach", "TimeTravelError"]
+
+_FINAL = ("halted", "triple-fault", "reset", "unmapped", "unsupported", "boot-failed",
+          "interrupt")
+
+
+class TimeTravelError(Exception):
+    """A time-travel request that cannot be carried out (one line)."""
+
+
+def attach(session: "Session", *, interval: int = 2_000_000,
+           budget: int = 512 << 20) -> "TimeTravel":
+    """Turn time travel on for `session` (idempotent); takes a first point right away."""
+    tt = getattr(session, "timeline", None)
+    if tt is None:
+        tt = TimeTravel(session, interval=interval, budget=budget)
+        session.timeline = tt       # type: ignore[attr-defined]
+        tt.tl.take()
+    return tt
+
+
+class TimeTravel:
+    def __init__(self, s: "Session", *, interval: int, budget: int) -> None:
+        self.s = s
+        self.tl = Timeline(s.machine, interval=interval, budget=budget)
+        self.numbers = 0
+        self.edits: list[dict[str, Any]] = []
+
+    # -- hooks the engine calls ----------------------------------------------------------------
+    def clip(self, chunk: int) -> int:
+        """A fast run's chunk size: end the chunk where the next point is due."""
+        due = self.tl.last_icount() + self.tl.interval - self.s.machine.icount
+        return max(1, min(chunk, due)) if due > 0 else chunk
+
+    def tick(self) -> None:
+        """Between chunks of a fast run (the machine at rest after a budget stop)."""
+        if self.tl.due():
+            self.tl.take()
+
+    def edited(self, kind: str, **details: Any) -> None:
+        """The user changed the state: the recorded future no longer holds."""
+        self.tl.forget_after(self.s.machine.icount)
+        self.edits.append({"icount": self.s.machine.icount, "kind": kind, **details})
+
+    # -- positions -----------------------------------------------------------------------------
+    @property
+    def icount(self) -> int:
+        return self.s.machine.icount
+
+    def _seek(self, target: int) -> str | None:
+        """Put the machine at icount `target` (not later); None or why it stopped earlier."""
+        m = self.s.machine
+        key = self.tl.before(target) if target > 0 else self.tl.before(0, inclusive=True)
+        if key is None:
+            raise TimeTravelError("no checkpoint before that point (time travel was turned "
+                                  "on later)")
+        # Going forward from the current position is as good as from a point: the position is
+        # on the recorded line (a user edit drops the points after it).
+        if not key[0] <= m.icount <= target:
+            self.tl.restore(key)
+        return self._replay_to(target)
+
+    def _replay_to(self, target: int) -> str | None:
+        m = self.s.machine
+        saved_exits, saved_filter = m.extra_exits, m.event_filter
+        m.extra_exits, m.event_filter = set(), None
+        try:
+            while m.icount < target:
+                step = target - m.icount
+                if self.tl.due():
+                    self.tl.take()
+                step = min(step, self.clip(step))
+                r = m.run(step)
+                if r.reason != "budget" and m.icount < target:
+                    return r.reason
+        finally:
+            m.extra_exits, m.event_filter = saved_exits, saved_filter
+        return None
+
+    def _stop(self, kind: str, message: str = "", **kw: Any) -> StopEvent:
+        from debugger.engine.runner import make_stop
+
+        return make_stop(self.s, kind, message, **kw)
+
+    def _run(self, fn: Callable[[], StopEvent]) -> StopEvent:
+        from debugger.engine.session import SessionError
+
+        try:
+            return self.s._run(fn)
+        except TimeTravelError as exc:
+            raise SessionError(str(exc)) from None
+
+    # -- commands --------------------------------------------------------------------------------
+    def goto(self, icount: int) -> StopEvent:
+        if icount < 0:
+            raise TimeTravelError("instruction counts start at 0")
+
+        def go() -> StopEvent:
+            why = self._seek(icount)
+            if why is not None:
+                return self._stop("history", f"the run ends at icount {self.icount} ({why}); "
+                                  f"{icount} was never reached")
+            return self._stop("goto", f"at icount {icount}")
+        return self._run(go)
+
+    def reverse_stepi(self, n: int = 1) -> StopEvent:
+        if n < 1:
+            raise TimeTravelError("step count must be at least 1")
+        target = max(0, self.icount - n)
+
+        def go() -> StopEvent:
+            if self.icount == 0:
+                return self._stop("history", "no more reverse-execution history")
+            self._seek(target)
+            return self._stop("step", "" if target else "reached the start of the recording")
+        return self._run(go)
+
+    def reverse_continue(self) -> StopEvent:
+        return self._run(lambda: self._reverse_search(None))
+
+    def reverse_finish(self) -> StopEvent:
+        """Back to just before the instruction (or delivery) that entered this frame."""
+        st = self.s.state()
+        sp0 = st.sp_linear
+
+        def shallower(s: "Session") -> bool:
+            return s.state().sp_linear > sp0
+        return self._run(lambda: self._reverse_search(shallower, kind="finish"))
+
+    def _reverse_search(self, predicate: Callable[["Session"], bool] | None, *,
+                        kind: str = "") -> StopEvent:
+        """The latest stop before now: a point firing (predicate None), or the latest
+        instruction boundary where `predicate` holds (kind names the stop)."""
+        from debugger.engine import runner
+
+        s, m = self.s, self.s.machine
+        end = m.icount
+        keys = [k for k in self.tl.keys if k[0] < end]
+        saved = _save_points(s)
+        try:
+            hi = end
+            for key in reversed(keys):
+                if predicate is not None:
+                    at = self._scan_back(key, hi, predicate)
+                    if at is not None:
+                        self._seek(at)
+                        return self._stop(kind, f"back to icount {at}, before the frame was "
+                                          "entered")
+                    hi = key[0]
+                    continue
+                self.tl.restore(key)
+                stops = 0
+                while m.icount < hi:
+                    ev = runner.run(s, hi - m.icount)
+                    if ev.kind in ("budget", "step") or ev.kind in _FINAL:
+                        break
+                    stops += 1
+                if stops:
+                    self.tl.restore(key)
+                    for _ in range(stops):
+                        ev = runner.run(s, hi - m.icount)
+                    return ev
+                hi = key[0]
+            first = self.tl.keys[0]
+            self.tl.restore(first)
+            return self._stop("history", "no more reverse-execution history")
+        finally:
+            _load_points(s, saved)
+
+    def _scan_back(self, key: Any, hi: int, predicate: Callable[["Session"], bool]
+                   ) -> int | None:
+        """The latest icount in [key, hi) where `predicate` holds, stepping the window's
+        last 4 Ki instructions, then the 16 Ki before them, and so on."""
+        m = self.s.machine
+        piece = 4096
+        top = hi
+        while top > key[0]:
+            low = max(key[0], top - piece)
+            self.tl.restore(key)
+            if self._replay_to(low) is not None:
+                return None
+            last = None
+            saved_exits, saved_filter = m.extra_exits, m.event_filter
+            m.extra_exits, m.event_filter = set(), None
+            try:
+                while m.icount < top:
+                    if predicate(self.s):
+                        last = m.icount
+                    if m.run(1).reason != "budget":
+                        break
+            finally:
+                m.extra_exits, m.event_filter = saved_exits, saved_filter
+            if last is not None:
+                return last
+            top = low
+            piece *= 4
+        return None
+
+    def checkpoint(self) -> Point:
+        self.numbers += 1
+        pt = self.tl.take(number=self.numbers)
+        return pt
+
+    def restart(self, number: int) -> StopEvent:
+        match = [p for p in self.tl.user_points() if p.number == number]
+        if not match:
+            raise TimeTravelError(f"no checkpoint {number} (info checkpoints lists them)")
+        key = match[0].key
+
+        def go() -> StopEvent:
+            self.tl.restore(key)
+            return self._stop("goto", f"checkpoint {number} at icount {key[0]}")
+        return self._run(go)
+
+    def delete_checkpoint(self, number: int) -> None:
+        match = [p for p in self.tl.user_points() if p.number == number]
+        if not match:
+            raise TimeTravelError(f"no checkpoint {number}")
+        match[0].number = None
+
+
+def _save_points(s: "Session") -> list[tuple[Any, int, int, bool, Any]]:
+    out = []
+    for p in list(s.points):
+        out.append((p, p.hits, p.ignore, p.temporary, getattr(p, "last_value", None)))
+        p.temporary = False
+    return out
+
+
+def _load_points(s: "Session", saved: list[tuple[Any, int, int, bool, Any]]) -> None:
+    for p, hits, ignore, temporary, last in saved:
+        p.hits, p.ignore, p.temporary = hits, ignore, temporary
+        if hasattr(p, "last_value"):
+            p.last_value = last
