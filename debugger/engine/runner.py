@@ -112,9 +112,14 @@ def run(s: "Session", max_insns: int | None = None, timeout: float | None = None
                 return make_stop(s, budget_kind, "" if budget_kind == "step" else
                                  f"instruction budget of {max_insns} used up")
             chunk = CHUNK if left is None else min(CHUNK, left)
+            tt = getattr(s, "timeline", None)      # time travel: points between chunks
+            if tt is not None:
+                chunk = tt.clip(chunk)
             ev = w.run_chunk(chunk)
             if ev is not None:
                 return ev
+            if tt is not None:
+                tt.tick()
     finally:
         w.disarm()
 

@@ -84,13 +84,22 @@ class Session:
         return self._prev_state
 
     def set_state(self, st: CpuState) -> None:
+        self._edited("state", state=st)
         self.machine.set_state(st)
+
+    def _edited(self, kind: str, **details: Any) -> None:
+        """A user edit of the guest state: time travel drops its future and logs it."""
+        tt = getattr(self, "timeline", None)
+        if tt is not None:
+            tt.edited(kind, **details)
 
     def set_register(self, name: str, value: int) -> None:
         from debugger.engine import regwrite
 
         try:
-            self.machine.set_state(regwrite.apply(self.state(), name, value))
+            st = regwrite.apply(self.state(), name, value)
+            self._edited("state", state=st)
+            self.machine.set_state(st)
         except KeyError as exc:
             raise SessionError(str(exc).strip("'\"")) from None
 
@@ -146,6 +155,7 @@ class Session:
 
     def write_memory(self, address: int, data: bytes, space: str = "linear") -> None:
         mem = self.machine.mem
+        self._edited("memory", address=address, space=space, data=bytes(data))
         try:
             if space == "physical":
                 mem.write_phys(address, data)
