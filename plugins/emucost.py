@@ -55,7 +55,7 @@ def setup(api: Any) -> None:
                     iv.append([cur["since"], upto])
 
     def on_block(address: int, size: int, icount: int) -> None:
-        now = icount - 1 if icount > 0 else 0       # the block's first instruction starts here
+        now = icount                    # instructions retired before this block
         ok = verdicts()
         if ok is not cur["ok"]:
             account(now)
