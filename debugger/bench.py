@@ -64,11 +64,13 @@ def _prefix(path: Path, budget: int) -> tuple[int, int]:
 
 
 def _at(path: Path, icount: int) -> Any:
+    """A session at `icount`, moved on out of the BIOS ROM (a service must finish first)."""
     s = _open(path)
-    if icount:
-        s.machine.run(icount)
-        while s.icount < icount:
-            s.machine.run(icount - s.icount)
+    m = s.machine
+    while m.icount < icount:
+        m.run(icount - m.icount)
+    while 0xF0000 <= m._pc() < 0x100000:
+        m.run(1)
     return s
 
 
@@ -111,6 +113,7 @@ def bench_image(path: Path, *, budget: int = 2_000_000_000,
     from unicorn import UcError
 
     start_icount, total = _prefix(path, budget)
+    start_icount = _at(path, start_icount).icount
     n = total - start_icount
     note = ""
     try:
