@@ -184,3 +184,21 @@ def test_cli_plugin_option_and_config_file(tmp_path):
     assert "no plugin named 'nosuchplugin'" in r.stderr
     assert "disk [" in r.stdout and "hda" not in r.stdout
     assert (tmp_path / "d.csv").read_text().startswith("icount,drive,op,lba")
+
+
+def test_readme_example_plugin_works(drive, tmp_path):
+    import re as _re
+
+    text = (PLUGINS / "README.md").read_text()
+    code = _re.search(r"## Writing a plugin\n\n```python\n(.*?)```", text, _re.S).group(1)
+    assert len(code.strip().splitlines()) <= 20
+    (tmp_path / "int10log.py").write_text(code)
+    d = drive("pmode.img")
+    d(f"plugin load {tmp_path}/int10log.py")
+    out = d("continue")
+    assert "int10log: real -> pm16 at icount" in out and "int10log: pm16 -> real" in out
+    d("plugin unload int10log")       # commands are process-wide: one session at a time
+    d2 = drive("hello.img")
+    d2(f"plugin load {tmp_path}/int10log.py")
+    d2("continue")
+    assert "Hello from bootdbg" in d2("int10log")
