@@ -51,6 +51,7 @@ class TimeTravel:
         self.tl = Timeline(s.machine, interval=interval, budget=budget)
         self.numbers = 0
         self.edits: list[dict[str, Any]] = []
+        self.edit_listeners: list[Callable[[dict[str, Any]], None]] = []
 
     # -- hooks the engine calls ----------------------------------------------------------------
     def clip(self, chunk: int) -> int:
@@ -66,7 +67,10 @@ class TimeTravel:
     def edited(self, kind: str, **details: Any) -> None:
         """The user changed the state: the recorded future no longer holds."""
         self.tl.forget_after(self.s.machine.icount)
-        self.edits.append({"icount": self.s.machine.icount, "kind": kind, **details})
+        edit = {"icount": self.s.machine.icount, "kind": kind, **details}
+        self.edits.append(edit)
+        for fn in list(self.edit_listeners):
+            fn(edit)
 
     # -- positions -----------------------------------------------------------------------------
     @property

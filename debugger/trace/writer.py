@@ -1,0 +1,70 @@
+"""Writing a .bdt file as a stream: every chunk goes to disk as soon as it is made.
+
+Memory stays bounded: a chunk is compressed and written at once, and the writer keeps only the
+index entries (a few numbers per chunk).  `close()` writes the INDEX chunk and the trailer; a
+file without them (the recorder was killed) is still readable by walking the chunks.
+"""
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from debugger.trace import format as F
+
+__all__ = ["TraceWriter"]
+
+
+class TraceWriter:
+    def __init__(self, path: str | Path, *, level: int = 6) -> None:
+        self.path = Path(path)
+        self.level = level
+        try:
+            self.f: BinaryIO = open(self.path, "wb")
+        except OSError as exc:
+            raise F.TraceError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        self.f.write(F.FILE_HEAD.pack(F.MAGIC, F.VERSION))
+        self.seq = 0
+        self.index: list[list[int]] = []
+        self.bytes_written = F.FILE_HEAD.size
+        self.closed = False
+
+    def chunk(self, ctype: int, payload: bytes, icount: int = 0, *, compress: bool = True
+              ) -> None:
+        raw_len = len(payload)
+        flags = 0
+        if compress:
+            payload = zlib.compress(payload, self.level)
+            flags |= F.FLAG_ZLIB
+        head = F.CHUNK_HEAD.pack(F.CHUNK_MAGIC, ctype, flags, 0, self.seq, icount, len(payload),
+                                 raw_len, 0)[:-4]
+        crc = zlib.crc32(payload, zlib.crc32(head))
+        offset = self.f.tell()
+        self.f.write(head + crc.to_bytes(4, "little"))
+        self.f.write(payload)
+        self.index.append([offset, ctype, icount, self.seq])
+        self.seq += 1
+        self.bytes_written = offset + F.CHUNK_HEAD.size + len(payload)
+
+    def json_chunk(self, ctype: int, obj: Any, icount: int = 0) -> None:
+        self.chunk(ctype, json.dumps(obj, separators=(",", ":")).encode(), icount)
+
+    def flush(self) -> None:
+        self.f.flush()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        offset = self.f.tell()
+        self.json_chunk(F.INDEX, self.index)
+        tail = F.TRAILER.pack(F.TRAILER_MAGIC, offset, 0)[:-4]
+        self.f.write(tail + zlib.crc32(tail).to_bytes(4, "little"))
+        self.f.close()
+        self.closed = True
+
+    def abandon(self) -> None:
+        """Close without an index (what a crash leaves; used by tests)."""
+        if not self.closed:
+            self.f.close()
+            self.closed = True
