@@ -100,14 +100,15 @@ def setup(api: Any) -> None:
         st = m.state()
         sp = st.ss.base + (st.rsp & 0xFFFF)
         ret = m.mem.read_linear(sp, 4)
-        caller = f"{int.from_bytes(ret[2:4], 'little'):04X}:{int.from_bytes(ret[0:2], 'little'):04X}"
+        ip, cs = int.from_bytes(ret[0:2], "little"), int.from_bytes(ret[2:4], "little")
+        caller = f"{cs:04X}:{ip:04X}"
         h.chained += 1
         if caller not in h.chain_callers:
             h.chain_callers.append(caller)
             report("chain", f"INT {v:02X}h hook chained to the original handler {_vec(h.old)} "
                    f"(AH={call.ah:02X}h, from {caller})", vector=v, caller=caller, ah=call.ah)
 
-    # -- memory size and the stolen block ------------------------------------------------------------
+    # -- memory size and the stolen block ----------------------------------------------------------
     def on_memsize(a: Any) -> None:
         cur = bytearray(m.mem.read_phys(BDA_MEMSIZE, 2))
         for i in range(a.size):
@@ -140,7 +141,7 @@ def setup(api: Any) -> None:
         c["last"] = max(c["last"], a.address + a.size - 1)
         c["bytes"] += a.size
 
-    # -- sector 0 ------------------------------------------------------------------------------------
+    # -- sector 0 ----------------------------------------------------------------------------------
     def on_disk(ev: Any) -> None:
         d = ev.details
         if d.get("op") != "write" or d.get("status") != 0 or d.get("lba") is None:

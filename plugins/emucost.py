@@ -89,8 +89,9 @@ def setup(api: Any) -> None:
         for n in names:
             cells = ["."] * width
             for a, b in intervals[n]:
-                for c in range((a - start) * width // span, max((a - start) * width // span + 1,
-                                                                   -(-(b - start) * width // span))):
+                first = (a - start) * width // span
+                last = max(first + 1, -(-(b - start) * width // span))
+                for c in range(first, last):
                     if 0 <= c < width:
                         cells[c] = "#"
             out.append(f"{n:<8} |{''.join(cells)}|")

@@ -55,7 +55,7 @@ class GdbServer:
         self.points: dict[tuple[int, int, int], int] = {}
         self.io: PacketIO | None = None
 
-    # -- connection ---------------------------------------------------------------------------------
+    # -- connection --------------------------------------------------------------------------------
     def serve_socket(self, sock: socket.socket) -> str:
         """Serve one client until it detaches, kills or disconnects; returns why it ended."""
         self.io = PacketIO(sock)
@@ -85,7 +85,7 @@ class GdbServer:
                 pass
         self.points.clear()
 
-    # -- packets ------------------------------------------------------------------------------------
+    # -- packets -----------------------------------------------------------------------------------
     def handle(self, pkt: str) -> Any:
         if not pkt:
             return ""
@@ -110,7 +110,7 @@ class GdbServer:
                 addr, _, n = head.partition(",")
                 self.s.write_memory(int(addr, 16), bytes.fromhex(data)[:int(n, 16)])
                 return "OK"
-            if c in "cs" and c in pkt[:1]:
+            if c in ("c", "s"):
                 if body:
                     self._set_pc(int(body.split(";")[0], 16))
                 return self._resume(step=c == "s")
@@ -156,7 +156,7 @@ class GdbServer:
             return self._monitor(bytes.fromhex(pkt[6:]).decode("utf-8", "replace"))
         return ""
 
-    # -- registers ----------------------------------------------------------------------------------
+    # -- registers ---------------------------------------------------------------------------------
     def _layout(self, fresh: bool = False) -> Layout:
         if self.layout is None or fresh:
             self.layout = layout_for(self.s.state())
@@ -206,7 +206,7 @@ class GdbServer:
         else:
             self.s.set_register("rip", (linear - st.cs.base) & 0xFFFFFFFF)
 
-    # -- memory -------------------------------------------------------------------------------------
+    # -- memory ------------------------------------------------------------------------------------
     def _read_mem(self, addr: int, n: int) -> str:
         from debugger.engine.session import SessionError
 
@@ -223,7 +223,7 @@ class GdbServer:
                 break
         return out.hex() if out else "E14"
 
-    # -- points -------------------------------------------------------------------------------------
+    # -- points ------------------------------------------------------------------------------------
     def _point(self, insert: bool, body: str) -> str:
         from debugger.engine.session import SessionError
 
@@ -253,7 +253,7 @@ class GdbServer:
         self.points[key] = p.number
         return "OK"
 
-    # -- running ------------------------------------------------------------------------------------
+    # -- running -----------------------------------------------------------------------------------
     def _resume(self, step: bool) -> str:
         assert self.io is not None
         result: list[Any] = []
@@ -309,7 +309,7 @@ class GdbServer:
                     extra = f"{_WATCH_ACCESS[kind][1]}:{addr:x};"
         return f"T{sig:02x}{extra}thread:1;"
 
-    # -- monitor ------------------------------------------------------------------------------------
+    # -- monitor -----------------------------------------------------------------------------------
     def _monitor(self, line: str) -> str:
         assert self.io is not None
         text = self.run_command(line)

@@ -119,7 +119,7 @@ class PluginApi:
         return self._keep(f"exporter {name}",
                           lambda: registry.EXPORTERS.pop(name, None) and None)
 
-    # -- BIOS and devices ---------------------------------------------------------------------------
+    # -- BIOS and devices --------------------------------------------------------------------------
     def hook_bios(self, phase: str, vector: int, ah: int | None,
                   fn: Callable[[Any], object]) -> Handle:
         """Run `fn(call)` before / instead of / after the BIOS service `vector` (AH `ah`, or every
@@ -136,7 +136,7 @@ class PluginApi:
                               lambda what, fn: self._guard(f"device {device.name} {what}", fn))
         return self._keep(f"device {device.name}", undo)
 
-    # -- subscribers --------------------------------------------------------------------------------
+    # -- subscribers -------------------------------------------------------------------------------
     def on_stop(self, fn: Callable[[Any], None]) -> Handle:
         """`fn(stop_event)` after every run of the session."""
         g = self._guard("stop subscriber", fn)

@@ -15,10 +15,12 @@ class _Guarded(Device):
         self.inner = inner
         self.name = inner.name
         self.ports = tuple(inner.ports)
-        size_mask = lambda size: (1 << (8 * size)) - 1  # noqa: E731
         read = guard("read", inner.io_read)
-        self.io_read = lambda port, size: (lambda v: size_mask(size) if v is None else v)(  # type: ignore[method-assign]
-            read(port, size))
+
+        def io_read(port: int, size: int) -> int:
+            v = read(port, size)
+            return (1 << (8 * size)) - 1 if v is None else v    # a failed device floats
+        self.io_read = io_read  # type: ignore[method-assign]
         self.io_write = guard("write", inner.io_write)  # type: ignore[method-assign]
         self.next_deadline = guard("deadline", inner.next_deadline)  # type: ignore[method-assign]
         self.tick = guard("tick", inner.tick)  # type: ignore[method-assign]

@@ -73,7 +73,8 @@ def make_distribution(tmp_path: Path, names: list[str]) -> Path:
     for n in names:
         (pkg / f"{n}_ep.py").write_text(
             "import importlib.util, sys\n"
-            f"_spec = importlib.util.spec_from_file_location('bdtest_{n}', {str(PLUGINS / (n + '.py'))!r})\n"
+            f"_spec = importlib.util.spec_from_file_location(\n"
+            f"    'bdtest_{n}', {str(PLUGINS / (n + '.py'))!r})\n"
             "_mod = importlib.util.module_from_spec(_spec)\n"
             f"sys.modules['bdtest_{n}'] = _mod\n"
             "_spec.loader.exec_module(_mod)\n"

@@ -147,7 +147,8 @@ def test_api_registrations_are_removable(drive, tmp_path):
         "    api.register_profile('strict', 'test profile', vmx.build, vmx.rules)\n"
         "    api.register_pane('hello', lambda view, width: 'hi', order=999)\n"
         "    api.register_exporter('null', lambda trace, path: None)\n"
-        "    api.register_catch_kind('disk-any', lambda ev, args: ev.kind == 'disk' and ev.message)\n"
+        "    api.register_catch_kind('disk-any',\n"
+        "                            lambda ev, args: ev.kind == 'disk' and ev.message)\n"
         "    api.add_device(Echo())\n"
         "    api.on_interrupt(lambda ev: None)\n"
         "    api.on_mode_change(lambda ev: None)\n")
