@@ -104,6 +104,9 @@ class Timeline:
         self.numbers = 0
         self.thinned = 0
         self.listeners: list[Any] = []      # fn(point) for every new point (the recorder)
+        # The serial output along the recorded line (a point keeps only its length; a restore
+        # forwards in time needs the bytes).
+        self.serial = bytearray()
 
     # -- page versions -------------------------------------------------------------------------
     def page_at(self, page: int, key: Key) -> bytes:
@@ -132,6 +135,7 @@ class Timeline:
     def take(self, number: int | None = None) -> Point:
         """A point at the current position (after any point already at this icount)."""
         m = self.m
+        self._note_serial()
         key = self.key_now()
         i = bisect.bisect_left(self.keys, key)
         prev = self.keys[i - 1] if i else None
@@ -208,7 +212,8 @@ class Timeline:
                 snapshot._set_state(dev, copy.deepcopy(saved, memo))
         for n, d in m.disks.items():
             d.overlay = dict(pt.disks.get(n, {}))
-        del m.serial_out[pt.serial_len:]
+        self._note_serial()
+        m.serial_out[:] = self.serial[:pt.serial_len]
         m.events.truncate(pt.events_total)
         m.icount = pt.icount
         m.clock.icount = pt.clock
@@ -258,8 +263,14 @@ class Timeline:
                 self.ram.set_shadow(p, self.page_at(p, self.anchor) if self.anchor else
                                     ZERO_PAGE)
 
+    def _note_serial(self) -> None:
+        out = self.m.serial_out
+        if len(out) >= len(self.serial):
+            self.serial[:] = out
+
     def forget_after(self, icount: int) -> None:
         """The future changed (the user edited the state): drop points after `icount`."""
+        self.serial[:] = self.m.serial_out
         for key in [k for k in self.keys if k[0] > icount]:
             self.drop(key)
 

@@ -182,8 +182,8 @@ class TimeTravel:
                 stops = 0
                 while m.icount < hi:
                     ev = runner.run(s, hi - m.icount)
-                    if ev.kind in ("budget", "step") or ev.kind in _FINAL:
-                        break
+                    if ev.kind in ("budget", "step") or ev.kind in _FINAL or ev.icount >= end:
+                        break       # (a stop at the current icount is where we are)
                     stops += 1
                 if stops:
                     self.tl.restore(key)

@@ -1,0 +1,79 @@
+"""`bootdbg record IMAGE -o run.bdt [-x SCRIPT] [--max-insns N] [--no-embed]`: record a run."""
+from __future__ import annotations
+
+import argparse
+import time
+
+from debugger.cli import UserError
+from debugger.cli._machine import add_machine_args, config_from_args, disks_from_args
+
+NAME = "record"
+HELP = "boot an image (or run a script on it) and record the run into a .bdt trace file"
+
+
+def register(p: argparse.ArgumentParser) -> None:
+    add_machine_args(p, image_optional=True)
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="trace file to write")
+    p.add_argument("-x", dest="script", metavar="SCRIPT",
+                   help="run the debugger commands in SCRIPT instead of continuing to the end")
+    p.add_argument("--max-insns", type=int, default=None, metavar="N",
+                   help="stop after N instructions")
+    p.add_argument("--no-embed", action="store_true",
+                   help="do not embed the disk images (keep path and SHA-256 only)")
+    p.add_argument("--interval", type=int, default=2_000_000, metavar="N",
+                   help="instructions between checkpoints (default 2000000)")
+    p.add_argument("--budget-mb", type=int, default=512, metavar="MB",
+                   help="memory for checkpoints while recording (default 512)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from debugger.engine.session import Session, SessionError
+    from debugger.images import demo_image
+    from debugger.trace.format import TraceError
+    from debugger.trace.recorder import Recorder
+
+    if args.max_insns is not None and args.max_insns < 1:
+        raise UserError("--max-insns must be at least 1")
+    if args.interval < 1000:
+        raise UserError("--interval must be at least 1000")
+    disks, boot = disks_from_args(args, args.image or str(demo_image()))
+    try:
+        s = Session(disks=disks, config=config_from_args(args, boot))
+        rec = Recorder(s, args.output, embed=not args.no_embed, interval=args.interval,
+                       budget=args.budget_mb << 20)
+    except (SessionError, TraceError) as exc:
+        raise UserError(str(exc)) from None
+    t0 = time.perf_counter()
+    reason, message = "script", ""
+    try:
+        if args.script:
+            from debugger.commands.context import CommandContext
+            from debugger.script.interpreter import Interpreter, ScriptError, SessionOver
+            from debugger.ui.theme import make_console
+
+            ctx = CommandContext(s, make_console(), batch=True,
+                                 err_console=make_console(stderr=True))
+            ctx.budget = args.max_insns
+            try:
+                Interpreter(ctx).run_file(args.script)
+            except SessionOver:
+                pass
+            except ScriptError as exc:
+                ctx.error(str(exc))
+        else:
+            while True:
+                left = None if args.max_insns is None else args.max_insns - s.icount
+                ev = s.cont(max_insns=left)
+                if ev.final or ev.kind in ("budget", "interrupt", "timeout"):
+                    reason, message = ev.kind, ev.message
+                    break
+    finally:
+        info = rec.close(reason, message)
+    dt = time.perf_counter() - t0
+    n = max(1, info["instructions"])
+    print(f"recorded {info['instructions']:,} instructions in {dt:.2f} s "
+          f"({info['instructions'] / dt / 1e6 if dt else 0:.1f} MIPS) to {args.output}: "
+          f"{info['checkpoints']} checkpoints, {info['bytes']:,} bytes "
+          f"({info['bytes'] / n:.3f} bytes/instruction); stopped: {reason}")
+    return 0
