@@ -1,0 +1,164 @@
+"""The TUI's I/O panes: the guest's VGA text screen (real attribute bytes), the serial console,
+the event timeline with the selected event's details, the command output, and the key help.
+Pure functions of the view and the TUI state, like `panes`."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prompt_toolkit.formatted_text import ANSI, to_formatted_text
+from rich.text import Text
+
+from debugger.ui.tui.panes import tui_pane
+from debugger.ui.tui.styles import Fragments, to_lines, vga_style
+
+if TYPE_CHECKING:
+    from debugger.ui.tui.state import TuiState
+    from debugger.ui.tui.view import TimelineEntry, TuiView
+
+__all__ = ["screen", "serial", "events", "output", "help_lines", "selected_event", "KEY_HELP"]
+
+
+@tui_pane("screen", lambda v, s: f"VGA screen ({len(v.screen[0]) if v.screen else 80}x"
+                                 f"{len(v.screen) or 25})")
+def screen(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
+    plain = ts.theme == "plain"
+    out: list[Fragments] = []
+    for y, row in enumerate(view.screen):
+        frags: Fragments = []
+        for x, (ch, attr) in enumerate(row[:width]):
+            style = vga_style(attr, plain)
+            if view.cursor == (y, x):
+                style += " underline"
+            if frags and frags[-1][0] == style:
+                frags[-1] = (style, frags[-1][1] + ch)
+            else:
+                frags.append((style, ch))
+        out.append(frags)
+    if not out:
+        out.append([("", "(no text screen)")])
+    return out
+
+
+def serial_lines(data: bytes) -> list[str]:
+    text = []
+    for b in data:
+        text.append(chr(b) if b in (9, 10) or 32 <= b < 127 else "" if b == 13 else
+                    f"\\x{b:02x}")
+    return "".join(text).split("\n")
+
+
+@tui_pane("serial", lambda v, s: f"serial COM1 ({len(v.serial)} bytes)")
+def serial(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
+    if not view.serial:
+        return [[("", "(no serial output yet)")]]
+    lines = serial_lines(view.serial)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [[("", ln.expandtabs(8)[:width])] for ln in lines]
+
+
+def selected_event(view: "TuiView", ts: "TuiState") -> int:
+    n = len(view.timeline)
+    if ts.selected_event is None or not n:
+        return n - 1
+    return max(0, min(n - 1, ts.selected_event))
+
+
+def _details(e: "TimelineEntry") -> Text:
+    t = Text()
+    t.append(f"{e.kind}", style="stop.kind")
+    t.append(f" at icount {e.icount} ({e.source})\n", style="muted")
+    t.append(e.message + "\n")
+    for k, v in e.details.items():
+        if isinstance(v, int) and not isinstance(v, bool):
+            v = f"{v:#x}"
+        elif isinstance(v, bytes):
+            v = v.hex()
+        elif isinstance(v, (list, tuple)):
+            v = "; ".join(str(x) for x in v)
+        t.append(f"  {k}: ", style="reg.name")
+        t.append(f"{v}\n")
+    return t
+
+
+@tui_pane("events", lambda v, s: f"event timeline ({len(v.timeline)})")
+def events(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
+    """The timeline, newest last; the selected entry's details fill the pane's bottom part."""
+    if not view.timeline:
+        return to_lines(Text("(no events yet)", style="muted"), width, ts.theme)
+    sel = selected_event(view, ts)
+    detail = to_lines(_details(view.timeline[sel]), width, ts.theme)
+    detail = detail[:max(2, height // 3)]
+    list_h = max(1, height - len(detail) - 1)
+    start = max(0, min(sel - list_h // 2, len(view.timeline) - list_h))
+    out: list[Fragments] = []
+    for i in range(start, min(len(view.timeline), start + list_h)):
+        e = view.timeline[i]
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(f"{e.icount:>10} ", style="event.icount")
+        t.append(f"{e.kind:<11} ", style="event.kind")
+        t.append(e.message)
+        line = to_lines(t, width, ts.theme)[:1] or [[]]
+        if i == sel:
+            line = [[(s + " reverse" if s else "reverse", x) for s, x in line[0]]]
+        out.extend(line)
+    while len(out) < list_h:
+        out.append([])
+    out.append([("fg:#808080", "─" * width)])
+    return out + detail
+
+
+@tui_pane("output", "output")
+def output(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
+    with ts.lock:
+        lines = list(ts.output[-max(height, 1) * 20:])
+    out: list[Fragments] = []
+    for ln in lines:
+        frags = to_formatted_text(ANSI(ln.replace("\t", "    ")))
+        out.extend(wrap([(s, t) for s, t, *_ in frags], width))
+    return out
+
+
+def wrap(line: Fragments, width: int) -> list[Fragments]:
+    """Split one line of fragments into lines of at most `width` characters."""
+    width = max(1, width)
+    out: list[Fragments] = [[]]
+    used = 0
+    for style, text in line:
+        while text:
+            room = width - used
+            if room <= 0:
+                out.append([])
+                used, room = 0, width
+            out[-1].append((style, text[:room]))
+            used += len(text[:room])
+            text = text[room:]
+    return out
+
+
+KEY_HELP = (
+    ("F5  c", "continue (Ctrl-C interrupts)"),
+    ("F7  s", "step one instruction"),
+    ("F8  n", "next (step over CALL/INT/REP/LOOP)"),
+    ("F9", "toggle a breakpoint at the code cursor"),
+    ("Ctrl-C", "interrupt the running guest / clear the command line"),
+    ("Tab  Shift-Tab", "next / previous pane (Tab in a command: completion)"),
+    ("arrows PgUp PgDn", "scroll the focused pane; code: move the cursor; events: select"),
+    ("Home / End", "back to CS:EIP (code), first / newest entry"),
+    ("< >", "segments: previous / next checker profile"),
+    (": or Enter", "focus the command line; Esc goes back to the last pane"),
+    ("t", "switch between the dark, light and plain theme"),
+    ("? or F2", "this help"),
+    ("F1  q", "leave the TUI (back to the prompt); `quit` ends bootdbg"),
+    ("commands", "every REPL command works on the command line; `layout` and `tui memory EXPR`"),
+)
+
+
+def help_lines(width: int, theme: str) -> list[Fragments]:
+    t = Text()
+    t.append("bootdbg TUI keys\n\n", style="heading")
+    for keys, what in KEY_HELP:
+        t.append(f"  {keys:<18}", style="reg.name")
+        t.append(what + "\n")
+    t.append("\nany key closes this help", style="muted")
+    return to_lines(t, width, theme)

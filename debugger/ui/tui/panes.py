@@ -1,0 +1,240 @@
+"""The TUI's machine panes: pure functions `(TuiView, TuiState, width, height) -> lines`.
+
+Each returns the pane's whole content as lines of prompt_toolkit fragments (the layout scrolls
+it); they reuse the REPL's renderers (`debugger.ui.panes.*`) through `styles.to_lines`, so the
+TUI and the context print the same thing.  The VGA screen, serial, event timeline and output
+panes are in `io_panes`.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from rich.console import Group
+from rich.text import Text
+
+from debugger.ui.tui.styles import Fragments, to_lines
+
+if TYPE_CHECKING:
+    from debugger.cpustate import CpuState
+    from debugger.ui.tui.state import TuiState
+    from debugger.ui.tui.view import TuiView
+
+__all__ = ["PaneFn", "PANES", "title_of", "verdict_line", "profile_selector", "code_index",
+           "segment_rows"]
+
+PaneFn = Callable[["TuiView", "TuiState", int, int], list[Fragments]]
+PANES: dict[str, PaneFn] = {}
+_TITLES: dict[str, Callable[["TuiView", "TuiState"], str]] = {}
+
+
+def tui_pane(name: str, title: Callable[["TuiView", "TuiState"], str] | str
+             ) -> Callable[[PaneFn], PaneFn]:
+    def deco(fn: PaneFn) -> PaneFn:
+        PANES[name] = fn
+        _TITLES[name] = title if callable(title) else (lambda v, s, t=title: t)
+        return fn
+    return deco
+
+
+def title_of(name: str, view: "TuiView", ts: "TuiState") -> str:
+    return _TITLES[name](view, ts)
+
+
+def _crop(text: Text) -> Text:
+    text.no_wrap = True
+    text.overflow = "crop"
+    return text
+
+
+@tui_pane("regs", "registers")
+def regs(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
+    from debugger.ui.context import violations_by_register
+    from debugger.ui.panes.control import control_registers
+    from debugger.ui.panes.mode import mode_line
+    from debugger.ui.panes.registers import registers
+
+    c = view.context
+    st = c.state
+    mode = mode_line(c.__class__(state=st, icount=c.icount))     # mode line without verdict
+    mode.append("  IOPL ", style="muted")
+    mode.append(str(st.iopl), style="mode.field")
+    mode.append("  VM ", style="muted")
+    mode.append(str(int(st.vm)), style="flag.prominent" if st.vm else "mode.field")
+    body = Group(mode, registers(st, c.previous, width),
+                 control_registers(st, c.previous, violations_by_register(c.verdict)))
+    return to_lines(body, width, ts.theme)
+
+
+@tui_pane("summary", "summary")
+def summary(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
+    """Small terminals: the mode line, VM and IOPL, and the verdict above the tabs."""
+    from debugger.ui.panes.mode import mode_line
+
+    c = view.context
+    st = c.state
+    t = mode_line(c.__class__(state=st, icount=c.icount))
+    t.append(f"  VM {int(st.vm)}  IOPL {st.iopl}", style="flag.prominent")
+    t.append(f"  EIP {st.rip & 0xFFFFFFFF:08x}", style="reg.name")
+    return to_lines(t, width, ts.theme)[:max(1, height - 1)] + to_lines(
+        _crop(verdict_line(view)), width, ts.theme)
+
+
+def verdict_line(view: "TuiView") -> Text:
+    """`vmx: enterable` / `vmx: not enterable: 3 rules (ID, ID, ...)`."""
+    c = view.context
+    t = Text()
+    t.append(f"{c.profile}: ", style="heading")
+    v = c.verdict
+    if v is None:
+        t.append(f"unchecked ({c.verdict_error})" if c.verdict_error else "unchecked",
+                 style="warning")
+    elif getattr(v, "ok", False):
+        t.append("enterable", style="ok")
+    else:
+        rules = sorted({str(x.rule) for x in getattr(v, "violations", ())})
+        n = len(rules)
+        t.append(f"not enterable: {n} rule{'s' if n != 1 else ''}", style="bad")
+        t.append("  " + ", ".join(rules), style="rule.id")
+    return t
+
+
+def profile_selector(view: "TuiView") -> Text:
+    t = Text("profile ", style="muted")
+    for p in view.profiles:
+        t.append(f" {p} ", style="profile.active" if p == view.context.profile else
+                 "profile.other")
+    t.append("  (< > to change)", style="muted")
+    return t
+
+
+_SEG_COLS = (("reg", 4), ("sel", 4), ("base", 8), ("limit", 8), ("AR", 5), ("type", 11),
+             ("S", 1), ("DPL", 3), ("P", 1), ("D/B", 3), ("G", 1), ("L", 1), ("U", 1))
+
+
+def segment_rows(st: "CpuState", prev: "CpuState | None",
+                 bad: dict[str, list[tuple[str, str]]]) -> Text:
+    """The segment caches as a compact table (one space between columns), rejected fields in
+    the error style and their rule IDs at the end of the row."""
+    from debugger.cpustate import Mode
+    from debugger.ui.fmt import seg_type
+    from debugger.ui.panes.segments import column_of
+
+    wide = st.mode in (Mode.LONG, Mode.COMPAT) or any(s.base >> 32 for _, s in st.segments())
+    cols = [(c, 16 if c == "base" and wide else w) for c, w in _SEG_COLS]
+
+    def cells(name: str, seg: Any) -> dict[str, str]:
+        return {"reg": name.upper(), "sel": f"{seg.selector:04x}",
+                "base": f"{seg.base:0{16 if wide else 8}x}", "limit": f"{seg.limit:08x}",
+                "AR": f"{seg.ar:05x}", "type": seg_type(seg), "S": str(seg.s),
+                "DPL": str(seg.dpl), "P": str(seg.present), "D/B": str(seg.db), "G": str(seg.g),
+                "L": str(seg.l), "U": "u" if seg.unusable else "-"}
+
+    t = Text()
+    for c, w in cols:
+        t.append(f"{c:<{w}} ", style="muted")
+    t.append("rules", style="muted")
+    for name, seg in st.segments():
+        t.append("\n")
+        now = cells(name, seg)
+        old = cells(name, getattr(prev, name)) if prev is not None else now
+        marks: dict[str, list[str]] = {}
+        for fld, rule in bad.get(name, []):
+            marks.setdefault(column_of(fld), []).append(rule)
+        for c, w in cols:
+            style = "seg.name" if c == "reg" else (
+                "seg.bad" if c in marks else "reg.changed" if now[c] != old[c] else
+                "seg.unusable" if seg.unusable else "seg.field")
+            t.append(f"{now[c][:w]:<{w}}", style=style)
+            t.append(" ")
+        t.append(" ".join(sorted({r for rs in marks.values() for r in rs})), style="rule.id")
+    return t
+
+
+@tui_pane("segments", lambda v, s: "segments · VM-entry verdict")
+def segments(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
+    from debugger.ui.context import violations_by_register
+    from debugger.ui.panes.segments import dtr_line
+
+    c = view.context
+    bad = violations_by_register(c.verdict)
+    body = Group(_crop(verdict_line(view)), _crop(profile_selector(view)),
+                 _crop(segment_rows(c.state, c.previous, bad)), _crop(dtr_line(c.state)))
+    return to_lines(body, width, ts.theme)
+
+
+def code_index(view: "TuiView", address: int | None) -> int:
+    """The index of the listing line at `address` (CS:EIP when None); -1 if not listed."""
+    target = view.context.state.pc if address is None else address
+    for i, ins in enumerate(view.context.code):
+        if ins.address == target:
+            return i
+    return -1
+
+
+def _code_title(view: "TuiView", ts: "TuiState") -> str:
+    return f"code ({view.context.state.bits}-bit)" + ("  F9 toggles a breakpoint"
+                                                     if ts.focus == "code" else "")
+
+
+@tui_pane("code", _code_title)
+def code(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
+    from debugger.ui.panes.code import listing
+
+    c = view.context
+    if not c.code:
+        return to_lines(Text("(no code readable here)", style="muted"), width, ts.theme)
+    lines = to_lines(_crop(listing(c.state, c.code, current=c.state.pc,
+                                   breakpoints=c.breakpoints)), width, ts.theme)
+    cur = code_index(view, ts.code_cursor) if ts.focus == "code" else -1
+    if 0 <= cur < len(lines):
+        lines[cur] = [(s + " reverse" if s else "reverse", t) for s, t in lines[cur]]
+    return lines
+
+
+@tui_pane("stack", lambda v, s: f"stack (SS:{'ESP' if v.state.ss.db else 'SP'})")
+def stack(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
+    from debugger.ui.panes.stack import stack_text
+
+    return to_lines(_crop(stack_text(view.state, view.context.stack)), width, ts.theme)
+
+
+def _mem_title(view: "TuiView", ts: "TuiState") -> str:
+    return f"memory {ts.mem_expr} ({ts.mem_space})"
+
+
+@tui_pane("memory", _mem_title)
+def memory(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
+    mv = view.memory
+    if mv is None or mv.error:
+        msg = mv.error if mv is not None else "(no memory view)"
+        return to_lines(Text(msg, style="error"), width, ts.theme) + to_lines(
+            Text("tui memory EXPR [linear|physical] chooses the address", style="muted"),
+            width, ts.theme)
+    per = 16 if width >= 78 else 8
+    show_phys = width >= 78 + 9
+    t = Text()
+    for r in range(0, len(mv.data), per):
+        if r:
+            t.append("\n")
+        addr = mv.address + r
+        if mv.segment is not None:
+            sel, off = mv.segment
+            o = (off + r) & 0xFFFFFFFF
+            t.append(f"{sel:04x}:{o:04x} " if o <= 0xFFFF else f"{sel:04x}:{o:08x} ",
+                     style="stack.addr")
+        t.append(f"{addr:08x} ", style="stack.addr")
+        if show_phys:
+            rows = mv.physical
+            ph = rows[r // 16] if r // 16 < len(rows) else None
+            if ph is not None and mv.space == "linear":
+                ph += r % 16
+            t.append("p:" + (f"{ph:08x} " if ph is not None else "-------- "), style="muted")
+        chunk = mv.data[r:r + per]
+        old = mv.previous[r:r + per] if mv.previous else chunk
+        for i, b in enumerate(chunk):
+            changed = i < len(old) and old[i] != b
+            t.append(f"{b:02x}", style="mem.changed" if changed else "")
+            t.append(" " if i != per // 2 - 1 else "  ")
+        t.append(" ")
+        t.append("".join(chr(b) if 32 <= b < 127 else "." for b in chunk), style="mem.ascii")
+    return to_lines(_crop(t), width, ts.theme)
