@@ -1,4 +1,4 @@
-"""`bootdbg [IMAGE] [-x FILE] [-ex CMD]... [--batch] [--json OUT] [--fail-on KIND]...`
+"""`bootdbg [IMAGE] [-x FILE] [-ex CMD]... [--batch] [--json OUT] [--fail-on KIND]... [--tui]`
 
 The interactive debugger (the default subcommand).  It opens the image stopped before the first
 instruction at 0000:7C00, runs the `-x` files and `-ex` commands in the order given, then gives
@@ -52,6 +52,8 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="batch runs: print the context at every stop too")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no banner and no initial context")
+    p.add_argument("--tui", action="store_true",
+                   help="start in the full-screen TUI (F1 or q goes to the prompt)")
     p.add_argument("--plugin", action="append", default=[], metavar="NAME",
                    help="load a plugin by name or path, NAME[:KEY=VALUE,...] (repeatable; "
                         "also [plugins] load = [...] in the config file)")
@@ -93,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
     _load_plugins(ctx, args)
     error = False
     interactive = not args.batch
-    if interactive and not args.quiet:
+    if args.tui and (args.batch or not (sys.stdin.isatty() and sys.stdout.isatty())):
+        raise UserError("--tui needs a terminal (and no --batch)")
+    if interactive and not args.quiet and not args.tui:
         _banner(ctx, args)
     try:
         for n, (kind, value) in enumerate(args.actions, 1):
@@ -121,7 +125,13 @@ def run(args: argparse.Namespace) -> int:
     if interactive and not ctx.quit_requested:
         from debugger.ui.repl import run_pipe, run_prompt
 
-        if sys.stdin.isatty():
+        if args.tui:
+            from debugger.ui.tui.app import run_tui
+
+            run_tui(ctx, interp)
+        if ctx.quit_requested:
+            pass
+        elif sys.stdin.isatty():
             run_prompt(ctx, interp)
         else:
             run_pipe(ctx, interp, sys.stdin)

@@ -152,8 +152,13 @@ class TuiApp:
         if effective_theme("dark") == "plain":
             self.state.message = "NO_COLOR is set: the plain theme stays"
             return
-        self.state.theme = THEMES[(THEMES.index(self.state.theme) + 1) % len(THEMES)]
+        self.set_theme(THEMES[(THEMES.index(self.state.theme) + 1) % len(THEMES)])
+
+    def set_theme(self, name: str) -> None:
+        self.state.theme = effective_theme(name)
+        self.state.message = f"theme {self.state.theme}"
         self._point_consoles()
+        self.app.invalidate()
 
     # -- status -----------------------------------------------------------------------------------
     def _status(self) -> Fragments:

@@ -189,7 +189,7 @@ class TuiLayout:
     def _title(self, slot: Slot, pane: str) -> Fragments:
         view = self.get_view()
         focused = self.ts.focus == pane
-        label = "class:focused frame.label" if focused else "class:frame.label"
+        label = "class:focused,frame.label" if focused else "class:frame.label"
         out: Fragments = [("class:frame.border", "─")]
         if len(slot) > 1:
             for p in slot:

@@ -128,9 +128,9 @@ def take_view(session: "Session", ts: "TuiState", old: "TuiView | None" = None) 
     vga = m.devices.vga
     try:
         cells = vga.screen_cells()
-        cursor = vga.cursor() if vga.cursor_visible() else None
-    except Exception:
-        cells, cursor = [], None
+    except Exception:          # the text buffer is not readable (unmapped): no screen
+        cells = []
+    cursor = vga.cursor() if vga.cursor_visible else None
     mem = _memory(session, ts, old.memory if old is not None else None, ts.mem_rows)
     timeline = _timeline(session, ts)
     from debugger.checks import PROFILES
