@@ -92,11 +92,19 @@ class TuiApp:
 
     # -- actions (keys) ---------------------------------------------------------------------------
     def run(self, line: str) -> None:
+        self._fit_console()
         self.runner.submit(line)
 
     def _accept(self, buf: Buffer) -> bool:
-        self.runner.submit(buf.text)
+        self.run(buf.text)
         return False
+
+    def _fit_console(self) -> None:
+        """Command output is laid out for the output pane's width (at least 80 columns: tables
+        keep their columns; the pane wraps what is wider)."""
+        info = self.tlayout.windows["output"].render_info
+        if info is not None and info.window_width:
+            self.ctx.console.width = max(80, info.window_width)
 
     def _after_command(self) -> None:
         if self.ctx.quit_requested:

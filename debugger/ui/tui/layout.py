@@ -2,7 +2,7 @@
 by the layout chosen for the terminal size on every render.
 
 Layouts are columns of *slots*; a slot shows one pane, or several as tabs (the focused or last
-chosen one shown).  `wide` (>= 160x45) shows every pane at once, `tall` (>= 110x32) keeps the
+chosen one shown).  `wide` (>= 210x45) shows every pane at once, `tall` (>= 110x32) keeps the
 registers, segments and code on the left and tabs the rest on the right, and `tabs` (anything
 smaller, e.g. 80x24) shows one pane at a time under a tab bar.  Each pane has a one-line title
 bar instead of a full frame, so small terminals keep their rows for content.
@@ -36,7 +36,7 @@ Slot = tuple[str, ...]
 # Columns of slots: (slot, height) with height None = share the rest.
 _LAYOUTS: dict[str, list[tuple[int | None, list[tuple[Slot, int | None]]]]] = {
     "wide": [
-        (64, [(("regs",), 12), (("stack",), None), (("memory",), None)]),
+        (58, [(("regs",), 13), (("stack",), None), (("memory",), None)]),
         (None, [(("segments",), 14), (("code",), None), (("output",), 10)]),
         (82, [(("screen",), 26), (("serial",), None), (("events",), None)]),
     ],
@@ -56,7 +56,7 @@ _SELF_SCROLLED = ("memory", "events")  # the pane function handles the offset it
 def choose_layout(ts: "TuiState", cols: int, rows: int) -> str:
     if ts.layout != "auto":
         return ts.layout
-    if cols >= 160 and rows >= 45:
+    if cols >= 210 and rows >= 45:
         return "wide"
     if cols >= 110 and rows >= 32:
         return "tall"

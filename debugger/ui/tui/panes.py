@@ -112,9 +112,10 @@ _SEG_COLS = (("reg", 4), ("sel", 4), ("base", 8), ("limit", 8), ("AR", 5), ("typ
 
 
 def segment_rows(st: "CpuState", prev: "CpuState | None",
-                 bad: dict[str, list[tuple[str, str]]]) -> Text:
+                 bad: dict[str, list[tuple[str, str]]], width: int = 200) -> Text:
     """The segment caches as a compact table (one space between columns), rejected fields in
-    the error style and their rule IDs at the end of the row."""
+    the error style and their rule IDs at the end of the row (on the next lines, indented, when
+    they do not fit in `width`)."""
     from debugger.cpustate import Mode
     from debugger.ui.fmt import seg_type
     from debugger.ui.panes.segments import column_of
@@ -146,7 +147,14 @@ def segment_rows(st: "CpuState", prev: "CpuState | None",
                 "seg.unusable" if seg.unusable else "seg.field")
             t.append(f"{now[c][:w]:<{w}}", style=style)
             t.append(" ")
-        t.append(" ".join(sorted({r for rs in marks.values() for r in rs})), style="rule.id")
+        rules = sorted({r for rs in marks.values() for r in rs})
+        used = sum(w + 1 for _, w in cols)
+        for r in rules:
+            if used + len(r) > width and used > 5:
+                t.append("\n     ")
+                used = 5
+            t.append(r + " ", style="rule.id")
+            used += len(r) + 1
     return t
 
 
@@ -158,7 +166,7 @@ def segments(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[F
     c = view.context
     bad = violations_by_register(c.verdict)
     body = Group(_crop(verdict_line(view)), _crop(profile_selector(view)),
-                 _crop(segment_rows(c.state, c.previous, bad)), _crop(dtr_line(c.state)))
+                 _crop(segment_rows(c.state, c.previous, bad, width)), _crop(dtr_line(c.state)))
     return to_lines(body, width, ts.theme)
 
 

@@ -22,7 +22,7 @@ __all__ = ["TuiState", "ALL_PANES", "LAYOUTS", "config_path", "ConfigError"]
 # Every pane the TUI can show, in focus (Tab) order.
 ALL_PANES = ("regs", "segments", "code", "stack", "memory", "screen", "serial", "events",
              "output")
-# "auto" picks by terminal size: wide (>= 160x45), tall (>= 110x32), tabs (anything smaller).
+# "auto" picks by terminal size: wide (>= 210x45), tall (>= 110x32), tabs (anything smaller).
 LAYOUTS = ("auto", "wide", "tall", "tabs")
 THEME_NAMES = ("dark", "light", "plain")
 

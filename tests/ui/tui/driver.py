@@ -1,0 +1,93 @@
+"""Drives the TUI Application with prompt_toolkit's pipe input and a fixed-size terminal output,
+and reads back what is on the screen (the layout rendered at that size)."""
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.data_structures import Size
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output.vt100 import Vt100_Output
+
+KEYS = {"F1": "\x1bOP", "F2": "\x1bOQ", "F5": "\x1b[15~", "F7": "\x1b[18~", "F8": "\x1b[19~",
+        "F9": "\x1b[20~", "Tab": "\t", "Enter": "\r", "C-c": "\x03", "Down": "\x1b[B",
+        "Up": "\x1b[A"}
+
+
+class Tui:
+    def __init__(self, app: Any, inp: Any, width: int, height: int) -> None:
+        self.tui = app
+        self.inp = inp
+        self.width, self.height = width, height
+
+    def screen(self) -> str:
+        from debugger.ui.tui.layout import screen_text
+
+        return "\n".join(screen_text(self.tui.app.layout.container, self.width, self.height))
+
+    def output(self) -> str:
+        """The output pane's lines, without colours or wrapping."""
+        import re
+
+        return re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(self.tui.state.output))
+
+    def send(self, *keys: str) -> None:
+        for k in keys:
+            self.inp.send_text(KEYS.get(k, k))
+
+    async def settle(self, timeout: float = 60.0) -> None:
+        """Wait until the keys are processed and no command is running."""
+        await asyncio.sleep(0.15)
+        end = time.monotonic() + timeout
+        while self.tui.runner.busy or self.tui.state.running:
+            if time.monotonic() > end:
+                raise AssertionError("the TUI command did not finish:\n" + self.screen())
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.15)
+
+    async def command(self, line: str) -> None:
+        """Type a command line (the command line has the focus) and wait for it."""
+        self.send(line, "Enter")
+        await self.settle()
+
+    async def wait_for(self, pred: Callable[[], bool], timeout: float = 30.0) -> None:
+        end = time.monotonic() + timeout
+        while not pred():
+            if time.monotonic() > end:
+                raise AssertionError("condition not met; screen:\n" + self.screen())
+            await asyncio.sleep(0.05)
+
+
+def run_tui(image: Path | str, scenario: Callable[[Tui], Awaitable[None]], *,
+            width: int = 120, height: int = 40, **state: Any) -> Any:
+    """Open `image`, run the TUI at width x height, play `scenario`, quit; returns the ctx."""
+    from rich.console import Console
+
+    from debugger.commands.context import CommandContext
+    from debugger.engine.session import Session
+    from debugger.script.interpreter import Interpreter
+    from debugger.ui.tui.app import TuiApp
+    from debugger.ui.tui.state import TuiState
+
+    session = Session(image)
+    ctx = CommandContext(session, Console(file=io.StringIO(), width=120))
+    interp = Interpreter(ctx)
+    out = Vt100_Output(io.StringIO(), lambda: Size(rows=height, columns=width), term="xterm")  # type: ignore[arg-type]
+
+    async def main() -> None:
+        with create_pipe_input() as inp, create_app_session(input=inp, output=out):
+            app = TuiApp(ctx, interp, state=TuiState(**state))
+            task = asyncio.ensure_future(app.run_async())
+            drv = Tui(app, inp, width, height)
+            try:
+                await drv.wait_for(lambda: app.app.is_running and app.view is not None)
+                await scenario(drv)
+            finally:
+                app.leave()
+                await asyncio.wait_for(task, 30)
+    asyncio.run(main())
+    return ctx
