@@ -87,7 +87,7 @@ def complete_layout(ctx: "CommandContext", text: str) -> Iterable[str]:
 @command("layout", category="misc", completer=complete_layout,
          usage="layout [auto|wide|tall|tabs | show PANE | hide PANE | save [FILE] | load [FILE]]",
          help="Choose the TUI's pane layout (no argument: show it, or enter the TUI).\n"
-              "auto picks by terminal size: wide (>= 160x45, every pane), tall (>= 110x32),\n"
+              "auto picks by terminal size: wide (>= 210x45, every pane), tall (>= 110x32),\n"
               "tabs (smaller, e.g. 80x24: one pane at a time).  show/hide PANE adds or removes\n"
               "a pane (regs segments code stack memory screen serial events output).\n"
               "save/load keep the choice in FILE (default $BOOTDBG_TUI_CONFIG or\n"

@@ -189,7 +189,8 @@ class TuiApp:
         cols = self.tlayout.size()[0]
         plain = self.state.theme == "plain"
         sink = OutputSink(self.state, self.app.invalidate)
-        con = Console(file=sink, theme=rich_theme(self.state.theme), force_terminal=True,  # type: ignore[arg-type]
+        con = Console(file=sink, theme=rich_theme(self.state.theme),  # type: ignore[arg-type]
+                      force_terminal=True,
                       color_system=None if plain else "truecolor", no_color=plain,
                       width=max(60, cols - 2), highlight=False, emoji=False, soft_wrap=False)
         self.ctx.console = con

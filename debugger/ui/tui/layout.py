@@ -12,15 +12,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from prompt_toolkit.application.current import get_app
+from prompt_toolkit.filters import Condition
 from prompt_toolkit.layout import (
-    AnyContainer, ConditionalContainer, DynamicContainer, Float, FloatContainer, HSplit, Layout, VSplit, Window,
+    AnyContainer, ConditionalContainer, DynamicContainer, Float, FloatContainer, HSplit, Layout,
+    VSplit, Window,
 )
 from prompt_toolkit.layout.controls import FormattedTextControl, UIContent, UIControl
 from prompt_toolkit.layout.dimension import Dimension as D
 from prompt_toolkit.layout.menus import CompletionsMenu
 from prompt_toolkit.layout.mouse_handlers import MouseHandlers
 from prompt_toolkit.layout.screen import Screen, WritePosition
-from prompt_toolkit.filters import Condition
 
 from debugger.ui.tui import io_panes  # noqa: F401  (registers the I/O panes)
 from debugger.ui.tui.panes import PANES, code_index, title_of
@@ -45,7 +46,8 @@ _LAYOUTS: dict[str, list[tuple[int | None, list[tuple[Slot, int | None]]]]] = {
         (44, [(("stack", "memory"), None), (("events", "serial"), None), (("output",), None)]),
     ],
     "tabs": [
-        (None, [(("summary",), 2), (("code", "regs", "segments", "stack", "memory", "screen", "serial", "events"),
+        (None, [(("summary",), 2), (("code", "regs", "segments", "stack", "memory", "screen",
+                                     "serial", "events"),
                  None), (("output",), 5)]),
     ],
 }
@@ -227,8 +229,8 @@ class TuiLayout:
 def screen_text(container: object, width: int, height: int) -> list[str]:
     """Render `container` at width x height and return the characters (for tests and captures)."""
     screen = Screen(default_char=None)
-    container.write_to_screen(screen, MouseHandlers(),                     # type: ignore[attr-defined]
-                              WritePosition(0, 0, width, height), "", True, None)
+    write = container.write_to_screen                        # type: ignore[attr-defined]
+    write(screen, MouseHandlers(), WritePosition(0, 0, width, height), "", True, None)
     screen.draw_all_floats()
     rows = []
     for y in range(height):

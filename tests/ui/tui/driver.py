@@ -73,10 +73,16 @@ def run_tui(image: Path | str, scenario: Callable[[Tui], Awaitable[None]], *,
     from debugger.ui.tui.app import TuiApp
     from debugger.ui.tui.state import TuiState
 
+    import os
+    import tempfile
+
+    # the command line's history must not go to the user's own history file
+    os.environ.setdefault("BOOTDBG_HISTORY", os.path.join(tempfile.mkdtemp(), "history"))
     session = Session(image)
     ctx = CommandContext(session, Console(file=io.StringIO(), width=120))
     interp = Interpreter(ctx)
-    out = Vt100_Output(io.StringIO(), lambda: Size(rows=height, columns=width), term="xterm")  # type: ignore[arg-type]
+    out = Vt100_Output(io.StringIO(),  # type: ignore[arg-type]
+                       lambda: Size(rows=height, columns=width), term="xterm")
 
     async def main() -> None:
         with create_pipe_input() as inp, create_app_session(input=inp, output=out):
