@@ -37,7 +37,50 @@ struct bootdbg_det {
     int32_t len[MAX_RANGES];
     uint8_t baseline[1024];
     uint32_t base_eflags, base_hflags;
+    /* Block classification: blocks that may change watched state without ending. */
+    int32_t suspects_on;
+    int32_t hit_kind;              /* 1 transition, 2 unclassified block, 3 suspect block */
+    uint64_t hit_addr;
+    uint32_t hit_size;
+    uint32_t hit_bits;
+    uint64_t *keys;                /* open-addressing table, 0 = empty */
+    uint8_t *vals;                 /* 1 clean, 2 suspect */
+    uint32_t table_bits;
+    uint32_t pad;
 };
+
+static uint64_t block_key(uint64_t address, uint32_t size, uint32_t bits) {
+    return ((address << 16) | ((uint64_t)(size & 0x3FFF) << 2) | bits) + 1;
+}
+
+static uint32_t slot_of(const struct bootdbg_det *d, uint64_t key) {
+    return (uint32_t)((key * 0x9E3779B97F4A7C15ULL) >> (64 - d->table_bits));
+}
+
+/* Look a block up: 0 unknown, 1 clean, 2 suspect. */
+static int lookup(const struct bootdbg_det *d, uint64_t key) {
+    uint32_t mask = (1u << d->table_bits) - 1, i = slot_of(d, key);
+    for (uint32_t n = 0; n <= mask; n++, i = (i + 1) & mask) {
+        if (d->keys[i] == key) return d->vals[i];
+        if (d->keys[i] == 0) return 0;
+    }
+    return 0;
+}
+
+/* Record a block's class; returns 0 when the table is full. */
+int bootdbg_det_mark(struct bootdbg_det *d, uint64_t address, uint32_t size, uint32_t bits,
+                     int val) {
+    uint64_t key = block_key(address, size, bits);
+    uint32_t mask = (1u << d->table_bits) - 1, i = slot_of(d, key);
+    for (uint32_t n = 0; n <= mask; n++, i = (i + 1) & mask) {
+        if (d->keys[i] == key || d->keys[i] == 0) {
+            d->keys[i] = key;
+            d->vals[i] = (uint8_t)val;
+            return 1;
+        }
+    }
+    return 0;
+}
 
 static int total_len(const struct bootdbg_det *d) {
     int n = 0;
@@ -55,6 +98,7 @@ void bootdbg_det_sync(struct bootdbg_det *d) {
     d->base_eflags = *(const uint32_t *)(d->env + d->eflags_off) & d->eflags_mask;
     d->base_hflags = *(const uint32_t *)(d->env + d->hflags_off) & d->hflags_mask;
     d->hit = 0;
+    d->hit_kind = 0;
 }
 
 static int changed(const struct bootdbg_det *d) {
@@ -77,12 +121,27 @@ void bootdbg_block_cb(void *uc, uint64_t address, uint32_t size, void *user_data
     uint64_t now = d->base + *d->counter;
     if (changed(d)) {
         d->hit = 1;
+        d->hit_kind = 1;
         d->hit_prev = d->prev;
         d->hit_now = now;
         d->emu_stop(uc);
         return;
     }
     d->prev = now;
+    if (d->suspects_on) {
+        uint32_t hf = *(const uint32_t *)(d->env + d->hflags_off);
+        uint32_t bits = (hf >> 15) & 1 ? 2 : ((hf >> 4) & 1 ? 1 : 0);
+        int cls = lookup(d, block_key(address, size, bits));
+        if (cls != 1) {
+            d->hit = 1;
+            d->hit_kind = cls == 2 ? 3 : 2;
+            d->hit_addr = address;
+            d->hit_size = size;
+            d->hit_bits = bits;
+            d->hit_prev = d->hit_now = now;
+            d->emu_stop(uc);
+        }
+    }
 }
 
 int bootdbg_det_size(void) { return (int)sizeof(struct bootdbg_det); }

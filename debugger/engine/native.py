@@ -32,7 +32,15 @@ class _Det(ctypes.Structure):
         ("off", ctypes.c_int32 * MAX_RANGES), ("len", ctypes.c_int32 * MAX_RANGES),
         ("baseline", ctypes.c_uint8 * 1024),
         ("base_eflags", ctypes.c_uint32), ("base_hflags", ctypes.c_uint32),
+        ("suspects_on", ctypes.c_int32), ("hit_kind", ctypes.c_int32),
+        ("hit_addr", ctypes.c_uint64), ("hit_size", ctypes.c_uint32),
+        ("hit_bits", ctypes.c_uint32),
+        ("keys", ctypes.c_void_p), ("vals", ctypes.c_void_p),
+        ("table_bits", ctypes.c_uint32), ("pad", ctypes.c_uint32),
     ]
+
+TABLE_BITS = 16
+_BITS = {0: 16, 1: 32, 2: 64}
 
 
 def _load() -> ctypes.CDLL | None:
@@ -52,6 +60,8 @@ def _load() -> ctypes.CDLL | None:
         _why = "native module does not match its bindings (rebuild with pip install -e .)"
         return None
     lib.bootdbg_det_sync.argtypes = [ctypes.c_void_p]
+    lib.bootdbg_det_mark.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32,
+                                     ctypes.c_uint32, ctypes.c_int]
     _lib = lib
     return lib
 
@@ -85,7 +95,13 @@ class NativeDetector:
             d.off[i], d.len[i] = off, n
         d.eflags_off, d.eflags_mask = L.OFF_EFLAGS, 0x23000
         d.hflags_off, d.hflags_mask = L.OFF_HFLAGS, 3
+        self._keys = (ctypes.c_uint64 * (1 << TABLE_BITS))()
+        self._vals = (ctypes.c_uint8 * (1 << TABLE_BITS))()
+        d.keys = ctypes.addressof(self._keys)
+        d.vals = ctypes.addressof(self._vals)
+        d.table_bits = TABLE_BITS
         self.d = d
+        self.classify: Any = None        # (address, size, bits) -> bool (suspect)
         self.handle = ctypes.c_size_t()
         cb = ctypes.cast(lib.bootdbg_block_cb, ctypes.c_void_p)
         err = uclib.uc_hook_add(machine.uc._uch, ctypes.byref(self.handle), UC_HOOK_BLOCK, cb,
@@ -101,12 +117,34 @@ class NativeDetector:
         self.d.base = base
 
     def _slice_end(self) -> Any:
-        if self.d.hit and self.d.armed:
-            from debugger.machine.pc import RunResult, Stop
+        d = self.d
+        if not (d.hit and d.armed):
+            return None
+        from debugger.machine.pc import RunResult, Stop
 
-            self.d.armed = 0
-            return RunResult(Stop.EVENT, "transition", self.m.icount, {"event": "detector"})
-        return None
+        if d.hit_kind == 2:          # a block seen for the first time: classify it
+            bits = _BITS[d.hit_bits]
+            bad = bool(self.classify and self.classify(d.hit_addr, d.hit_size, bits))
+            if not self.lib.bootdbg_det_mark(ctypes.byref(d), d.hit_addr, d.hit_size,
+                                             d.hit_bits, 2 if bad else 1):
+                self._clear_table()
+            if not bad:
+                d.hit = 0
+                d.hit_kind = 0
+                return RunResult(Stop.EVENT, "classified", self.m.icount, {"event": "classified"})
+            d.hit_kind = 3
+        d.armed = 0
+        if d.hit_kind == 3:
+            return RunResult(Stop.EVENT, "suspect", self.m.icount, {"event": "suspect"})
+        return RunResult(Stop.EVENT, "transition", self.m.icount, {"event": "detector"})
+
+    def _clear_table(self) -> None:
+        ctypes.memset(self._keys, 0, ctypes.sizeof(self._keys))
+
+    @property
+    def suspect(self) -> tuple[int, int] | None:
+        d = self.d
+        return (d.hit_addr, d.hit_size) if d.hit and d.hit_kind == 3 else None
 
     def sync(self, icount: int) -> None:
         self.lib.bootdbg_det_sync(ctypes.byref(self.d))
@@ -115,7 +153,8 @@ class NativeDetector:
 
     @property
     def hit(self) -> tuple[int, int] | None:
-        return (self.d.hit_prev, self.d.hit_now) if self.d.hit else None
+        d = self.d
+        return (d.hit_prev, d.hit_now) if d.hit and d.hit_kind == 1 else None
 
     def remove(self) -> None:
         from unicorn.unicorn_py3.unicorn import uclib

@@ -61,6 +61,7 @@ class Session:
         self.last_stop: StopEvent | None = None
         self.on_stop: list[Callable[[StopEvent], None]] = []
         self._internal_exits: set[int] = set()
+        self._block_classes: dict[tuple[int, int, int], frozenset[str]] = {}
         self._mut = 0
         self._state_cache: CpuState | None = None
         self._state_key: tuple[int, int, int] | None = None

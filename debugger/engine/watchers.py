@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from unicorn import UC_HOOK_BLOCK, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE
 
 from debugger.cpustate import CpuState
+from debugger.engine.blockscan import classify, relevant_categories
 from debugger.engine.points import Breakpoint, Catchpoint, ExprWatch, IoWatch, Point, Watchpoint
 from debugger.engine.stops import Change, StopEvent
 from debugger.engine.transitions import TRANSITION_KINDS, diff_states, signature
@@ -66,6 +67,10 @@ class Watchers:
         self._det_hit: tuple[int, int] | None = None
         self._verdicts: dict[str, bool] = {}
         self._bits: int | None = None
+        self._suspect: tuple[int, int] | None = None
+        self._categories = relevant_categories(
+            {c.catch for c in self.trans}, any(_expr_is_fast(w) for w in self.exprs)) \
+            if not exact else frozenset()
         self._arm()
 
     @staticmethod
@@ -102,6 +107,9 @@ class Watchers:
                 from debugger.engine.native import NativeDetector
 
                 self._native = NativeDetector(m)
+                if self._categories:
+                    self._native.d.suspects_on = 1
+                    self._native.classify = lambda a, n, b: self._suspect_block_bits(a, n, b)
             else:
                 self._hooks.append(uc.hook_add(UC_HOOK_BLOCK, self._block_cb))
         if self._hooks:
@@ -191,15 +199,49 @@ class Watchers:
             m.request_stop(Stop.EVENT, "io", event="watch")
 
     def _block_cb(self, uc: Any, address: int, size: int, _ud: Any) -> None:
-        if self.muted or self._det_hit is not None:
+        if self.muted or self.exact or self._det_hit is not None:
             return
         m = self.m
         now = m._slice_base + m.eng.emu_counter
         if signature(m.eng) != self._sig:
             self._det_hit = (self._det_prev, now)
             m.request_stop(Stop.EVENT, "transition", event="detector")
-        else:
-            self._det_prev = now
+            return
+        self._det_prev = now
+        if self._categories and self._suspect_block(address, size):
+            self._suspect = (address, size)
+            m.request_stop(Stop.EVENT, "suspect", event="suspect")
+
+    def _bits_now(self) -> int:
+        hf = self.m.cpu.hflags
+        return 64 if hf & (1 << 15) else 32 if hf & (1 << 4) else 16
+
+    def _suspect_block(self, address: int, size: int) -> bool:
+        return self._suspect_block_bits(address, size, self._bits_now())
+
+    def _suspect_block_bits(self, address: int, size: int, bits: int) -> bool:
+        key = (address, size, bits)
+        cats = self.s._block_classes.get(key)
+        if cats is None:
+            cats = classify(self.m.mem.read_linear, address, size, key[2])
+            self.s._block_classes[key] = cats
+        return bool(cats & self._categories)
+
+    def _step_block(self, address: int, size: int) -> StopEvent | None:
+        """Step exactly through a block that may change watched state invisibly."""
+        m = self.m
+        self.exact = True
+        try:
+            for _ in range(size + 1):
+                ev = self.step_once()
+                if ev is not None:
+                    return ev
+                if not address <= m._pc() < address + size:
+                    break
+        finally:
+            self.exact = False
+        self._sync_baseline()
+        return None
 
     # -- exact step ----------------------------------------------------------------------------------
     def step_once(self) -> StopEvent | None:
@@ -416,11 +458,17 @@ class Watchers:
         self._det_prev = m.icount
         if self._native is not None:
             self._native.sync(m.icount)
+        self._suspect = None
         r = m.run(n)
         if self._native is not None:
             self._det_hit = self._native.hit
             self._det_prev = self._native.d.prev
+            self._suspect = self._native.suspect
         m.bus.stop_requested = False
+        if r.reason == Stop.EVENT and r.details.get("event") == "suspect" and self._suspect:
+            return self._step_block(*self._suspect)
+        if r.reason == Stop.EVENT and r.details.get("event") == "classified":
+            return None
         if r.reason == Stop.EVENT and r.details.get("event") in ("watch", "detector"):
             assert cp is not None
             if r.details["event"] == "detector" and self._det_hit is not None:

@@ -1,0 +1,58 @@
+"""Which translation blocks can change watched state without ending the block.
+
+Unicorn ends a translation block after most state-changing instructions (CR writes, far jumps,
+IRET, ...), so comparing the watched state at block boundaries sees them.  A few do not end the
+block (unicorn-notes.md §3.2): segment loads in real, vm86 and 16-bit protected mode (and FS/GS
+loads everywhere), LGDT/LIDT/LLDT/LTR, WRMSR.  A block holding one of them could change a field
+and change it back before its end, invisibly at the boundary -- so the detector stops before
+such a block and the engine steps through it exactly.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from debugger.engine.disasm import disassemble
+
+__all__ = ["classify", "CATEGORIES", "relevant_categories"]
+
+CATEGORIES = ("sreg", "dtr", "msr")
+_SREGS = ("ds", "es", "fs", "gs", "ss")
+_DTR = {"lgdt", "lidt", "lldt", "ltr"}
+_MSR = {"wrmsr", "swapgs", "wrfsbase", "wrgsbase"}
+_LOADS = {"lds", "les", "lfs", "lgs", "lss"}
+
+
+def classify(read: Callable[[int, int], bytes], address: int, size: int, bits: int) -> frozenset[str]:
+    """The categories of non-block-ending state changes inside the block."""
+    try:
+        code = read(address, size)
+    except Exception:
+        return frozenset(CATEGORIES)          # unreadable: be safe, step it
+    found: set[str] = set()
+    for ins in disassemble(code, address, bits):
+        m = ins.mnemonic
+        if m in _DTR:
+            found.add("dtr")
+        elif m in _MSR:
+            found.add("msr")
+        elif m in _LOADS:
+            found.add("sreg")
+        elif m in ("mov", "pop") and ins.op_str.split(",")[0].strip() in _SREGS:
+            found.add("sreg")
+        elif m == "(bad)":
+            found.update(CATEGORIES)
+    return frozenset(found)
+
+
+def relevant_categories(catch_kinds: set[str], watch_fields: bool) -> frozenset[str]:
+    """Which categories matter for the armed catchpoints (and field watches)."""
+    if watch_fields or catch_kinds & {"vmx-invalid", "vmx-valid"}:
+        return frozenset(CATEGORIES)
+    out = set()
+    if catch_kinds & {"sreg", "mode"}:
+        out.add("sreg")
+    if "dtr" in catch_kinds:
+        out.add("dtr")
+    if "cr" in catch_kinds:
+        out.add("msr")
+    return frozenset(out)
