@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["Machine", "MachineConfig", "RunResult", "Stop"]
 
 SLICE = 1 << 24          # at most this many instructions per emu_start
-POLL_SLICE = 64          # while an IRQ waits for IF=1
 
 
 class Stop:
@@ -127,6 +126,9 @@ class Machine:
         self._bios_exits = tuple(self.bios.exits())
         self._exits_key: object = None
         self._install_hooks()
+        from debugger.machine.irqwait import IrqWait
+
+        self._irqwait = IrqWait(self.eng, self.uc.ctl_flush_tb)
         self.reset()
 
     # -- construction ------------------------------------------------------------------------------
@@ -418,7 +420,15 @@ class Machine:
             if deadline is not None:
                 n = max(1, min(n, deadline - self.clock.icount))
             if self.devices.pic.pending_vector() is not None:
-                n = min(n, POLL_SLICE)
+                if self.cpu.eflags & RF_IF:
+                    # The STI/MOV-SS shadow: execute that one instruction, then deliver.
+                    n = 1
+                    self._irqwait.hold()
+                else:
+                    # IF=0: stop as soon as a block starts with IF=1.
+                    self._irqwait.arm()
+            elif self._irqwait.armed:
+                self._irqwait.disarm()
             if at_exit:
                 # Unicorn executes nothing when started at an exit: step this one without it.
                 self._sync_exits(without=pc)
