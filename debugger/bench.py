@@ -56,8 +56,7 @@ def _prefix(path: Path, budget: int) -> tuple[int, int]:
     ev = s.cont(max_insns=budget)
     total = s.icount
     bios = [e.icount for e in s.machine.events if e.kind.startswith("bios") or e.kind == "disk"]
-    last_bios = max([0] + bios + [s.machine.bios.last_call_icount
-                                  if hasattr(s.machine.bios, "last_call_icount") else 0])
+    last_bios = max([0] + bios)
     if ev.kind not in ("halted",):
         raise RuntimeError(f"{path.name}: benchmark image did not halt ({ev.kind}: {ev.message})")
     return last_bios, total

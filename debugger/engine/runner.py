@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from debugger.cpustate import CpuState
 from debugger.engine.stops import Change, StopEvent
-from debugger.engine.transitions import signature
 from debugger.engine.watchers import Watchers
 from debugger.machine.pc import Stop
 
 if TYPE_CHECKING:
     from debugger.engine.session import Session
 
-__all__ = ["run", "run_exact", "run_to", "run_finish", "native_available", "CHUNK"]
+__all__ = ["run", "run_exact", "run_to", "run_finish", "native_available", "make_stop",
+           "machine_stop", "CHUNK"]
 
 CHUNK = 1 << 22          # instructions between checkpoints / time checks in a fast run
 
@@ -178,5 +178,3 @@ def run_finish(s: "Session") -> StopEvent:
     finally:
         w.disarm()
 
-
-__all__ += ["make_stop", "machine_stop", "signature"]

@@ -86,5 +86,3 @@ def _seg_changes(name: str, x: Any, y: Any) -> list[Change]:
     return [Change(f"{name}.{f}", getattr(x, f), getattr(y, f))
             for f in ("selector", "base", "limit", "ar") if getattr(x, f) != getattr(y, f)]
 
-
-assert set(SEGMENT_NAMES[:6]) == {"es", "cs", "ss", "ds", "fs", "gs"}

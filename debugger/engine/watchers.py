@@ -169,7 +169,7 @@ class Watchers:
         if self.muted:
             return
         m = self.m
-        at = m._slice_base + m.eng.emu_counter
+        at = m.running_icount()
         self._mem_hits.append((w, access, address, size, value))
         if not self.exact:
             self._hit_icount = at
@@ -194,7 +194,7 @@ class Watchers:
         self._io_hits.append((hit, direction, port, size, value, self.m.icount))
         if not self.exact:
             m = self.m
-            self._hit_icount = m._slice_base + m.eng.emu_counter
+            self._hit_icount = m.running_icount()
             m.bus.stop_requested = True
             m.request_stop(Stop.EVENT, "io", event="watch")
 
@@ -202,7 +202,7 @@ class Watchers:
         if self.muted or self.exact or self._det_hit is not None:
             return
         m = self.m
-        now = m._slice_base + m.eng.emu_counter
+        now = m.running_icount()
         if signature(m.eng) != self._sig:
             self._det_hit = (self._det_prev, now)
             m.request_stop(Stop.EVENT, "transition", event="detector")
@@ -328,9 +328,7 @@ class Watchers:
                 if c.args[0] != vec:
                     continue
                 if len(c.args) > 1:
-                    ah = (self.s.state().rax >> 8) & 0xFF if kind != "int" else \
-                        self._ah_at_int()
-                    if ah != c.args[1]:
+                    if (self.s.state().rax >> 8) & 0xFF != c.args[1]:
                         continue
             if not self._passes(c):
                 continue
@@ -339,9 +337,6 @@ class Watchers:
                 self.s, kind, f"{kind} {name}".strip(), insn_pc=insn_pc, insn_bytes=code,
                 details=dict(details), point=c.number))
         return None
-
-    def _ah_at_int(self) -> int:
-        return (self.s.state().rax >> 8) & 0xFF
 
     def _check_transitions(self, insn_pc: int | None, code: bytes) -> StopEvent | None:
         before = self._state or self.m.state()

@@ -17,7 +17,6 @@ Normalisations (the record shows what hardware reports, not QEMU's shortcuts):
 """
 from __future__ import annotations
 
-import ctypes
 import struct
 
 from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH

@@ -23,7 +23,7 @@ from unicorn import unicorn_const as uconst
 from unicorn import x86_const as x
 
 from debugger.cpustate import (
-    CR0_PE, RF_IF, RF_VM, Activity, CpuState, DescriptorTable, Segment,
+    CR0_PE, RF_IF, RF_VM, Activity, CpuState, Segment,
 )
 from debugger.machine import uc_layout
 from debugger.machine.bios import Bios
@@ -85,6 +85,7 @@ class _Pending:
     error_code: int = 0
     address: int = 0
     access: str = ""
+    saved_regs: bytes = b""    # a refused IN/OUT: the GPRs before Unicorn went on
 
 
 class Machine:
@@ -263,7 +264,8 @@ class Machine:
         self.bus.write(0x20, 1, 0x20)
 
     # -- hooks (engine running; record and stop) -------------------------------------------------------
-    def _now(self) -> int:
+    def running_icount(self) -> int:
+        """The instruction count, also exact from inside a Unicorn hook during a run."""
         return self._slice_base + self.eng.emu_counter
 
     def _sync_clock(self) -> None:
@@ -322,9 +324,8 @@ class Machine:
     def _io_denied(self, size: int) -> int:
         """An IN/OUT the I/O permission check refuses: #GP(0) at the instruction, no effect."""
         if self._pending is None:
-            saved = self.eng.read(uc_layout.OFF_REGS, 8 * 8)
             self._pending = _Pending("io-gp", 13, error_code=0, address=self.cpu.rip,
-                                     access=saved.hex())
+                                     saved_regs=self.eng.read(uc_layout.OFF_REGS, 8 * 8))
         self.uc.emu_stop()
         return self.cpu.gpr(0) & ((1 << (8 * size)) - 1)
 
@@ -496,7 +497,7 @@ class Machine:
             self.events.emit("bios-error", f"INT {vector:02X}h: {exc}", vector=vector)
         except Unsupported as exc:
             return self._result(Stop.UNSUPPORTED, str(exc))
-        except _StopRequest as req:
+        except StopRequest as req:
             return self._result(req.reason, req.message, **req.details)
         return self._check_event_filter("bios", {"vector": vector})
 
@@ -515,7 +516,7 @@ class Machine:
         self.mutations += 1
         if p.kind == "io-gp":
             # Undo what Unicorn did after the refused IN/OUT: registers and IP as before it.
-            self.eng.write(uc_layout.OFF_REGS, bytes.fromhex(p.access))
+            self.eng.write(uc_layout.OFF_REGS, p.saved_regs)
             self.cpu.rip = p.address
             return self.raise_exception(13, 0)
         if p.kind in ("sysenter", "syscall"):
@@ -619,7 +620,7 @@ class Machine:
         return RunResult(reason, message, self.icount, details)
 
 
-class _StopRequest(Exception):
+class StopRequest(Exception):
     """Raised by a BIOS service to end the run (e.g. INT 18h: no bootable device)."""
 
     def __init__(self, reason: str, message: str, **details: Any) -> None:
@@ -628,5 +629,3 @@ class _StopRequest(Exception):
         self.message = message
         self.details = details
 
-
-StopRequest = _StopRequest

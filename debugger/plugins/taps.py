@@ -119,7 +119,7 @@ class Taps:
         if mode == self._mode:
             return
         old, self._mode = self._mode, mode
-        now = m._now()
+        now = m.running_icount()
         if now <= self._mode_high:          # re-executed after going back to a checkpoint
             return
         self._mode_high = now
@@ -134,7 +134,7 @@ class Taps:
         last = [(-1, -1)]
 
         def cb(uc: Any, address: int, size: int, _ud: Any) -> None:
-            now = m._now()
+            now = m.running_icount()
             if now < last[0][0] or (now, address) == last[0]:
                 return                      # re-executed after going back to a checkpoint
             last[0] = (now, address)
@@ -155,7 +155,7 @@ class Taps:
         once = _Once()
 
         def cb(uc: Any, acc: int, address: int, size: int, value: int, _ud: Any) -> None:
-            now = m._now()
+            now = m.running_icount()
             kind = "write" if acc == UC_MEM_WRITE else "read"
             if once.first(now, (kind, address, size)):
                 fn(MemoryAccess(kind, address, size, value, m._pc(), now))
