@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 if TYPE_CHECKING:
     from debugger.commands.context import CommandContext
 
-__all__ = ["Command", "CommandError", "SessionOver", "command", "load_commands", "find", "all_commands",
-           "split_command", "names", "CATEGORIES"]
+__all__ = ["Command", "CommandError", "SessionOver", "command", "unregister", "load_commands", "find",
+           "all_commands", "split_command", "names", "CATEGORIES"]
 
 CATEGORIES = {
     "running": "Running the guest",
@@ -80,13 +80,24 @@ def command(name: str, *, aliases: Iterable[str] = (), category: str = "misc", h
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         cmd = Command(name, fn, tuple(aliases), category, help, usage or name, completer,
                       repeatable, block)
-        for n in (name, *cmd.aliases):
+        for n in (name, *cmd.aliases):              # all names free, or none is taken
             if n in _BY_NAME and _BY_NAME[n].fn is not fn:
                 raise ValueError(f"command name {n!r} registered twice")
+        for n in (name, *cmd.aliases):
             _BY_NAME[n] = cmd
         _REGISTRY[name] = cmd
         return fn
     return deco
+
+
+def unregister(name: str) -> None:
+    """Remove the command `name` and its aliases (plugins unloading); unknown names are ignored."""
+    cmd = _REGISTRY.pop(name, None)
+    if cmd is None:
+        return
+    for n in (cmd.name, *cmd.aliases):
+        if _BY_NAME.get(n) is cmd:
+            del _BY_NAME[n]
 
 
 def load_commands() -> None:

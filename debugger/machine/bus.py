@@ -81,6 +81,21 @@ class IoBus:
         self.devices.append(device)
         return device
 
+    def detach(self, device: Device) -> None:
+        """Remove `device`; each of its ports goes back to the latest other device attached there
+        (a plugin's model that took over a port gives it back)."""
+        if device not in self.devices:
+            return
+        self.devices.remove(device)
+        freed = {p for r in device.ports for p in r if self._map.get(p) is device}
+        for p in freed:
+            del self._map[p]
+        for d in self.devices:                      # in attach order: the latest wins
+            for r in d.ports:
+                for port in r:
+                    if port in freed:
+                        self._map[port] = d
+
     def device_at(self, port: int) -> Device | None:
         return self._map.get(port)
 

@@ -111,6 +111,9 @@ class Machine:
         self.slice_listeners: list[Callable[[int], None]] = []
         # Asked after every emu_start; a non-None answer ends the run (native hooks use it).
         self.slice_end_checks: list[Callable[[], RunResult | None]] = []
+        # Called after each interrupt, IRQ or exception is delivered to the guest:
+        # fn(vector, kind "int"|"irq"|"exception", error_code, cs, ip) with CS:IP at delivery.
+        self.interrupt_listeners: list[Callable[[int, str, int | None, int, int], None]] = []
         self._pending: _Pending | None = None
         self._slice_base = 0
         self._exits_installed: list[int] | None = None
@@ -551,6 +554,7 @@ class Machine:
         """Deliver an exception/interrupt with the double- and triple-fault rules."""
         self.mutations += 1
         name = VECTOR_NAMES.get(vector, f"INT {vector:02X}h")
+        at = (self.cpu.seg("cs").selector, self.cpu.rip) if self.interrupt_listeners else None
         if not software and not external:
             self.events.emit("exception", f"{name} at {self._pc():#x}"
                              + (f" error code {error_code:#x}" if error_code is not None else ""),
@@ -584,6 +588,9 @@ class Machine:
         if self.cpu.activity is Activity.HLT:
             self.cpu.activity = Activity.ACTIVE
         kind = "int" if software else ("irq" if external else "exception")
+        if at is not None:
+            for fn in list(self.interrupt_listeners):
+                fn(vector, kind, error_code, *at)
         return self._check_event_filter(kind, {"vector": vector, "error_code": error_code})
 
     def _triple_fault(self, chain: list[int]) -> RunResult:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:
     from debugger.ui.context import ContextView
 
-__all__ = ["Pane", "pane", "all_panes", "get_pane"]
+__all__ = ["Pane", "pane", "unregister", "names", "all_panes", "get_pane"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,18 @@ def pane(name: str, *, order: int, title: str | None = None
         _PANES[name] = Pane(name, order, name if title is None else title, fn)
         return fn
     return deco
+
+
+def unregister(name: str, fn: Callable[..., Any] | None = None) -> None:
+    """Remove the pane `name` (only if it is still `fn`, when given); unknown names are ignored."""
+    p = _PANES.get(name)
+    if p is not None and (fn is None or p.fn is fn):
+        del _PANES[name]
+
+
+def names() -> list[str]:
+    _load()
+    return list(_PANES)
 
 
 def _load() -> None:
