@@ -97,8 +97,7 @@ class PluginApi:
         """A pane `fn(view, width) -> renderable` for the context view and the TUI."""
         from debugger.ui import panes
 
-        panes._load()
-        if name in panes._PANES or name in registry.PANES:
+        if name in panes.names() or name in registry.PANES:
             raise ValueError(f"pane {name!r} is already taken")
         wrapped = self._guard(f"pane {name}", fn)
         registry.PANES[name] = registry._PaneEntry(name, self.name, wrapped, title or name, order)
@@ -106,8 +105,7 @@ class PluginApi:
 
         def undo() -> None:
             registry.PANES.pop(name, None)
-            if name in panes._PANES and panes._PANES[name].fn is wrapped:
-                del panes._PANES[name]
+            panes.unregister(name, wrapped)
         return self._keep(f"pane {name}", undo)
 
     def register_exporter(self, name: str, fn: Callable[..., Any], help: str = "") -> Handle:

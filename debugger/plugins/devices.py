@@ -34,16 +34,5 @@ def attach_guarded(bus: IoBus, device: Device, guard: Guard) -> Callable[[], Non
     if not device.ports:
         raise ValueError(f"device {device.name!r} has no ports")
     proxy = _Guarded(device, guard)
-    previous = {p: bus.device_at(p) for r in proxy.ports for p in r}
     bus.attach(proxy)
-
-    def undo() -> None:
-        if proxy in bus.devices:
-            bus.devices.remove(proxy)
-        for port, old in previous.items():
-            if bus.device_at(port) is proxy:
-                if old is None:
-                    bus._map.pop(port, None)
-                else:
-                    bus._map[port] = old
-    return undo
+    return lambda: bus.detach(proxy)

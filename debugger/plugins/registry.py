@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 __all__ = ["Handle", "EXPORTERS", "CATCH_KINDS", "PANES", "CatchKind", "Exporter",
-           "add_command", "remove_command"]
+           "add_command"]
 
 
 class Handle:
@@ -75,23 +75,9 @@ def add_command(name: str, fn: Callable[..., Any], **kw: Any) -> Callable[[], No
     """Register a command in the global registry; returns the function that removes it."""
     from debugger import commands
 
-    commands.load_commands()
+    taken = set(commands.names())
     for n in (name, *kw.get("aliases", ())):
-        if n in commands._BY_NAME:
+        if n in taken:
             raise ValueError(f"command name {n!r} is already taken")
     commands.command(name, **kw)(fn)
-
-    def undo() -> None:
-        remove_command(name)
-    return undo
-
-
-def remove_command(name: str) -> None:
-    from debugger import commands
-
-    cmd = commands._REGISTRY.pop(name, None)
-    if cmd is None:
-        return
-    for n in (cmd.name, *cmd.aliases):
-        if commands._BY_NAME.get(n) is cmd:
-            del commands._BY_NAME[n]
+    return lambda: commands.unregister(name)

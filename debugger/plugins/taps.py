@@ -65,7 +65,7 @@ class Taps:
         self.m = machine
         self.interrupt_subs: list[Callable[[Interrupt], None]] = []
         self.mode_subs: list[Callable[[ModeChange], None]] = []
-        self._orig_raise: Any = None
+        self._int_listening = False
         self._int_once = _Once()
         self._block_hook: Any = None
         self._sig: bytes | None = None
@@ -75,24 +75,18 @@ class Taps:
     # -- interrupts ----------------------------------------------------------------------------
     def add_interrupt(self, fn: Callable[[Interrupt], None]) -> Callable[[], None]:
         self.interrupt_subs.append(fn)
-        if self._orig_raise is None:
-            m = self.m
-            self._orig_raise = m.raise_exception
-            cpu = m.cpu
-
-            def raise_exception(vector: int, error_code: int | None, *, software: bool = False,
-                                external: bool = False) -> Any:
-                cs, ip = cpu.seg("cs").selector, cpu.rip
-                result = self._orig_raise(vector, error_code, software=software,
-                                          external=external)
-                kind = "int" if software else "irq" if external else "exception"
-                if self._int_once.first(m.icount, (vector, kind, cs, ip)):
-                    ev = Interrupt(vector, kind, error_code, m.icount, cs, ip)
-                    for sub in list(self.interrupt_subs):
-                        sub(ev)
-                return result
-            m.raise_exception = raise_exception  # type: ignore[method-assign]
+        if not self._int_listening:
+            self._int_listening = True
+            self.m.interrupt_listeners.append(self._on_interrupt)
         return lambda: self._drop(self.interrupt_subs, fn)
+
+    def _on_interrupt(self, vector: int, kind: str, error_code: int | None, cs: int,
+                      ip: int) -> None:
+        m = self.m
+        if self._int_once.first(m.icount, (vector, kind, cs, ip)):
+            ev = Interrupt(vector, kind, error_code, m.icount, cs, ip)
+            for sub in list(self.interrupt_subs):
+                sub(ev)
 
     # -- mode changes --------------------------------------------------------------------------
     def add_mode(self, fn: Callable[[ModeChange], None]) -> Callable[[], None]:
@@ -177,10 +171,9 @@ class Taps:
         if fn in subs:
             subs.remove(fn)
         m = self.m
-        if not self.interrupt_subs and self._orig_raise is not None:
-            if "raise_exception" in vars(m):
-                del m.raise_exception
-            self._orig_raise = None
+        if not self.interrupt_subs and self._int_listening:
+            m.interrupt_listeners.remove(self._on_interrupt)
+            self._int_listening = False
         if not self.mode_subs and self._block_hook is not None:
             m.uc.hook_del(self._block_hook)
             self._block_hook = None
