@@ -79,7 +79,7 @@ class MachineConfig:
 
 @dataclass
 class _Pending:
-    kind: str                  # "intr" | "ud" | "sysenter" | "syscall" | "reset" | "unmapped"
+    kind: str                  # "intr" | "bios" | "ud" | "sysenter" | "syscall" | "reset" | "unmapped"
     vector: int = 0
     is_int: bool = False
     error_code: int = 0
@@ -127,7 +127,6 @@ class Machine:
                     ctypes.c_int(uconst.UC_CTL_CONTEXT_CPU | uconst.UC_CTL_CONTEXT_MEMORY))
         self._install_devices()
         self.bios = Bios(self)
-        self._bios_exits = tuple(self.bios.exits())
         self._exits_key: object = None
         self._install_hooks()
         from debugger.machine.irqwait import IrqWait
@@ -276,8 +275,14 @@ class Machine:
 
     def _hook_intr(self, uc: Any, intno: int, _ud: Any) -> None:
         self.cpu.reset_fault_counter()
-        self._pending = _Pending("intr", intno, bool(self.eng.i32(uc_layout.OFF_IS_INT)),
-                                 self.eng.u32(uc_layout.OFF_ERROR_CODE))
+        is_int = bool(self.eng.i32(uc_layout.OFF_IS_INT))
+        if intno == 3 and is_int:
+            vec = self.bios.vector_at(self._pc() - 1)
+            if vec is not None:         # the int3 that starts a BIOS stub: a service call
+                self._pending = _Pending("bios", vec)
+                uc.emu_stop()
+                return
+        self._pending = _Pending("intr", intno, is_int, self.eng.u32(uc_layout.OFF_ERROR_CODE))
         uc.emu_stop()
 
     def _hook_invalid(self, uc: Any, _ud: Any) -> bool:
@@ -365,7 +370,7 @@ class Machine:
         key = (frozenset(self.extra_exits), without)
         if key == self._exits_key:
             return
-        wanted = set(self._bios_exits) | self.extra_exits
+        wanted = set(self.extra_exits)
         wanted.discard(without)
         old = set(self._exits_installed or ())
         self.uc.ctl_exits_enabled(True)
@@ -468,6 +473,8 @@ class Machine:
             err = exc
         # Unicorn's count hook counts the instruction at which it stops (not executed).
         done = min(self.eng.emu_counter, n)
+        if self._pending is not None and self._pending.kind == "bios":
+            done -= 1               # a BIOS stub's trap is not a guest instruction
         self.icount += done
         self.clock.icount = self._clock_base + done
         if self.bus.next_deadline() is not None and self.clock.icount >= self.bus.next_deadline():
@@ -517,6 +524,9 @@ class Machine:
             return self._result(Stop.UNMAPPED, f"{p.access} of unmapped physical address "
                                 f"{p.address:#x} at {self._pc():#x}", address=p.address)
         self.mutations += 1
+        if p.kind == "bios":
+            self.cpu.rip -= 1       # back to the stub: _bios resumes at its tail
+            return self._bios(p.vector, self._pc())
         if p.kind == "io-gp":
             # Undo what Unicorn did after the refused IN/OUT: registers and IP as before it.
             self.eng.write(uc_layout.OFF_REGS, p.saved_regs)

@@ -1,8 +1,11 @@
 """The BIOS: a ROM at F000 whose interrupt entry points are serviced in Python.
 
 Every vector in the IVT initially points at a small stub in the ROM segment F000.  A stub is
-`nop` (where the machine stops: it is a Unicorn exit) followed by the stub's tail (`iret`, or
-`int 1Ch; iret` for the timer).  When the guest reaches a stub -- through `INT n`, an IRQ, or a
+`int3` (the trap where the machine stops; it is not counted as an instruction and never reaches
+the guest's IDT) followed by the stub's tail (`iret`, or `int 1Ch; iret` for the timer).  A trap
+rather than a Unicorn exit per stub: Unicorn re-validates every exit address at the end of each
+`emu_start`, which with 256 stubs cost 5 us per start (single-stepping ran at a third of its
+speed).  When the guest reaches a stub -- through `INT n`, an IRQ, or a
 hooking guest's `pushf; call far [old]` -- the machine stops, runs the Python service for that
 vector against the guest's registers (`BiosCall`), and resumes at the tail.  So services are
 entered and left through the guest's own IVT exactly as on hardware, and a guest that hooks a
@@ -29,6 +32,7 @@ __all__ = ["Bios", "BiosCall", "ROM_SEGMENT", "stub_offset", "ServiceHook"]
 ROM_SEGMENT = 0xF000
 ROM_BASE = ROM_SEGMENT << 4
 STUB_AREA = 0xE000           # offset of vector 0's stub; 4 bytes per vector
+TRAP = b"\xcc"                # the first byte of every stub: int3
 IRQ_VECTORS = tuple(range(0x08, 0x10)) + tuple(range(0x70, 0x78))
 
 Handler = Callable[[BiosCall], None]
@@ -87,9 +91,6 @@ class Bios:
     def stub_linear(self, vector: int) -> int:
         return ROM_BASE + stub_offset(vector)
 
-    def exits(self) -> list[int]:
-        return [self.stub_linear(v) for v in range(256)]
-
     def vector_at(self, linear: int) -> int | None:
         off = linear - ROM_BASE
         if off in _BY_OFFSET:
@@ -106,7 +107,7 @@ class Bios:
         for v in range(256):
             off = stub_offset(v)
             tail = b"\xcd\x1c\xcf" if v == 0x08 else b"\xcf"
-            rom[off:off + 1 + len(tail)] = b"\x90" + tail
+            rom[off:off + 1 + len(tail)] = TRAP + tail
         rom[0xFFF0:0xFFF5] = b"\xea" + stub_offset(0x19).to_bytes(2, "little") + b"\x00\xf0"
         rom[0xFFF5:0xFFFD] = b"01/01/26"
         rom[0xFFFE] = 0xFC                            # model byte: AT
