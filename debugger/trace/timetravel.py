@@ -80,7 +80,7 @@ class TimeTravel:
     def _seek(self, target: int) -> str | None:
         """Put the machine at icount `target` (not later); None or why it stopped earlier."""
         m = self.s.machine
-        key = self.tl.before(target) if target > 0 else self.tl.before(0, inclusive=True)
+        key = self.tl.before(target, inclusive=True)   # a point at `target` itself will do
         if key is None:
             raise TimeTravelError("no checkpoint before that point (time travel was turned "
                                   "on later)")
@@ -136,13 +136,15 @@ class TimeTravel:
     def reverse_stepi(self, n: int = 1) -> StopEvent:
         if n < 1:
             raise TimeTravelError("step count must be at least 1")
-        target = max(0, self.icount - n)
+        start = self.tl.keys[0][0] if self.tl.keys else 0      # where the history begins
+        target = max(start, self.icount - n)
 
         def go() -> StopEvent:
-            if self.icount == 0:
+            if self.icount <= start:
                 return self._stop("history", "no more reverse-execution history")
             self._seek(target)
-            return self._stop("step", "" if target else "reached the start of the recording")
+            return self._stop("step", "" if target > start else
+                              "reached the start of the recording")
         return self._run(go)
 
     def reverse_continue(self) -> StopEvent:

@@ -126,3 +126,19 @@ def test_budget_thins_points_but_keeps_travel_exact() -> None:
     for target in (end // 4, end // 2, end - 3):
         tt.goto(target)
         assert same(s, fresh_at("exceptions", target))
+
+
+def test_back_to_where_time_travel_was_turned_on() -> None:
+    """History that starts later than icount 0: its first point is reachable exactly."""
+    s = Session(IMAGES / "hello.img")
+    s.step(5)
+    tt = attach(s)
+    s.step(3)
+    ev = tt.reverse_stepi(3)
+    assert ev.kind == "step" and s.icount == 5
+    assert same(s, fresh_at("hello", 5))
+    assert tt.reverse_stepi().kind == "history" and s.icount == 5
+    s.step(2)
+    assert tt.reverse_stepi(10).kind == "step" and s.icount == 5     # stops at the start
+    s.step(2)
+    assert tt.goto(5).kind == "goto" and s.icount == 5
