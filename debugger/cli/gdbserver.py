@@ -2,7 +2,8 @@
 
 The guest is stopped before its first instruction at 0000:7C00.  Clients are served one after
 another (a client that disconnects leaves the machine as it was for the next); --once ends after
-the first.  Port 0 picks a free port; the line `Listening on HOST:PORT` tells which.
+the first.  Port 0 picks a free port; the line `Listening on HOST:PORT` tells which.  --record
+turns time travel on, so gdb's reverse-stepi / reverse-continue work (bs / bc packets).
 """
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="address to listen on (default 127.0.0.1:1234; loopback unless you "
                         "name another address)")
     p.add_argument("--once", action="store_true", help="exit when the first client leaves")
+    p.add_argument("--record", action="store_true",
+                   help="turn time travel on from the start, so gdb can reverse-stepi and "
+                        "reverse-continue (bs/bc packets)")
     p.add_argument("--profile", default=None, metavar="P",
                    help="checker profile for monitor check / catch vmx-* (default vmx)")
     p.add_argument("--plugin", action="append", default=[], metavar="NAME",
@@ -46,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
             session.set_profile(args.profile)
     except SessionError as exc:
         raise UserError(str(exc)) from None
+    if args.record:
+        from debugger.trace.timetravel import attach
+
+        attach(session)
     if args.plugin:
         from debugger.plugins import manager_for
         from debugger.plugins.config import ConfigError, parse_spec

@@ -3,9 +3,10 @@
 Supported: `?`, `g`/`G`, `p`/`P`, `m`/`M`, `c`/`s` (with an address), Z0/Z1 breakpoints and
 Z2/Z3/Z4 watchpoints (and `z`), `qSupported`, `qXfer:features:read`, `qRcmd` (monitor: any
 bootdbg command, its output sent back), thread queries for the one CPU, `D`, `k`, and ^C during
-a continue.  Reverse execution (`bc`, `bs`) gets the empty "not supported" reply until the
-session records.  When the client goes away the points it set are deleted and the session is
-left as it was, usable.
+a continue.  Reverse execution (`bc`, `bs`) is served -- and advertised in qSupported -- when
+time travel is on for the session (`record`, `bootdbg gdbserver --record`); otherwise they get
+the empty "not supported" reply.  When the client goes away the points it set are deleted and
+the session is left as it was, usable.
 """
 from __future__ import annotations
 
@@ -114,6 +115,8 @@ class GdbServer:
                 if body:
                     self._set_pc(int(body.split(";")[0], 16))
                 return self._resume(step=c == "s")
+            if pkt in ("bc", "bs"):
+                return self._reverse(step=pkt == "bs")
             if c in "Zz":
                 return self._point(c == "Z", body)
             if c == "H" or c == "T":
@@ -127,13 +130,14 @@ class GdbServer:
                 return self._query(pkt)
             if c == "v":
                 return "OK" if pkt == "vKill" or pkt.startswith("vKill;") else ""
-            return ""                                # bc, bs and the rest: not supported
+            return ""                                # the rest: not supported
         except (ValueError, IndexError):
             return "E01"
 
     def _query(self, pkt: str) -> Any:
         if pkt.startswith("qSupported"):
-            return "PacketSize=4000;qXfer:features:read+;swbreak+;hwbreak+"
+            reverse = ";ReverseStep+;ReverseContinue+" if self._timetravel() else ""
+            return "PacketSize=4000;qXfer:features:read+;swbreak+;hwbreak+" + reverse
         if pkt.startswith("qXfer:features:read:target.xml:"):
             off, _, n = pkt.rsplit(":", 1)[1].partition(",")
             xml = self._layout(fresh=True).xml().encode()
@@ -254,22 +258,53 @@ class GdbServer:
         return "OK"
 
     # -- running -----------------------------------------------------------------------------------
-    def _resume(self, step: bool) -> str:
+    def _timetravel(self) -> Any:
+        return getattr(self.s, "timeline", None)
+
+    def _reverse(self, step: bool) -> str:
+        """bs / bc: back one instruction, or back to the latest point that fires before now."""
+        from debugger.engine.runner import make_stop
+        from debugger.engine.session import SessionError
+
+        tt = self._timetravel()
+        if tt is None:
+            return ""
+
+        def run() -> "StopEvent":
+            try:
+                if step:
+                    return tt.reverse_stepi(1)
+                ev = tt.reverse_continue()
+                key = {v: k for k, v in self.points.items()}.get(ev.point)
+                if key is not None and key[0] >= 2:
+                    # gdb expects a reverse watchpoint stop before the accessing instruction
+                    # (it compares the value there with the one it knows); bootdbg's own stop
+                    # is after it, as going forwards.
+                    tt.goto(ev.icount - 1)
+                    return make_stop(self.s, ev.kind, f"before {ev.message}", point=ev.point)
+                return ev
+            except SessionError as exc:         # no history before here: gdb says so
+                return make_stop(self.s, "history", str(exc))
+        return self._resume(step=step, run=run)
+
+    def _resume(self, step: bool, run: Callable[[], "StopEvent"] | None = None) -> str:
         assert self.io is not None
         result: list[Any] = []
         done = threading.Event()
         gone = False
         if step:
-            ev = self.s.step(1)
+            ev = run() if run is not None else self.s.step(1)
         else:
-            def run() -> None:
+            go = run or self.s.cont
+
+            def run_thread() -> None:
                 try:
-                    result.append(self.s.cont())
+                    result.append(go())
                 except BaseException as exc:        # reported to the client as a fault
                     result.append(exc)
                 finally:
                     done.set()
-            t = threading.Thread(target=run, name="bootdbg-gdb-run", daemon=True)
+            t = threading.Thread(target=run_thread, name="bootdbg-gdb-run", daemon=True)
             t.start()
             while not done.is_set():
                 try:
@@ -293,6 +328,8 @@ class GdbServer:
         sig = default
         extra = ""
         if ev is not None:
+            if ev.kind == "history":            # reverse execution reached the recording's start
+                return f"T{SIGTRAP:02x}replaylog:begin;thread:1;"
             if ev.kind == "interrupt":
                 sig = SIGINT
             elif ev.kind in _FAULT_KINDS:

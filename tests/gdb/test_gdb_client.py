@@ -4,67 +4,19 @@ the session survives a client that disconnects."""
 from __future__ import annotations
 
 import re
-import shutil
 import socket
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-IMAGES = ROOT / "images"
-GDB = shutil.which("gdb")
-
-
-def _server(image: str, *extra: str) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "debugger", "gdbserver", str(IMAGES / image), "--listen",
-         "127.0.0.1:0", "--once", *extra], cwd=ROOT, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    line = ""
-    timer = threading.Timer(20, proc.kill)
-    timer.start()
-    try:
-        line = proc.stdout.readline()           # type: ignore[union-attr]
-    finally:
-        timer.cancel()
-    m = re.match(r"Listening on 127\.0\.0\.1:(\d+)", line)
-    if not m:
-        proc.kill()
-        pytest.fail(f"gdbserver did not start: {line!r} {proc.stderr.read()}")  # type: ignore
-    return proc, int(m.group(1))
-
-
-def _gdb(port: int, *commands: str) -> str:
-    if GDB is None:
-        pytest.skip("gdb not installed")
-    argv = [GDB, "-nx", "-batch", "-ex", "set architecture i8086",
-            "-ex", f"target remote 127.0.0.1:{port}"]
-    for c in commands:
-        argv += ["-ex", c]
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    return r.stdout + r.stderr
-
-
-def _finish(proc: subprocess.Popen[str]) -> str:
-    try:
-        _, err = proc.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        pytest.fail("gdbserver did not exit after the client detached")
-    assert proc.returncode == 0, err
-    return err
+from tests.gdb.gdbclient import IMAGES, ROOT, finish, gdb, server
 
 
 def test_real_mode_session():
-    proc, port = _server("hello.img")
-    out = _gdb(port, "x/3i $pc", "break *0x7c10", "continue", "stepi", "info registers",
-               "monitor sreg", "monitor check kvm", "p/x $pc_offset")
-    err = _finish(proc)
+    proc, port = server("hello.img")
+    out = gdb(port, "x/3i $pc", "break *0x7c10", "continue", "stepi", "info registers",
+              "monitor sreg", "monitor check kvm", "p/x $pc_offset")
+    err = finish(proc)
     # 16-bit disassembly of the boot sector at 0000:7C00
     lines = [ln for ln in out.splitlines() if re.match(r"\s*(=> )?0x7c0", ln)]
     assert lines[0].startswith("=> 0x7c00:"), out
@@ -95,11 +47,11 @@ def test_real_mode_session():
 def test_real_mode_watchpoint_and_nonzero_cs_base():
     """int13hook-hd: a watchpoint on the BDA memory size, then code at 9F80:0000 where the
     linear PC (CS.base + IP) differs from IP."""
-    proc, port = _server("int13hook-hd.img", "--drive", "hda")
-    out = _gdb(port, "watch *(unsigned short*)0x413", "continue", "delete",
-               "break *0x9f800", "continue", "x/2i $pc", "p/x $pc_offset", "p/x $cs_base",
-               "info registers cs")
-    _finish(proc)
+    proc, port = server("int13hook-hd.img", "--drive", "hda")
+    out = gdb(port, "watch *(unsigned short*)0x413", "continue", "delete",
+              "break *0x9f800", "continue", "x/2i $pc", "p/x $pc_offset", "p/x $cs_base",
+              "info registers cs")
+    finish(proc)
     assert "Hardware watchpoint 1: *(unsigned short*)0x413" in out
     assert "Old value = 639" in out and "New value = 638" in out
     assert "Breakpoint 2, 0x0009f800" in out, out
@@ -118,11 +70,11 @@ def test_protected_mode_after_the_switch():
     jmp = s.disassemble(count=1)[0]
     assert jmp.mnemonic in ("ljmp", "jmp")
     target = s.state().pc + jmp.size           # pm32: follows the far jump
-    proc, port = _server("pmode.img")
-    out = _gdb(port, f"break *{target:#x}", "continue", "set architecture i386", "x/3i $pc",
-               "watch *(int*)0x12340", "continue", "info registers eip cs cs_base cs_limit cr0",
-               "monitor sreg", "stepi", "x/i $pc")
-    _finish(proc)
+    proc, port = server("pmode.img")
+    out = gdb(port, f"break *{target:#x}", "continue", "set architecture i386", "x/3i $pc",
+              "watch *(int*)0x12340", "continue", "info registers eip cs cs_base cs_limit cr0",
+              "monitor sreg", "stepi", "x/i $pc")
+    finish(proc)
     assert f"Breakpoint 1, 0x{target:08x}" in out
     assert re.search(rf"=> 0x{target:x}:\s+mov\s+\$0x10,%ax", out), out
     assert "Hardware watchpoint 2: *(int*)0x12340" in out
