@@ -1,6 +1,6 @@
 """Debian's gdb against `bootdbg gdbserver` on the demo images: 16-bit code at 0000:7C00,
-breakpoints, stepping, registers, watchpoints and monitor commands, in real and protected mode;
-the session survives a client that disconnects."""
+breakpoints, stepping, registers, watchpoints and monitor commands, in real and protected mode,
+and in long mode with the x86-64 description; the session survives a client that disconnects."""
 from __future__ import annotations
 
 import re
@@ -117,3 +117,39 @@ def test_bad_listen_address_is_one_line(tmp_path):
                        text=True, timeout=60)
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "bad listen address" in r.stderr
+
+
+def test_long_mode_with_the_x86_64_description_after_reconnecting():
+    """longmode: a first client runs to the 64-bit entry and detaches; the next one gets the
+    x86-64 target description (64-bit registers, 64-bit disassembly) without `set architecture`."""
+    from debugger.engine.session import Session
+
+    s = Session(IMAGES / "longmode.img")
+    s.catch("mode")
+    while s.state().bits != 64:
+        s.cont()
+    entry = s.state().pc
+    code = s.disassemble(count=30)
+    movabs = next(i for i in code if i.text == "movabs rax, 0x123456789abcdef")
+    after = movabs.address + movabs.size
+    proc, port = server("longmode.img", once=False)
+    try:
+        first = gdb(port, f"break *{entry:#x}", "continue")
+        out = gdb(port, "show architecture", "x/3i $pc", "info registers rip rsp cs cs_limit efer",
+                  f"break *{after:#x}", "continue", "info registers rax", "stepi", "p/x $rip",
+                  "x/gx $rsp", "monitor sreg", arch=None)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+    assert f"Breakpoint 1, 0x{entry:08x}" in first
+    assert 'currently "i386:x86-64"' in out
+    assert re.search(rf"=> 0x{entry:x}:\s+mov\s+\$0x10,%ax", out), out
+    assert re.search(rf"rip\s+0x{entry:x}\s", out) and re.search(r"efer\s+0x500\s", out)
+    assert re.search(r"cs\s+0x8\s", out) and re.search(r"rsp\s+0x", out)
+    assert f"Breakpoint 1, 0x{after:016x}" in out
+    assert re.search(r"rax\s+0x123456789abcdef\s", out), out
+    # stepi into the call: the return address went onto the 64-bit stack
+    call = s.disassemble(after, 1)[0]
+    assert call.mnemonic == "call" and f"$1 = {int(call.op_str, 0):#x}" in out
+    assert re.search(rf"0x7bf8:\s+0x0*{after + call.size:x}\b", out), out
+    assert re.search(r"^CS\s+0008\s+0000000000000000\s+ffffffff\s+0a09a", out, re.M), out
