@@ -109,6 +109,8 @@ class Machine:
         self.event_filter: Callable[[str, dict[str, Any]], bool] | None = None
         # Called with the machine icount at the start of every emu_start (native hooks use it).
         self.slice_listeners: list[Callable[[int], None]] = []
+        # Called with the icount before a BIOS service changes the state (the full trace).
+        self.service_listeners: list[Callable[[int], None]] = []
         # Asked after every emu_start; a non-None answer ends the run (native hooks use it).
         self.slice_end_checks: list[Callable[[], RunResult | None]] = []
         # Called after each interrupt, IRQ or exception is delivered to the guest:
@@ -500,6 +502,8 @@ class Machine:
 
     def _bios(self, vector: int, pc: int) -> RunResult | None:
         self.mutations += 1
+        for fn in self.service_listeners:
+            fn(self.icount)
         self.cpu.rip += 1      # resume at the stub's tail
         try:
             self.bios.dispatch(vector)
