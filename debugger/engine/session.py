@@ -24,7 +24,8 @@ from debugger.engine.points import (
 from debugger.engine.stops import StopEvent
 from debugger.machine.disk import Disk, DiskError, open_disk
 from debugger.machine.memory import MemoryError_, PageFault
-from debugger.machine.pc import Machine, MachineConfig
+from debugger.machine.cpu import decode_state
+from debugger.machine.pc import Machine, MachineConfig, Stop
 
 if TYPE_CHECKING:
     from debugger.checks import Verdict
@@ -57,7 +58,7 @@ class Session:
         self.variables: dict[str, int] = {}
         self.native = runner.native_available() if native is None else native
         self._lock = threading.Lock()
-        self._prev_state: CpuState | None = None
+        self._prev_state: Any = None        # CpuState, or a raw copy (see previous_state)
         self.last_stop: StopEvent | None = None
         self.on_stop: list[Callable[[StopEvent], None]] = []
         self._internal_exits: set[int] = set()
@@ -82,6 +83,8 @@ class Session:
     @property
     def previous_state(self) -> CpuState | None:
         """The state at the previous stop (for 'changed since last stop' highlighting)."""
+        if self._prev_state is not None and not isinstance(self._prev_state, CpuState):
+            self._prev_state = decode_state(self._prev_state)     # a raw copy, decoded once
         return self._prev_state
 
     def set_state(self, st: CpuState) -> None:
@@ -284,7 +287,8 @@ class Session:
         if n < 1:
             raise SessionError("step count must be at least 1")
         if n == 1:
-            return self._run(lambda: runner.run_exact(self, n, step_kind="step"))
+            return self._lean_step() or self._run(
+                lambda: runner.run_exact(self, n, step_kind="step"))
         # The fast path stops exactly too; only the name of a completed count differs.
         return self._run(lambda: runner.run(self, n, budget_kind="step"))
 
@@ -322,11 +326,35 @@ class Session:
         except Exception:   # pragma: no cover - engine not running
             pass
 
+    def _lean_step(self) -> StopEvent | None:
+        """`step()` with nothing armed: the machine's lean path and a stop event built from the
+        four fields it needs (the API single-step speed).  None: take the general path."""
+        if self._internal_exits or self.points.active():
+            return None
+        m = self.machine
+        cached = self._state_key == (m.icount, m.mutations, self._mut)
+        before: Any = self._state_cache if cached else m.cpu.raw_state()
+        pc = m.cpu.linear_pc()
+        with self._lock:
+            r = m.step_lean()
+            if r is False:
+                return None
+            self._mut += 1
+        if r is not None and r.reason not in (Stop.BUDGET, Stop.EVENT):
+            ev = runner.machine_stop(self, r, pc if m.icount else None)
+        else:
+            cs, rip, linear, bits = m.cpu.where()
+            ev = StopEvent("step", m.icount, cs, rip, linear, bits=bits)
+        return self._stopped(before, ev)
+
     def _run(self, fn: Callable[[], StopEvent]) -> StopEvent:
         before = self.state()
         with self._lock:
             self._mut += 1
             ev = fn()
+        return self._stopped(before, ev)
+
+    def _stopped(self, before: Any, ev: StopEvent) -> StopEvent:
         self._prev_state = before
         self.last_stop = ev
         self.stops.append(ev)

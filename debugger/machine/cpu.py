@@ -17,6 +17,7 @@ Normalisations (the record shows what hardware reports, not QEMU's shortcuts):
 """
 from __future__ import annotations
 
+import ctypes
 import struct
 
 from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
@@ -53,6 +54,7 @@ _CRS = struct.Struct("<9Q")
 _MSRS = struct.Struct("<9Q")       # sysenter cs/esp/eip, star, (pad), lstar, cstar, fmask, kgsbase
 _DRS = struct.Struct("<8Q")
 _SEG_NAMES8 = ("es", "cs", "ss", "ds", "fs", "gs", "ldtr", "tr")
+_RAW_SIZE = max(600, L.OFF_SYSENTER_CS + 72, L.OFF_DR + 64, L.OFF_PAT + 8)
 _GPR = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
         "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
 
@@ -80,6 +82,11 @@ class Cpu:
         self.eng = eng
         self.uc = eng.uc
         self.activity = Activity.ACTIVE
+        # Live views of the fields read on every step (the env does not move).
+        self._rip = ctypes.c_uint64.from_address(eng.env + L.OFF_EIP)
+        self._cs_base = ctypes.c_uint64.from_address(eng.env + _SEG_OFF["cs"] + 8)
+        self._cs_sel = ctypes.c_uint32.from_address(eng.env + _SEG_OFF["cs"])
+        self._hflags = ctypes.c_uint32.from_address(eng.env + L.OFF_HFLAGS)
 
     # -- general registers ---------------------------------------------------------------------
     def gpr(self, index: int) -> int:
@@ -114,6 +121,21 @@ class Cpu:
     @property
     def hflags(self) -> int:
         return self.eng.u32(L.OFF_HFLAGS)
+
+    def linear_pc(self) -> int:
+        """CS.base + EIP (RIP in 64-bit code): where the next instruction is fetched."""
+        if self._hflags.value & HF_CS64:
+            return self._rip.value
+        return (self._cs_base.value + self._rip.value) & 0xFFFFFFFF
+
+    def where(self) -> tuple[int, int, int, int]:
+        """(CS selector, RIP, linear PC, code size in bits), cheaply."""
+        hf = self._hflags.value
+        rip = self._rip.value
+        if hf & HF_CS64:
+            return self._cs_sel.value & 0xFFFF, rip, rip, 64
+        return (self._cs_sel.value & 0xFFFF, rip, (self._cs_base.value + rip) & 0xFFFFFFFF,
+                32 if hf & HF_CS32 else 16)
 
     # -- segments ------------------------------------------------------------------------------
     def seg(self, name: str) -> Segment:
@@ -209,39 +231,13 @@ class Cpu:
         self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
 
     # -- whole state ---------------------------------------------------------------------------
+    def raw_state(self) -> tuple[bytes, Activity]:
+        """Everything `read_state` needs, copied in one read (decode later with `decode_state`)."""
+        return self.eng.read(0, _RAW_SIZE), self.activity
+
     def read_state(self) -> CpuState:
-        eng = self.eng
-        head = eng.read(0, 600)
-        regs = _HEAD_REGS.unpack_from(head, 0)
-        kw: dict[str, object] = dict(zip(_GPR, regs))
-        rip, rflags = _HEAD_RIPFL.unpack_from(head, L.OFF_EIP)
-        kw["rip"] = rip
-        kw["rflags"] = rflags
-        for i, name in enumerate(_SEG_NAMES8):
-            sel, base, limit, flags = _SEG_STRUCT.unpack_from(head, _SEG_OFF[name])
-            kw[name] = seg_from_cache(sel, base, limit, flags, name)
-        _, gbase, glimit, _ = _SEG_STRUCT.unpack_from(head, L.OFF_GDT)
-        _, ibase, ilimit, _ = _SEG_STRUCT.unpack_from(head, L.OFF_IDT)
-        kw["gdtr"] = DescriptorTable(gbase, glimit)
-        kw["idtr"] = DescriptorTable(ibase, ilimit)
-        crs = _CRS.unpack_from(head, L.OFF_CR)
-        kw.update(cr0=crs[0], cr2=crs[2], cr3=crs[3], cr4=crs[4])
-        kw["efer"] = struct.unpack_from("<Q", head, L.OFF_EFER)[0]
-        a20 = struct.unpack_from("<i", head, L.OFF_A20)[0] == -1
-        msrs = _MSRS.unpack(eng.read(L.OFF_SYSENTER_CS, 72))
-        kw.update(sysenter_cs=msrs[0], sysenter_esp=msrs[1], sysenter_eip=msrs[2], star=msrs[3],
-                  lstar=msrs[5], cstar=msrs[6], fmask=msrs[7], kernel_gs_base=msrs[8])
-        drs = _DRS.unpack(eng.read(L.OFF_DR, 64))
-        kw.update(dr0=drs[0], dr1=drs[1], dr2=drs[2], dr3=drs[3], dr6=drs[6], dr7=drs[7])
-        kw["pat"] = eng.u64(L.OFF_PAT)
-        kw["activity"] = self.activity
-        hflags = struct.unpack_from("<I", head, L.OFF_HFLAGS)[0]
-        intr = 0
-        if hflags & HF_INHIBIT_IRQ:
-            intr = INTR_STI if rflags & RF_IF else INTR_MOVSS
-        kw["interruptibility"] = intr
-        kw["a20"] = a20
-        return CpuState(**kw)  # type: ignore[arg-type]
+        return decode_state(self.raw_state())
+
 
     def write_state(self, st: CpuState) -> None:
         """Make the CPU be in state `st` (every field of the record)."""
@@ -270,3 +266,37 @@ class Cpu:
         self.update_hflags()
         self.flush_tlb()
 
+
+def decode_state(raw: tuple[bytes, Activity]) -> CpuState:
+    """The CpuState of a `raw_state()` copy."""
+    head, activity = raw
+    regs = _HEAD_REGS.unpack_from(head, 0)
+    kw: dict[str, object] = dict(zip(_GPR, regs))
+    rip, rflags = _HEAD_RIPFL.unpack_from(head, L.OFF_EIP)
+    kw["rip"] = rip
+    kw["rflags"] = rflags
+    for i, name in enumerate(_SEG_NAMES8):
+        sel, base, limit, flags = _SEG_STRUCT.unpack_from(head, _SEG_OFF[name])
+        kw[name] = seg_from_cache(sel, base, limit, flags, name)
+    _, gbase, glimit, _ = _SEG_STRUCT.unpack_from(head, L.OFF_GDT)
+    _, ibase, ilimit, _ = _SEG_STRUCT.unpack_from(head, L.OFF_IDT)
+    kw["gdtr"] = DescriptorTable(gbase, glimit)
+    kw["idtr"] = DescriptorTable(ibase, ilimit)
+    crs = _CRS.unpack_from(head, L.OFF_CR)
+    kw.update(cr0=crs[0], cr2=crs[2], cr3=crs[3], cr4=crs[4])
+    kw["efer"] = struct.unpack_from("<Q", head, L.OFF_EFER)[0]
+    a20 = struct.unpack_from("<i", head, L.OFF_A20)[0] == -1
+    msrs = _MSRS.unpack_from(head, L.OFF_SYSENTER_CS)
+    kw.update(sysenter_cs=msrs[0], sysenter_esp=msrs[1], sysenter_eip=msrs[2], star=msrs[3],
+              lstar=msrs[5], cstar=msrs[6], fmask=msrs[7], kernel_gs_base=msrs[8])
+    drs = _DRS.unpack_from(head, L.OFF_DR)
+    kw.update(dr0=drs[0], dr1=drs[1], dr2=drs[2], dr3=drs[3], dr6=drs[6], dr7=drs[7])
+    kw["pat"] = struct.unpack_from("<Q", head, L.OFF_PAT)[0]
+    kw["activity"] = activity
+    hflags = struct.unpack_from("<I", head, L.OFF_HFLAGS)[0]
+    intr = 0
+    if hflags & HF_INHIBIT_IRQ:
+        intr = INTR_STI if rflags & RF_IF else INTR_MOVSS
+    kw["interruptibility"] = intr
+    kw["a20"] = a20
+    return CpuState(**kw)  # type: ignore[arg-type]

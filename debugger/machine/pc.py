@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["Machine", "MachineConfig", "RunResult", "Stop"]
 
 SLICE = 1 << 24          # at most this many instructions per emu_start
+_UNSET: Any = object()
 
 
 class Stop:
@@ -117,6 +118,11 @@ class Machine:
         # fn(vector, kind "int"|"irq"|"exception", error_code, cs, ip) with CS:IP at delivery.
         self.interrupt_listeners: list[Callable[[int, str, int | None, int, int], None]] = []
         self._pending: _Pending | None = None
+        # Bumped whenever a device may have changed its next deadline outside a BIOS call
+        # (guest I/O, a tick, a restore): the lean single step caches the deadline by it.
+        self._device_epoch = 0
+        self._deadline_key: tuple[int, int] = (-1, -1)
+        self._deadline: int | None = None
         self._slice_base = 0
         self._exits_installed: list[int] | None = None
         self.stop_requested = False
@@ -190,6 +196,7 @@ class Machine:
         from debugger.machine.bios import handoff
 
         self.bus.reset()
+        self._device_epoch += 1
         self.mem.write_phys(0, bytes(0x100000))
         self.bios.build_rom()
         self.cpu.activity = Activity.ACTIVE
@@ -217,6 +224,7 @@ class Machine:
 
         snapshot.restore(self, cp)
         self.mutations += 1
+        self._device_epoch += 1
         self._exits_installed = None
         self._exits_key = None
 
@@ -294,6 +302,7 @@ class Machine:
         return True
 
     def _hook_in(self, uc: Any, port: int, size: int, _ud: Any) -> int:
+        self._device_epoch += 1
         if not self._io_allowed(port, size):
             return self._io_denied(size)
         self._sync_clock()
@@ -302,6 +311,7 @@ class Machine:
         return value
 
     def _hook_out(self, uc: Any, port: int, size: int, value: int, _ud: Any) -> None:
+        self._device_epoch += 1
         if not self._io_allowed(port, size):
             self._io_denied(size)
             return
@@ -390,11 +400,12 @@ class Machine:
         executes -- except at the very start of the run, so that resuming from a breakpoint
         executes the instruction it stopped at.
         """
-        start = self.icount
         self.stop_requested = False
         self._external = None
         self._sync_exits()
-        resume_pc: int | None = self._pc()
+        return self._loop(self.icount, max_insns, self._pc())
+
+    def _loop(self, start: int, max_insns: int | None, resume_pc: int | None) -> RunResult:
         while True:
             if self.cpu.activity is Activity.SHUTDOWN:
                 return self._result(Stop.TRIPLE_FAULT, "the CPU is in shutdown (triple fault)")
@@ -451,12 +462,43 @@ class Machine:
                 return r
 
     def _pc(self) -> int:
-        cs_base = self.cpu.seg_raw("cs")[1]
-        if self.cpu.hflags & (1 << 15):       # 64-bit code: RIP is linear
-            return self.cpu.rip
-        return (cs_base + self.cpu.rip) & 0xFFFFFFFF
+        return self.cpu.linear_pc()
 
-    def _run_slice(self, pc: int, n: int) -> RunResult | None:
+    def step_lean(self) -> RunResult | None | bool:
+        """Execute one instruction when nothing around it needs the run loop's general work.
+
+        Returns False without executing anything when the full loop is needed (an interrupt to
+        deliver, HLT, a BIOS stub or exit at CS:IP, a stop request) -- the caller then uses
+        `run(1)`; otherwise what `run(1)` would return: None, or the RunResult of an event.
+        This is the API single-step path, so it avoids everything that costs a microsecond.
+        """
+        if (self.cpu.activity is not Activity.ACTIVE or self.stop_requested
+                or self._external is not None or self._irqwait.armed or self.mem.flush_pending
+                or self.devices.pic.pending_vector() is not None):
+            return False
+        key = self._exits_key
+        if key is None or key[1] is not None or key[0] != self.extra_exits:   # type: ignore
+            return False
+        pc = self.cpu.linear_pc()
+        if pc in self.extra_exits or self.bios.vector_at(pc) is not None:
+            return False
+        dkey = (self._device_epoch, self.mutations)
+        if dkey != self._deadline_key:
+            self._deadline = self.bus.next_deadline()
+            self._deadline_key = dkey
+        before = self.icount
+        r = self._run_slice(pc, 1, self._deadline)
+        if r is not None:
+            return r
+        if (self.icount == before or self.cpu.activity is not Activity.ACTIVE
+                or self.stop_requested or self._external is not None
+                or (self.cpu.eflags & RF_IF and self.devices.pic.pending_vector() is not None)):
+            # What run(1) does after its instruction (deliver an IRQ, wait in HLT, a BIOS stub
+            # reached without executing anything): the loop's own code.
+            return self._loop(before, 1, None)
+        return None
+
+    def _run_slice(self, pc: int, n: int, deadline: Any = _UNSET) -> RunResult | None:
         self._pending = None
         self._slice_base = self.icount
         self._clock_base = self.clock.icount
@@ -479,8 +521,11 @@ class Machine:
             done -= 1               # a BIOS stub's trap is not a guest instruction
         self.icount += done
         self.clock.icount = self._clock_base + done
-        if self.bus.next_deadline() is not None and self.clock.icount >= self.bus.next_deadline():
+        if deadline is _UNSET or self._device_epoch != self._deadline_key[0]:
+            deadline = self.bus.next_deadline()
+        if deadline is not None and self.clock.icount >= deadline:
             self.bus.tick(self.clock.icount)
+            self._device_epoch += 1
         for check in self.slice_end_checks:
             res = check()
             if res is not None:
@@ -633,6 +678,7 @@ class Machine:
         if deadline > self.clock.icount:
             self.clock.icount = deadline
         self.bus.tick(self.clock.icount)
+        self._device_epoch += 1
         if self.devices.pic.pending_vector() is None and self.bus.next_deadline() == deadline:
             return self._result(Stop.HALTED, "HLT and the pending device event raised nothing")
         return None
