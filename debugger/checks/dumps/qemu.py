@@ -16,7 +16,7 @@ from debugger.checks.dumps.errors import DumpError, ParsedDump
 from debugger.cpustate import (
     AR_UNUSABLE, INTR_MOVSS, INTR_STI, RF_IF, Activity, CpuState, DescriptorTable, Segment)
 
-__all__ = ["parse_qemu", "RECORD_START"]
+__all__ = ["parse_qemu", "parse_record", "qemu_ar", "RECORD_START", "REQUIRED"]
 
 RECORD_START = re.compile(r"^(?:EAX|RAX)=[0-9a-f]+\s")
 _REG = re.compile(r"\b(E?[A-Z]{2}|R[A-Z0-9]{1,2}|EFL|RFL|CPL|II|A20|SMM|HLT)\s*=([0-9a-f]+)\b")
@@ -50,7 +50,8 @@ def _records(lines: list[Line]) -> list[list[Line]]:
     return recs
 
 
-def _parse_record(rec: list[Line]) -> tuple[dict[str, object], Line]:
+def parse_record(rec: list[Line]) -> tuple[dict[str, object], Line]:
+    """CpuState keyword arguments from one record's lines (those it holds) and its last line."""
     kw: dict[str, object] = {}
     extra: dict[str, int] = {}
     for ln in rec:
@@ -96,7 +97,7 @@ def parse_qemu(lines: list[Line]) -> ParsedDump:
     last_err: DumpError | None = None
     for i in range(len(recs) - 1, -1, -1):
         try:
-            kw, last = _parse_record(recs[i])
+            kw, last = parse_record(recs[i])
         except DumpError as exc:
             last_err = last_err or exc
             continue
