@@ -5,7 +5,9 @@ import csv
 import hashlib
 import json
 import re
+import struct
 import xml.dom.minidom
+import zlib
 
 from tests.plugins.conftest import IMAGES
 
@@ -101,8 +103,102 @@ def test_screenshot_svg_and_html(drive, tmp_path):
     assert len(colours - {"#8ab4f8", "#e0e0e0"}) >= 2
     html = (tmp_path / "s.html").read_text()
     assert "Hello from bootdbg" in html and "DONE" in html and "background:" in html
-    assert "PNG needs Pillow" in d.error(f"screenshot {tmp_path}/s.png")
     assert "unknown format" in d.error(f"screenshot {tmp_path}/s.txt")
+    assert "No such file" in d.error(f"screenshot {tmp_path}/nodir/s.png")
+
+
+def _read_png(data: bytes) -> tuple[int, int, list[list[tuple[int, int, int]]]]:
+    """Decode an 8-bit palette PNG (filter 0 or any of the five filters) into RGB rows."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, chunks = 8, {}
+    idat = b""
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        crc = struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])[0]
+        assert zlib.crc32(kind + body) & 0xFFFFFFFF == crc, kind
+        chunks[kind] = body
+        idat += body if kind == b"IDAT" else b""
+        pos += 12 + n
+    assert b"IEND" in chunks
+    w, h, depth, ctype = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    assert (depth, ctype) == (8, 3)
+    plte = chunks[b"PLTE"]
+    pal = [tuple(plte[i:i + 3]) for i in range(0, len(plte), 3)]
+    raw = zlib.decompress(idat)
+    rows, prev = [], bytes(w)
+    for y in range(h):
+        f, line = raw[y * (w + 1)], bytearray(raw[y * (w + 1) + 1:(y + 1) * (w + 1)])
+        for x in range(w):
+            a, b, c = (line[x - 1] if x else 0), prev[x], (prev[x - 1] if x else 0)
+            p = a + b - c
+            pred = [0, a, b, (a + b) // 2,
+                    min((a, b, c), key=lambda v: (abs(p - v), (a, b, c).index(v)))][f]
+            line[x] = (line[x] + pred) & 0xFF
+        rows.append([pal[i] for i in line])
+        prev = bytes(line)
+    return w, h, rows
+
+
+def test_screenshot_png_draws_cells_in_their_colours(drive, tmp_path):
+    """hello: the PNG decodes; the cells of 'Hello' (attribute 07h) and of the AH=13h string
+    (1Eh: yellow on blue) have their glyph's pixels in the foreground colour and the rest in the
+    background; a line-graphics character fills the 9th column; the cursor is drawn."""
+    from debugger.machine.devices.vgafont import glyph
+
+    d = drive("hello.img")
+    d("plugin load screenshot")
+    d("continue")
+    s = d.session
+    # ─A in white, then B with attribute CFh: blink + red background while blinking is on
+    s.write_memory(0xB8000 + 2 * (24 * 80 + 3), bytes([0xC4, 0x0F, 0x41, 0x0F, 0x42, 0xCF]))
+    assert d(f"screenshot {tmp_path}/s.png screen").startswith("Saved screen")
+    w, h, px = _read_png((tmp_path / "s.png").read_bytes())
+    assert (w, h) == (80 * 9 + 16, 25 * 16 + 16)
+    grey, black, yellow, blue, white = ((0xAA, 0xAA, 0xAA), (0, 0, 0), (0xFF, 0xFF, 0x55),
+                                        (0, 0, 0xAA), (0xFF, 0xFF, 0xFF))
+    screen = s.screen()
+    at = screen[5].index("INT 10h AH=13h")
+
+    def cell(row: int, col: int) -> list[list[tuple[int, int, int]]]:
+        return [px[8 + row * 16 + y][8 + col * 9:8 + col * 9 + 9] for y in range(16)]
+
+    def check(row: int, col: int, ch: int, fg: tuple, bg: tuple, ninth: bool = False) -> None:
+        got = cell(row, col)
+        for y, bits in enumerate(glyph(ch)):
+            want = [fg if bits >> (7 - x) & 1 else bg for x in range(8)]
+            want.append(fg if ninth and bits & 1 else bg)
+            assert got[y] == want, (row, col, chr(ch), y)
+
+    for i, ch in enumerate(b"Hello"):
+        check(0, i, ch, grey, black)
+    for i, ch in enumerate(b"INT 10h"):
+        check(5, at + i, ch, yellow, blue)
+    check(24, 3, 0xC4, white, black, ninth=True)
+    check(24, 4, 0x41, white, black)
+    assert any(cell(24, 3)[y][8] == white for y in range(16))       # the 9th column is lit
+    check(24, 5, 0x42, white, (0xAA, 0, 0))
+    # the cursor sits after the string: scan lines 13-14 of its cell (CRTC 0Ah/0Bh)
+    crow, ccol = s.machine.devices.vga.cursor()
+    assert (crow, ccol) == (5, at + len("INT 10h AH=13h string"))
+    cur = cell(crow, ccol)
+    start, end = s.machine.devices.vga.cursor_shape()
+    assert all(cur[y] == [grey] * 9 for y in range(start, end + 1))
+    assert all(cur[y] == [black] * 9 for y in range(16) if not start <= y <= end)
+    # screen and serial: the serial console follows, in its own colours
+    d(f"screenshot {tmp_path}/both.png")
+    w2, h2, px2 = _read_png((tmp_path / "both.png").read_bytes())
+    lines = s.serial.decode().replace("\r", "").split("\n")
+    assert w2 == w and h2 == 8 + 400 + 12 + 16 * (len(lines) + 1) + 8
+    assert px2[8 + 400 + 12][8] == (0x1E, 0x1E, 0x1E)
+    # blinking off (attribute mode control 10h bit 3): attribute bit 7 brightens the background
+    bus = s.machine.bus
+    bus.read(0x3DA, 1)
+    bus.write(0x3C0, 1, 0x30)
+    bus.write(0x3C0, 1, 0x04)
+    d(f"screenshot {tmp_path}/bright.png screen")
+    _, _, px = _read_png((tmp_path / "bright.png").read_bytes())
+    check(24, 5, 0x42, white, (0xFF, 0x55, 0x55))
 
 
 def test_emucost_matches_an_instruction_by_instruction_count(drive):
