@@ -187,11 +187,18 @@ def test_cli_plugin_option_and_config_file(tmp_path):
     assert (tmp_path / "d.csv").read_text().startswith("icount,drive,op,lba")
 
 
-def test_readme_example_plugin_works(drive, tmp_path):
+def _readme_example(readme: str) -> str:
     import re as _re
 
-    text = (PLUGINS / "README.md").read_text()
-    code = _re.search(r"## Writing a plugin\n\n```python\n(.*?)```", text, _re.S).group(1)
+    text = (ROOT / readme).read_text()
+    m = _re.search(r"#+ Writing a plugin\n.*?```python\n(.*?)```", text, _re.S)
+    assert m, f"{readme}: no plugin example"
+    return m.group(1)
+
+
+@pytest.mark.parametrize("readme", ["README.md", "plugins/README.md"])
+def test_readme_example_plugin_works(drive, tmp_path, readme):
+    code = _readme_example(readme)
     assert len(code.strip().splitlines()) <= 20
     (tmp_path / "int10log.py").write_text(code)
     d = drive("pmode.img")
@@ -203,3 +210,22 @@ def test_readme_example_plugin_works(drive, tmp_path):
     d2(f"plugin load {tmp_path}/int10log.py")
     d2("continue")
     assert "Hello from bootdbg" in d2("int10log")
+
+
+def test_readme_example_command_line(tmp_path):
+    """The README's command line, run as written (from a folder holding int10log.py)."""
+    import re as _re
+    import shlex
+
+    (tmp_path / "int10log.py").write_text(_readme_example("README.md"))
+    text = (ROOT / "README.md").read_text()
+    line = _re.search(r"^bootdbg (images/\S+ .*--plugin \./int10log\.py.*)$", text, _re.M)
+    assert line, "README: no command line for the example"
+    argv = shlex.split(line.group(1))
+    argv[0] = str(ROOT / argv[0])
+    env = dict(os.environ, PYTHONPATH=str(ROOT), BOOTDBG_HISTORY=str(tmp_path / "h"),
+               BOOTDBG_CONFIG=str(tmp_path / "none.toml"))
+    r = subprocess.run([sys.executable, "-m", "debugger", *argv], capture_output=True, text=True,
+                       env=env, timeout=120, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Hello from bootdbg" in r.stdout and "characters so far" in r.stdout
