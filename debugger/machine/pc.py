@@ -80,7 +80,7 @@ class MachineConfig:
 
 @dataclass
 class _Pending:
-    kind: str                  # "intr" | "bios" | "ud" | "sysenter" | "syscall" | "reset" | "unmapped"
+    kind: str        # "intr" | "bios" | "ud" | "sysenter" | "syscall" | "reset" | "unmapped"
     vector: int = 0
     is_int: bool = False
     error_code: int = 0
