@@ -215,6 +215,8 @@ class Pic(PortDevice):
 
     def pending_vector(self) -> int | None:
         """The vector the next INTA would return, or None if the pair is not interrupting."""
+        if not self.master.irr and not self.slave.irr:
+            return None                 # the common case, asked before every step
         line = self.master.best(self._master_requests())
         if line is None:
             return None
