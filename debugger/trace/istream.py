@@ -1,0 +1,309 @@
+"""The per-instruction stream of a .bdt recording: what `trace export` writes, `trace diff` reads.
+
+A recording made without `--full` holds periodic checkpoints, not every instruction, so the
+stream is produced by re-executing it (the machine is deterministic): `InstructionStream(path)`
+opens the recording like `bootdbg replay` does, runs at full speed to the first instruction
+asked for (applying the user's recorded edits at their icounts), then executes one instruction
+at a time and yields, in order:
+
+- `Step`: one executed instruction -- its icount, the state before and after it, its bytes and
+  disassembly, and the memory it wrote (physical address, old bytes, new bytes) and, when asked
+  for, read;
+- `Event`: a change of state that executes no instruction (counts 0): a BIOS service run in
+  Python at a ROM stub ("bios"), or an interrupt or exception delivered between instructions
+  ("interrupt");
+- `End`: the last item -- the icount and state where the stream stops and why ("range": the
+  `stop` asked for; otherwise the machine's reason or the recording's recorded end).
+
+Every recorded checkpoint the stream passes is checked against the state the recording holds,
+so a replay that no longer matches the recording raises `TraceError` instead of exporting a run
+that never happened.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from unicorn import UcError
+
+from debugger.cpustate import CpuState
+from debugger.trace import format as F
+
+__all__ = ["Step", "Event", "End", "Item", "InstructionStream", "ROM_FIRST", "ROM_END",
+           "in_rom"]
+
+# The PC ROM area (option ROMs, VGA BIOS, system BIOS): code there is the firmware's.
+ROM_FIRST, ROM_END = 0xC0000, 0x100000
+
+
+def in_rom(linear: int) -> bool:
+    return ROM_FIRST <= linear < ROM_END
+
+
+@dataclass(slots=True)
+class Step:
+    icount: int
+    before: CpuState
+    after: CpuState
+    code: bytes
+    text: str
+    writes: list[tuple[int, bytes | None, bytes]] = field(default_factory=list)
+    reads: list[tuple[int, bytes]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Event:
+    icount: int
+    kind: str            # "bios" | "interrupt" | "edit"
+    message: str
+    before: CpuState
+    after: CpuState
+    writes: list[tuple[int, bytes | None, bytes]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class End:
+    icount: int
+    state: CpuState
+    reason: str
+    message: str = ""
+
+
+Item = Step | Event | End
+
+
+class InstructionStream:
+    """Re-execute a recording instruction by instruction (see the module docstring)."""
+
+    def __init__(self, path: str | Path, *, reads: bool = False) -> None:
+        from debugger.trace.replay import Replay
+
+        self.path = Path(path)
+        self.rp = Replay(path)
+        self.reads = reads
+        self.damage = self.rp.reader.damage
+        end = self.rp.end
+        items = self.rp.inputs
+        if end is not None:
+            self.end_icount = int(end.get("icount", 0))
+            self.end_reason = str(end.get("reason") or "end")
+            self.end_message = str(end.get("message") or "")
+        else:
+            # Cut short: what happened after the last thing recorded is not known.
+            self.end_icount = max((it[0] for it in items), default=0)
+            self.end_reason = "cut"
+            self.end_message = "the recording is cut short" + (
+                f" ({self.damage})" if self.damage else "")
+        self._items = items
+        self._next = 0
+        self._hooks: list[Any] = []
+        self._writes: list[tuple[int, int, bytes | None]] = []
+        self._reads: list[tuple[int, bytes]] = []
+        self.machine = self.rp.session.machine
+
+    def close(self) -> None:
+        """Remove the memory hooks (a stream left half-read keeps them) and close the file."""
+        self._disarm()
+        self.rp.reader.close()
+
+    def __enter__(self) -> "InstructionStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- positions ---------------------------------------------------------------------------------
+    def _due(self) -> bool:
+        """Apply the recorded edits due at the current icount (True if any); check the
+        recorded checkpoints there."""
+        m = self.machine
+        edited = False
+        while self._next < len(self._items) and self._items[self._next][0] <= m.icount:
+            icount, _seq, kind, payload = self._items[self._next]
+            self._next += 1
+            if icount < m.icount:
+                continue
+            if kind == "input":
+                self.rp.apply_input(payload)
+                edited = True
+            elif isinstance(payload.get("state"), dict):
+                try:
+                    want = CpuState.from_dict(payload["state"])
+                except (TypeError, ValueError, KeyError):
+                    raise F.TraceError(f"{self.path}: the checkpoint at icount {icount} is "
+                                       "malformed") from None
+                if m.state() != want:
+                    raise F.TraceError(f"{self.path}: the replay no longer matches the "
+                                       f"recording at icount {icount} (checkpoint state differs)")
+        return edited
+
+    def _advance(self, target: int) -> str | None:
+        """Run at full speed to icount `target`; None, or why the machine stopped earlier."""
+        m = self.machine
+        self._due()
+        while m.icount < target:
+            nxt = target
+            if self._next < len(self._items):
+                nxt = min(nxt, max(self._items[self._next][0], m.icount + 1))
+            r = m.run(nxt - m.icount)
+            if r.reason != "budget" and m.icount < nxt:
+                return r.reason
+            self._due()
+        return None
+
+    # -- the stream --------------------------------------------------------------------------------
+    def items(self, start: int = 0, stop: int | None = None) -> Iterator[Item]:
+        """Steps and events for the instructions at icounts [start, stop), then an End."""
+        m = self.machine
+        if start < 0:
+            raise F.TraceError("instruction counts start at 0")
+        if m.icount > start:
+            raise F.TraceError("the stream has already passed that icount")
+        stop = self.end_icount if stop is None else min(stop, self.end_icount)
+        why = self._advance(min(start, stop))
+        if why is not None:
+            yield End(m.icount, m.state(), why, f"the run ends before icount {start}")
+            return
+        self._arm()
+        try:
+            yield from self._steps(stop)
+        finally:
+            self._disarm()
+
+    def _steps(self, stop: int) -> Iterator[Item]:
+        from debugger.engine.disasm import decode_one
+        from debugger.machine.memory import MemoryError_, PageFault
+
+        m = self.machine
+        st = m.state()
+        while m.icount < stop:
+            st, end = yield from self._settle(st)
+            if end is not None:
+                yield end
+                return
+            pc = st.pc
+            code = b""
+            for n in (16, 8, 4, 1):
+                try:
+                    code = m.mem.read_linear(pc, n)
+                    break
+                except (PageFault, MemoryError_):
+                    continue
+            ins = decode_one(code, pc, st.bits) if code else None
+            self._writes.clear()
+            self._reads.clear()
+            before = m.icount
+            r = m.run(1)
+            if m.icount != before + 1:
+                if m.icount == before:
+                    yield End(m.icount, m.state(), r.reason, r.message)
+                    return
+                raise F.TraceError(f"icount {before}: one step executed "
+                                   f"{m.icount - before} instructions")
+            after = m.state()
+            yield Step(before, st, after, ins.bytes if ins else code[:1],
+                       ins.text if ins else "(unreadable)", self._written(), list(self._reads))
+            st = after
+        if stop >= self.end_icount:
+            yield End(m.icount, st, self.end_reason, self.end_message)
+        else:
+            yield End(m.icount, st, "range", f"stopped at icount {stop} as asked")
+
+    def _settle(self, st: CpuState):  # -> Generator[Event, None, tuple[CpuState, End | None]]
+        """Do the zero-instruction work due before the next instruction: deliver a pending
+        interrupt, apply recorded edits, service a BIOS stub.  Yields Events; returns the state
+        before the next instruction and an End if the machine cannot go on."""
+        m = self.machine
+        while True:
+            mut = m.mutations
+            self._writes.clear()
+            r = m.run(0)
+            if m.mutations != mut:
+                now = m.state()
+                yield Event(m.icount, "interrupt", "interrupt or exception delivered", st, now,
+                            self._written())
+                st = now
+            if r.reason != "budget":
+                return st, End(m.icount, m.state(), r.reason, r.message)
+            self._writes.clear()
+            if self._due():
+                now = m.state()
+                yield Event(m.icount, "edit", "the user's recorded edit", st, now,
+                            self._written())
+                st = now
+            pc = m._pc()
+            vec = m.bios.vector_at(pc)
+            if vec is None:
+                return st, None
+            # A BIOS stub: let the machine run the service and stop at the stub's tail before
+            # executing anything.
+            saved = m.extra_exits
+            m.extra_exits = {pc + 1}
+            before = m.icount
+            self._writes.clear()
+            try:
+                r = m.run(1)
+            finally:
+                m.extra_exits = saved
+            now = m.state()
+            if m.icount != before:
+                raise F.TraceError(f"icount {before}: an interrupt arrived during the BIOS "
+                                   f"service INT {vec:02X}h; this point cannot be single-stepped")
+            yield Event(m.icount, "bios", f"BIOS INT {vec:02X}h", st, now, self._written())
+            st = now
+            if r.reason not in ("exit", "budget"):
+                return st, End(m.icount, now, r.reason, r.message)
+
+    def _written(self) -> list[tuple[int, bytes | None, bytes]]:
+        """The memory written since `_writes` was cleared: (physical address, old, new)."""
+        from debugger.machine.memory import MemoryError_
+
+        out = []
+        for addr, size, old in self._writes:
+            try:
+                out.append((addr, old, self.machine.mem.read_phys(addr, size)))
+            except MemoryError_:
+                continue
+        return out
+
+    # -- memory hooks ----------------------------------------------------------------------------
+    def _arm(self) -> None:
+        from unicorn import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
+
+        uc = self.machine.uc
+        self._hooks.append(uc.hook_add(UC_HOOK_MEM_WRITE, self._on_write))
+        if self.reads:
+            self._hooks.append(uc.hook_add(UC_HOOK_MEM_READ, self._on_read))
+        uc.ctl_flush_tb()
+        # Writes the machine makes in Python (interrupt delivery, BIOS services, edits).
+        self.machine.mem.write_hooks.append(self._on_host_write)
+
+    def _disarm(self) -> None:
+        if not self._hooks:
+            return
+        if self._on_host_write in self.machine.mem.write_hooks:
+            self.machine.mem.write_hooks.remove(self._on_host_write)
+        uc = self.machine.uc
+        for h in self._hooks:
+            uc.hook_del(h)
+        self._hooks = []
+        uc.ctl_flush_tb()
+
+    def _on_write(self, uc: Any, _access: int, address: int, size: int, _value: int,
+                  _ud: Any) -> None:
+        try:
+            old: bytes | None = bytes(uc.mem_read(address, size))
+        except UcError:         # MMIO or unmapped: no bytes to show
+            old = None
+        self._writes.append((address, size, old))
+
+    def _on_host_write(self, phys: int, size: int) -> None:
+        self._writes.append((phys, size, None))   # already written: the old bytes are gone
+
+    def _on_read(self, uc: Any, _access: int, address: int, size: int, _value: int,
+                 _ud: Any) -> None:
+        try:
+            self._reads.append((address, bytes(uc.mem_read(address, size))))
+        except UcError:         # MMIO or unmapped: nothing to show
+            return
