@@ -1,7 +1,8 @@
-"""Builds the optional native fast path (debugger/engine/_native.c); metadata is in pyproject."""
+"""Builds the optional native fast paths (C hooks used through ctypes); metadata is in pyproject."""
 from setuptools import Extension, setup
 
 setup(ext_modules=[
     Extension("debugger.engine._native", ["debugger/engine/_native.c"], optional=True),
     Extension("debugger.machine._irqwait", ["debugger/machine/_irqwait.c"], optional=True),
+    Extension("debugger.trace._fulltrace", ["debugger/trace/_fulltrace.c"], optional=True),
 ])

@@ -33,10 +33,15 @@ class TraceWriter:
     def chunk(self, ctype: int, payload: bytes, icount: int = 0, *, compress: bool = True
               ) -> None:
         raw_len = len(payload)
-        flags = 0
         if compress:
             payload = zlib.compress(payload, self.level)
-            flags |= F.FLAG_ZLIB
+        self._put(ctype, payload, raw_len, icount, F.FLAG_ZLIB if compress else 0)
+
+    def chunk_compressed(self, ctype: int, payload: bytes, raw_len: int, icount: int) -> None:
+        """A chunk whose payload the caller already zlib-compressed (on another thread)."""
+        self._put(ctype, payload, raw_len, icount, F.FLAG_ZLIB)
+
+    def _put(self, ctype: int, payload: bytes, raw_len: int, icount: int, flags: int) -> None:
         head = F.CHUNK_HEAD.pack(F.CHUNK_MAGIC, ctype, flags, 0, self.seq, icount, len(payload),
                                  raw_len, 0)[:-4]
         crc = zlib.crc32(payload, zlib.crc32(head))

@@ -1,0 +1,305 @@
+/*
+ * bootdbg native full-trace recorder: a Unicorn code hook and memory-write hook that append one
+ * compact delta record per instruction to a buffer Python drains (`debugger/trace/ftnative.py`).
+ *
+ * The record format and the state slots are defined in `debugger/trace/fulltrace.py`; the pure
+ * Python recorder there writes the very same bytes.  Slot offsets come from Python
+ * (`uc_layout`), so this file has no copy of them.  It links against nothing: uc_emu_stop,
+ * uc_vmem_translate and QEMU's cpu_cc_compute_all are passed in as pointers.
+ *
+ * The shadow holds the state after the last emitted instruction (`frontier`).  A record for
+ * instruction k is emitted when the state after k is observable: at the code hook of the next
+ * instruction inside a run slice, or from Python at a run-loop boundary (ft_boundary).  Memory
+ * writes between two emissions (guest stores from the hook, host writes from Python through
+ * ft_hostwrite) go into the next record.  When the machine goes back in time the recorder stops
+ * tracking until execution reaches the frontier again (`resync`).
+ */
+#include <stdint.h>
+#include <string.h>
+#include <Python.h>
+
+typedef int (*emu_stop_fn)(void *uc);
+typedef uint32_t (*cc_fn)(void *env, int op);
+typedef int (*translate_fn)(void *uc, uint64_t addr, int prot, uint64_t *paddr);
+
+#define NSLOTS 77
+#define SLOT_RIP 16
+#define SLOT_FLAGS 17
+#define SLOT_ACTIVITY 76
+#define FIRST_SYS 18
+#define MAX_RANGES 8
+
+struct ft {
+    uint8_t *env;
+    const uint64_t *counter;
+    emu_stop_fn emu_stop;
+    cc_fn cc_compute;
+    translate_fn translate;
+    void *uc;
+    uint64_t base;               /* machine icount at the start of this emu_start */
+    uint64_t frontier;           /* icount of the state in `shadow` */
+    int32_t tracking;
+    int32_t resync_armed;
+    int32_t activity;            /* Python's CPU activity (HLT is not in CPUX86State) */
+    int32_t chunk_insns;
+    uint64_t lost;               /* instructions that could not be recorded (must stay 0) */
+    uint64_t gaps;
+    /* output */
+    uint8_t *buf;
+    uint64_t cap, pos, high;
+    uint64_t chunk_records;      /* records in the current chunk */
+    uint64_t stops;
+    int32_t nmarks, max_marks;
+    uint64_t *mark_off;          /* chunk starts in buf: offset, icount, records of the chunk */
+    uint64_t *mark_icount;       /* before it */
+    uint64_t *mark_count;
+    /* pending writes (already encoded) */
+    uint8_t *wbuf;
+    uint64_t wcap, wpos;
+    uint64_t wcount;
+    uint64_t last_waddr;
+    /* slots */
+    int32_t slot_off[NSLOTS];
+    int32_t slot_size[NSLOTS];   /* 4 or 8; 0 special */
+    uint64_t slot_mask[NSLOTS];
+    int32_t nranges;             /* ranges [0, nhot) can change in the middle of a block */
+    int32_t range_off[MAX_RANGES];
+    int32_t range_len[MAX_RANGES];
+    int32_t nhot;
+    int32_t block_start;         /* set by the block hook: compare every range once */
+    int32_t cc_op_off, cc_df_off, eflags_off, cr0_off, a20_off, hflags_off;
+    uint64_t shadow[NSLOTS];
+    uint64_t raw[128];           /* the ranges as of the shadow (quick compare) */
+};
+
+static inline uint8_t *put_varint(uint8_t *p, uint64_t v) {
+    while (v >= 0x80) { *p++ = (uint8_t)(v | 0x80); v >>= 7; }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static inline uint8_t *put_zz(uint8_t *p, uint64_t delta) {
+    int64_t s = (int64_t)delta;
+    return put_varint(p, ((uint64_t)s << 1) ^ (uint64_t)(s >> 63));
+}
+
+static uint64_t slot_value(const struct ft *d, int i, int in_exec) {
+    const uint8_t *env = d->env;
+    if (i == SLOT_FLAGS) {
+        uint64_t fl = *(const uint64_t *)(env + d->eflags_off);
+        if (in_exec) {
+            int op = *(const int32_t *)(env + d->cc_op_off);
+            int32_t df = *(const int32_t *)(env + d->cc_df_off);
+            /* Unicorn's hook dispatch leaves stale condition codes in env->eflags. */
+            fl = (fl & ~(uint64_t)(0x8D5 | 0x400)) | d->cc_compute((void *)env, op)
+                 | ((uint64_t)df & 0x400);
+        }
+        return fl;
+    }
+    if (i == SLOT_ACTIVITY) return (uint64_t)d->activity;
+    if (d->slot_size[i] == 8) return *(const uint64_t *)(env + d->slot_off[i]) & d->slot_mask[i];
+    return *(const uint32_t *)(env + d->slot_off[i]) & d->slot_mask[i];
+}
+
+static void copy_raw(struct ft *d) {
+    uint8_t *p = (uint8_t *)d->raw;
+    for (int i = 0; i < d->nranges; i++) {
+        memcpy(p, d->env + d->range_off[i], (size_t)d->range_len[i]);
+        p += d->range_len[i];
+    }
+}
+
+/* Ranges are 8-byte aligned multiples of 8 bytes (checked by Python): an OR of XORs the compiler
+ * vectorises.  Only the first `upto` ranges: the others hold state that QEMU changes only in the
+ * last instruction of a translation block (MOV CR/DR, CLTS, LMSW, the IRQ-inhibit flag), so
+ * they are compared at block starts and whenever the engine is at rest. */
+static inline int raw_changed(const struct ft *d, int upto) {
+    const uint64_t *r = d->raw;
+    uint64_t acc = 0;
+    for (int i = 0; i < upto; i++) {
+        const uint64_t *e = (const uint64_t *)(d->env + d->range_off[i]);
+        int n = d->range_len[i] >> 3;
+        for (int j = 0; j < n; j++) acc |= e[j] ^ r[j];
+        r += n;
+    }
+    return acc != 0;
+}
+
+/* Start a chunk: its mark, and the keyframe (every slot as u64) at icount `frontier`. */
+static void start_chunk(struct ft *d) {
+    if (d->nmarks < d->max_marks) {
+        d->mark_off[d->nmarks] = d->pos;
+        d->mark_icount[d->nmarks] = d->frontier;
+        d->mark_count[d->nmarks] = d->chunk_records;
+        d->nmarks++;
+    } else {
+        d->lost++;                       /* Python drains long before this */
+    }
+    memcpy(d->buf + d->pos, d->shadow, sizeof(d->shadow));
+    d->pos += sizeof(d->shadow);
+    d->chunk_records = 0;
+    d->last_waddr = 0;
+}
+
+static void resync(struct ft *d, uint64_t icount, int in_exec) {
+    for (int i = 0; i < NSLOTS; i++) d->shadow[i] = slot_value(d, i, in_exec);
+    copy_raw(d);
+    d->frontier = icount;
+    d->tracking = 1;
+    d->resync_armed = 0;
+    d->wpos = 0;
+    d->wcount = 0;
+    start_chunk(d);
+}
+
+static void emit(struct ft *d, int in_exec) {
+    uint8_t *p = d->buf + d->pos;
+    uint8_t *h = p++;
+    uint8_t head = 0;
+    uint64_t *sh = d->shadow;
+    const uint64_t *regs = (const uint64_t *)d->env;
+    uint64_t rip = regs[SLOT_RIP];
+    uint64_t delta = rip - sh[SLOT_RIP];
+    if (delta >= 1 && delta <= 15) head = (uint8_t)delta;
+    else p = put_zz(p, delta);
+    sh[SLOT_RIP] = rip;
+    uint64_t fl = slot_value(d, SLOT_FLAGS, in_exec);
+    if (fl != sh[SLOT_FLAGS]) {
+        head |= 0x10;
+        p = put_varint(p, fl ^ sh[SLOT_FLAGS]);
+        sh[SLOT_FLAGS] = fl;
+    }
+    /* R8-R15 change only in 64-bit code (HF_LMA), or from outside (which resyncs). */
+    int ngpr = (*(const uint32_t *)(d->env + d->hflags_off) & (1u << 14)) ? 16 : 8;
+    uint32_t mask = 0;
+    for (int i = 0; i < ngpr; i++) mask |= (uint32_t)(regs[i] != sh[i]) << i;
+    if (mask) {
+        head |= 0x20;
+        p = put_varint(p, mask);
+        for (int i = 0; i < ngpr; i++)
+            if (mask & (1u << i)) { p = put_zz(p, regs[i] - sh[i]); sh[i] = regs[i]; }
+    }
+    int upto = (!in_exec || d->block_start) ? d->nranges : d->nhot;
+    d->block_start = 0;
+    if (raw_changed(d, upto) || (uint64_t)d->activity != sh[SLOT_ACTIVITY]) {
+        uint64_t smask = 0, vals[NSLOTS];
+        for (int i = FIRST_SYS; i < NSLOTS; i++) {
+            if (i == SLOT_FLAGS) continue;
+            uint64_t v = slot_value(d, i, in_exec);
+            if (v != sh[i]) { smask |= 1ull << (i - FIRST_SYS); vals[i] = v; }
+        }
+        if (smask) {
+            head |= 0x80;
+            p = put_varint(p, smask);
+            for (int i = FIRST_SYS; i < NSLOTS; i++)
+                if (smask & (1ull << (i - FIRST_SYS))) { p = put_zz(p, vals[i] - sh[i]); sh[i] = vals[i]; }
+        }
+        copy_raw(d);
+    }
+    if (d->wcount) {
+        head |= 0x40;
+        p = put_varint(p, d->wcount);
+        memcpy(p, d->wbuf, d->wpos);
+        p += d->wpos;
+        d->wpos = 0;
+        d->wcount = 0;
+    }
+    *h = head;
+    d->pos = (uint64_t)(p - d->buf);
+    d->frontier++;
+    if (++d->chunk_records >= (uint64_t)d->chunk_insns) start_chunk(d);
+}
+
+/* The machine is at icount `done` with the state after it observable (in_exec: inside a slice). */
+static void observe(struct ft *d, uint64_t done, int in_exec) {
+    if (!d->tracking) {
+        if (d->resync_armed && done == d->frontier) resync(d, done, in_exec);
+        return;
+    }
+    if (done == d->frontier + 1) {
+        emit(d, in_exec);
+    } else if (done > d->frontier + 1) {      /* jumped forward: a gap, then go on from here */
+        d->gaps++;
+        resync(d, done, in_exec);
+    } else if (done < d->frontier) {          /* went back in time */
+        d->tracking = 0;
+        d->resync_armed = 1;
+        d->wpos = 0;
+        d->wcount = 0;
+    }
+}
+
+void bootdbg_ft_block_cb(void *uc, uint64_t address, uint32_t size, void *user_data) {
+    (void)uc; (void)address; (void)size;
+    ((struct ft *)user_data)->block_start = 1;
+}
+
+void bootdbg_ft_code_cb(void *uc, uint64_t address, uint32_t size, void *user_data) {
+    struct ft *d = (struct ft *)user_data;
+    (void)address; (void)size;
+    observe(d, d->base + *d->counter - 1, 1);
+    if (d->pos > d->high) {
+        d->stops++;
+        d->emu_stop(uc);
+    }
+}
+
+static void add_write(struct ft *d, uint64_t addr, const uint8_t *data, uint64_t size) {
+    if (d->wpos + size + 32 > d->wcap) { d->lost++; return; }
+    uint8_t *p = d->wbuf + d->wpos;
+    p = put_varint(p, size);
+    p = put_zz(p, addr - d->last_waddr);
+    memcpy(p, data, size);
+    p += size;
+    d->last_waddr = addr + size;
+    d->wpos = (uint64_t)(p - d->wbuf);
+    d->wcount++;
+}
+
+void bootdbg_ft_write_cb(void *uc, int type, uint64_t address, int size, int64_t value,
+                         void *user_data) {
+    struct ft *d = (struct ft *)user_data;
+    (void)type;
+    if (!d->tracking || size <= 0 || size > 8) return;
+    uint64_t phys;
+    if (*(const uint64_t *)(d->env + d->cr0_off) & 0x80000000ull) {
+        if (d->translate(uc, address, 1, &phys) != 0) phys = address;
+    } else {
+        phys = address & (uint64_t)(int64_t)*(const int32_t *)(d->env + d->a20_off);
+    }
+    uint8_t bytes[8];
+    memcpy(bytes, &value, 8);          /* little-endian host */
+    add_write(d, phys, bytes, (uint64_t)size);
+}
+
+/* A write by Python (interrupt delivery, BIOS services) while the engine is at rest. */
+void bootdbg_ft_hostwrite(struct ft *d, uint64_t phys, const uint8_t *data, uint64_t size) {
+    if (!d->tracking) return;
+    add_write(d, phys, data, size);
+}
+
+/* A run-loop boundary: the machine at rest at `icount`. */
+void bootdbg_ft_boundary(struct ft *d, uint64_t icount) { observe(d, icount, 0); }
+
+/* Start (or restart after an edit): a new chunk with the state now at `icount`. */
+void bootdbg_ft_start(struct ft *d, uint64_t icount) { resync(d, icount, 0); }
+
+/* The state changed from outside (a user edit): record `icount` again, from the state the
+ * machine has when it next runs (a new chunk). */
+void bootdbg_ft_rearm(struct ft *d, uint64_t icount) {
+    d->tracking = 0;
+    d->resync_armed = 1;
+    d->frontier = icount;
+    d->wpos = 0;
+    d->wcount = 0;
+}
+
+/* Python took the buffer's contents. */
+void bootdbg_ft_drained(struct ft *d) { d->pos = 0; d->nmarks = 0; }
+
+int bootdbg_ft_size(void) { return (int)sizeof(struct ft); }
+
+static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "_fulltrace",
+                                 "bootdbg native full-trace hooks (used through ctypes)", -1,
+                                 NULL};
+PyMODINIT_FUNC PyInit__fulltrace(void) { return PyModule_Create(&mod); }

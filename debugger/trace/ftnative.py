@@ -1,0 +1,197 @@
+"""ctypes bindings for the native full-trace hooks (`_fulltrace.c`), with an availability check.
+
+`NativeEncoder` has the interface of `fulltrace.PyEncoder` (observe/add_write/rearm/start/take)
+plus the two Unicorn hooks it installs on the machine's engine; the records are the same bytes.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from typing import Any
+
+from debugger.machine import uc_layout as L
+from debugger.trace import fulltrace as FT
+
+__all__ = ["available", "why_unavailable", "NativeEncoder"]
+
+NS = FT.SLOT_COUNT
+MAX_RANGES = 8
+BUF_SIZE = 8 << 20
+WBUF_SIZE = 4 << 20
+MAX_MARKS = 4096
+
+_lib: ctypes.CDLL | None = None
+_why = ""
+
+
+class _Ft(ctypes.Structure):
+    _fields_ = [
+        ("env", ctypes.c_void_p), ("counter", ctypes.c_void_p), ("emu_stop", ctypes.c_void_p),
+        ("cc_compute", ctypes.c_void_p), ("translate", ctypes.c_void_p), ("uc", ctypes.c_void_p),
+        ("base", ctypes.c_uint64), ("frontier", ctypes.c_uint64),
+        ("tracking", ctypes.c_int32), ("resync_armed", ctypes.c_int32),
+        ("activity", ctypes.c_int32), ("chunk_insns", ctypes.c_int32),
+        ("lost", ctypes.c_uint64), ("gaps", ctypes.c_uint64),
+        ("buf", ctypes.c_void_p), ("cap", ctypes.c_uint64), ("pos", ctypes.c_uint64),
+        ("high", ctypes.c_uint64), ("chunk_records", ctypes.c_uint64),
+        ("stops", ctypes.c_uint64),
+        ("nmarks", ctypes.c_int32), ("max_marks", ctypes.c_int32),
+        ("mark_off", ctypes.c_void_p), ("mark_icount", ctypes.c_void_p),
+        ("mark_count", ctypes.c_void_p),
+        ("wbuf", ctypes.c_void_p), ("wcap", ctypes.c_uint64), ("wpos", ctypes.c_uint64),
+        ("wcount", ctypes.c_uint64), ("last_waddr", ctypes.c_uint64),
+        ("slot_off", ctypes.c_int32 * NS), ("slot_size", ctypes.c_int32 * NS),
+        ("slot_mask", ctypes.c_uint64 * NS),
+        ("nranges", ctypes.c_int32), ("range_off", ctypes.c_int32 * MAX_RANGES),
+        ("range_len", ctypes.c_int32 * MAX_RANGES),
+        ("nhot", ctypes.c_int32), ("block_start", ctypes.c_int32),
+        ("cc_op_off", ctypes.c_int32), ("cc_df_off", ctypes.c_int32),
+        ("eflags_off", ctypes.c_int32), ("cr0_off", ctypes.c_int32), ("a20_off", ctypes.c_int32),
+        ("hflags_off", ctypes.c_int32),
+        ("shadow", ctypes.c_uint64 * NS), ("raw", ctypes.c_uint64 * 128),
+    ]
+
+
+def _load() -> ctypes.CDLL | None:
+    global _lib, _why
+    if _lib is not None or _why:
+        return _lib
+    if os.environ.get("BOOTDBG_NO_NATIVE"):
+        _why = "disabled by BOOTDBG_NO_NATIVE"
+        return None
+    try:
+        from debugger.trace import _fulltrace
+    except ImportError as exc:
+        _why = f"not built ({exc})"
+        return None
+    lib = ctypes.CDLL(_fulltrace.__file__)
+    if lib.bootdbg_ft_size() != ctypes.sizeof(_Ft):
+        _why = "native module does not match its bindings (rebuild with pip install -e .)"
+        return None
+    p, u64 = ctypes.c_void_p, ctypes.c_uint64
+    lib.bootdbg_ft_hostwrite.argtypes = [p, u64, p, u64]
+    lib.bootdbg_ft_boundary.argtypes = [p, u64]
+    lib.bootdbg_ft_start.argtypes = [p, u64]
+    lib.bootdbg_ft_rearm.argtypes = [p, u64]
+    lib.bootdbg_ft_drained.argtypes = [p]
+    _lib = lib
+    return lib
+
+
+def available() -> bool:
+    return _load() is not None
+
+
+def why_unavailable() -> str:
+    _load()
+    return _why
+
+
+class NativeEncoder:
+    def __init__(self, machine: Any, chunk_insns: int = FT.CHUNK_INSNS) -> None:
+        lib = _load()
+        assert lib is not None
+        from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_MEM_WRITE
+        from unicorn.unicorn_py3.unicorn import uclib
+
+        self.lib, self.m = lib, machine
+        eng = machine.eng
+        d = _Ft()
+        d.env = eng.env
+        d.counter = eng.uch + L._UC_EMU_COUNTER
+        d.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
+        d.cc_compute = ctypes.cast(uclib.cpu_cc_compute_all_x86_64, ctypes.c_void_p).value
+        d.translate = ctypes.cast(uclib.uc_vmem_translate, ctypes.c_void_p).value
+        d.uc = eng.uch
+        d.chunk_insns = chunk_insns
+        self._buf = ctypes.create_string_buffer(BUF_SIZE)
+        self._wbuf = ctypes.create_string_buffer(WBUF_SIZE)
+        d.buf, d.cap = ctypes.addressof(self._buf), BUF_SIZE
+        # Room for the largest record (every slot, the pending writes) past the high mark.
+        d.high = BUF_SIZE - WBUF_SIZE - 64 * 1024
+        d.wbuf, d.wcap = ctypes.addressof(self._wbuf), WBUF_SIZE
+        self._marks = [(ctypes.c_uint64 * MAX_MARKS)() for _ in range(3)]
+        d.mark_off, d.mark_icount, d.mark_count = (ctypes.addressof(a) for a in self._marks)
+        d.max_marks = MAX_MARKS
+        for i, (_n, off, size, mask) in enumerate(FT.slot_table()):
+            d.slot_off[i], d.slot_size[i], d.slot_mask[i] = off, size, mask
+        d.nranges = len(FT.RANGES)
+        for i, (off, n) in enumerate(FT.RANGES):
+            d.range_off[i], d.range_len[i] = off, n
+        d.nhot = FT.HOT_RANGES
+        d.cc_op_off, d.cc_df_off = FT.CC_OP_OFF, FT.CC_DF_OFF
+        d.hflags_off = L.OFF_HFLAGS
+        d.eflags_off, d.cr0_off, d.a20_off = L.OFF_EFLAGS, L.OFF_CR, L.OFF_A20
+        self.d = d
+        self._ref = ctypes.byref(d)
+        ud = ctypes.cast(ctypes.pointer(d), ctypes.c_void_p)
+        self._handles = []
+        for kind, cb in ((UC_HOOK_BLOCK, lib.bootdbg_ft_block_cb),
+                         (UC_HOOK_CODE, lib.bootdbg_ft_code_cb),
+                         (UC_HOOK_MEM_WRITE, lib.bootdbg_ft_write_cb)):
+            h = ctypes.c_size_t()
+            err = uclib.uc_hook_add(machine.uc._uch, ctypes.byref(h), kind,
+                                    ctypes.cast(cb, ctypes.c_void_p), ud,
+                                    ctypes.c_uint64(1), ctypes.c_uint64(0))
+            if err:
+                self.remove()
+                raise RuntimeError(f"cannot install the full-trace hooks (unicorn error {err})")
+            self._handles.append(h)
+        machine.uc.ctl_flush_tb()
+
+    # -- the PyEncoder interface --------------------------------------------------------------------
+    @property
+    def activity(self) -> int:
+        return self.d.activity
+
+    @activity.setter
+    def activity(self, v: int) -> None:
+        self.d.activity = v
+
+    def set_base(self, icount: int) -> None:
+        self.d.base = icount
+
+    def observe(self, done: int, in_exec: bool = False) -> None:
+        assert not in_exec
+        self.lib.bootdbg_ft_boundary(self._ref, done)
+
+    def add_write(self, addr: int, data: bytes) -> None:
+        self.lib.bootdbg_ft_hostwrite(self._ref, addr, data, len(data))
+
+    def start(self, icount: int) -> None:
+        self.lib.bootdbg_ft_start(self._ref, icount)
+
+    def rearm(self, icount: int) -> None:
+        self.lib.bootdbg_ft_rearm(self._ref, icount)
+
+    @property
+    def pending(self) -> int:
+        return self.d.pos
+
+    @property
+    def chunk_records(self) -> int:
+        return self.d.chunk_records
+
+    @property
+    def lost(self) -> int:
+        return self.d.lost
+
+    @property
+    def gaps(self) -> int:
+        return self.d.gaps
+
+    def take(self) -> tuple[bytes, list[tuple[int, int, int]]]:
+        d = self.d
+        data = ctypes.string_at(d.buf, d.pos)
+        off, ic, cnt = self._marks
+        marks = [(off[i], ic[i], cnt[i]) for i in range(d.nmarks)]
+        self.lib.bootdbg_ft_drained(self._ref)
+        return data, marks
+
+    def remove(self) -> None:
+        from unicorn.unicorn_py3.unicorn import uclib
+
+        for h in self._handles:
+            uclib.uc_hook_del(self.m.uc._uch, h)
+        self._handles = []
+        self.m.uc.ctl_flush_tb()

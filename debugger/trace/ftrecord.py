@@ -1,0 +1,199 @@
+"""Recording the per-instruction trace (`record --full`) into TRACE chunks, streaming.
+
+`FullRecorder(machine, writer)` hooks the machine: a code hook and a memory-write hook on the
+engine (native, `ftnative`, or the pure-Python `PyHooks` with the same output), the machine's
+slice listeners (a run-loop boundary: the state after the last instruction is final there) and
+its host-write hooks (interrupt delivery, BIOS services), and its service listeners (the state before a BIOS
+service, which belongs to the next instruction).  Records collect in the encoder's
+buffer; the recorder drains it between run slices, cuts it into chunks of CHUNK_INSNS
+instructions (each with a keyframe), compresses them on a worker thread (zlib releases the GIL,
+so this overlaps with emulation on another core) and writes them in order.  Memory stays
+bounded: at most `MAX_JOBS` chunks wait for compression.
+"""
+from __future__ import annotations
+
+import zlib
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from debugger.trace import format as F
+from debugger.trace import fulltrace as FT
+
+__all__ = ["FullRecorder", "PyHooks", "native_available"]
+
+LEVEL = 6
+MAX_JOBS = 4
+DRAIN_AT = 1 << 20
+
+
+def native_available() -> bool:
+    from debugger.trace import ftnative
+
+    return ftnative.available()
+
+
+class PyHooks(FT.PyEncoder):
+    """The pure-Python encoder driven by Python Unicorn hooks (slow; the reference)."""
+
+    def __init__(self, machine: Any, chunk_insns: int = FT.CHUNK_INSNS) -> None:
+        import ctypes
+
+        from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_WRITE
+        from unicorn.unicorn_py3.unicorn import uclib
+
+        super().__init__(machine.eng, chunk_insns)
+        self.m = machine
+        self.base = 0
+        self._translate = uclib.uc_vmem_translate
+        self._pa = ctypes.c_uint64()
+        self._pa_ref = ctypes.byref(self._pa)
+        uc = machine.uc
+        self._handles = [uc.hook_add(UC_HOOK_CODE, self._code),
+                         uc.hook_add(UC_HOOK_MEM_WRITE, self._write)]
+        uc.ctl_flush_tb()
+
+    def set_base(self, icount: int) -> None:
+        self.base = icount
+
+    def _code(self, uc: Any, address: int, size: int, _ud: Any) -> None:
+        self.observe(self.base + self.eng.emu_counter - 1, True)
+
+    def _write(self, uc: Any, access: int, address: int, size: int, value: int,
+               _ud: Any) -> None:
+        if not self.tracking or not 0 < size <= 8:
+            return
+        eng = self.eng
+        if eng.u64(FT.L.OFF_CR) & 0x80000000:
+            ok = self._translate(uc._uch, address, 1, self._pa_ref) == 0
+            phys = self._pa.value if ok else address
+        else:
+            phys = address & (eng.i32(FT.L.OFF_A20) & 0xFFFFFFFFFFFFFFFF)
+        self.add_write(phys, (value & ((1 << 64) - 1)).to_bytes(8, "little")[:size])
+
+    @property
+    def pending(self) -> int:
+        return len(self.buf)
+
+    def remove(self) -> None:
+        for h in self._handles:
+            self.m.uc.hook_del(h)
+        self._handles = []
+        self.m.uc.ctl_flush_tb()
+
+
+class FullRecorder:
+    def __init__(self, machine: Any, writer: Any, *, native: bool | None = None,
+                 chunk_insns: int = FT.CHUNK_INSNS, level: int = LEVEL) -> None:
+        self.m = machine
+        self.w = writer
+        self.level = level
+        if native is None:
+            native = native_available()
+        if native:
+            from debugger.trace.ftnative import NativeEncoder
+
+            self.enc: Any = NativeEncoder(machine, chunk_insns)
+        else:
+            self.enc = PyHooks(machine, chunk_insns)
+        self.native = bool(native)
+        self._chunk = bytearray()          # the chunk being filled (keyframe + records)
+        self._chunk_icount: int | None = None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="bdt-compress")
+        self._jobs: deque[tuple[Future[bytes], int, int]] = deque()
+        self.chunks = 0
+        self.raw_bytes = 0
+        self.instructions = 0
+        self.closed = False
+        machine.slice_listeners.append(self._slice)
+        machine.service_listeners.append(self._service)
+        machine.slice_end_checks.append(self._slice_end)
+        machine.mem.write_hooks.append(self._host_write)
+        self.enc.activity = int(machine.cpu.activity)
+        self.enc.start(machine.icount)
+
+    # -- machine hooks ------------------------------------------------------------------------------
+    def _slice(self, icount: int) -> None:
+        enc = self.enc
+        enc.activity = int(self.m.cpu.activity)
+        enc.observe(icount, False)
+        enc.set_base(icount)
+
+    def _service(self, icount: int) -> None:
+        self.enc.activity = int(self.m.cpu.activity)
+        self.enc.observe(icount, False)
+
+    def _slice_end(self) -> None:
+        if self.enc.pending >= DRAIN_AT:
+            self._drain()
+        return None
+
+    def _host_write(self, phys: int, n: int) -> None:
+        self.enc.add_write(phys, self.m.mem.read_phys(phys, n))
+
+    # -- state changes from outside ----------------------------------------------------------------
+    def edited(self, icount: int) -> None:
+        """A user edit at `icount`: the trace goes on from the edited state (a new chunk)."""
+        self.sync()
+        self.enc.rearm(icount)
+
+    def sync(self) -> None:
+        """The machine is at rest: record the instruction that led here, if not yet done."""
+        self.enc.activity = int(self.m.cpu.activity)
+        self.enc.observe(self.m.icount, False)
+
+    # -- chunks -------------------------------------------------------------------------------------
+    def _drain(self) -> None:
+        data, marks = self.enc.take()
+        pos = 0
+        for off, icount, count in marks:
+            self._chunk += data[pos:off]
+            pos = off
+            if self._chunk_icount is not None:
+                self._finish(count)
+            self._chunk_icount = icount
+        self._chunk += data[pos:]
+        self._write_done(block=False)
+
+    def _finish(self, count: int) -> None:
+        assert self._chunk_icount is not None
+        payload = FT.CHUNK_HEAD.pack(self._chunk_icount, count) + bytes(self._chunk)
+        self._chunk.clear()
+        self.chunks += 1
+        self.raw_bytes += len(payload)
+        self.instructions += count
+        fut = self._pool.submit(zlib.compress, payload, self.level)
+        self._jobs.append((fut, len(payload), self._chunk_icount))
+        self._write_done(block=len(self._jobs) > MAX_JOBS)
+
+    def _write_done(self, block: bool) -> None:
+        while self._jobs and (block or self._jobs[0][0].done()):
+            fut, raw_len, icount = self._jobs.popleft()
+            self.w.chunk_compressed(F.TRACE, fut.result(), raw_len, icount)
+            block = len(self._jobs) > MAX_JOBS
+
+    def close(self) -> dict[str, Any]:
+        if self.closed:
+            return self.stats()
+        self.closed = True
+        self.sync()
+        m = self.m
+        m.slice_listeners.remove(self._slice)
+        m.service_listeners.remove(self._service)
+        m.slice_end_checks.remove(self._slice_end)
+        m.mem.write_hooks.remove(self._host_write)
+        self._drain()
+        count = self.enc.chunk_records
+        if count or not self.chunks:
+            self._finish(count)
+        self._write_done(block=True)
+        while self._jobs:
+            self._write_done(block=True)
+        self._pool.shutdown()
+        self.enc.remove()
+        return self.stats()
+
+    def stats(self) -> dict[str, Any]:
+        return {"instructions": self.instructions, "chunks": self.chunks,
+                "raw_bytes": self.raw_bytes, "lost": self.enc.lost, "gaps": self.enc.gaps,
+                "native": self.native}
