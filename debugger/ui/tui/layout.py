@@ -24,7 +24,7 @@ from prompt_toolkit.layout.mouse_handlers import MouseHandlers
 from prompt_toolkit.layout.screen import Screen, WritePosition
 
 from debugger.ui.tui import io_panes  # noqa: F401  (registers the I/O panes)
-from debugger.ui.tui.panes import PANES, code_index, title_of
+from debugger.ui.tui.panes import PANES, code_index, plugin_panes, render, title_of
 from debugger.ui.tui.styles import Fragments
 
 if TYPE_CHECKING:
@@ -66,10 +66,13 @@ def choose_layout(ts: "TuiState", cols: int, rows: int) -> str:
 
 
 def slots_of(name: str, shown: list[str]) -> list[tuple[int | None, list[tuple[Slot, int | None]]]]:
-    """The layout's columns with hidden panes removed (empty slots and columns dropped)."""
+    """The layout's columns with hidden panes removed (empty slots and columns dropped); panes
+    of loaded plugins are tabs beside the code pane."""
     out = []
+    extra = tuple(plugin_panes())
     for width, slots in _LAYOUTS[name]:
-        kept = [(tuple(p for p in slot if p in shown), h) for slot, h in slots]
+        kept = [(tuple(p for p in slot + (extra if "code" in slot else ())
+                       if p in shown or p in extra), h) for slot, h in slots]
         kept = [(s, h) for s, h in kept if s]
         if kept:
             out.append((width, kept))
@@ -93,7 +96,7 @@ class PaneControl(UIControl):
         if view is None:
             return [[("", "(starting)")]]
         try:
-            lines = PANES[self.name](view, self.ts, width, height)
+            lines = render(self.name, view, self.ts, width, height)
         except Exception as exc:      # a renderer bug must not take the UI down
             return [[("class:status.running", f"pane {self.name}: {type(exc).__name__}: {exc}")]]
         return self._scrolled(view, lines, height)
@@ -178,13 +181,19 @@ class TuiLayout:
             return HSplit([Window(FormattedTextControl("(no panes: layout show PANE)"))])
         return VSplit(cols[:-1])
 
+    def _window(self, pane: str) -> Window:
+        if pane not in self.windows:         # a plugin's pane, registered after the start
+            self.windows[pane] = Window(PaneControl(pane, self.ts, self.get_view),
+                                        wrap_lines=False)
+        return self.windows[pane]
+
     def _slot(self, slot: Slot, height: int | None) -> HSplit:
         pane = self.active_in(slot)
         if pane == "summary":
             return HSplit([self.windows[pane]], height=D.exact(height or 1))
         title = Window(FormattedTextControl(lambda: self._title(slot, pane)), height=1,
                        style="class:frame.border")
-        return HSplit([title, self.windows[pane]],
+        return HSplit([title, self._window(pane)],
                       height=D(min=min(height, 4), preferred=height, max=height)
                       if height else D(min=2, weight=1))
 
@@ -215,9 +224,10 @@ class TuiLayout:
     # -- focus ------------------------------------------------------------------------------------
     def sync_focus(self) -> None:
         """Give prompt_toolkit's focus to the window of `ts.focus` (after making it visible)."""
-        target = self.cmdline if self.ts.focus == "cmdline" else self.windows.get(self.ts.focus)
-        if target is None or (self.ts.focus != "cmdline"
-                              and self.ts.focus not in self.shown_panes()):
+        focus = self.ts.focus
+        target = self.cmdline if focus == "cmdline" else \
+            self._window(focus) if focus in self.shown_panes() else None
+        if target is None:
             self.ts.focus = "cmdline"
             target = self.cmdline
         try:

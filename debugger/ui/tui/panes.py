@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from debugger.ui.tui.state import TuiState
     from debugger.ui.tui.view import TuiView
 
-__all__ = ["PaneFn", "PANES", "title_of", "verdict_line", "profile_selector", "code_index",
-           "segment_rows"]
+__all__ = ["PaneFn", "PANES", "title_of", "render", "plugin_panes", "verdict_line",
+           "profile_selector", "code_index", "segment_rows"]
 
 PaneFn = Callable[["TuiView", "TuiState", int, int], list[Fragments]]
 PANES: dict[str, PaneFn] = {}
@@ -37,7 +37,35 @@ def tui_pane(name: str, title: Callable[["TuiView", "TuiState"], str] | str
 
 
 def title_of(name: str, view: "TuiView", ts: "TuiState") -> str:
-    return _TITLES[name](view, ts)
+    if name in _TITLES:
+        return _TITLES[name](view, ts)
+    entry = _plugin_panes().get(name)
+    return entry.title if entry is not None else name
+
+
+def _plugin_panes() -> dict[str, Any]:
+    from debugger.plugins.registry import PANES as PLUGIN_PANES
+
+    return PLUGIN_PANES
+
+
+def plugin_panes() -> list[str]:
+    """Panes that loaded plugins registered (`api.register_pane`), in their order."""
+    reg = _plugin_panes()
+    return [n for n in sorted(reg, key=lambda n: reg[n].order) if n not in PANES]
+
+
+def render(name: str, view: "TuiView", ts: "TuiState", width: int, height: int
+           ) -> list[Fragments]:
+    """The pane `name`: a TUI pane, or a plugin's `fn(context_view, width)` renderable."""
+    fn = PANES.get(name)
+    if fn is not None:
+        return fn(view, ts, width, height)
+    entry = _plugin_panes().get(name)
+    if entry is None:
+        return [[("", f"(pane {name} is gone: its plugin was unloaded)")]]
+    body = entry.fn(view.context, width)
+    return to_lines(body if body is not None else "(nothing)", width, ts.theme)
 
 
 def _crop(text: Text) -> Text:

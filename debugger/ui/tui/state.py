@@ -69,7 +69,8 @@ class TuiState:
 
     # -- panes and focus --------------------------------------------------------------------------
     def focus_order(self, shown: list[str]) -> list[str]:
-        return [p for p in shown if p in self.panes] + ["cmdline"]
+        # (plugin panes are not in ALL_PANES: they are shown while their plugin is loaded)
+        return [p for p in shown if p in self.panes or p not in ALL_PANES] + ["cmdline"]
 
     def cycle_focus(self, shown: list[str], step: int = 1) -> str:
         order = self.focus_order(shown)
