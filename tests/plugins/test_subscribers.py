@@ -92,3 +92,29 @@ def test_device_model_takes_a_port_and_gives_it_back(drive, tmp_path):
     assert bus.read(0x3FF, 1) == 0x0F
     d("continue")
     assert "DONE" in d.session.serial.decode()
+
+
+def test_instead_hook_replaces_a_bios_service_until_unloaded(drive, tmp_path):
+    """An `instead` hook on INT 12h answers in place of the BIOS; before/after hooks of the
+    same service still run around it; unloading removes all three."""
+    p = tmp_path / "smallmem.py"
+    p.write_text(
+        "order = []\n"
+        "def setup(api):\n"
+        "    def instead(call):\n"
+        "        order.append('instead')\n"
+        "        call.ax = 512\n"
+        "    api.hook_bios('instead', 0x12, None, instead)\n"
+        "    api.hook_bios('before', 0x12, None, lambda call: order.append('before'))\n"
+        "    api.hook_bios('after', 0x12, None, lambda call: order.append(f'after {call.ax}'))\n")
+    d = drive("hello.img")
+    d(f"plugin load {p}")
+    d("continue")
+    assert "conventional memory 512 KiB" in d.session.serial.decode()
+    mod = d.session.plugin_manager.plugins["smallmem"].module
+    assert mod.order == ["before", "instead", "after 512"]
+    d("plugin unload smallmem")
+    assert d.session.machine.bios.hooks == []
+    d2 = drive("hello.img")                     # without the plugin: the BIOS's own answer
+    d2("continue")
+    assert "conventional memory 639 KiB" in d2.session.serial.decode()
