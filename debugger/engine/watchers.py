@@ -58,7 +58,12 @@ class Watchers:
         self.trans = [c for c in catches if c.catch in TRANSITION_KINDS]
         self.events = [c for c in catches if c.catch in EVENT_KINDS]
         self.io_catches = [c for c in catches if c.catch == "io"]
-        self.watch_transitions = bool(self.trans or self.exprs)
+        # The activity log (the TUI's timeline) wants every transition, stopping or not.
+        log = getattr(s, "activity", None)
+        self.log = log if log is not None and log.transitions_on() else None
+        if self.log is not None:
+            self.log.new_run()
+        self.watch_transitions = bool(self.trans or self.exprs or self.log)
         self.muted = False
         self._hooks: list[Any] = []
         self._mem_hits: list[tuple[Watchpoint, int, int, int, int]] = []
@@ -69,8 +74,8 @@ class Watchers:
         self._bits: int | None = None
         self._suspect: tuple[int, int] | None = None
         self._categories = relevant_categories(
-            {c.catch for c in self.trans}, any(_expr_is_fast(w) for w in self.exprs)) \
-            if not exact else frozenset()
+            {c.catch for c in self.trans} | ({"vmx-invalid"} if self.log else set()),
+            any(_expr_is_fast(w) for w in self.exprs)) if not exact else frozenset()
         self._arm()
 
     @staticmethod
@@ -120,6 +125,8 @@ class Watchers:
 
     def disarm(self) -> None:
         m = self.m
+        if self.log is not None and self.log.paused:
+            self.log.resume(m.state())
         if self._native is not None:
             self._native.remove()
             self._native = None
@@ -199,7 +206,7 @@ class Watchers:
             m.request_stop(Stop.EVENT, "io", event="watch")
 
     def _block_cb(self, uc: Any, address: int, size: int, _ud: Any) -> None:
-        if self.muted or self.exact or self._det_hit is not None:
+        if self.muted or self.exact or self._det_hit is not None or not self.watch_transitions:
             return
         m = self.m
         now = m.running_icount()
@@ -344,6 +351,8 @@ class Watchers:
         self._sig = signature(self.m.eng)
         self._state = after
         found = diff_states(before, after)
+        if self.log is not None:
+            self.log.transition(before, after, found, insn_pc, code, self._bits)
         hit: StopEvent | None = None
         for c in self.trans:
             if hit is not None:
@@ -442,8 +451,25 @@ class Watchers:
         return ev
 
     # -- fast run ------------------------------------------------------------------------------------
+    def _log_only(self) -> bool:
+        """The transition detector is armed for the activity log alone."""
+        return self.log is not None and not (self.trans or self.exprs)
+
+    def _stop_logging(self) -> None:
+        """The log's budget for this run is used up: run at full speed from here."""
+        assert self.log is not None
+        self.log.pause(self.m.state())
+        if self._native is not None:
+            self._native.remove()
+            self._native = None
+        self.watch_transitions = False        # (the Python block hook returns at once)
+        self._categories = frozenset()
+
     def run_chunk(self, n: int) -> StopEvent | None:
         m = self.m
+        if self.watch_transitions and self._log_only() and self.log is not None \
+                and not self.log.charge_left():
+            self._stop_logging()
         need_cp = bool(self.mems or self.ios or self.io_catches or self.watch_transitions)
         cp = m.checkpoint() if need_cp else None
         self._det_hit = None
@@ -460,6 +486,9 @@ class Watchers:
             self._det_prev = self._native.d.prev
             self._suspect = self._native.suspect
         m.bus.stop_requested = False
+        if self._log_only() and r.reason == Stop.EVENT and \
+                r.details.get("event") in ("suspect", "detector"):
+            self.log.charge()                                   # type: ignore[union-attr]
         if r.reason == Stop.EVENT and r.details.get("event") == "suspect" and self._suspect:
             return self._step_block(*self._suspect)
         if r.reason == Stop.EVENT and r.details.get("event") == "classified":
