@@ -98,3 +98,37 @@ def test_gdb_without_recording_says_reverse_is_not_supported():
     finish(proc)
     assert "Target remote does not support this command." in out
     assert "$1 = 0x7c05" in out
+
+
+def test_gdbserver_command_at_the_prompt_after_record():
+    """`record` then `gdbserver` in a batch session: gdb starts where the session stopped, can
+    step back, and the session goes on from where gdb left it."""
+    import subprocess
+    import sys
+
+    from tests.gdb.gdbclient import ROOT
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "debugger", str(IMAGES / "hello.img"), "--batch",
+         "-ex", "break *0x7c10", "-ex", "continue", "-ex", "record",
+         "-ex", "gdbserver 127.0.0.1:0", "-ex", "when", "-ex", "x/i $pc"],
+        cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    timer = threading.Timer(30, proc.kill)
+    timer.start()
+    try:
+        seen = ""
+        while "Listening on" not in seen:
+            line = proc.stdout.readline()             # type: ignore[union-attr]
+            assert line, seen + proc.stderr.read()    # type: ignore[union-attr]
+            seen += line
+    finally:
+        timer.cancel()
+    port = int(re.search(r"Listening on 127\.0\.0\.1:(\d+)", seen).group(1))  # type: ignore
+    out = gdb(port, "x/i $pc", "stepi 3", "reverse-stepi", "monitor when")
+    rest, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Time travel on (history from icount 7)" in seen
+    assert re.search(r"=> 0x7c10:\s+mov\s+%ax,%ss", out), out
+    assert "Current icount: 9" in out
+    assert "gdbserver: done; the session goes on here." in rest
+    assert "Current icount: 9" in rest and "0000:7c18" in rest
