@@ -1,7 +1,8 @@
 """`bootdbg trace dump|export|diff`: inspect, export and compare recordings.
 
 - `dump FILE`: what a .bdt file holds, chunk by chunk, and any damage;
-- `export FILE --format tenet|jsonl [--from N] [--to M] [-o OUT]`: one line per instruction;
+- `export FILE --format tenet|jsonl|NAME [--from N] [--to M] [-o OUT] [--plugin P]`: one line
+  per instruction (NAME: an exporter a plugin registered);
 - `diff A B`: the first instruction where two runs (.bdt recordings or QEMU logs) diverge.
 """
 from __future__ import annotations
@@ -64,7 +65,10 @@ def register(p: argparse.ArgumentParser) -> None:
     e = sub.add_parser("export", help="one line per instruction: Tenet or JSON lines",
                        description=EXPORT_HELP, formatter_class=argparse.RawTextHelpFormatter)
     e.add_argument("trace", metavar="TRACE")
-    e.add_argument("--format", required=True, choices=("tenet", "jsonl"))
+    e.add_argument("--format", required=True, metavar="FORMAT",
+                   help="tenet, jsonl, or an exporter registered by a --plugin")
+    e.add_argument("--plugin", action="append", default=[], metavar="NAME",
+                   help="load a plugin first (its exporters become formats; repeatable)")
     e.add_argument("--from", dest="start", type=int, default=0, metavar="N",
                    help="first icount to export (default 0)")
     e.add_argument("--to", dest="stop", type=int, default=None, metavar="M",
@@ -105,11 +109,15 @@ def _export(args: argparse.Namespace) -> int:
         raise UserError("--from must be at least 0")
     if args.stop is not None and args.stop < args.start:
         raise UserError(f"--to {args.stop} is before --from {args.start}")
+    if args.format not in ("tenet", "jsonl") and not args.plugin:
+        raise UserError(f"unknown format {args.format!r}: tenet, jsonl, or an exporter of a "
+                        "plugin loaded with --plugin")
     try:
-        stream = InstructionStream(args.trace, reads=args.format == "tenet")
+        stream = InstructionStream(args.trace, reads=args.format != "jsonl")
     except TraceError as exc:
         raise UserError(str(exc)) from None
     with stream:
+        plugin_export = _plugin_exporter(stream, args) if args.plugin else None
         if stream.damage:
             print(f"bootdbg: warning: {stream.damage}; using what precedes it", file=sys.stderr)
         if args.start > stream.end_icount:
@@ -120,7 +128,9 @@ def _export(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UserError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
         try:
-            if args.format == "tenet":
+            if plugin_export is not None:
+                plugin_export(stream, out, start=args.start, stop=args.stop)
+            elif args.format == "tenet":
                 export_tenet(stream, out, args.start, args.stop, arch=args.arch,
                              extras=args.extras)
             else:
@@ -130,7 +140,32 @@ def _export(args: argparse.Namespace) -> int:
         finally:
             if out is not sys.stdout:
                 out.close()
+        mgr = getattr(stream.rp.session, "plugin_manager", None)
+        if plugin_export is not None and mgr is not None and mgr.failures:
+            return 1                # the plugin's failure was reported on stderr
     return 0
+
+
+def _plugin_exporter(stream: object, args: argparse.Namespace) -> object:
+    """Load --plugin's into the replay's session; the exporter of --format, if a plugin has it."""
+    from debugger.plugins import manager_for
+    from debugger.plugins.config import ConfigError, parse_spec
+    from debugger.plugins.manager import PluginError
+    from debugger.plugins.registry import EXPORTERS
+
+    mgr = manager_for(stream.rp.session)          # type: ignore[attr-defined]
+    for spec in args.plugin:
+        try:
+            mgr.load(*parse_spec(spec))
+        except (PluginError, ConfigError) as exc:
+            raise UserError(str(exc)) from None
+    if args.format in ("tenet", "jsonl"):
+        return None
+    exporter = EXPORTERS.get(args.format)
+    if exporter is None:
+        known = ", ".join(["tenet", "jsonl", *sorted(EXPORTERS)])
+        raise UserError(f"unknown format {args.format!r}; one of: {known}")
+    return exporter.fn
 
 
 def _diff(args: argparse.Namespace) -> int:

@@ -109,7 +109,10 @@ class PluginApi:
         return self._keep(f"pane {name}", undo)
 
     def register_exporter(self, name: str, fn: Callable[..., Any], help: str = "") -> Handle:
-        """A trace exporter `fn(trace, path, **options)` (read by the trace code)."""
+        """A trace format for `bootdbg trace export TRACE --plugin P --format NAME`:
+        `fn(stream, out, start=N, stop=M)` writes the recording's instructions (`stream` is a
+        `debugger.trace.istream.InstructionStream`; `stream.items(start, stop)` yields Step,
+        Event and End) to the text file `out`."""
         if name in registry.EXPORTERS:
             raise ValueError(f"exporter {name!r} is already taken")
         registry.EXPORTERS[name] = registry.Exporter(

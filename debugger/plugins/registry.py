@@ -46,7 +46,8 @@ class CatchKind:
 
 @dataclass(frozen=True)
 class Exporter:
-    """A trace exporter: `fn(trace, path, **options)` writes `trace` in its format."""
+    """A trace exporter: `fn(stream, out, start=N, stop=M)` writes an InstructionStream's
+    items to the text file `out` (`bootdbg trace export --plugin P --format NAME`)."""
 
     name: str
     plugin: str
