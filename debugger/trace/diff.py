@@ -9,9 +9,10 @@ What counts as a divergence.  Two machines rarely agree on everything at 7C00: S
 other values than bootdbg's hand-off in registers, the stack pointer, segment caches.  So the
 diff does not compare states, it compares what the instructions do to them: an instruction
 diverges when, after it, a register byte (a flag bit for EFLAGS), a segment-cache field or a
-descriptor-table register that was equal on both sides before it is different.  Values that
-already differ stay out of the comparison until an instruction makes them equal (the report
-lists them, with where they started to differ).  Besides state, a divergence is: the next
+descriptor-table register that was equal on both sides before it is different -- unless the value already differed elsewhere and the
+instruction changed it by the same amount on both sides (a push with different stack pointers).
+Values that already differ stay out of the comparison until an instruction makes them equal (the
+report lists them, with where they started to differ).  Besides state, a divergence is: the next
 instruction at a different CS:EIP (control flow), different instruction bytes at the same
 address (when both sides know them), different memory writes (two recordings), or one side
 stopping for good (halt, triple fault, ...) while the other executes on.
@@ -35,6 +36,7 @@ from debugger.trace.fields import FLAG_FIELDS, display, hex_width
 __all__ = ["Rec", "Side", "Divergence", "DiffResult", "diff", "open_side", "format_result",
            "DiffError"]
 
+_M64 = (1 << 64) - 1
 _STOPS = ("halted", "triple-fault", "reset", "unmapped", "unsupported", "boot-failed")
 
 
@@ -381,7 +383,12 @@ def _compare(ra: Rec, rb: Rec, na: Rec, nb: Rec, fa: dict[str, int], fb: dict[st
             continue
         after = va ^ vb
         before = fa[k] ^ fb[k]
-        bad = after & ~before if k in FLAG_FIELDS else _bytes_mask(after) & ~_bytes_mask(before)
+        if k in FLAG_FIELDS:
+            bad = after & ~before
+        elif before and (va - fa[k] - vb + fb[k]) & _M64 == 0:
+            continue            # a value that already differed, changed by the same amount
+        else:
+            bad = _bytes_mask(after) & ~_bytes_mask(before)
         if bad:
             diffs.append(FieldDiff(k, fa[k], va, fb[k], vb))
     if diffs:
@@ -397,14 +404,16 @@ def _ended(res: DiffResult, ra: Rec, rb: Rec, na: Rec | None, nb: Rec | None,
     if na is None and nb is None:
         return
     gone, other, nxt = (a, b, nb) if na is None else (b, a, na)
-    if gone.stopped and nxt is not None and nxt.final is None:
+    if nxt is None or nxt.final is not None:
+        return                  # the other side has only its final state left
+    if gone.stopped:
         res.divergence = _report("end", f"{gone.label} stops ({gone.end_reason}"
                                  + (f": {gone.end_message}" if gone.end_message else "")
                                  + f") while {other.label} executes on", ra, rb,
                                  na, nb, hist, a, b, context, {}, [])
         return
-    res.notes.append(f"{gone.label} ends first ({gone.end_reason or 'ended'}); the rest of "
-                     f"{other.label} is not compared")
+    res.notes.append(f"{gone.label} ends first ({gone.end_reason or 'ended'}); "
+                     f"{other.label} goes on from {nxt.where}, not compared")
 
 
 def _report(kind: str, msg: str, ra: Rec, rb: Rec, na: Rec | None, nb: Rec | None,
@@ -453,6 +462,8 @@ def format_result(res: DiffResult) -> list[str]:
         out.append(f"no divergence: {res.compared} instructions compared"
                    + (f" (A to {a.last.where}, B to {b.last.where})"
                       if a.last and b.last else ""))
+        out.append(f"A ends: {a.end_reason or 'not read to its end'}; "
+                   f"B ends: {b.end_reason or 'not read to its end'}")
         return out
     out.append(f"first divergence after {res.compared} instructions compared: {d.message}")
     ta, tb = d.a.text, d.b.text

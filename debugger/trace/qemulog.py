@@ -231,7 +231,7 @@ def one_insn_per_tb_args(version: tuple[int, int, int]) -> list[str]:
 
 def qemu_log_argv(binary: str, version: tuple[int, int, int], image: str | Path,
                   log: str | Path, *, drive: str = "fda", dfilter: str | None = "0x7c00..0x9fffe",
-                  in_asm: bool = True, memory_mib: int = 128) -> list[str]:
+                  in_asm: bool = True, memory_mib: int = 128, serial: str = "null") -> list[str]:
     """QEMU's command line that boots `image` and logs every instruction's state to `log`.
 
     dfilter: the linear address range(s) to log (QEMU's -dfilter syntax); the default logs the
@@ -240,7 +240,7 @@ def qemu_log_argv(binary: str, version: tuple[int, int, int], image: str | Path,
     """
     iface, boot = ("floppy", "a") if drive == "fda" else ("ide", "c")
     argv = [binary, *one_insn_per_tb_args(version), "-m", str(memory_mib), "-display", "none",
-            "-no-reboot", "-serial", "null", "-monitor", "none",
+            "-no-reboot", "-serial", serial, "-monitor", "none",
             "-d", ("in_asm," if in_asm else "") + "cpu,nochain", "-D", str(log)]
     if dfilter:
         argv += ["-dfilter", dfilter]
