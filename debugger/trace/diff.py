@@ -9,13 +9,15 @@ What counts as a divergence.  Two machines rarely agree on everything at 7C00: S
 other values than bootdbg's hand-off in registers, the stack pointer, segment caches.  So the
 diff does not compare states, it compares what the instructions do to them: an instruction
 diverges when, after it, a register byte (a flag bit for EFLAGS), a segment-cache field or a
-descriptor-table register that was equal on both sides before it is different -- unless the value already differed elsewhere and the
-instruction changed it by the same amount on both sides (a push with different stack pointers).
-Values that already differ stay out of the comparison until an instruction makes them equal (the
-report lists them, with where they started to differ).  Besides state, a divergence is: the next
-instruction at a different CS:EIP (control flow), different instruction bytes at the same
-address (when both sides know them), different memory writes (two recordings), or one side
-stopping for good (halt, triple fault, ...) while the other executes on.
+descriptor-table register that was equal on both sides before it is different -- unless the
+value already differed in other bytes and the instruction changed it by the same amount on both
+sides (a push with different stack pointers).  Values that already differ stay out of the
+comparison until an instruction makes them equal (the report lists them, with where they
+started to differ).  REP string instructions: bootdbg executes one more final count check than
+QEMU logging with `nochain` shows; that record is matched up.  Besides state, a divergence
+is: the next instruction at a different CS:EIP (control flow), different instruction bytes at
+the same address (when both sides know them), different memory writes (two recordings), or one
+side stopping for good (halt, triple fault, ...) while the other executes on.
 
 BIOS work.  When one side enters the firmware's ROM (C0000-FFFFF) from outside it -- an INT n
 into the BIOS, a far call into it, a hardware interrupt -- that side is skipped until it is back
@@ -79,7 +81,7 @@ class Rec:
 
     @property
     def where(self) -> str:
-        if self.line is not None:
+        if self.line is not None:      # records counted from the aligned start
             return f"record {self.pos} (line {self.line})"
         return f"icount {self.pos}"
 
@@ -99,12 +101,18 @@ class Side:
         self.notes: list[str] = []
         self._closer = closer
         self.last: Rec | None = None
+        self.base = 0           # a QEMU log's record number of the aligned start
+        self._back: list[Rec] = []
 
     def next(self) -> Rec | None:
-        r = next(self._recs, None)
+        r = self._back.pop() if self._back else next(self._recs, None)
         if r is not None:
             self.last = r
         return r
+
+    def push(self, r: Rec) -> None:
+        """Put `r` back: the next `next()` returns it."""
+        self._back.append(r)
 
     @property
     def stopped(self) -> bool:
@@ -180,7 +188,7 @@ def _qemu_side(label: str, path: Path) -> Side:
     def recs() -> Iterator[Rec]:
         try:
             for q in log.records():
-                yield Rec(q.index, q.cs, q.eip, q.linear, q.sp, q.ss, q.bits, q.code,
+                yield Rec(q.index - side.base, q.cs, q.eip, q.linear, q.sp, q.ss, q.bits, q.code,
                           q.fields, None, None, q.line)
         except QemuLogError as exc:
             raise DiffError(str(exc)) from None
@@ -221,7 +229,8 @@ class DiffResult:
     b: Side
     compared: int = 0
     initial: list[tuple[str, int, int]] = field(default_factory=list)
-    bios: list[str] = field(default_factory=list)
+    bios: list[str] = field(default_factory=list)     # firmware work skipped
+    calls: int = 0                                      # of which calls (INT n, far calls)
     notes: list[str] = field(default_factory=list)
     divergence: Divergence | None = None
     start_a: Rec | None = None
@@ -250,6 +259,9 @@ def _seek_start(side: Side, start: tuple[int, int]) -> Rec:
             raise DiffError(f"{side.path}: no instruction at {start[0]:04X}:{start[1]:04X} "
                             f"({side.kind}, {side.end_reason or 'ended'})")
         if r.cs == start[0] and r.eip == start[1] and r.final is None:
+            if r.line is not None:      # number a log's records from here
+                side.base = r.pos
+                r.pos = 0
             return r
 
 
@@ -278,9 +290,23 @@ def _drop_reissued(side: Side, r: Rec, n: Rec | None, other: Rec | None) -> Rec 
     return n
 
 
-def _is_call(r: Rec) -> bool:
-    t = (r.text or "").split(" ", 1)[0]
-    return t in ("int", "int1", "int3", "into", "lcall")
+def _rep_tail(side: Side, r: Rec, n: Rec | None, other: Rec | None, ins: str) -> Rec | None:
+    """Skip a REP string instruction's final count check on one side.  bootdbg (like QEMU
+    without `nochain`) executes REP once more when the count reaches 0, which only moves EIP
+    on; QEMU logging with `nochain` leaves the instruction right after the last iteration."""
+    if n is None or other is None or n.final is not None or not _same_loc(n, r) \
+            or _same_loc(n, other) or not ins.startswith("rep"):
+        return n
+    n2 = side.next()
+    if n2 is not None and _same_loc(n2, other):
+        return n2
+    if n2 is not None:
+        side.push(n2)
+    return n
+
+
+def _is_call(ins: str) -> bool:
+    return ins.split(" ", 1)[0] in ("int", "int1", "int3", "into", "lcall")
 
 
 def diff(a: Side, b: Side, *, start: tuple[int, int] = (0, 0x7C00),
@@ -302,6 +328,9 @@ def diff(a: Side, b: Side, *, start: tuple[int, int] = (0, 0x7C00),
     while True:
         na = _drop_reissued(a, ra, na, nb)
         nb = _drop_reissued(b, rb, nb, na)
+        ins = ra.text or rb.text or ""     # (a QEMU log without in_asm has no bytes)
+        na = _rep_tail(a, ra, na, nb, ins)
+        nb = _rep_tail(b, rb, nb, na, ins)
         if na is None or nb is None:
             _ended(res, ra, rb, na, nb, hist, context)
             break
@@ -327,7 +356,7 @@ def diff(a: Side, b: Side, *, start: tuple[int, int] = (0, 0x7C00),
                 res.bios.append(f"B: interrupt before {what}, B {rb.where}..{nb.where}")
                 rb, fb, nb = nb, nb.fields(), b.next()
                 continue
-            if (into_a and into_b) or _is_call(ra) or _is_call(rb):
+            if (into_a and into_b) or _is_call(ins):
                 # A call into the firmware: its results may differ; they are noted.
                 if not _same_loc(na, nb):
                     res.divergence = _report(
@@ -343,6 +372,7 @@ def diff(a: Side, b: Side, *, start: tuple[int, int] = (0, 0x7C00),
                                 + (": then differ in " + ", ".join(
                                     f"{display(k)} {_hex(k, fa2[k])}/{_hex(k, fb2[k])}"
                                     for k in left) if left else ""))
+                res.calls += 1
                 hist.append((ra, rb))
                 res.compared += 1
                 ra, rb, fa, fb = na, nb, fa2, fb2
@@ -356,9 +386,8 @@ def diff(a: Side, b: Side, *, start: tuple[int, int] = (0, 0x7C00),
                                      keys, diffs)
             break
         fa2, fb2 = na.fields(), nb.fields()
-        for k in keys:
-            if fa2.get(k) == fb2.get(k):
-                origin.pop(k, None)
+        for k in [k for k in origin if fa2.get(k) == fb2.get(k)]:
+            del origin[k]
         hist.append((ra, rb))
         res.compared += 1
         ra, rb, fa, fb = na, nb, fa2, fb2
@@ -453,7 +482,12 @@ def format_result(res: DiffResult) -> list[str]:
         out.append("initial state differs (left out until an instruction makes it agree): "
                    + ", ".join(f"{display(k)} {_hex(k, x)}/{_hex(k, y)}"
                                for k, x, y in res.initial))
-    for s in res.bios:
+    shown = res.bios if len(res.bios) <= 5 else [s for s in res.bios if "differ" in s][:10]
+    if len(shown) < len(res.bios):
+        out.append(f"firmware work skipped {len(res.bios)} times ({res.calls} calls into "
+                   f"the BIOS, {len(res.bios) - res.calls} interrupts)"
+                   + ("; those after which A and B differ:" if shown else ""))
+    for s in shown:
         out.append(f"firmware skipped: {s}")
     for n in res.notes:
         out.append(f"note: {n}")
