@@ -117,9 +117,14 @@ def _stack_width(st: CpuState) -> int:
 
 
 def render_context(view: ContextView, width: int = 100,
-                   panes: Iterable[str] = DEFAULT_PANES) -> RenderableType:
-    from debugger.ui.panes import get_pane
+                   panes: Iterable[str] | None = None) -> RenderableType:
+    """The panes named (default: DEFAULT_PANES, then every other registered pane -- those of
+    loaded plugins -- in their order)."""
+    from debugger.ui.panes import all_panes, get_pane
 
+    if panes is None:
+        panes = list(DEFAULT_PANES) + [p.name for p in all_panes()
+                                       if p.name not in DEFAULT_PANES]
     parts: list[RenderableType] = []
     for name in panes:
         p = get_pane(name)

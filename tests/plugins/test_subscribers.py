@@ -118,3 +118,19 @@ def test_instead_hook_replaces_a_bios_service_until_unloaded(drive, tmp_path):
     d2 = drive("hello.img")                     # without the plugin: the BIOS's own answer
     d2("continue")
     assert "conventional memory 639 KiB" in d2.session.serial.decode()
+
+
+def test_plugin_pane_in_the_context(drive, tmp_path):
+    p = tmp_path / "ippane.py"
+    p.write_text("def setup(api):\n"
+                 "    api.register_pane('ippane', lambda view, width: f'IP is "
+                 "{view.state.rip:04x} at icount {view.icount}', title='where')\n")
+    d = drive("hello.img")
+    d(f"plugin load {p}")
+    d("stepi 2")
+    out = d("context")
+    st = d.session.state()
+    lines = out.rstrip().splitlines()
+    assert lines[-1] == f"IP is {st.rip:04x} at icount 2" and lines[-2].startswith("where ")
+    d("plugin unload ippane")
+    assert "IP is" not in d("context")
