@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from debugger.ui.tui.state import TuiState
 
 _LAYOUT_WORDS = ("auto", "wide", "tall", "tabs", "show", "hide", "save", "load")
-_TUI_WORDS = ("memory", "theme")
+_TUI_WORDS = ("memory", "theme", "timeline")
 
 
 def _active(ctx: "CommandContext") -> Any:
@@ -132,10 +132,16 @@ def layout(ctx: "CommandContext", args: str) -> str | None:
 
 
 @command("tui", category="misc", completer=lambda ctx, text: _TUI_WORDS,
-         usage="tui [memory EXPR [linear|physical] | theme dark|light|plain]",
+         usage="tui [memory EXPR [linear|physical] | theme dark|light|plain | "
+               "timeline N|full|steps|off]",
          help="Enter the full-screen TUI (F1 or q comes back to the prompt).\n"
               "tui memory EXPR shows memory at EXPR (seg:off, *linear or an expression,\n"
-              "re-evaluated at every stop, e.g. ds:si); tui theme chooses the colours.")
+              "re-evaluated at every stop, e.g. ds:si); tui theme chooses the colours.\n"
+              "tui timeline sets how the event timeline finds mode, vm86, CPL and VM-entry\n"
+              "verdict changes: stepping always logs each one; a continue finds each exactly\n"
+              "by re-executing (about a millisecond each), at most N per continue (default\n"
+              "500; the rest of that run is shown as one gap), all of them (full), none\n"
+              "(steps), or transitions are not logged at all (off).")
 def tui(ctx: "CommandContext", args: str) -> str | None:
     words = args.split()
     if not words:
@@ -163,4 +169,18 @@ def tui(ctx: "CommandContext", args: str) -> str | None:
             tui_app.set_theme(st.theme)
         _keep(ctx, st)
         return f"theme {st.theme}"
-    raise CommandError("usage: tui [memory EXPR [linear|physical] | theme dark|light|plain]")
+    if words[0] == "timeline" and len(words) <= 2:
+        from debugger.ui.tui.state import TIMELINE_DETAILS, parse_detail
+
+        if len(words) == 1:
+            return f"timeline detail {st.timeline_detail}"
+        if parse_detail(words[1]) is None:
+            raise CommandError(f"timeline: {words[1]!r} is not {TIMELINE_DETAILS}")
+        st.timeline_detail = words[1].lower()
+        tui_app = _active(ctx)
+        if tui_app is not None:
+            tui_app.apply_timeline_detail()
+        _keep(ctx, st)
+        return f"timeline detail {st.timeline_detail}"
+    raise CommandError("usage: tui [memory EXPR [linear|physical] | theme dark|light|plain | "
+                       "timeline N|full|steps|off]")

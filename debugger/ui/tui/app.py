@@ -25,7 +25,7 @@ from debugger.ui.tui.layout import TuiLayout
 from debugger.ui.tui.runner import OutputSink, Runner
 from debugger.ui.tui.state import ConfigError, TuiState
 from debugger.ui.tui.styles import THEMES, Fragments, chrome_style, effective_theme, rich_theme
-from debugger.ui.tui.view import TuiView, take_view, transitions
+from debugger.ui.tui.view import TuiView, take_view
 
 if TYPE_CHECKING:
     from debugger.commands.context import CommandContext
@@ -70,30 +70,39 @@ class TuiApp:
 
     # -- view -------------------------------------------------------------------------------------
     def refresh_view(self) -> None:
-        """A new view of the session (engine idle); transitions since the last stop recorded."""
+        """A new view of the session (call with the engine idle)."""
         s, ts, old = self.ctx.session, self.state, self.view
         new_stop = old is not None and len(s.stops) != old.stops
         if new_stop:
             ts.at_stop()
-        view = take_view(s, ts, old)
-        if new_stop and old is not None and old.context.profile == view.context.profile:
-            ok = (lambda v: None if v.context.verdict is None else bool(v.context.verdict.ok))
-            found = transitions(old.state, view.state, ok(old), ok(view), s.icount, s.profile)
-            if found:
-                ts.derived.extend(found)
-                view = take_view(s, ts, old)
-        if new_stop:
+        self.view = take_view(s, ts, old)
+        if new_stop and not ts.keep_selection:
             ts.selected_event = None
-        self.view = view
+        ts.keep_selection = False
 
     def _idle_refresh(self) -> None:
         if not self.runner.busy:
             self.refresh_view()
 
     # -- actions (keys) ---------------------------------------------------------------------------
-    def run(self, line: str) -> None:
+    def run(self, line: str) -> bool:
         self._fit_console()
-        self.runner.submit(line)
+        return self.runner.submit(line)
+
+    def jump_to_event(self) -> None:
+        """Enter on the timeline: go to the selected event's icount (time travel must be on);
+        the selection stays on it and every pane shows the machine there."""
+        from debugger.ui.tui.io_panes import selected_event
+
+        view = self.view
+        if view is None or not view.timeline:
+            return
+        if getattr(self.ctx.session, "timeline", None) is None:
+            self.state.message = "time travel is off: `record` turns it on (then Enter jumps)"
+            return
+        i = selected_event(view, self.state)
+        self.state.selected_event = i
+        self.state.keep_selection = self.run(f"goto {view.timeline[i].icount}")
 
     def _accept(self, buf: Buffer) -> bool:
         self.run(buf.text)
@@ -204,13 +213,33 @@ class TuiApp:
         try:
             self._point_consoles()
             ctx.settings.context = False
+            self.apply_timeline_detail()
             self.refresh_view()
             yield
         finally:
             self.runner.interrupt()
             self.runner.wait(10)
+            log = getattr(ctx.session, "activity", None)
+            if log is not None and log.transitions:     # outside the TUI: full speed
+                log.pause(ctx.session.state(), "outside the TUI")
+                log.transitions = False
             ctx.console, ctx.err_console, ctx.settings.context = saved
             _ACTIVE.pop(ctx, None)
+
+    def apply_timeline_detail(self) -> None:
+        """The activity log (attached to the session the first time) at the chosen detail."""
+        from debugger.engine.activity import attach
+        from debugger.ui.tui.state import parse_detail
+
+        log = attach(self.ctx.session)
+        on, budget = parse_detail(self.state.timeline_detail) or (True, 500)
+        if on and not log.transitions:
+            log.transitions = True
+            log.resume(self.ctx.session.state())
+        elif not on and log.transitions:
+            log.pause(self.ctx.session.state(), "timeline detail off")
+            log.transitions = False
+        log.budget = budget
 
     def run_app(self) -> None:
         """Show the TUI until F1/q (or `quit`); the context's consoles are restored after."""

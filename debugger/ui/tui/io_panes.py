@@ -64,14 +64,30 @@ def selected_event(view: "TuiView", ts: "TuiState") -> int:
     return max(0, min(n - 1, ts.selected_event))
 
 
-def _details(e: "TimelineEntry") -> Text:
+def _where(e: "TimelineEntry") -> str:
+    if e.cs is None or e.eip is None:
+        return "-"
+    return f"{e.cs:04x}:{e.eip:04x}" if e.eip <= 0xFFFF else f"{e.cs:04x}:{e.eip:08x}"
+
+
+def _details(e: "TimelineEntry", view: "TuiView", travel: bool) -> Text:
     t = Text()
     t.append(f"{e.kind}", style="stop.kind")
-    t.append(f" at icount {e.icount} ({e.source})\n", style="muted")
+    span = f"icount {e.icount}" + (f"..{e.last} ({e.count} of them)" if e.count > 1 else "")
+    t.append(f" at {span}, CS:EIP {_where(e)}\n", style="muted")
+    t.append(f"Enter: go to icount {e.icount}\n" if travel else
+             "time travel is off (`record` turns it on; then Enter goes there)\n",
+             style="muted")
     t.append(e.message + "\n")
     for k, v in e.details.items():
+        if v is None or v == "" or v == []:
+            continue
+        if k == "each":
+            for line in v:
+                t.append(f"  {line}\n")
+            continue
         if isinstance(v, int) and not isinstance(v, bool):
-            v = f"{v:#x}"
+            v = f"{v:#x}" if k not in ("from", "to") else str(v)
         elif isinstance(v, bytes):
             v = v.hex()
         elif isinstance(v, (list, tuple)):
@@ -83,20 +99,24 @@ def _details(e: "TimelineEntry") -> Text:
 
 @tui_pane("events", lambda v, s: f"event timeline ({len(v.timeline)})")
 def events(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
-    """The timeline, newest last; the selected entry's details fill the pane's bottom part."""
+    """The timeline, newest last; the selected entry's details fill the pane's bottom part.
+    Entries after the current position (after going back in time) are dimmed."""
     if not view.timeline:
         return to_lines(Text("(no events yet)", style="muted"), width, ts.theme)
     sel = selected_event(view, ts)
-    detail = to_lines(_details(view.timeline[sel]), width, ts.theme)
+    detail = to_lines(_details(view.timeline[sel], view, view.time_travel), width, ts.theme)
     detail = detail[:max(2, height // 3)]
     list_h = max(1, height - len(detail) - 1)
     start = max(0, min(sel - list_h // 2, len(view.timeline) - list_h))
+    now = view.context.icount
     out: list[Fragments] = []
     for i in range(start, min(len(view.timeline), start + list_h)):
         e = view.timeline[i]
-        t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(f"{e.icount:>10} ", style="event.icount")
-        t.append(f"{e.kind:<11} ", style="event.kind")
+        future = e.icount > now
+        t = Text(no_wrap=True, overflow="ellipsis", style="muted" if future else "")
+        t.append(f"{e.icount:>10} ", style="muted" if future else "event.icount")
+        t.append(f"{e.kind:<11} ", style="muted" if future else "event.kind")
+        t.append(f"{_where(e):<9} ", style="muted" if future else "disasm.addr")
         t.append(e.message)
         line = to_lines(t, width, ts.theme)[:1] or [[]]
         if i == sel:
@@ -147,6 +167,7 @@ KEY_HELP = (
     ("Home / End", "back to CS:EIP (code), first / newest entry"),
     ("< >", "segments: previous / next checker profile"),
     (": or Enter", "focus the command line; Esc goes back to the last pane"),
+    ("Enter in events", "go to the selected event (time travel: `record` first)"),
     ("t", "switch between the dark, light and plain theme"),
     ("? or F2", "this help"),
     ("F1  q", "leave the TUI (back to the prompt); `quit` ends bootdbg"),

@@ -82,6 +82,9 @@ def load_tui_bindings(tui: "TuiApp") -> Any:
     @kb.add(":", filter=in_pane)
     @kb.add("enter", filter=in_pane)
     def _to_cmd(event: Any) -> None:
+        if event.data != ":" and ts.focus == "events":
+            tui.jump_to_event()
+            return
         tui.focus_pane("cmdline")
 
     for key, delta in (("up", -1), ("down", 1), ("pageup", "-page"), ("pagedown", "page"),

@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["PaneControl", "TuiLayout", "choose_layout", "slots_of", "screen_text"]
 
 Slot = tuple[str, ...]
-# Columns of slots: (slot, height) with height None = share the rest.
+# Columns of slots: (slot, height) with height None = share the rest.  A column's width: None
+# shares the rest, a negative number is that percentage of the terminal (at least 44 columns).
 _LAYOUTS: dict[str, list[tuple[int | None, list[tuple[Slot, int | None]]]]] = {
     "wide": [
         (58, [(("regs",), 13), (("stack",), None), (("memory",), None)]),
@@ -43,7 +44,7 @@ _LAYOUTS: dict[str, list[tuple[int | None, list[tuple[Slot, int | None]]]]] = {
     ],
     "tall": [
         (None, [(("regs",), 11), (("segments",), 14), (("code", "screen"), None)]),
-        (44, [(("stack", "memory"), None), (("events", "serial"), None), (("output",), None)]),
+        (-40, [(("stack", "memory"), None), (("events", "serial"), None), (("output",), None)]),
     ],
     "tabs": [
         (None, [(("summary",), 2), (("code", "regs", "segments", "stack", "memory", "screen",
@@ -87,18 +88,32 @@ class PaneControl(UIControl):
         self.name = name
         self.ts = ts
         self.get_view = get_view
+        self._cache: tuple[object, tuple[object, ...], list[Fragments]] | None = None
 
     def is_focusable(self) -> bool:
         return True
+
+    def _key(self, width: int, height: int) -> tuple[object, ...]:
+        """What the pane's content depends on besides the view (the status line is redrawn
+        four times a second while the guest runs; the panes are not re-rendered for it)."""
+        ts = self.ts
+        return (width, height, ts.theme, ts.focus, ts.code_cursor, ts.selected_event,
+                ts.show_help, len(ts.output) if self.name == "output" else 0)
 
     def lines(self, width: int, height: int) -> list[Fragments]:
         view = self.get_view()
         if view is None:
             return [[("", "(starting)")]]
-        try:
-            lines = render(self.name, view, self.ts, width, height)
-        except Exception as exc:      # a renderer bug must not take the UI down
-            return [[("class:status.running", f"pane {self.name}: {type(exc).__name__}: {exc}")]]
+        key = self._key(width, height)
+        if self._cache is not None and self._cache[0] is view and self._cache[1] == key:
+            lines = self._cache[2]
+        else:
+            try:
+                lines = render(self.name, view, self.ts, width, height)
+            except Exception as exc:      # a renderer bug must not take the UI down
+                return [[("class:status.running",
+                          f"pane {self.name}: {type(exc).__name__}: {exc}")]]
+            self._cache = (view, key, lines)
         return self._scrolled(view, lines, height)
 
     def _scrolled(self, view: "TuiView", lines: list[Fragments], height: int) -> list[Fragments]:
@@ -172,6 +187,8 @@ class TuiLayout:
     def _body(self) -> HSplit | VSplit:
         cols = []
         for width, slots in slots_of(self.current(), self.ts.panes + ["summary"]):
+            if width is not None and width < 0:
+                width = max(44, self.size()[0] * -width // 100)
             parts = []
             for slot, h in slots:
                 parts.append(self._slot(slot, h))

@@ -3,7 +3,8 @@
 Every command line (typed, or sent by a key such as F7) goes through the same interpreter the
 REPL uses, in one worker thread at a time; its output goes to the TUI's output pane (the
 context's consoles are pointed at it while the TUI runs).  While it runs, the panes show the
-last view and the status bar shows instructions executed and MIPS; Ctrl-C calls
+last view and the status bar shows instructions executed and MIPS (counted inside the
+engine's current slice too, so it moves four times a second however long the slices); Ctrl-C calls
 `session.interrupt()`.  When it ends, a new view is taken in the worker (the engine is idle
 then) and the UI is invalidated.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
+
+from debugger.engine.livecount import LiveCount
 
 if TYPE_CHECKING:
     from debugger.commands.context import CommandContext
@@ -59,6 +62,8 @@ class Runner:
         self.wake = wake              # app.invalidate (thread-safe)
         self._thread: threading.Thread | None = None
         self.on_done: list[Callable[[], None]] = []
+        self._live = LiveCount(ctx.session.machine)
+        self._shown = 0
 
     @property
     def busy(self) -> bool:
@@ -77,6 +82,8 @@ class Runner:
         ts.run_started = time.monotonic()
         ts.run_icount = self.ctx.session.icount
         ts.message = ""
+        self._shown = 0
+        self._live.attach()               # only while a command runs
         self._thread = threading.Thread(target=self._work, args=(line,), daemon=True,
                                         name="bootdbg-tui-run")
         self._thread.start()
@@ -106,6 +113,7 @@ class Runner:
                 self.refresh()
             except Exception as exc:
                 self.ts.message = f"view: {exc}"
+            self._live.detach()
             self.ts.running = ""
             for fn in list(self.on_done):
                 fn()
@@ -126,11 +134,18 @@ class Runner:
             t.join(timeout)
         return not self.busy
 
+    def executed(self) -> int:
+        """Instructions executed by the running command so far (read while it runs: the
+        count inside the current engine slice too, so it moves however long a slice is)."""
+        done = max(0, self._live.value() - self.ts.run_icount)
+        self._shown = max(self._shown, done)   # going back to a checkpoint is not progress lost
+        return self._shown
+
     def progress(self) -> str:
         """`running: continue · 12,345,678 insns · 85.2 MIPS · 3.1 s · Ctrl-C stops`."""
         ts = self.ts
         now = time.monotonic()
-        done = max(0, self.ctx.session.machine.icount - ts.run_icount)
+        done = self.executed()
         secs = max(now - ts.run_started, 1e-6)
         return (f"running: {ts.running.strip()} · {done:,} insns · {done / secs / 1e6:.1f} MIPS"
                 f" · {secs:.1f} s · Ctrl-C stops")

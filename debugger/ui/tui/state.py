@@ -17,7 +17,7 @@ from typing import Any
 
 from debugger.ui.tui.view import TimelineEntry
 
-__all__ = ["TuiState", "ALL_PANES", "LAYOUTS", "config_path", "ConfigError"]
+__all__ = ["TuiState", "ALL_PANES", "LAYOUTS", "config_path", "ConfigError", "parse_detail"]
 
 # Every pane the TUI can show, in focus (Tab) order.
 ALL_PANES = ("regs", "segments", "code", "stack", "memory", "screen", "serial", "events",
@@ -25,6 +25,23 @@ ALL_PANES = ("regs", "segments", "code", "stack", "memory", "screen", "serial", 
 # "auto" picks by terminal size: wide (>= 210x45), tall (>= 110x32), tabs (anything smaller).
 LAYOUTS = ("auto", "wide", "tall", "tabs")
 THEME_NAMES = ("dark", "light", "plain")
+
+
+TIMELINE_DETAILS = "a number of transitions per continue, full, steps or off"
+
+
+def parse_detail(text: str) -> tuple[bool, int | None] | None:
+    """`tui timeline` values: (transitions on, budget per continue); None if not one."""
+    t = text.strip().lower()
+    if t == "full":
+        return True, None
+    if t == "steps":
+        return True, 0
+    if t == "off":
+        return False, 0
+    if t.isdigit():
+        return True, int(t)
+    return None
 
 
 class ConfigError(Exception):
@@ -59,7 +76,9 @@ class TuiState:
     code_after: int = 60
     stack_slots: int = 48
     timeline_max: int = 2000
-    derived: list[TimelineEntry] = field(default_factory=list)   # transitions seen at stops
+    timeline_detail: str = "500"              # transitions per continue: N, full, steps, off
+    timeline_cache: tuple[Any, list[TimelineEntry]] | None = field(default=None, repr=False)
+    keep_selection: bool = False              # the next stop keeps the selected event (a jump)
     output: list[str] = field(default_factory=list)    # command output lines (ANSI)
     output_max: int = 5000
     running: str = ""                         # the command line being run ("" when idle)
@@ -99,7 +118,8 @@ class TuiState:
     # -- config -----------------------------------------------------------------------------------
     def to_config(self) -> dict[str, Any]:
         return {"layout": self.layout, "panes": list(self.panes), "theme": self.theme,
-                "memory": {"expr": self.mem_expr, "space": self.mem_space}}
+                "memory": {"expr": self.mem_expr, "space": self.mem_space},
+                "timeline": self.timeline_detail}
 
     def apply_config(self, cfg: dict[str, Any]) -> None:
         if not isinstance(cfg, dict):
@@ -115,7 +135,11 @@ class TuiState:
         if theme not in THEME_NAMES:
             raise ConfigError(f"layout file: unknown theme {theme!r}")
         mem = cfg.get("memory", {})
+        detail = str(cfg.get("timeline", self.timeline_detail))
+        if parse_detail(detail) is None:
+            raise ConfigError(f"layout file: timeline must be {TIMELINE_DETAILS}")
         self.layout, self.panes, self.theme = layout, list(panes), theme
+        self.timeline_detail = detail
         if isinstance(mem, dict):
             self.mem_expr = str(mem.get("expr", self.mem_expr))
             if mem.get("space") in ("linear", "physical"):

@@ -8,6 +8,7 @@ carries meaning (a rejected field, the current line, a changed register) stays a
 """
 from __future__ import annotations
 
+import functools
 import io
 from typing import Any
 
@@ -124,8 +125,11 @@ def to_lines(renderable: Any, width: int, theme: str = "dark") -> list[Fragments
     return out
 
 
+@functools.lru_cache(maxsize=None)
 def chrome_style(theme: str) -> Style:
-    """Frames, status bar, command line, tab bar and the help overlay."""
+    """Frames, status bar, command line, tab bar and the help overlay.  One Style object per
+    theme: prompt_toolkit caches parsed style strings per Style, and a new object every time
+    the DynamicStyle asks made each redraw parse them all again (a second per redraw)."""
     if theme == "plain":
         return Style.from_dict({
             "frame.border": "", "frame.label": "bold", "focused frame.label": "bold reverse",

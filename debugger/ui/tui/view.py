@@ -11,14 +11,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
-from debugger.cpustate import CpuState, Mode
+from debugger.cpustate import CpuState
 from debugger.ui.context import ContextView, view_of
 
 if TYPE_CHECKING:
     from debugger.engine.session import Session
     from debugger.ui.tui.state import TuiState
 
-__all__ = ["TuiView", "MemoryView", "TimelineEntry", "take_view", "transitions"]
+__all__ = ["TuiView", "MemoryView", "TimelineEntry", "take_view", "build_timeline"]
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,12 @@ class TimelineEntry:
     icount: int
     kind: str
     message: str
-    source: str                      # "machine" (event log), "stop" or "state" (derived)
+    source: str                      # activity source ("transition", "io", ...), or "stop"
     details: dict[str, Any] = field(default_factory=dict)
+    cs: int | None = None            # where it happened (None: not known, e.g. before the TUI)
+    eip: int | None = None
+    count: int = 1                   # > 1: consecutive like happenings shown as one row
+    last: int | None = None          # the last one's icount when count > 1
 
 
 @dataclass(frozen=True)
@@ -53,30 +57,11 @@ class TuiView:
     profiles: Sequence[str] = ()
     rule_count: int = 0
     stops: int = 0
+    time_travel: bool = False        # the session can go to an icount (Enter on an event)
 
     @property
     def state(self) -> CpuState:
         return self.context.state
-
-
-def transitions(prev: CpuState | None, cur: CpuState, prev_ok: bool | None, cur_ok: bool | None,
-                icount: int, profile: str) -> list[TimelineEntry]:
-    """What changed between two stops that the timeline shows: mode, vm86, CPL, VM-entry."""
-    if prev is None:
-        return []
-    out = []
-    if prev.mode is not cur.mode:
-        kind = ("vm86-enter" if cur.mode is Mode.VM86 else
-                "vm86-leave" if prev.mode is Mode.VM86 else "mode")
-        out.append(TimelineEntry(icount, kind, f"{prev.mode.value} -> {cur.mode.value}",
-                                 "state", {"before": prev.mode.value, "after": cur.mode.value}))
-    elif prev.cpl != cur.cpl:
-        out.append(TimelineEntry(icount, "cpl", f"CPL {prev.cpl} -> {cur.cpl}", "state"))
-    if prev_ok is not None and cur_ok is not None and prev_ok != cur_ok:
-        kind = "vmx-valid" if cur_ok else "vmx-invalid"
-        out.append(TimelineEntry(icount, kind, f"{'enterable' if cur_ok else 'not enterable'}"
-                                 f" under {profile}", "state"))
-    return out
 
 
 def _memory(session: "Session", ts: "TuiState", old: MemoryView | None, rows: int
@@ -138,20 +123,97 @@ def take_view(session: "Session", ts: "TuiState", old: "TuiView | None" = None) 
     rules = len(getattr(ctx.verdict, "violations", ()) or ())
     return TuiView(context=ctx, screen=cells, cursor=cursor, serial=bytes(session.serial),
                    memory=mem, timeline=timeline, profiles=tuple(PROFILES), rule_count=rules,
-                   stops=len(session.stops))
+                   stops=len(session.stops),
+                   time_travel=getattr(session, "timeline", None) is not None)
 
 
 def _timeline(session: "Session", ts: "TuiState") -> list[TimelineEntry]:
-    entries = [TimelineEntry(e.icount, e.kind, str(e.message), "machine", dict(e.details))
-               for e in session.machine.events]
+    log = getattr(session, "activity", None)
+    key = (id(log), getattr(log, "changes", 0), len(session.stops), session.profile,
+           ts.timeline_max)
+    cached = ts.timeline_cache
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    entries = build_timeline(session, ts.timeline_max)
+    ts.timeline_cache = (key, entries)
+    return entries
+
+
+def build_timeline(session: "Session", limit: int = 2000) -> list[TimelineEntry]:
+    """The activity log (or, without one, the machine's event log) and the stops, oldest
+    first; VM-entry verdict changes only under the session's profile; runs of port I/O (and of
+    one interrupt or BIOS function repeated) are grouped into one row."""
+    log = getattr(session, "activity", None)
+    out: list[TimelineEntry] = []
+    seen: set[tuple[int, str]] = set()
+    if log is not None:
+        for a in log.entries:
+            if a.kind in ("vmx-invalid", "vmx-valid") and \
+                    a.details.get("profile") != session.profile:
+                continue
+            out.append(TimelineEntry(a.icount, a.kind, a.message, a.source, a.details,
+                                     a.cs, a.eip))
+            seen.add((a.icount, a.kind))
+    else:
+        out.extend(TimelineEntry(e.icount, e.kind, str(e.message), "machine", dict(e.details))
+                   for e in session.machine.events)
     for n, ev in enumerate(session.stops, 1):
-        if ev.kind in ("step",):
+        if ev.kind in ("step", "goto", "history") or (ev.icount, ev.kind) in seen:
             continue
-        entries.append(TimelineEntry(ev.icount, ev.kind, f"stop #{n}: {ev.summary()}", "stop",
-                                     {"instruction": ev.instruction, **ev.details,
-                                      **({"changes": [str(c) for c in ev.changes]}
-                                         if ev.changes else {})}))
-    seen = {(e.icount, e.kind) for e in entries}
-    entries.extend(e for e in ts.derived if (e.icount, e.kind) not in seen)
-    entries.sort(key=lambda e: e.icount)
-    return entries[-ts.timeline_max:]
+        out.append(TimelineEntry(ev.icount, ev.kind, f"stop #{n}: {ev.summary()}", "stop",
+                                 {"instruction": ev.instruction, **ev.details,
+                                  **({"changes": [str(c) for c in ev.changes]}
+                                     if ev.changes else {})}, ev.cs, ev.eip))
+    out.sort(key=lambda e: e.icount)
+    return _grouped(out)[-limit:]
+
+
+def _group_key(e: TimelineEntry) -> Any:
+    if e.kind == "io":
+        return "io"
+    if e.kind in ("irq", "int", "bios"):
+        return (e.kind, e.details.get("vector"), (e.details.get("ax") or 0) >> 8, e.cs)
+    return None
+
+
+def _grouped(entries: list[TimelineEntry]) -> list[TimelineEntry]:
+    out: list[TimelineEntry] = []
+    run: list[TimelineEntry] = []
+
+    def flush() -> None:
+        if len(run) == 1:
+            out.append(run[0])
+        elif run:
+            out.append(_group(run))
+        run.clear()
+    for e in entries:
+        k = _group_key(e)
+        if run and (k is None or k != _group_key(run[0])):
+            flush()
+        if k is None:
+            out.append(e)
+        else:
+            run.append(e)
+    flush()
+    return out
+
+
+def _group(run: list[TimelineEntry]) -> TimelineEntry:
+    first = run[0]
+    if first.kind == "io":
+        counts: dict[str, int] = {}
+        for e in run:
+            d = e.details
+            name = f"{d.get('direction')} {d.get('port', 0):#06x}"
+            counts[name] = counts.get(name, 0) + 1
+        msg = f"{len(run)} port accesses: " + ", ".join(
+            f"{k} x{n}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1])[:4])
+    else:
+        msg = f"{first.message} x{len(run)}"
+    lines = [f"{e.icount}: " + (f"{e.cs:04x}:{e.eip:04x} " if e.cs is not None and
+                                e.eip is not None else "") + e.message for e in run[:40]]
+    if len(run) > 40:
+        lines.append(f"... and {len(run) - 40} more up to icount {run[-1].icount}")
+    return TimelineEntry(first.icount, first.kind, msg, first.source,
+                         {"each": lines}, first.cs, first.eip, count=len(run),
+                         last=run[-1].icount)
