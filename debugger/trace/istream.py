@@ -18,6 +18,14 @@ at a time and yields, in order:
 Every recorded checkpoint the stream passes is checked against the state the recording holds,
 so a replay that no longer matches the recording raises `TraceError` instead of exporting a run
 that never happened.
+
+A recording made with `--full` holds every instruction (`fulltrace`): then the steps are read
+from it instead (`full=None`, the default, uses it when it covers the range and the recording
+has no user edits; `full=False` always re-executes).  Its records fold the zero-instruction work
+into the instruction before it, so that stream has no `Event`s: an interrupt's delivery and a
+BIOS service's changes are part of the previous step (a step at a BIOS stub shows the state
+before the service, and the instruction the machine executes after it, the stub's tail), and
+it has no memory reads.  Old bytes of writes come from RAM rebuilt along the way.
 """
 from __future__ import annotations
 
@@ -76,7 +84,8 @@ Item = Step | Event | End
 class InstructionStream:
     """Re-execute a recording instruction by instruction (see the module docstring)."""
 
-    def __init__(self, path: str | Path, *, reads: bool = False) -> None:
+    def __init__(self, path: str | Path, *, reads: bool = False,
+                 full: bool | None = None) -> None:
         from debugger.trace.replay import Replay
 
         self.path = Path(path)
@@ -97,10 +106,27 @@ class InstructionStream:
                 f" ({self.damage})" if self.damage else "")
         self._items = items
         self._next = 0
+        self.full = None if full is False else self._open_full(full)
+        self._spent = False
         self._hooks: list[Any] = []
         self._writes: list[tuple[int, int, bytes | None]] = []
         self._reads: list[tuple[int, bytes]] = []
         self.machine = self.rp.session.machine
+
+    def _open_full(self, want: bool | None) -> Any:
+        try:
+            from debugger.trace.fulltrace import FullTrace
+        except ImportError:
+            return None
+        try:
+            ft = FullTrace(self.rp.reader)
+        except F.TraceError:
+            if want:
+                raise
+            return None
+        if any(kind == "input" for _i, _s, kind, _p in self._items) and not want:
+            return None      # edits: their memory changes are not in the records
+        return ft
 
     def close(self) -> None:
         """Remove the memory hooks (a stream left half-read keeps them) and close the file."""
@@ -161,6 +187,13 @@ class InstructionStream:
         if m.icount > start:
             raise F.TraceError("the stream has already passed that icount")
         stop = self.end_icount if stop is None else min(stop, self.end_icount)
+        ft = self.full
+        if ft is not None and ft.first <= start and stop <= ft.last:
+            if self._spent:
+                raise F.TraceError("the stream has already been read")
+            self._spent = True         # (it rewrites the replay's RAM as it goes)
+            yield from self._full_steps(ft, start, stop)
+            return
         why = self._advance(min(start, stop))
         if why is not None:
             yield End(m.icount, m.state(), why, f"the run ends before icount {start}")
@@ -209,6 +242,58 @@ class InstructionStream:
             yield End(m.icount, st, self.end_reason, self.end_message)
         else:
             yield End(m.icount, st, "range", f"stopped at icount {stop} as asked")
+
+    def _full_steps(self, ft: Any, start: int, stop: int) -> Iterator[Item]:
+        """Steps read from the per-instruction trace (see the module docstring)."""
+        from debugger.engine.disasm import decode_one
+        from debugger.machine.memory import Memory, MemoryError_, PageFault
+        from debugger.trace.fulltrace import state_from_slots
+
+        m = self.machine
+        why = self._advance(ft.first)      # RAM as it is where the trace starts
+        if why is not None or m.icount != ft.first:
+            raise F.TraceError(f"{self.path}: the replay does not reach icount {ft.first}, "
+                               "where the per-instruction trace starts")
+        uc = m.uc
+        cur: list[CpuState] = [state_from_slots(ft.slots_at(ft.first))]
+        view = Memory(uc, m.mem.ram_size,
+                      lambda: (cur[0].cr0, cur[0].cr3, cur[0].cr4, cur[0].efer),
+                      lambda: cur[0].a20)
+        st = cur[0]
+        for step in ft.steps(ft.first, stop):
+            ic = step.icount - 1
+            if ic >= start:
+                cur[0] = st = state_from_slots(step.before)
+                pc = st.pc
+                if m.bios.vector_at(pc) is not None:
+                    pc += 1             # the service ran, then the stub's tail executes
+                code = b""
+                for n in (16, 8, 4, 1):
+                    try:
+                        code = view.read_linear(pc, n)
+                        break
+                    except (PageFault, MemoryError_):
+                        continue
+                ins = decode_one(code, pc, st.bits) if code else None
+            writes = []
+            for addr, data in step.writes:
+                try:
+                    old: bytes | None = bytes(uc.mem_read(addr, len(data)))
+                    uc.mem_write(addr, data)
+                except UcError:
+                    old = None
+                writes.append((addr, old, data))
+            if ic >= start:
+                after = state_from_slots(step.after)
+                yield Step(ic, st, after, ins.bytes if ins else code[:1],
+                           ins.text if ins else "(unreadable)", writes)
+                st = after
+        if start >= stop:
+            st = state_from_slots(ft.slots_at(stop))
+        if stop >= self.end_icount:
+            yield End(stop, st, self.end_reason, self.end_message)
+        else:
+            yield End(stop, st, "range", f"stopped at icount {stop} as asked")
 
     def _settle(self, st: CpuState):  # -> Generator[Event, None, tuple[CpuState, End | None]]
         """Do the zero-instruction work due before the next instruction: deliver a pending

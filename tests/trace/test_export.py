@@ -213,3 +213,45 @@ def test_export_bad_files(tmp_path: Path, recording: Path) -> None:
         assert r.returncode == 2, (f, r.stdout)
         assert msg in r.stderr and len(r.stderr.strip().splitlines()) == 1
         assert "Traceback" not in r.stderr
+
+
+def test_full_trace_gives_the_same_stream(tmp_path: Path) -> None:
+    """A recording with the per-instruction trace (--full) is read from it, not re-executed:
+    the same instructions, states and memory writes (the zero-instruction work folded into the
+    instruction before it, see istream)."""
+    import inspect
+
+    from debugger.trace.istream import Event, InstructionStream, Step
+    from debugger.trace.recorder import Recorder
+
+    if "full" not in inspect.signature(Recorder).parameters:
+        pytest.skip("this bootdbg records no per-instruction trace")
+    s = Session(PMODE)
+    rec = Recorder(s, tmp_path / "full.bdt", full=True)
+    ev = s.cont()
+    rec.close(ev.kind, ev.message)
+    full = InstructionStream(tmp_path / "full.bdt")
+    again = InstructionStream(tmp_path / "full.bdt", full=False)
+    assert full.full is not None and again.full is None
+    a, b = list(full.items()), list(again.items())
+    assert not any(isinstance(x, Event) for x in a)
+    sa, sb = [x for x in a if isinstance(x, Step)], [x for x in b if isinstance(x, Step)]
+    assert [x.icount for x in sa] == [x.icount for x in sb] == list(range(len(sa)))
+    after_event = {x.icount for x in b if isinstance(x, Event)}
+    assert after_event == {46}            # the BIOS service (INT 13h)
+    for x, y in zip(sa, sb, strict=True):
+        assert (x.code, x.text) == (y.code, y.text), x.icount
+        if x.icount not in after_event:   # (there: before the service / after it)
+            assert flatten(x.before) == flatten(y.before), x.icount
+        assert flatten(x.after) == flatten(y.after) or x.icount + 1 in after_event
+    writes_a = [(addr, new) for x in sa for addr, _old, new in x.writes]
+    writes_b = [(addr, new) for x in b if isinstance(x, (Step, Event))
+                for addr, _old, new in x.writes]
+    assert writes_a == writes_b and len(writes_a) > 1000
+    assert a[-1].icount == b[-1].icount and flatten(a[-1].state) == flatten(b[-1].state)
+    full.close()
+    again.close()
+    r = bootdbg("trace", "export", str(tmp_path / "full.bdt"), "--format", "jsonl", "--from",
+                "40", "--to", "50")
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(x)["icount"] for x in r.stdout.splitlines()] == [40, *range(40, 50), 50]
