@@ -19,7 +19,9 @@ HELP = "inspect (dump), export (Tenet, JSON lines) and compare (diff) trace file
 EXPORT_HELP = """\
 Write the recording's instructions from icount N (default 0) up to M (default: the end) as
 text.  A recording without --full holds only checkpoints, so the instructions are re-executed
-from it (deterministically, checked against every checkpoint passed).
+from it (deterministically, checked against every checkpoint passed); one made with --full is
+read from its per-instruction trace (faster; no mr= items, and interrupt delivery and BIOS
+services are part of the instruction before them instead of "event" lines).
 
 tenet: Tenet's text format (IDA Pro trace explorer): per line the registers that changed since
 the previous line, eip = the linear address (CS.base+EIP) of the instruction about to execute,
@@ -52,6 +54,8 @@ different instruction bytes, different memory writes (two recordings), one side 
 faulting for good while the other goes on.  Work inside the firmware (an INT n or far call into
 the BIOS ROM, a hardware interrupt) is skipped until the side is back at the caller; the
 registers a BIOS call leaves different are noted and then left out like the initial ones.
+A REP string instruction's final count check (bootdbg executes it, a QEMU log made with nochain
+does not show it) is matched up.
 
 Exit status: 0 no divergence, 1 diverged, 2 bad input.
 """
