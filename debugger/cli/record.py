@@ -1,4 +1,4 @@
-"""`bootdbg record IMAGE -o run.bdt [-x SCRIPT] [--max-insns N] [--no-embed]`: record a run."""
+"""`bootdbg record IMAGE -o run.bdt [-x SCRIPT] [--max-insns N] [--no-embed] [--full]`."""
 from __future__ import annotations
 
 import argparse
@@ -20,6 +20,8 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="stop after N instructions")
     p.add_argument("--no-embed", action="store_true",
                    help="do not embed the disk images (keep path and SHA-256 only)")
+    p.add_argument("--full", action="store_true",
+                   help="also record every instruction (register deltas and memory writes)")
     p.add_argument("--interval", type=int, default=2_000_000, metavar="N",
                    help="instructions between checkpoints (default 2000000)")
     p.add_argument("--budget-mb", type=int, default=512, metavar="MB",
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         s = Session(disks=disks, config=config_from_args(args, boot))
         rec = Recorder(s, args.output, embed=not args.no_embed, interval=args.interval,
-                       budget=args.budget_mb << 20)
+                       budget=args.budget_mb << 20, full=args.full)
     except (SessionError, TraceError) as exc:
         raise UserError(str(exc)) from None
     t0 = time.perf_counter()
@@ -76,4 +78,8 @@ def run(args: argparse.Namespace) -> int:
           f"({info['instructions'] / dt / 1e6 if dt else 0:.1f} MIPS) to {args.output}: "
           f"{info['checkpoints']} checkpoints, {info['bytes']:,} bytes "
           f"({info['bytes'] / n:.3f} bytes/instruction); stopped: {reason}")
+    full = info.get("full")
+    if full:
+        print(f"per-instruction trace: {full['instructions']:,} instructions in "
+              f"{full['chunks']} chunks ({'native' if full['native'] else 'Python'} hooks)")
     return 0

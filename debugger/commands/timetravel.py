@@ -156,11 +156,17 @@ def info_checkpoints(ctx: "CommandContext", args: str) -> Any:
     return "\n".join(lines)
 
 
-@command("record", category="running", usage="record [FILE | stop]",
+@command("record", category="running", usage="record [FILE [--full] | stop]",
          help="Turn time travel on from here; with FILE also write a trace file (closed by\n"
-              "'record stop' or at exit).")
+              "'record stop' or at exit); --full adds every instruction (register deltas and\n"
+              "memory writes) to the file.")
 def record(ctx: "CommandContext", args: str) -> str:
-    arg = args.strip()
+    words = args.split()
+    full = "--full" in words
+    words = [w for w in words if w != "--full"]
+    if len(words) > 1 or any(w.startswith("-") for w in words):
+        raise CommandError("usage: record [FILE [--full] | stop]")
+    arg = words[0] if words else ""
     s = ctx.session
     rec = getattr(s, "recorder", None)
     if arg == "stop":
@@ -168,9 +174,13 @@ def record(ctx: "CommandContext", args: str) -> str:
             raise CommandError("not recording to a file")
         info = rec.close("stopped", "record stop")
         s.recorder = None     # type: ignore[attr-defined]
+        extra = f", every instruction ({info['full']['instructions']})" if info.get("full") \
+            else ""
         return f"Trace written: {info['instructions']} instructions, " \
-               f"{info['checkpoints']} checkpoints, {info['bytes']} bytes"
+               f"{info['checkpoints']} checkpoints, {info['bytes']} bytes{extra}"
     if not arg:
+        if full:
+            raise CommandError("record --full needs a FILE to write the trace to")
         tt = _tt(ctx, start=True)
         return f"Time travel on (history from icount {tt.tl.keys[0][0]})."
     if rec is not None:
@@ -179,7 +189,8 @@ def record(ctx: "CommandContext", args: str) -> str:
     from debugger.trace.recorder import Recorder
 
     try:
-        s.recorder = Recorder(s, arg)     # type: ignore[attr-defined]
+        s.recorder = Recorder(s, arg, full=full)     # type: ignore[attr-defined]
     except TraceError as exc:
         raise CommandError(str(exc)) from None
-    return f"Recording to {arg} from icount {s.icount}."
+    return f"Recording to {arg} from icount {s.icount}" + (
+        " (every instruction)." if full else ".")

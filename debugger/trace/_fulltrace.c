@@ -229,19 +229,23 @@ static void observe(struct ft *d, uint64_t done, int in_exec) {
     }
 }
 
+/* At a block start (before the count hook sees its first instruction, so stopping here counts
+ * nothing that did not run): note it, and stop the engine when Python must drain the buffer. */
 void bootdbg_ft_block_cb(void *uc, uint64_t address, uint32_t size, void *user_data) {
-    (void)uc; (void)address; (void)size;
-    ((struct ft *)user_data)->block_start = 1;
+    struct ft *d = (struct ft *)user_data;
+    (void)address; (void)size;
+    d->block_start = 1;
+    if (d->pos > d->high) {
+        d->stops++;
+        d->emu_stop(uc);
+    }
 }
 
 void bootdbg_ft_code_cb(void *uc, uint64_t address, uint32_t size, void *user_data) {
     struct ft *d = (struct ft *)user_data;
     (void)address; (void)size;
+    (void)uc;
     observe(d, d->base + *d->counter - 1, 1);
-    if (d->pos > d->high) {
-        d->stops++;
-        d->emu_stop(uc);
-    }
 }
 
 static void add_write(struct ft *d, uint64_t addr, const uint8_t *data, uint64_t size) {

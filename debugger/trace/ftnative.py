@@ -16,7 +16,7 @@ __all__ = ["available", "why_unavailable", "NativeEncoder"]
 
 NS = FT.SLOT_COUNT
 MAX_RANGES = 8
-BUF_SIZE = 8 << 20
+BUF_SIZE = 16 << 20
 WBUF_SIZE = 4 << 20
 MAX_MARKS = 4096
 
@@ -88,7 +88,8 @@ def why_unavailable() -> str:
 
 
 class NativeEncoder:
-    def __init__(self, machine: Any, chunk_insns: int = FT.CHUNK_INSNS) -> None:
+    def __init__(self, machine: Any, chunk_insns: int = FT.CHUNK_INSNS,
+                 buf_size: int = BUF_SIZE) -> None:
         lib = _load()
         assert lib is not None
         from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_MEM_WRITE
@@ -104,11 +105,13 @@ class NativeEncoder:
         d.translate = ctypes.cast(uclib.uc_vmem_translate, ctypes.c_void_p).value
         d.uc = eng.uch
         d.chunk_insns = chunk_insns
-        self._buf = ctypes.create_string_buffer(BUF_SIZE)
+        # Room past the high mark (checked at block starts) for one block's records: at most 512
+        # instructions of every slot, plus the pending writes.
+        room = WBUF_SIZE + (1 << 20)
+        self._buf = ctypes.create_string_buffer(buf_size + room)
         self._wbuf = ctypes.create_string_buffer(WBUF_SIZE)
-        d.buf, d.cap = ctypes.addressof(self._buf), BUF_SIZE
-        # Room for the largest record (every slot, the pending writes) past the high mark.
-        d.high = BUF_SIZE - WBUF_SIZE - 64 * 1024
+        d.buf, d.cap = ctypes.addressof(self._buf), buf_size + room
+        d.high = buf_size
         d.wbuf, d.wcap = ctypes.addressof(self._wbuf), WBUF_SIZE
         self._marks = [(ctypes.c_uint64 * MAX_MARKS)() for _ in range(3)]
         d.mark_off, d.mark_icount, d.mark_count = (ctypes.addressof(a) for a in self._marks)
@@ -171,6 +174,14 @@ class NativeEncoder:
     @property
     def chunk_records(self) -> int:
         return self.d.chunk_records
+
+    @property
+    def drain_at(self) -> int:
+        return self.d.high
+
+    @property
+    def stops(self) -> int:
+        return self.d.stops
 
     @property
     def lost(self) -> int:

@@ -75,6 +75,8 @@ class PyHooks(FT.PyEncoder):
     def pending(self) -> int:
         return len(self.buf)
 
+    drain_at = DRAIN_AT
+
     def remove(self) -> None:
         for h in self._handles:
             self.m.uc.hook_del(h)
@@ -84,7 +86,8 @@ class PyHooks(FT.PyEncoder):
 
 class FullRecorder:
     def __init__(self, machine: Any, writer: Any, *, native: bool | None = None,
-                 chunk_insns: int = FT.CHUNK_INSNS, level: int = LEVEL) -> None:
+                 chunk_insns: int = FT.CHUNK_INSNS, level: int = LEVEL,
+                 buf_size: int | None = None) -> None:
         self.m = machine
         self.w = writer
         self.level = level
@@ -93,7 +96,8 @@ class FullRecorder:
         if native:
             from debugger.trace.ftnative import NativeEncoder
 
-            self.enc: Any = NativeEncoder(machine, chunk_insns)
+            self.enc: Any = NativeEncoder(machine, chunk_insns, **(
+                {"buf_size": buf_size} if buf_size else {}))
         else:
             self.enc = PyHooks(machine, chunk_insns)
         self.native = bool(native)
@@ -124,7 +128,9 @@ class FullRecorder:
         self.enc.observe(icount, False)
 
     def _slice_end(self) -> None:
-        if self.enc.pending >= DRAIN_AT:
+        # (The native hook stops the engine once its buffer passes `drain_at`: drain it then,
+        # or the next slice would stop again at once.)
+        if self.enc.pending >= min(DRAIN_AT, self.enc.drain_at):
             self._drain()
         return None
 

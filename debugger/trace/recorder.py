@@ -5,7 +5,8 @@ rate, the serial input and keystrokes queued for the guest), the disks (embedded
 or only path + SHA-256), the user's edits of the state (register and memory writes, at their
 icount), and the timeline's checkpoints (CPU state with hidden caches, RAM page deltas, a state
 hash).  Devices and the TSC derive their time from the instruction count, so nothing else is
-needed to re-create the run.
+needed to re-create the run.  With `full=True` the file also gets the per-instruction trace
+(TRACE chunks, `ftrecord.FullRecorder`).
 """
 from __future__ import annotations
 
@@ -47,11 +48,13 @@ def header_for(s: "Session", *, embed: bool, interval: int, full: bool = False
 
 class Recorder:
     def __init__(self, s: "Session", path: str | Path, *, embed: bool = True,
-                 interval: int = 2_000_000, budget: int = 512 << 20) -> None:
+                 interval: int = 2_000_000, budget: int = 512 << 20, full: bool = False,
+                 native: bool | None = None) -> None:
         self.s = s
         self.tt = attach(s, interval=interval, budget=budget)
         self.w = TraceWriter(path)
-        self.w.json_chunk(F.HEADER, header_for(s, embed=embed, interval=self.tt.tl.interval))
+        self.w.json_chunk(F.HEADER, header_for(s, embed=embed, interval=self.tt.tl.interval,
+                                               full=full))
         if embed:
             for d in s.disks:
                 name = d.name.encode()
@@ -67,6 +70,13 @@ class Recorder:
             self._on_point(pt, {p: self.tt.tl.page_at(p, key) for p in pt.pages})
         self.tt.tl.listeners.append(self._on_point)
         self.tt.edit_listeners.append(self._on_edit)
+        self.full = None
+        if full:     # the per-instruction trace (fulltrace.py), from here on
+            from debugger.trace.ftrecord import FullRecorder
+
+            self.full = FullRecorder(s.machine, self.w, native=native)
+            # Record the instruction that led to where the user stands before going elsewhere.
+            self.tt.tl.restore_listeners.append(self.full.sync)
 
     def _on_point(self, pt: "Point", delta: dict[int, bytes]) -> None:
         pages = sorted(delta)
@@ -83,6 +93,8 @@ class Recorder:
         self.max_icount = max(self.max_icount, pt.key[0])
 
     def _on_edit(self, edit: dict[str, Any]) -> None:
+        if self.full is not None:
+            self.full.edited(edit["icount"])
         item = dict(edit)
         if "state" in item:
             item["state"] = item["state"].to_dict()
@@ -94,6 +106,10 @@ class Recorder:
         m = self.s.machine
         self.tt.tl.listeners.remove(self._on_point)
         self.tt.edit_listeners.remove(self._on_edit)
+        full = None
+        if self.full is not None:
+            self.tt.tl.restore_listeners.remove(self.full.sync)
+            full = self.full.close()
         pt = self.tt.tl.take()     # the end state, hashed like every checkpoint
         self._on_point(pt, {p: self.tt.tl.page_at(p, pt.key) for p in pt.pages})
         end = {"icount": m.icount, "seq": pt.key[1], "reason": reason, "message": message,
@@ -101,7 +117,7 @@ class Recorder:
         self.w.json_chunk(F.END, end, m.icount)
         self.w.close()
         return {"instructions": m.icount - self.start_icount, "checkpoints": self.checkpoints,
-                "bytes": self.w.bytes_written + F.TRAILER.size}
+                "bytes": self.w.bytes_written + F.TRAILER.size, "full": full}
 
 
 def _state_dict(s: "Session", pt: "Point") -> dict[str, Any]:

@@ -104,6 +104,7 @@ class Timeline:
         self.numbers = 0
         self.thinned = 0
         self.listeners: list[Any] = []      # fn(point) for every new point (the recorder)
+        self.restore_listeners: list[Any] = []     # fn() before the machine jumps to a point
         # The serial output along the recorded line (a point keeps only its length; a restore
         # forwards in time needs the bytes).
         self.serial = bytearray()
@@ -194,6 +195,8 @@ class Timeline:
     def restore(self, key: Key) -> Point:
         m = self.m
         pt = self.points[key]
+        for fn in list(self.restore_listeners):
+            fn()
         dirty = self.ram.scan()
         lo, hi = sorted((self.anchor, key), key=lambda k: (-1, -1) if k is None else k)
         pages = set(dirty) | self._pages_between(lo, hi)

@@ -1,0 +1,172 @@
+"""The per-instruction trace (record --full): exact states at every instruction, native == Python,
+the recorded line across edits and rewinds, the CLI and REPL, damaged chunks."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from debugger.engine.session import Session
+from debugger.trace import format as F
+from debugger.trace.fulltrace import FullTrace, decode_chunk
+from debugger.trace.reader import TraceReader
+from debugger.trace.recorder import Recorder
+
+IMAGES = Path(__file__).resolve().parents[2] / "images"
+DEMOS = sorted(p.stem for p in IMAGES.glob("*.img") if not p.stem.startswith("bench-"))
+# Page-table accessed/dirty bits are set by the MMU, not by a store: not in the write records.
+PAGING = {"exceptions", "longmode"}
+
+
+def _native() -> bool:
+    from debugger.trace.ftrecord import native_available
+
+    return native_available()
+
+
+def _record(path: Path, name: str, *, full_native: bool | None = None,
+            max_insns: int = 300_000) -> Session:
+    s = Session(IMAGES / f"{name}.img")
+    rec = Recorder(s, path, full=True, native=full_native)
+    ev = s.cont(max_insns=max_insns)
+    info = rec.close(ev.kind, ev.message)
+    assert info["full"]["lost"] == 0 and info["full"]["gaps"] == 0
+    return s
+
+
+@pytest.mark.parametrize("name", DEMOS)
+def test_trace_rebuilds_single_stepping_state_at_every_instruction(name: str,
+                                                                  tmp_path: Path) -> None:
+    """Apply the deltas from the keyframe: the CpuState after every instruction is what
+    Session.step shows there (delivery, BIOS services, HLT included), and every recorded write
+    holds the bytes memory has after that step."""
+    end = _record(tmp_path / "run.bdt", name)
+    ft = FullTrace.open(tmp_path / "run.bdt")
+    assert (ft.first, ft.last) == (0, end.icount)
+    s = Session(IMAGES / f"{name}.img")
+    assert ft.state_at(0) == s.state()
+    n = writes = 0
+    for step in ft.steps():
+        pc = s.state().pc
+        s.step()
+        assert s.icount == step.icount
+        assert step.pc == pc
+        assert step.cpu_state() == s.state(), f"{name}: state differs after icount {step.icount}"
+        last: dict[int, int] = {}        # (a BIOS service may write a byte twice)
+        for addr, data in step.writes:
+            last.update((addr + i, b) for i, b in enumerate(data))
+            writes += 1
+        if last and name not in PAGING:
+            lo, hi = min(last), max(last)
+            mem = s.read_memory(lo, hi - lo + 1, "physical")
+            assert all(mem[a - lo] == b for a, b in last.items()), step.icount
+        n += 1
+    assert n == end.icount and writes > 100
+    assert ft.state_at(end.icount) == end.state()
+
+
+@pytest.mark.skipif(not _native(), reason="native full-trace hooks not built")
+@pytest.mark.parametrize("name", ["hello", "vm86"])
+def test_native_and_python_write_identical_records(name: str, tmp_path: Path) -> None:
+    """Same bytes from the C hooks and the Python encoder; small chunks and a small native
+    buffer, so chunk cuts and the engine stops that drain the buffer are exercised."""
+    from debugger.trace.ftrecord import FullRecorder
+    from debugger.trace.writer import TraceWriter
+
+    stats = {}
+    for native in (True, False):
+        s = Session(IMAGES / f"{name}.img")
+        w = TraceWriter(tmp_path / f"{native}.bdt")
+        w.json_chunk(F.HEADER, {"full": True})
+        fr = FullRecorder(s.machine, w, native=native, chunk_insns=1000, buf_size=4096)
+        s.cont(max_insns=300_000)
+        stats[native] = (fr.close(), getattr(fr.enc, "stops", None))
+        w.close()
+    assert stats[True][0]["chunks"] > 4 and stats[True][1] > 2
+    assert stats[True][0]["lost"] == stats[False][0]["lost"] == 0
+    data = [(tmp_path / f"{n}.bdt").read_bytes() for n in (True, False)]
+    assert data[0] == data[1]
+    ft = FullTrace.open(tmp_path / "True.bdt")
+    assert len(ft.line) == stats[True][0]["chunks"] and ft.last == stats[True][0]["instructions"]
+
+
+def test_line_follows_edits_and_rewinds(tmp_path: Path) -> None:
+    """Going back (rsi, a watchpoint's localisation re-executes too) records nothing twice; an
+    edit starts a new chunk from the edited state, and the records after it replace the old
+    future."""
+    s = Session(IMAGES / "vm86.img")
+    rec = Recorder(s, tmp_path / "run.bdt", full=True, interval=1000)
+    s.step(3000)
+    s.timeline.reverse_stepi(700)
+    s.step(200)
+    s.set_register("esi", 0x5151)
+    s.step(40)
+    s.timeline.goto(1500)
+    s.step(100)
+    rec.close("done")
+    ft = FullTrace.open(tmp_path / "run.bdt")
+    assert (ft.first, ft.last) == (0, 2540)
+    # The same line by plain stepping: 2500 instructions, the edit, 40 more.
+    ref = Session(IMAGES / "vm86.img")
+    for step in ft.steps():
+        if step.icount == 2501:
+            ref.set_register("esi", 0x5151)
+        ref.step()
+        assert step.cpu_state() == ref.state(), step.icount
+    assert ft.state_at(2500).rsi != 0x5151 and ft.state_at(2540).rsi & 0xFFFF != 0
+
+
+def test_steps_range_and_state_at(tmp_path: Path) -> None:
+    _record(tmp_path / "run.bdt", "pmode")
+    ft = FullTrace.open(tmp_path / "run.bdt")
+    got = [st.icount for st in ft.steps(100, 110)]
+    assert got == list(range(101, 111))
+    whole = {st.icount: st for st in ft.steps(95, 120)}
+    assert whole[105].after == next(iter(ft.steps(104, 105))).after
+    assert ft.state_at(110) == whole[110].cpu_state()
+    assert whole[106].before == whole[105].after
+    with pytest.raises(F.TraceError, match="not in the trace"):
+        ft.state_at(ft.last + 1)
+
+
+def test_file_without_trace_and_damaged_chunk(tmp_path: Path) -> None:
+    s = Session(IMAGES / "hello.img")
+    rec = Recorder(s, tmp_path / "plain.bdt")
+    s.step(10)
+    rec.close()
+    with pytest.raises(F.TraceError, match="no per-instruction trace.*--full"):
+        FullTrace.open(tmp_path / "plain.bdt")
+    _record(tmp_path / "run.bdt", "hello")
+    r = TraceReader(tmp_path / "run.bdt")
+    payload = bytearray(r.read(r.of_type(F.TRACE)[0]))
+    with pytest.raises(F.TraceError, match="malformed"):
+        list(decode_chunk(bytes(payload[:len(payload) // 2])))
+    with pytest.raises(F.TraceError, match="too short"):
+        list(decode_chunk(bytes(payload[:100])))
+    assert zlib.crc32(payload)      # (the undamaged chunk decodes: the test above)
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "debugger", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=120)
+
+
+def test_cli_record_full_and_repl_record_command(tmp_path: Path) -> None:
+    r = _cli("record", str(IMAGES / "unreal.img"), "-o", "run.bdt", "--full", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "per-instruction trace: " in r.stdout and "Traceback" not in r.stderr
+    ft = FullTrace.open(tmp_path / "run.bdt")
+    assert ft.first == 0 and ft.last > 5000
+    assert TraceReader(tmp_path / "run.bdt").header["full"] is True
+    script = tmp_path / "s.bdbg"
+    script.write_text("stepi 100\nrecord part.bdt --full\nstepi 250\nrecord stop\n"
+                      "record x.bdt --bogus\n")
+    r = _cli("session", str(IMAGES / "unreal.img"), "-x", str(script), "--batch", cwd=tmp_path)
+    out = " ".join((r.stdout + r.stderr).split())
+    assert "every instruction (250)" in out, out
+    assert "usage: record" in out and "Traceback" not in out
+    part = FullTrace.open(tmp_path / "part.bdt")
+    assert (part.first, part.last) == (100, 350)
