@@ -208,8 +208,22 @@ def code_index(view: "TuiView", address: int | None) -> int:
 
 
 def _code_title(view: "TuiView", ts: "TuiState") -> str:
-    return f"code ({view.context.state.bits}-bit)" + ("  F9 toggles a breakpoint"
-                                                     if ts.focus == "code" else "")
+    return f"code ({view.context.state.bits}-bit)" + (
+        "  ? = start guessed" if view.code_guessed else "") + (
+        "  F9 toggles a breakpoint" if ts.focus == "code" else "")
+
+
+def _guessed(line: Fragments) -> Fragments:
+    """A listing line whose start is not known to be an instruction boundary: `?` in the
+    marker column, in italics."""
+    out: Fragments = []
+    pos = 0
+    for style, text in line:
+        if pos <= 1 < pos + len(text):
+            text = text[:1 - pos] + "?" + text[2 - pos:]
+        pos += len(text)
+        out.append(((style + " italic").strip(), text))
+    return out
 
 
 @tui_pane("code", _code_title)
@@ -221,6 +235,9 @@ def code(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragm
         return to_lines(Text("(no code readable here)", style="muted"), width, ts.theme)
     lines = to_lines(_crop(listing(c.state, c.code, current=c.state.pc,
                                    breakpoints=c.breakpoints)), width, ts.theme)
+    for i, ins in enumerate(c.code):
+        if ins.address in view.code_guessed and i < len(lines):
+            lines[i] = _guessed(lines[i])
     cur = code_index(view, ts.code_cursor) if ts.focus == "code" else -1
     if 0 <= cur < len(lines):
         lines[cur] = [(s + " reverse" if s else "reverse", t) for s, t in lines[cur]]

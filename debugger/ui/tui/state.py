@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from debugger.ui.tui.codeview import KnownStarts
 from debugger.ui.tui.view import TimelineEntry
 
 __all__ = ["TuiState", "ALL_PANES", "LAYOUTS", "config_path", "ConfigError", "parse_detail"]
@@ -79,6 +80,7 @@ class TuiState:
     timeline_detail: str = "500"              # transitions per continue: N, full, steps, off
     timeline_cache: tuple[Any, list[TimelineEntry]] | None = field(default=None, repr=False)
     keep_selection: bool = False              # the next stop keeps the selected event (a jump)
+    known_starts: KnownStarts = field(default_factory=KnownStarts, repr=False)
     output: list[str] = field(default_factory=list)    # command output lines (ANSI)
     output_max: int = 5000
     running: str = ""                         # the command line being run ("" when idle)

@@ -58,6 +58,7 @@ class TuiView:
     rule_count: int = 0
     stops: int = 0
     time_travel: bool = False        # the session can go to an icount (Enter on an event)
+    code_guessed: frozenset[int] = frozenset()   # listing lines not known to be boundaries
 
     @property
     def state(self) -> CpuState:
@@ -101,14 +102,10 @@ def _memory(session: "Session", ts: "TuiState", old: MemoryView | None, rows: in
 
 def take_view(session: "Session", ts: "TuiState", old: "TuiView | None" = None) -> TuiView:
     """A fresh view of the session for the panes (call only while the guest is stopped)."""
-    ctx = view_of(session, before=ts.code_before, after=ts.code_after,
-                  stack_slots=ts.stack_slots, events=0)
-    if ts.code_anchor is not None:
-        from debugger.ui.context import code_around
-
-        code = code_around(session, ts.code_anchor, ctx.state.bits, ts.code_before,
-                           ts.code_after)
-        ctx = dataclasses.replace(ctx, code=code)
+    ctx = view_of(session, before=0, after=ts.code_after, stack_slots=ts.stack_slots,
+                  events=0)
+    code, guessed = _code(session, ts, ctx, old)
+    ctx = dataclasses.replace(ctx, code=code)
     m = session.machine
     vga = m.devices.vga
     try:
@@ -123,8 +120,44 @@ def take_view(session: "Session", ts: "TuiState", old: "TuiView | None" = None) 
     rules = len(getattr(ctx.verdict, "violations", ()) or ())
     return TuiView(context=ctx, screen=cells, cursor=cursor, serial=bytes(session.serial),
                    memory=mem, timeline=timeline, profiles=tuple(PROFILES), rule_count=rules,
-                   stops=len(session.stops),
+                   stops=len(session.stops), code_guessed=guessed,
                    time_travel=getattr(session, "timeline", None) is not None)
+
+
+def _code(session: "Session", ts: "TuiState", ctx: ContextView, old: "TuiView | None"
+          ) -> tuple[list[Any], frozenset[int]]:
+    """The listing around CS:EIP (or the cursor's anchor) and the lines that are guesses.
+
+    The instruction at CS:EIP and the last stop's instruction are remembered as known starts
+    first; the lines before the target are real boundaries where a known start leads to them
+    (`codeview`)."""
+    from debugger.ui.tui.codeview import listing_before
+
+    st = ctx.state
+    known = ts.known_starts
+    if ctx.code:
+        known.add(ctx.code[0].address, st.bits, ctx.code[0].bytes)
+    ev = session.last_stop
+    if ev is not None and ev.instruction_address is not None and ev.instruction_bytes:
+        _ = ev.instruction                   # (decoding trims the bytes to the instruction)
+        known.add(ev.instruction_address, ev.bits, ev.instruction_bytes)
+    target = st.pc if ts.code_anchor is None else ts.code_anchor
+    forward = list(ctx.code) if ts.code_anchor is None else \
+        session.disassemble(target, ts.code_after + 1, st.bits)
+    floor = 0 if st.bits == 64 else st.cs.base
+
+    def read(addr: int, n: int) -> bytes:
+        return session.read_memory(addr, n)
+    back, real = listing_before(read, target, st.bits, ts.code_before, known, floor)
+    guessed = {i.address for i in back if i.address not in real}
+    if ts.code_anchor is not None and old is not None and target in old.code_guessed and \
+            not known.is_start(target, st.bits, forward[0].bytes if forward else b""):
+        # scrolled onto a guessed line: what follows it is a guess up to a known start
+        for ins in forward:
+            if ins.address == st.pc or known.is_start(ins.address, st.bits, ins.bytes):
+                break
+            guessed.add(ins.address)
+    return back + forward, frozenset(guessed)
 
 
 def _timeline(session: "Session", ts: "TuiState") -> list[TimelineEntry]:
