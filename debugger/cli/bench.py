@@ -45,5 +45,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"  note: {r.note}")
         for f in r.figures:
             ratio = f"{f.ratio * 100:6.1f} % of bare" if f.ratio is not None else ""
-            print(f"  {f.config:<24} {f.mips:12,.1f} {f.unit:<8} {ratio}")
+            print(f"  {f.config:<24} {f.mips:12,.1f} {f.unit:<8} {ratio}"
+                  + (f"   ({f.note})" if f.note else ""))
     return 0
