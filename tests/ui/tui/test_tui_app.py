@@ -147,3 +147,26 @@ def test_quit_and_bad_commands_in_the_command_line():
         await t.wait_for(lambda: not t.tui.app.is_running)
     ctx = run_tui(demo("hello"), scenario, width=160, height=45)
     assert ctx.quit_requested
+
+
+def test_command_line_completes_and_recalls_history():
+    async def scenario(t):
+        buf = t.tui.cmdline_buffer
+        t.send("info break")
+        await t.wait_for(lambda: buf.text == "info break")
+        t.send("Tab")                       # the completion menu
+        await t.wait_for(lambda: buf.complete_state is not None)
+        t.send("Tab")                       # the first choice
+        await t.wait_for(lambda: buf.text == "info breakpoints")
+        t.send("Enter")
+        await t.settle()
+        assert "No breakpoints, watchpoints or catchpoints." in t.output()
+        await t.command("stepi")
+        t.send("Up")                        # history: the last command line
+        await t.wait_for(lambda: buf.text == "stepi")
+        t.send("Up")
+        await t.wait_for(lambda: buf.text == "info breakpoints")
+        t.send("Enter")
+        await t.settle()
+        assert t.output().count("(bootdbg) info breakpoints") == 2
+    run_tui(demo("hello"), scenario)
