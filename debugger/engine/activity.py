@@ -108,7 +108,7 @@ class ActivityLog:
         self._delivery: tuple[int, str, int] = (-2, "", 0)    # the last interrupt delivered
         self._verdicts: deque[tuple[CpuState, str, Any]] = deque(maxlen=4)
         self.spent = 0                       # localisations in the current fast run
-        self._gap: tuple[int, CpuState] | None = None
+        self._gap: tuple[int, CpuState, str] | None = None
         self._tt_hooked: Any = None
         self.changes = 0                     # bumped on every change (views cache on it)
 
@@ -341,23 +341,24 @@ class ActivityLog:
             self._add(Activity(icount, kind, msg, cs, eip, "transition",
                                {"profile": prof, "rules": rules, **where}))
 
-    def pause(self, state: CpuState) -> None:
-        """The fast run stops looking for transitions here (budget used up)."""
+    def pause(self, state: CpuState, why: str = "") -> None:
+        """Transitions are not looked for from here (`why`; default: this fast run's budget
+        is used up) until `resume`."""
         if self._gap is None:
-            self._gap = (self.m.icount, state)
+            self._gap = (self.m.icount, state, why or f"limit of {self.budget} per run")
 
     def resume(self, state: CpuState) -> None:
         """The run ended: the gap since `pause` becomes one entry."""
         if self._gap is None:
             return
-        start, st0 = self._gap
+        start, st0, why = self._gap
         self._gap = None
         end = self.m.icount
         if end <= start:
             return
         net = f"; mode {st0.mode.value} -> {state.mode.value}" if st0.mode != state.mode else ""
-        self._add(Activity(start, "gap", f"transitions not logged up to icount {end} (limit of "
-                           f"{self.budget} per run{net})", st0.cs.selector, st0.rip, "gap",
+        self._add(Activity(start, "gap", f"transitions not logged up to icount {end} ({why}"
+                           f"{net})", st0.cs.selector, st0.rip, "gap",
                            {"from": start, "to": end, "mode_before": st0.mode.value,
                             "mode_after": state.mode.value,
                             "hint": "tui timeline full logs them all"}))
