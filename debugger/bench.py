@@ -147,7 +147,8 @@ def bench_image(path: Path, *, budget: int = 2_000_000_000,
         # Catchpoints make the run stop; measure the time to the end across all stops.
 
     wanted = configs or ("no watchers", "all catchpoints", "one breakpoint",
-                         "one memory watchpoint", "api single-step", "step 1000000")
+                         "one memory watchpoint", "api single-step", "step 1000000",
+                         "record", "record --full", "reverse-stepi")
     if "no watchers" in wanted:
         run_config("no watchers", lambda s: None)
     if "all catchpoints" in wanted:
@@ -179,7 +180,98 @@ def bench_image(path: Path, *, budget: int = 2_000_000_000,
         s = _at(path, start_icount)
         count = min(1_000_000, n)
         add("step 1000000", _timed(lambda: s.step(count)), count)
+    _recording_figures(path, start_icount, n, wanted, res, add)
     return res
+
+
+# -- recording: record / record --full / reverse-stepi (time travel) ----------------------------------
+FULL_MAX = 20_000_000        # record --full is measured over at most this many instructions
+RSI_MAX = 100_000_000        # the recording reverse-stepi is measured in
+RSI_MIN = 10_000_000         # shorter guests: no reverse-stepi figure
+
+
+def _recording_figures(path: Path, start_icount: int, n: int, wanted: tuple[str, ...],
+                       res: BenchResult, add: Callable[..., None]) -> None:
+    """Recording to a .bdt file as a ratio of watching (the "no watchers" run), the
+    per-instruction trace's speed and size, and reverse-stepi latency in a long recording."""
+    import random
+    import tempfile
+
+    from debugger.trace import format as F
+    from debugger.trace.reader import TraceReader
+    from debugger.trace.recorder import Recorder
+    from debugger.trace.timetravel import attach
+
+    tmp = Path(tempfile.mkdtemp(prefix="bdt-bench-"))
+    try:
+        if "record" in wanted:
+            watch = next((f.seconds for f in res.figures if f.config == "no watchers"), None)
+            if watch is None:
+                s = _at(path, start_icount)
+                watch = _timed(lambda: s.cont())
+            s = _at(path, start_icount)
+
+            def record() -> None:
+                rec = Recorder(s, tmp / "run.bdt")
+                ev = s.cont()
+                rec.close(ev.kind)
+            add("record", _timed(record), n)
+            res.figures[-1].note = f"{res.figures[-1].seconds / watch:.2f}x the time of " \
+                                   "watching"
+        if "record --full" in wanted:
+            s = _at(path, start_icount)
+            count = min(n, FULL_MAX)
+            info: dict[str, Any] = {}
+
+            def record_full() -> None:
+                rec = Recorder(s, tmp / "full.bdt", full=True)
+                s.cont(max_insns=count)
+                info.update(rec.close("budget"))
+            add("record --full", _timed(record_full), count)
+            with TraceReader(tmp / "full.bdt") as r:
+                trace = sum(e.length + F.CHUNK_HEAD.size for e in r.of_type(F.TRACE))
+            full = info["full"]
+            res.figures[-1].note = (
+                f"{trace / count:.2f} bytes/instruction in TRACE chunks, "
+                f"{info['bytes'] / count:.2f} the whole file; "
+                f"{'native' if full['native'] else 'Python'} hooks"
+                + (f"; first {count:,} instructions" if count < n else ""))
+        if "reverse-stepi" in wanted and n >= RSI_MIN:
+            _reverse_stepi_figure(path, start_icount, min(n, RSI_MAX), res, attach, random)
+    finally:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _reverse_stepi_figure(path: Path, start_icount: int, count: int, res: BenchResult,
+                          attach: Any, random: Any) -> None:
+    """Record `count` instructions with time travel on, then reverse-stepi at the end and after
+    a goto to random places: the first reverse step from a position (the replay from a
+    timeline point) and the repeated ones (from the dense points the first one left)."""
+    s = _at(path, start_icount)
+    tt = attach(s)
+    s.cont(max_insns=count)
+    end = s.icount
+    rng = random.Random(7)
+    first: list[float] = []
+    again: list[float] = []
+    for k, pos in enumerate([end] + [rng.randrange(start_icount + 1000, end)
+                                     for _ in range(8)]):
+        if k:
+            tt.goto(pos)
+        for i in range(4):
+            t0 = time.perf_counter()
+            tt.reverse_stepi()
+            (again if i else first).append((time.perf_counter() - t0) * 1000)
+    tl = tt.tl
+    again.sort()
+    res.figures.append(Figure(
+        "reverse-stepi (worst)", max(first) / 1000, count, max(first), None, "ms",
+        note=f"{count / 1e6:.0f} M-instruction recording, {len(tl.keys)} points "
+             f"({tl.bytes_used / 1e6:.1f} MB of {tl.budget / 1e6:.0f} MB budget); first step "
+             f"at {len(first)} places: median {sorted(first)[len(first) // 2]:.0f} ms; "
+             f"repeated: median {again[len(again) // 2]:.1f} ms, worst {again[-1]:.1f} ms"))
 
 
 def run_bench(names: tuple[str, ...] = BENCH_IMAGES, **kw: Any) -> list[BenchResult]:
