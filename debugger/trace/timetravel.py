@@ -8,7 +8,11 @@
 
 Positions are instruction counts.  Going to icount N restores the latest point before N and
 runs the machine N - point instructions with nothing armed, so N is reached the way a forward
-run with a budget reaches it.  reverse-continue replays the windows between points, newest
+run with a budget reaches it.  Going backwards, that replay also leaves "dense" points (the
+engine's copy-on-write checkpoints, cheap to take and to restore) 32 Ki, 128 Ki, 512 Ki and 2 Mi
+instructions before the target, like rr: repeated reverse steps then replay at most the gap to
+the nearest one instead of the timeline's interval.  Restoring one discards the later ones (the
+engine's snapshots are a stack), so at most a few are alive.  reverse-continue replays the windows between points, newest
 first, with the session's points armed and collects every stop in the window; the last stop
 before the current position is re-created by replaying to it again (the engine is
 deterministic, so the second pass stops at the same place).  Ignore counts, hit counts and
@@ -26,6 +30,11 @@ if TYPE_CHECKING:
 
 __all__ = ["TimeTravel", "attach", "TimeTravelError"]
 
+# Going back, the replay leaves copy-on-write machine checkpoints (tens of microseconds each)
+# this far before the target, so the next reverse steps replay at most the gap to one of them.
+DENSE_STEPS = (1 << 15, 1 << 17, 1 << 19, 1 << 21)
+DENSE_MIN = 1 << 13
+MAX_DENSE = 16
 _FINAL = ("halted", "triple-fault", "reset", "unmapped", "unsupported", "boot-failed",
           "interrupt")
 
@@ -51,6 +60,7 @@ class TimeTravel:
         self.tl = Timeline(s.machine, interval=interval, budget=budget)
         self.numbers = 0
         self.edits: list[dict[str, Any]] = []
+        self.dense: list[Any] = []       # machine checkpoints on the line, in icount order
         self.edit_listeners: list[Callable[[dict[str, Any]], None]] = []
 
     # -- hooks the engine calls ----------------------------------------------------------------
@@ -67,6 +77,7 @@ class TimeTravel:
     def edited(self, kind: str, **details: Any) -> None:
         """The user changed the state: the recorded future no longer holds."""
         self.tl.forget_after(self.s.machine.icount)
+        self.dense = [cp for cp in self.dense if cp.icount <= self.s.machine.icount]
         edit = {"icount": self.s.machine.icount, "kind": kind, **details}
         self.edits.append(edit)
         for fn in list(self.edit_listeners):
@@ -80,23 +91,42 @@ class TimeTravel:
     def _seek(self, target: int) -> str | None:
         """Put the machine at icount `target` (not later); None or why it stopped earlier."""
         m = self.s.machine
-        key = self.tl.before(target, inclusive=True)   # a point at `target` itself will do
-        if key is None:
+        key = self.tl.before(target) if target > 0 else self.tl.before(0, inclusive=True)
+        cp = self._dense_before(target)
+        base = max(key[0] if key is not None else -1, cp.icount if cp is not None else -1)
+        if base < 0:
             raise TimeTravelError("no checkpoint before that point (time travel was turned "
                                   "on later)")
+        back = target < m.icount
         # Going forward from the current position is as good as from a point: the position is
         # on the recorded line (a user edit drops the points after it).
-        if not key[0] <= m.icount <= target:
-            self.tl.restore(key)
-        return self._replay_to(target)
+        if not base <= m.icount <= target:
+            if cp is not None and cp.icount == base:
+                self._jump(lambda: m.restore(cp))
+                del self.dense[self.dense.index(cp) + 1:]
+            else:
+                assert key is not None
+                self._reset_dense()
+                self.tl.restore(key)
+        return self._replay_to(target, dense=back)
 
-    def _replay_to(self, target: int) -> str | None:
+    def _replay_to(self, target: int, *, dense: bool = False) -> str | None:
+        """Run (nothing armed) to icount `target`; with `dense` (going back), leave dense
+        points at DENSE_STEPS before the target on the way."""
         m = self.s.machine
+        marks = sorted(target - d for d in DENSE_STEPS if target - d > m.icount + DENSE_MIN) \
+            if dense else []
         saved_exits, saved_filter = m.extra_exits, m.event_filter
         m.extra_exits, m.event_filter = set(), None
         try:
             while m.icount < target:
+                if marks and m.icount >= marks[0]:
+                    marks = [x for x in marks if x > m.icount]
+                    if len(self.dense) < MAX_DENSE:
+                        self.dense.append(m.checkpoint())
                 step = target - m.icount
+                if marks:
+                    step = min(step, marks[0] - m.icount)
                 if self.tl.due():
                     self.tl.take()
                 step = min(step, self.clip(step))
@@ -106,6 +136,32 @@ class TimeTravel:
         finally:
             m.extra_exits, m.event_filter = saved_exits, saved_filter
         return None
+
+    # -- dense points near the position (rr-like) --------------------------------------------------
+    def _dense_before(self, target: int) -> Any:
+        from debugger.machine import snapshot
+
+        m = self.s.machine
+        self.dense = [cp for cp in self.dense if snapshot.valid(m, cp)]
+        best = None
+        for cp in self.dense:
+            if cp.icount <= target:
+                best = cp
+        return best
+
+    def _jump(self, fn: Callable[[], Any]) -> None:
+        for listener in list(self.tl.restore_listeners):
+            listener()
+        fn()
+
+    def _reset_dense(self) -> None:
+        """Before a jump to a timeline point: give the engine's copy-on-write layers of the
+        dense points back (restoring the oldest discards every later one; the timeline restore
+        that follows sets the whole state)."""
+        if len(self.dense) > 1:
+            first = self.dense[0]
+            self._jump(lambda: self.s.machine.restore(first))
+            del self.dense[1:]
 
     def _stop(self, kind: str, message: str = "", **kw: Any) -> StopEvent:
         from debugger.engine.runner import make_stop
