@@ -12,6 +12,7 @@ run, and get a `StopEvent` back from every run.  A Session never prints and neve
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -29,6 +30,9 @@ from debugger.machine.pc import Machine, MachineConfig, Stop
 
 if TYPE_CHECKING:
     from debugger.checks import Verdict
+
+_NO_GPRS = {n: 0 for n in ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10",
+                            "r11", "r12", "r13", "r14", "r15")}
 
 __all__ = ["Session", "SessionError"]
 
@@ -64,6 +68,7 @@ class Session:
         self._internal_exits: set[int] = set()
         self._block_classes: dict[tuple[int, int, int], frozenset[str]] = {}
         self._mut = 0
+        self._verdicts: dict[tuple[str, CpuState], Any] = {}
         self._state_cache: CpuState | None = None
         self._state_key: tuple[int, int, int] | None = None
 
@@ -272,7 +277,16 @@ class Session:
         prof = profile or self.profile
         if prof not in PROFILES:
             raise SessionError(f"unknown profile {prof!r}; one of: {', '.join(PROFILES)}")
-        return evaluate(state or self.state(), prof)
+        st = state or self.state()
+        # Catchpoints on VM-entry verdicts ask at every stop, mostly for states that differ only
+        # in general registers, which no rule reads (they are not in the guest-state area).
+        key = (prof, replace(st, **_NO_GPRS))
+        v = self._verdicts.get(key)
+        if v is None:
+            if len(self._verdicts) >= 512:
+                self._verdicts.clear()
+            v = self._verdicts[key] = evaluate(st, prof)
+        return v
 
     def set_profile(self, name: str) -> None:
         from debugger.checks import PROFILES

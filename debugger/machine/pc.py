@@ -225,6 +225,7 @@ class Machine:
         snapshot.restore(self, cp)
         self.mutations += 1
         self._device_epoch += 1
+        snapshot.devices_restored(self, cp)
         self._exits_installed = None
         self._exits_key = None
 

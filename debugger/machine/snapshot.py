@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from debugger.machine.pc import Machine
 
-__all__ = ["Checkpoint", "take", "restore", "valid"]
+__all__ = ["Checkpoint", "take", "restore", "valid", "devices_restored"]
 
 
 @dataclass
@@ -45,10 +45,19 @@ def _shared(machine: "Machine") -> dict[int, Any]:
 
 
 def take(machine: "Machine") -> Checkpoint:
-    memo = _shared(machine)
-    devs = {}
-    for dev in machine.devices.all():
-        devs[dev.name] = copy.deepcopy(_state_of(dev), memo)
+    # Device state changes only through guest I/O, device ticks, BIOS services, restores (all
+    # bump the machine's device epoch or mutation count): unchanged state shares the previous
+    # checkpoint's copy (copies are never modified; restore copies them again).
+    key = _device_key(machine)
+    cached = getattr(machine, "_snap_devices", None)
+    if cached is not None and cached[0] == key:
+        devs = cached[1]
+    else:
+        memo = _shared(machine)
+        devs = {}
+        for dev in machine.devices.all():
+            devs[dev.name] = copy.deepcopy(_state_of(dev), memo)
+        machine._snap_devices = (key, devs)
     machine._snap_next += 1
     machine._snap_live.append(machine._snap_next)
     return Checkpoint(
@@ -69,11 +78,15 @@ def restore(machine: "Machine", cp: Checkpoint) -> None:
     machine.uc.context_restore(cp.context)
     machine.cpu.flush_tlb()
     machine.uc.ctl_flush_tb()
-    memo = _shared(machine)
-    for dev in machine.devices.all():
-        saved = cp.devices.get(dev.name)
-        if saved is not None:
-            _set_state(dev, copy.deepcopy(saved, memo))
+    cached = getattr(machine, "_snap_devices", None)
+    unchanged = cached is not None and cached[1] is cp.devices and \
+        cached[0] == _device_key(machine)
+    if not unchanged:       # (else the devices are still in the state this checkpoint holds)
+        memo = _shared(machine)
+        for dev in machine.devices.all():
+            saved = cp.devices.get(dev.name)
+            if saved is not None:
+                _set_state(dev, copy.deepcopy(saved, memo))
     for n, d in machine.disks.items():
         d.overlay = dict(cp.disks.get(n, {}))
     del machine.serial_out[cp.serial_len:]
@@ -82,6 +95,15 @@ def restore(machine: "Machine", cp: Checkpoint) -> None:
     machine.clock.icount = cp.clock
     machine.cpu.activity = cp.activity
     del machine._snap_live[machine._snap_live.index(cp.ident) + 1:]
+
+
+def _device_key(machine: "Machine") -> tuple[int, int, int]:
+    return machine._device_epoch, machine.mutations, len(machine.bus.devices)
+
+
+def devices_restored(machine: "Machine", cp: Checkpoint) -> None:
+    """After a restore: the devices are in `cp`'s state, so the next checkpoint can share it."""
+    machine._snap_devices = (_device_key(machine), cp.devices)
 
 
 def _state_of(dev: Any) -> dict[str, Any]:
