@@ -12,7 +12,9 @@ run with a budget reaches it.  Going backwards, that replay also leaves "dense" 
 engine's copy-on-write checkpoints, cheap to take and to restore) 32 Ki, 128 Ki, 512 Ki and 2 Mi
 instructions before the target, like rr: repeated reverse steps then replay at most the gap to
 the nearest one instead of the timeline's interval.  Restoring one discards the later ones (the
-engine's snapshots are a stack), so at most a few are alive.  reverse-continue replays the windows between points, newest
+engine's snapshots are a stack), so at most a few are alive.
+
+reverse-continue replays the windows between points, newest
 first, with the session's points armed and collects every stop in the window; the last stop
 before the current position is re-created by replaying to it again (the engine is
 deterministic, so the second pass stops at the same place).  Ignore counts, hit counts and
@@ -91,7 +93,7 @@ class TimeTravel:
     def _seek(self, target: int) -> str | None:
         """Put the machine at icount `target` (not later); None or why it stopped earlier."""
         m = self.s.machine
-        key = self.tl.before(target) if target > 0 else self.tl.before(0, inclusive=True)
+        key = self.tl.before(target, inclusive=True)   # a point at `target` itself will do
         cp = self._dense_before(target)
         base = max(key[0] if key is not None else -1, cp.icount if cp is not None else -1)
         if base < 0:
