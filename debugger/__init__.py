@@ -38,4 +38,11 @@ def version_report() -> str:
             lines.append(f"fast path: pure-Python fallback ({native.why_unavailable()})")
     except Exception as exc:  # pragma: no cover
         lines.append(f"fast path: unavailable ({exc})")
+    try:
+        from debugger.trace import ftnative
+
+        lines.append("full trace: native hooks (debugger/trace/_fulltrace.c)" if ftnative.available()
+                     else f"full trace: pure-Python hooks ({ftnative.why_unavailable()})")
+    except Exception as exc:  # pragma: no cover
+        lines.append(f"full trace: unavailable ({exc})")
     return "\n".join(lines)
