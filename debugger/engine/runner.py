@@ -83,6 +83,8 @@ def run_exact(s: "Session", n: int | None, *, step_kind: str = "step",
         while n is None or m.icount - start < n:
             if deadline is not None and time.monotonic() > deadline:
                 return make_stop(s, "timeout", "wall-time budget used up")
+            if s.interrupt_requested:
+                return make_stop(s, "interrupt", "interrupted")
             ev = w.step_once()
             if ev is not None:
                 return ev
@@ -107,6 +109,8 @@ def run(s: "Session", max_insns: int | None = None, timeout: float | None = None
         while True:
             if deadline is not None and time.monotonic() > deadline:
                 return make_stop(s, "timeout", f"wall-time budget of {timeout}s used up")
+            if s.interrupt_requested:       # (arrived while no engine stretch was running)
+                return make_stop(s, "interrupt", "interrupted")
             left = None if max_insns is None else max_insns - (m.icount - start)
             if left is not None and left <= 0:
                 return make_stop(s, budget_kind, "" if budget_kind == "step" else
@@ -160,6 +164,8 @@ def run_finish(s: "Session") -> StopEvent:
     w = Watchers(s, exact=True)
     try:
         for _ in range(50_000_000):
+            if s.interrupt_requested:
+                return make_stop(s, "interrupt", "interrupted")
             st = m.state()
             pc = st.pc
             try:

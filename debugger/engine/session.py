@@ -64,6 +64,7 @@ class Session:
         self._lock = threading.Lock()
         self._prev_state: Any = None        # CpuState, or a raw copy (see previous_state)
         self.last_stop: StopEvent | None = None
+        self.interrupt_requested = False      # Ctrl-C during the current run (see interrupt)
         self.on_stop: list[Callable[[StopEvent], None]] = []
         self._internal_exits: set[int] = set()
         self._block_classes: dict[tuple[int, int, int], frozenset[str]] = {}
@@ -333,7 +334,12 @@ class Session:
         return self._run(lambda: runner.run_finish(self))
 
     def interrupt(self) -> None:
-        """Stop a running `cont` at the next instruction boundary (safe from a signal handler)."""
+        """Stop a running `cont` at the next instruction boundary (safe from a signal handler).
+
+        The request sticks until the run ends: the machine's own flag is cleared whenever the
+        engine starts another stretch (a stop being localised re-executes from a checkpoint),
+        so a request that arrives between two of them is seen by the run loops here."""
+        self.interrupt_requested = True
         self.machine.stop_requested = True
         try:
             self.machine.uc.emu_stop()
@@ -367,6 +373,7 @@ class Session:
         before = self.state()
         with self._lock:
             self._mut += 1
+            self.interrupt_requested = False
             ev = fn()
         return self._stopped(before, ev)
 

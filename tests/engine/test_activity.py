@@ -155,3 +155,29 @@ def test_reexecution_logs_nothing_twice_and_an_edit_drops_the_future():
     assert max(a.icount for a in log.entries) <= 3000
     s.cont()
     assert any(a.icount > 3000 for a in log.entries)
+
+
+def test_interrupt_is_not_lost_while_stops_are_localised():
+    """Every transition of the mode-switching image is localised (re-execution from a
+    checkpoint, engine stretch after stretch); an interrupt arriving between two stretches
+    used to be cleared by the next one."""
+    import threading
+    import time
+
+    for delay in (0.2, 0.27, 0.33, 0.41, 0.5):
+        s = _session("bench-switch")
+        attach(s, budget=None)
+        got = {}
+        t = threading.Thread(target=lambda: got.setdefault("ev", s.cont()))
+        t.start()
+        time.sleep(delay)
+        s.interrupt()
+        t.join(5)
+        if t.is_alive():
+            while t.is_alive():
+                s.interrupt()
+                t.join(0.5)
+            pytest.fail(f"the interrupt after {delay}s was lost")
+        assert got["ev"].kind == "interrupt"
+    s.cont(max_insns=10)                 # the next run is not interrupted by the old request
+    assert s.last_stop.kind == "budget"
