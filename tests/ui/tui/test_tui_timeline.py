@@ -158,3 +158,41 @@ def test_progress_moves_during_one_long_engine_slice(tmp_path, monkeypatch):
         assert t.tui.ctx.session.last_stop.kind == "interrupt"
         assert t.tui.ctx.session.icount >= start + seen[-1]
     run_tui(img, scenario)
+
+
+def test_timeline_detail_command_and_layout_file(tmp_path, monkeypatch):
+    import json
+
+    import pytest
+
+    from debugger.ui.tui.state import ConfigError, TuiState
+    from tests.cli.guests import HELLO
+    from tests.commands.conftest import Driver
+
+    monkeypatch.setenv("BOOTDBG_TUI_CONFIG", str(tmp_path / "tui.json"))
+    d = Driver(HELLO, batch=True)
+    assert "timeline detail full" in d("tui timeline full")
+    assert json.loads((tmp_path / "tui.json").read_text())["timeline"] == "full"
+    assert "is not a number of transitions per continue" in d.error("tui timeline lots")
+    (tmp_path / "bad.json").write_text('{"timeline": "sometimes"}')
+    with pytest.raises(ConfigError, match="timeline must be"):
+        TuiState().load(tmp_path / "bad.json")
+
+
+def test_timeline_detail_in_the_tui_switches_the_detector_and_leaves_a_gap():
+    async def scenario(t):
+        s = t.tui.ctx.session
+        await t.command("tui timeline 1")         # one localisation per continue
+        t.send("F5")
+        await t.settle()
+        tl = t.tui.view.timeline
+        gaps = [e for e in tl if e.kind == "gap"]
+        assert len(gaps) == 1 and "limit of 1 per run" in gaps[0].message
+        assert gaps[0].details["to"] == s.icount
+        assert gaps[0].icount < 1303                 # (the first stretch stepped exactly)
+        assert not [e for e in tl if e.source == "transition"]   # none invented in the gap
+        await t.command("tui timeline off")
+        assert not s.activity.transitions
+        await t.command("tui timeline full")
+        assert s.activity.transitions and s.activity.budget is None
+    run_tui(demo("vm86"), scenario, width=200, height=50)
