@@ -29,6 +29,7 @@ from debugger.checks.dumps._text import Line
 from debugger.checks.dumps.errors import DumpError
 from debugger.checks.dumps.qemu import RECORD_START, REQUIRED, parse_record, qemu_ar
 from debugger.cpustate import CpuState, Segment
+from debugger.machine.cpu import seg_from_cache
 
 __all__ = ["QemuLog", "QemuRecord", "QemuLogError", "qemu_version", "one_insn_per_tb_args",
            "qemu_log_argv"]
@@ -100,7 +101,10 @@ class QemuRecord:
                                f"({exc})") from None
 
     def fields(self) -> dict[str, int]:
-        """The flat fields (`trace.fields`) of the dump: what `kw()` gives, read faster."""
+        """The flat fields (`trace.fields`) of the dump: what `kw()` gives, read faster, with
+        the segment caches normalised as bootdbg reads QEMU's own (`machine.cpu.seg_from_cache`:
+        a loaded TR is busy, as hardware reports it, where QEMU's cache keeps the type LTR
+        found), so that both sides of a diff show the same thing for the same CPU state."""
         out: dict[str, int] = {}
         for no, t in self.lines:
             head = t[:3].rstrip(" =")
@@ -109,10 +113,12 @@ class QemuRecord:
                 if not m:
                     raise QemuLogError(f"{self.path} line {no}: malformed QEMU segment line")
                 n = _SEG_NAMES[head]
-                out[f"{n}.selector"] = int(m.group(1), 16)
-                out[f"{n}.base"] = int(m.group(2), 16)
-                out[f"{n}.limit"] = int(m.group(3), 16)
-                out[f"{n}.ar"] = qemu_ar(int(m.group(4), 16))
+                seg = seg_from_cache(int(m.group(1), 16), int(m.group(2), 16),
+                                     int(m.group(3), 16), int(m.group(4), 16), n)
+                out[f"{n}.selector"] = seg.selector
+                out[f"{n}.base"] = seg.base
+                out[f"{n}.limit"] = seg.limit
+                out[f"{n}.ar"] = seg.ar
             elif head in ("GDT", "IDT"):
                 m = _DT_LINE.match(t)
                 if not m:
