@@ -67,6 +67,21 @@ struct ft {
     int32_t range_len[MAX_RANGES];
     int32_t nhot;
     int32_t block_start;         /* set by the block hook: compare every range once */
+    /* Block classes (Python decodes each block once): 1 clean (nothing in it changes the hot
+     * ranges before the block ends), 2 suspect, 3 waiting for Python.  A new block stops the
+     * engine at its start (nothing of it has run or been counted) so Python can decide it. */
+    int32_t classify_on;
+    int32_t hot;                 /* compare the hot ranges at every instruction of this block */
+    uint64_t *keys;
+    uint8_t *vals;
+    uint32_t table_bits;
+    int32_t nqueue, max_queue;
+    uint64_t *queue;             /* address, size << 2 | bits per unknown block */
+    /* Pages holding classified blocks, and those of them written since (self-modifying code,
+     * or data beside code): blocks on a written page are always compared at every instruction.
+     * Indexed by (linear or physical) page number modulo 2^20; aliases only cost speed. */
+    uint8_t *code_pages;
+    uint8_t *volatile_pages;
     int32_t cc_op_off, cc_df_off, eflags_off, cr0_off, a20_off, hflags_off;
     uint64_t shadow[NSLOTS];
     uint64_t raw[128];           /* the ranges as of the shadow (quick compare) */
@@ -179,9 +194,11 @@ static void emit(struct ft *d, int in_exec) {
         for (int i = 0; i < ngpr; i++)
             if (mask & (1u << i)) { p = put_zz(p, regs[i] - sh[i]); sh[i] = regs[i]; }
     }
-    int upto = (!in_exec || d->block_start) ? d->nranges : d->nhot;
+    int changed;
+    if (!in_exec || d->block_start) changed = raw_changed(d, d->nranges);
+    else changed = d->hot ? raw_changed(d, d->nhot) : 0;
     d->block_start = 0;
-    if (raw_changed(d, upto) || (uint64_t)d->activity != sh[SLOT_ACTIVITY]) {
+    if (changed || (uint64_t)d->activity != sh[SLOT_ACTIVITY]) {
         uint64_t smask = 0, vals[NSLOTS];
         for (int i = FIRST_SYS; i < NSLOTS; i++) {
             if (i == SLOT_FLAGS) continue;
@@ -229,12 +246,80 @@ static void observe(struct ft *d, uint64_t done, int in_exec) {
     }
 }
 
+static uint64_t block_key(uint64_t address, uint32_t size, uint32_t bits) {
+    return ((address << 16) | ((uint64_t)(size & 0x3FFF) << 2) | bits) + 1;
+}
+
+static uint32_t slot_of(const struct ft *d, uint64_t key) {
+    return (uint32_t)((key * 0x9E3779B97F4A7C15ULL) >> (64 - d->table_bits));
+}
+
+#define PAGE_BIT(a) ((uint32_t)(((a) >> 12) & 0xFFFFF))
+static inline int bit_test(const uint8_t *map, uint32_t i) { return (map[i >> 3] >> (i & 7)) & 1; }
+static inline void bit_set(uint8_t *map, uint32_t i) { map[i >> 3] |= (uint8_t)(1u << (i & 7)); }
+
+static inline int volatile_block(const struct ft *d, uint64_t address, uint32_t size) {
+    return bit_test(d->volatile_pages, PAGE_BIT(address))
+        || bit_test(d->volatile_pages, PAGE_BIT(address + (size ? size - 1 : 0)));
+}
+
+/* A write to guest memory: if it hits a page with classified code, that page is volatile. */
+static inline void note_code_write(struct ft *d, uint64_t addr, uint64_t size) {
+    for (uint64_t a = addr & ~0xFFFull; a < addr + size; a += 0x1000) {
+        uint32_t i = PAGE_BIT(a);
+        if (bit_test(d->code_pages, i)) bit_set(d->volatile_pages, i);
+    }
+}
+
+static int lookup(const struct ft *d, uint64_t key) {
+    uint32_t mask = (1u << d->table_bits) - 1, i = slot_of(d, key);
+    for (uint32_t n = 0; n <= mask; n++, i = (i + 1) & mask) {
+        if (d->keys[i] == key) return d->vals[i];
+        if (d->keys[i] == 0) return 0;
+    }
+    return 0;
+}
+
+/* Python's verdict on a block; 0 when the table is full (Python clears it). */
+int bootdbg_ft_mark(struct ft *d, uint64_t address, uint32_t size, uint32_t bits, int val) {
+    uint64_t key = block_key(address, size, bits);
+    uint32_t mask = (1u << d->table_bits) - 1, i = slot_of(d, key);
+    for (uint32_t n = 0; n <= mask / 2; n++, i = (i + 1) & mask) {
+        if (d->keys[i] == key || d->keys[i] == 0) {
+            d->keys[i] = key;
+            d->vals[i] = (uint8_t)val;
+            bit_set(d->code_pages, PAGE_BIT(address));
+            bit_set(d->code_pages, PAGE_BIT(address + (size ? size - 1 : 0)));
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* At a block start (before the count hook sees its first instruction, so stopping here counts
- * nothing that did not run): note it, and stop the engine when Python must drain the buffer. */
+ * nothing that did not run): note it, look its class up, and stop the engine when Python must
+ * drain the buffer. */
 void bootdbg_ft_block_cb(void *uc, uint64_t address, uint32_t size, void *user_data) {
     struct ft *d = (struct ft *)user_data;
-    (void)address; (void)size;
     d->block_start = 1;
+    d->hot = 1;
+    if (d->classify_on) {
+        uint32_t hf = *(const uint32_t *)(d->env + d->hflags_off);
+        uint32_t bits = (hf >> 15) & 1 ? 2 : ((hf >> 4) & 1 ? 1 : 0);
+        int cls = lookup(d, block_key(address, size, bits));
+        if (cls == 1) {
+            d->hot = volatile_block(d, address, size);
+        } else if (cls == 0 && d->nqueue < d->max_queue
+                   && bootdbg_ft_mark(d, address, size, bits, 3)) {
+            /* First sight: compared fully this time; stop so Python decides it now. */
+            d->queue[2 * d->nqueue] = address;
+            d->queue[2 * d->nqueue + 1] = ((uint64_t)size << 2) | bits;
+            d->nqueue++;
+            d->stops++;
+            d->emu_stop(uc);
+            return;
+        }
+    }
     if (d->pos > d->high) {
         d->stops++;
         d->emu_stop(uc);
@@ -264,7 +349,11 @@ void bootdbg_ft_write_cb(void *uc, int type, uint64_t address, int size, int64_t
                          void *user_data) {
     struct ft *d = (struct ft *)user_data;
     (void)type;
-    if (!d->tracking || size <= 0 || size > 8) return;
+    if (size <= 0 || size > 8) return;
+    if (!d->tracking) {
+        note_code_write(d, address, (uint64_t)size);
+        return;
+    }
     uint64_t phys;
     if (*(const uint64_t *)(d->env + d->cr0_off) & 0x80000000ull) {
         if (d->translate(uc, address, 1, &phys) != 0) phys = address;
@@ -273,17 +362,22 @@ void bootdbg_ft_write_cb(void *uc, int type, uint64_t address, int size, int64_t
     }
     uint8_t bytes[8];
     memcpy(bytes, &value, 8);          /* little-endian host */
+    note_code_write(d, address, (uint64_t)size);
     add_write(d, phys, bytes, (uint64_t)size);
 }
 
 /* A write by Python (interrupt delivery, BIOS services) while the engine is at rest. */
 void bootdbg_ft_hostwrite(struct ft *d, uint64_t phys, const uint8_t *data, uint64_t size) {
+    note_code_write(d, phys, size);
     if (!d->tracking) return;
     add_write(d, phys, data, size);
 }
 
 /* A run-loop boundary: the machine at rest at `icount`. */
-void bootdbg_ft_boundary(struct ft *d, uint64_t icount) { observe(d, icount, 0); }
+void bootdbg_ft_boundary(struct ft *d, uint64_t icount) {
+    observe(d, icount, 0);
+    d->block_start = 1;     /* Python may change the state before the engine runs: compare all */
+}
 
 /* Start (or restart after an edit): a new chunk with the state now at `icount`. */
 void bootdbg_ft_start(struct ft *d, uint64_t icount) { resync(d, icount, 0); }

@@ -19,6 +19,9 @@ MAX_RANGES = 8
 BUF_SIZE = 16 << 20
 WBUF_SIZE = 4 << 20
 MAX_MARKS = 4096
+TABLE_BITS = 16
+MAX_QUEUE = 4096
+_BITS = {0: 16, 1: 32, 2: 64}
 
 _lib: ctypes.CDLL | None = None
 _why = ""
@@ -45,6 +48,10 @@ class _Ft(ctypes.Structure):
         ("nranges", ctypes.c_int32), ("range_off", ctypes.c_int32 * MAX_RANGES),
         ("range_len", ctypes.c_int32 * MAX_RANGES),
         ("nhot", ctypes.c_int32), ("block_start", ctypes.c_int32),
+        ("classify_on", ctypes.c_int32), ("hot", ctypes.c_int32),
+        ("keys", ctypes.c_void_p), ("vals", ctypes.c_void_p), ("table_bits", ctypes.c_uint32),
+        ("nqueue", ctypes.c_int32), ("max_queue", ctypes.c_int32), ("queue", ctypes.c_void_p),
+        ("code_pages", ctypes.c_void_p), ("volatile_pages", ctypes.c_void_p),
         ("cc_op_off", ctypes.c_int32), ("cc_df_off", ctypes.c_int32),
         ("eflags_off", ctypes.c_int32), ("cr0_off", ctypes.c_int32), ("a20_off", ctypes.c_int32),
         ("hflags_off", ctypes.c_int32),
@@ -74,6 +81,7 @@ def _load() -> ctypes.CDLL | None:
     lib.bootdbg_ft_start.argtypes = [p, u64]
     lib.bootdbg_ft_rearm.argtypes = [p, u64]
     lib.bootdbg_ft_drained.argtypes = [p]
+    lib.bootdbg_ft_mark.argtypes = [p, u64, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int]
     _lib = lib
     return lib
 
@@ -122,6 +130,17 @@ class NativeEncoder:
         for i, (off, n) in enumerate(FT.RANGES):
             d.range_off[i], d.range_len[i] = off, n
         d.nhot = FT.HOT_RANGES
+        # Block classes: only blocks that can change a hot range mid-block compare it at every
+        # instruction (the others at block starts, like the cold ranges).
+        self._keys = (ctypes.c_uint64 * (1 << TABLE_BITS))()
+        self._vals = (ctypes.c_uint8 * (1 << TABLE_BITS))()
+        self._queue = (ctypes.c_uint64 * (2 * MAX_QUEUE))()
+        d.keys, d.vals = ctypes.addressof(self._keys), ctypes.addressof(self._vals)
+        d.table_bits = TABLE_BITS
+        d.queue, d.max_queue = ctypes.addressof(self._queue), MAX_QUEUE
+        self._pages = [(ctypes.c_uint8 * (1 << 17))() for _ in range(2)]
+        d.code_pages, d.volatile_pages = (ctypes.addressof(p) for p in self._pages)
+        d.classify_on = 1
         d.cc_op_off, d.cc_df_off = FT.CC_OP_OFF, FT.CC_DF_OFF
         d.hflags_off = L.OFF_HFLAGS
         d.eflags_off, d.cr0_off, d.a20_off = L.OFF_EFLAGS, L.OFF_CR, L.OFF_A20
@@ -190,6 +209,23 @@ class NativeEncoder:
     @property
     def gaps(self) -> int:
         return self.d.gaps
+
+    def classify_pending(self) -> None:
+        """Decide the blocks seen for the first time (they were compared fully meanwhile)."""
+        d = self.d
+        n = d.nqueue
+        if not n:
+            return
+        q = self._queue
+        read = self.m.mem.read_linear
+        for i in range(n):
+            address, info = q[2 * i], q[2 * i + 1]
+            size, bits = info >> 2, info & 3
+            val = 2 if FT.block_may_change_hot(read, address, size, _BITS[bits]) else 1
+            if not self.lib.bootdbg_ft_mark(self._ref, address, size, bits, val):
+                for arr in (self._keys, *self._pages):     # full: start again
+                    ctypes.memset(arr, 0, ctypes.sizeof(arr))
+        d.nqueue = 0
 
     def take(self) -> tuple[bytes, list[tuple[int, int, int]]]:
         d = self.d

@@ -101,6 +101,29 @@ RANGES = ((L.OFF_SEGS, L.OFF_CR - L.OFF_SEGS), (L.OFF_A20, 8), (L.OFF_EFER, 8),
           (L.OFF_CR, 72), (L.OFF_HFLAGS, 8), (L.OFF_DR, 64))
 HOT_RANGES = 5
 assert all(o % 8 == 0 and n % 8 == 0 for o, n in RANGES) and sum(n for _, n in RANGES) <= 1024
+_OUTS = {"out", "outsb", "outsw", "outsd", "lmsw", "clts", "(bad)"}
+
+
+def block_may_change_hot(read: Any, address: int, size: int, bits: int) -> bool:
+    """Can an instruction of this block change a hot range (or, to be safe, a cold one) before
+    the block ends?  Segment/DTR loads and WRMSR (the engine's block scan), OUT (the A20 gate),
+    moves to control and debug registers, LMSW, CLTS."""
+    from debugger.engine.blockscan import classify
+    from debugger.engine.disasm import disassemble
+
+    if classify(read, address, size, bits):
+        return True
+    try:
+        code = read(address, size)
+    except Exception:
+        return True
+    for ins in disassemble(code, address, bits):
+        if ins.mnemonic in _OUTS or (ins.mnemonic == "mov" and any(
+                r in ins.op_str for r in ("cr", "dr"))):
+            return True
+    return False
+
+
 CC_OP_OFF, CC_DF_OFF = L.OFF_EFLAGS + 32, L.OFF_EFLAGS + 36     # cc_op, df (int32 each)
 CHUNK_HEAD = struct.Struct("<QI")
 _KEY = struct.Struct(f"<{SLOT_COUNT}Q")

@@ -81,7 +81,8 @@ def test_native_and_python_write_identical_records(name: str, tmp_path: Path) ->
         s = Session(IMAGES / f"{name}.img")
         w = TraceWriter(tmp_path / f"{native}.bdt")
         w.json_chunk(F.HEADER, {"full": True})
-        fr = FullRecorder(s.machine, w, native=native, chunk_insns=1000, buf_size=4096)
+        fr = FullRecorder(s.machine, w, native=native, chunk_insns=1000, buf_size=4096,
+                          compress_all=True)
         s.cont(max_insns=300_000)
         stats[native] = (fr.close(), getattr(fr.enc, "stops", None))
         w.close()
