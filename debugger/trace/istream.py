@@ -29,6 +29,8 @@ it has no memory reads.  Old bytes of writes come from RAM rebuilt along the way
 """
 from __future__ import annotations
 
+import atexit
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -109,6 +111,7 @@ class InstructionStream:
         self.full = None if full is False else self._open_full(full)
         self._spent = False
         self._hooks: list[Any] = []
+        self._exit_hook = False
         self._writes: list[tuple[int, int, bytes | None]] = []
         self._reads: list[tuple[int, bytes]] = []
         self.machine = self.rp.session.machine
@@ -200,11 +203,12 @@ class InstructionStream:
             return
         self._arm()
         try:
-            yield from self._steps(stop)
+            end = yield from self._steps(stop)
         finally:
             self._disarm()
+        yield end                       # (hooks off: a reader may stop at the End)
 
-    def _steps(self, stop: int) -> Iterator[Item]:
+    def _steps(self, stop: int):  # -> Generator[Item, None, End]
         from debugger.engine.disasm import decode_one
         from debugger.machine.memory import MemoryError_, PageFault
 
@@ -213,8 +217,7 @@ class InstructionStream:
         while m.icount < stop:
             st, end = yield from self._settle(st)
             if end is not None:
-                yield end
-                return
+                return end
             pc = st.pc
             code = b""
             for n in (16, 8, 4, 1):
@@ -230,8 +233,7 @@ class InstructionStream:
             r = m.run(1)
             if m.icount != before + 1:
                 if m.icount == before:
-                    yield End(m.icount, m.state(), r.reason, r.message)
-                    return
+                    return End(m.icount, m.state(), r.reason, r.message)
                 raise F.TraceError(f"icount {before}: one step executed "
                                    f"{m.icount - before} instructions")
             after = m.state()
@@ -239,9 +241,8 @@ class InstructionStream:
                        ins.text if ins else "(unreadable)", self._written(), list(self._reads))
             st = after
         if stop >= self.end_icount:
-            yield End(m.icount, st, self.end_reason, self.end_message)
-        else:
-            yield End(m.icount, st, "range", f"stopped at icount {stop} as asked")
+            return End(m.icount, st, self.end_reason, self.end_message)
+        return End(m.icount, st, "range", f"stopped at icount {stop} as asked")
 
     def _full_steps(self, ft: Any, start: int, stop: int) -> Iterator[Item]:
         """Steps read from the per-instruction trace (see the module docstring)."""
@@ -355,6 +356,12 @@ class InstructionStream:
     # -- memory hooks ----------------------------------------------------------------------------
     def _arm(self) -> None:
         from unicorn import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
+
+        if not self._exit_hook:
+            # A stream left half-read keeps its hooks; Unicorn must not outlive them at exit.
+            ref = weakref.ref(self)
+            atexit.register(lambda: (s := ref()) is not None and s._disarm())
+            self._exit_hook = True
 
         uc = self.machine.uc
         self._hooks.append(uc.hook_add(UC_HOOK_MEM_WRITE, self._on_write))
