@@ -171,3 +171,49 @@ def test_cli_record_full_and_repl_record_command(tmp_path: Path) -> None:
     assert "usage: record" in out and "Traceback" not in out
     part = FullTrace.open(tmp_path / "part.bdt")
     assert (part.first, part.last) == (100, 350)
+
+
+SMC = """
+    jmp 0:s
+s:  cli
+    xor ax, ax
+    mov ds, ax
+    mov es, ax
+    mov cx, 3
+again:
+    call target
+    mov word [es:patch], 0xDB8E ; (another block: QEMU re-translates `target`)
+    xor dx, dx
+    mov ds, dx
+    loop again
+    hlt
+target:
+    mov bx, 0x1234
+patch:
+    nop                         ; becomes mov ds, bx (8E DB) after the first pass
+    nop
+    mov ax, ds
+    ret
+"""
+
+
+def test_self_modifying_code_is_recorded_at_the_right_instruction(tmp_path: Path) -> None:
+    """A block first seen without a segment load, then rewritten in place to hold one (same
+    address and size): the segment change is in the record of the instruction that made it."""
+    from tests.conftest import assemble, nasm_available
+
+    if not nasm_available():
+        pytest.skip("nasm not installed")
+    img = tmp_path / "smc.img"
+    img.write_bytes(assemble(SMC))
+    s = Session(img)
+    rec = Recorder(s, tmp_path / "run.bdt", full=True)
+    assert s.cont(max_insns=10_000).kind == "halted"
+    rec.close()
+    ref = Session(img)
+    loads = 0
+    for step in FullTrace.open(tmp_path / "run.bdt").steps():
+        ref.step()
+        assert step.cpu_state() == ref.state(), step.icount
+        loads += step.changes.get("ds.selector") == 0x1234
+    assert loads == 2
