@@ -7,8 +7,8 @@ per dump, reading the file as a stream: where it is (CS:EIP, linear address, sta
 read at once, the whole register set (`fields()`, via the dump importer's `parse_record`) only
 when asked, so the firmware's millions of records before 0000:7C00 cost little.  With
 `-d in_asm,...` the instruction bytes QEMU translated are kept and attached to the records at
-those addresses.  Lines that belong to no dump (`-d int` lines, `IN:` blocks, blank lines) are
-skipped.
+those addresses.  Lines that belong to no dump (`IN:` blocks, blank lines) are skipped, and so is
+the dump `-d int` prints at each interrupt (it follows a `v=.. e=..` line; no instruction).
 
 Anything that is not such a log raises `QemuLogError` with one line naming the file and line:
 no dump at all, a dump with a malformed or missing field, binary data.  A last record that is
@@ -40,6 +40,8 @@ _SP = re.compile(r"\b[ER]SP=([0-9a-f]+)\b")
 _SEGQ = re.compile(r"^(CS|SS) *=([0-9a-f]{4}) ([0-9a-f]{8,16}) ([0-9a-f]{8}) ([0-9a-f]{8})\b")
 _ASM = re.compile(r"^0x([0-9a-f]{1,16}):\s+(.*)$")
 _HEX2 = re.compile(r"^[0-9a-f]{2}$")
+# `-d int`: "     3: v=08 e=0000 i=0 cpl=0 IP=..." then the state at the interrupt (a dump)
+_INT_LINE = re.compile(r"^\s*\d+: v=[0-9a-f]+ e=[0-9a-f]+ i=\d")
 
 
 # The full dump, line by line (the same fields `checks.dumps.qemu.parse_record` reads).
@@ -159,6 +161,7 @@ class QemuLog:
         code_at: dict[int, bytes] = {}
         cur: list[tuple[int, str]] | None = None
         index = 0
+        pending_int = False
         name = str(self.path)
         try:
             f = open(self.path, encoding="utf-8", errors="replace")
@@ -166,30 +169,38 @@ class QemuLog:
             raise QemuLogError(f"{name}: cannot read ({exc.strerror or exc})") from None
         with f:
             cut = False
+            skip = False            # the dump that follows a -d int line is not an instruction
             for no, raw in enumerate(f, 1):
                 cut = not raw.endswith("\n")
                 text = raw.rstrip("\r\n")
                 if "\x00" in text:
                     raise QemuLogError(f"{name} line {no}: binary data in the log")
                 if RECORD_START.match(text):
-                    if cur is not None:
+                    if cur is not None and not skip:
                         yield self._record(cur, index, code_at, last=False)
                         index += 1
+                    skip = cur is None and pending_int
+                    pending_int = False
                     cur = [(no, text)]
                     continue
                 if cur is not None:
                     if _DUMP_LINE.match(text):
                         cur.append((no, text))
                         continue
-                    yield self._record(cur, index, code_at, last=False)
-                    index += 1
+                    if not skip:
+                        yield self._record(cur, index, code_at, last=False)
+                        index += 1
                     cur = None
+                    skip = False
+                if _INT_LINE.match(text):
+                    pending_int = True
+                    continue
                 m = _ASM.match(text)
                 if m:
                     code = _asm_bytes(m.group(2))
                     if code:
                         code_at[int(m.group(1), 16)] = code
-            if cur is not None:
+            if cur is not None and not skip:
                 rec = self._record(cur, index, code_at, last=True, cut=cut)
                 if rec is not None:
                     yield rec

@@ -282,6 +282,14 @@ def test_qemu_log_cut_short_and_in_asm(tmp_path: Path) -> None:
                    "$0x0:$0x7c05\n\n" + text)
     recs = list(QemuLog(asm).records())
     assert recs[0].code == bytes.fromhex("ea057c0000") and recs[1].code is None
+    # -d int prints a header line and the state at each interrupt: not an instruction
+    second = "EAX=" + text.split("EAX=")[2]
+    intr = tmp_path / "int.log"
+    intr.write_text(text.replace(second, second + "check_exception old: 0xffffffff new 0xd\n"
+                                 "     1: v=0d e=0018 i=0 cpl=0 IP=0008:00007f5a pc=00007f5a "
+                                 "SP=0010:00006fe8 env->regs[R_EAX]=00000000\n" + second, 1))
+    assert [r.line for r in QemuLog(intr).records()][:3] == [1, 19, 57]
+    assert len(list(QemuLog(intr).records())) == 18
 
 
 def _mutations(text: str):
