@@ -49,7 +49,8 @@ The sides are aligned at the first instruction at 0000:7C00 (--start).  The stat
 and left out.  From then on an instruction diverges when a register byte, a flag, a segment-
 cache field (selector, base, limit, access rights) or GDTR/IDTR/CRn/DRn/EFER that was equal on
 both sides before it differs after it; a value that already differed is compared again once an
-instruction makes it equal.  Also a divergence: the next instruction at a different CS:EIP,
+instruction makes it equal (changing it by the same amount on both sides, as a push with other
+stack pointers does, is no divergence).  Also a divergence: the next instruction at a different CS:EIP,
 different instruction bytes, different memory writes (two recordings), one side halting or
 faulting for good while the other goes on.  Work inside the firmware (an INT n or far call into
 the BIOS ROM, a hardware interrupt) is skipped until the side is back at the caller; the
@@ -84,8 +85,8 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="tenet: add segment bases and the mode (not understood by stock Tenet)")
     f = sub.add_parser("diff", help="first divergence between two runs (.bdt or QEMU log)",
                        description=DIFF_HELP, formatter_class=argparse.RawTextHelpFormatter)
-    f.add_argument("a", metavar="A")
-    f.add_argument("b", metavar="B")
+    f.add_argument("a", metavar="A", help="a .bdt recording or a QEMU -d cpu,nochain log")
+    f.add_argument("b", metavar="B", help="the same")
     f.add_argument("--start", default="0000:7C00", metavar="SEL:OFF",
                    help="align the two sides at their first instruction there (0000:7C00)")
     f.add_argument("--context", type=int, default=3, metavar="N",
