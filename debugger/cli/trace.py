@@ -45,18 +45,18 @@ block: -singlestep before QEMU 8.1, -accel tcg,one-insn-per-tb=on from 8.1, e.g.
 (in_asm adds the instruction bytes; -dfilter keeps the firmware's own work out of the log).
 
 The sides are aligned at the first instruction at 0000:7C00 (--start).  The states there differ
-(SeaBIOS and bootdbg leave different values in some registers): those differences are listed
-and left out.  From then on an instruction diverges when a register byte, a flag, a segment-
-cache field (selector, base, limit, access rights) or GDTR/IDTR/CRn/DRn/EFER that was equal on
-both sides before it differs after it; a value that already differed is compared again once an
+(SeaBIOS and bootdbg leave different values in some registers): those differences are listed and
+left out.  From then on an instruction diverges when a register byte, a flag, a segment- cache
+field (selector, base, limit, access rights) or GDTR/IDTR/CRn/DRn/EFER that was equal on both
+sides before it differs after it; a value that already differed is compared again once an
 instruction makes it equal (changing it by the same amount on both sides, as a push with other
-stack pointers does, is no divergence).  Also a divergence: the next instruction at a different CS:EIP,
-different instruction bytes, different memory writes (two recordings), one side halting or
-faulting for good while the other goes on.  Work inside the firmware (an INT n or far call into
-the BIOS ROM, a hardware interrupt) is skipped until the side is back at the caller; the
-registers a BIOS call leaves different are noted and then left out like the initial ones.
-A REP string instruction's final count check (bootdbg executes it, a QEMU log made with nochain
-does not show it) is matched up.
+stack pointers does, is no divergence).  Also a divergence: the next instruction at a different
+CS:EIP, different instruction bytes, different memory writes (two recordings), one side halting
+or faulting for good while the other goes on.  Work inside the firmware (an INT n or far call
+into the BIOS ROM, a hardware interrupt) is skipped until the side is back at the caller; the
+registers a BIOS call leaves different are noted and then left out like the initial ones.  A REP
+string instruction's final count check (bootdbg executes it, a QEMU log made with nochain does
+not show it) is matched up.
 
 Exit status: 0 no divergence, 1 diverged, 2 bad input.
 """
