@@ -46,7 +46,7 @@ block: -singlestep before QEMU 8.1, -accel tcg,one-insn-per-tb=on from 8.1, e.g.
 
 The sides are aligned at the first instruction at 0000:7C00 (--start).  The states there differ
 (SeaBIOS and bootdbg leave different values in some registers): those differences are listed and
-left out.  From then on an instruction diverges when a register byte, a flag, a segment- cache
+left out.  From then on an instruction diverges when a register byte, a flag, a segment-cache
 field (selector, base, limit, access rights) or GDTR/IDTR/CRn/DRn/EFER that was equal on both
 sides before it differs after it; a value that already differed is compared again once an
 instruction makes it equal (changing it by the same amount on both sides, as a push with other
