@@ -103,10 +103,11 @@ class FullRecorder:
         else:
             self.enc = PyHooks(machine, chunk_insns)
         self.native = bool(native)
-        self._chunk = bytearray()          # the chunk being filled (keyframe + records)
+        # The chunk being filled: room for its head, then the keyframe and the records.
+        self._chunk = bytearray(FT.CHUNK_HEAD.size)
         self._chunk_icount: int | None = None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="bdt-compress")
-        self._jobs: deque[tuple[Future[bytes] | None, bytes, int]] = deque()
+        self._jobs: deque[tuple[Future[bytes] | None, bytearray, int]] = deque()
         self.chunks = 0
         self.uncompressed = 0
         # Tests compare files byte for byte: compress every chunk (waiting if need be).
@@ -159,20 +160,22 @@ class FullRecorder:
     # -- chunks -------------------------------------------------------------------------------------
     def _drain(self) -> None:
         data, marks = self.enc.take()
+        view = memoryview(data)
         pos = 0
         for off, icount, count in marks:
-            self._chunk += data[pos:off]
+            self._chunk += view[pos:off]
             pos = off
             if self._chunk_icount is not None:
                 self._finish(count)
             self._chunk_icount = icount
-        self._chunk += data[pos:]
+        self._chunk += view[pos:]
         self._write_done(block=False)
 
     def _finish(self, count: int) -> None:
         assert self._chunk_icount is not None
-        payload = FT.CHUNK_HEAD.pack(self._chunk_icount, count) + bytes(self._chunk)
-        self._chunk.clear()
+        payload = self._chunk            # (its first bytes were left for the chunk head)
+        FT.CHUNK_HEAD.pack_into(payload, 0, self._chunk_icount, count)
+        self._chunk = bytearray(FT.CHUNK_HEAD.size)
         self.chunks += 1
         self.raw_bytes += len(payload)
         self.instructions += count
