@@ -52,11 +52,12 @@ sides before it differs after it; a value that already differed is compared agai
 instruction makes it equal (changing it by the same amount on both sides, as a push with other
 stack pointers does, is no divergence).  Also a divergence: the next instruction at a different
 CS:EIP, different instruction bytes, different memory writes (two recordings), one side halting
-or faulting for good while the other goes on.  Work inside the firmware (an INT n or far call
-into the BIOS ROM, a hardware interrupt) is skipped until the side is back at the caller; the
-registers a BIOS call leaves different are noted and then left out like the initial ones.  A REP
-string instruction's final count check (bootdbg executes it, a QEMU log made with nochain does
-not show it) is matched up.
+or faulting for good while the other goes on.  Against a QEMU log, work inside the firmware (an
+INT n or far call into the BIOS ROM, a hardware interrupt) is skipped until the side is back at
+the caller; the registers a BIOS call leaves different are noted and then left out like the
+initial ones.  A REP string instruction's final count check (bootdbg executes it, a QEMU log
+made with nochain does not show it) is matched up.  Two recordings run the same firmware: its
+work is compared like the rest.
 
 Exit status: 0 no divergence, 1 diverged, 2 bad input.
 """

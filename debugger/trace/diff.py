@@ -19,12 +19,14 @@ is: the next instruction at a different CS:EIP (control flow), different instruc
 the same address (when both sides know them), different memory writes (two recordings), or one
 side stopping for good (halt, triple fault, ...) while the other executes on.
 
-BIOS work.  When one side enters the firmware's ROM (C0000-FFFFF) from outside it -- an INT n
-into the BIOS, a far call into it, a hardware interrupt -- that side is skipped until it is back
-outside the ROM (on the same stack not deeper than before, or on another stack), where the other
-side must continue at the same CS:EIP.  The registers a BIOS call leaves different are reported
-as notes and then treated like the initial differences.  Only the first divergence is reported,
-with the instructions before it and the next ones on each side.
+BIOS work.  Two bootdbg recordings run the same firmware, so its work is compared like the rest
+(a BIOS call that returns differently diverges at the call).  Against a QEMU log, when one side
+enters the firmware's ROM (C0000-FFFFF) from outside it -- an INT n into the BIOS, a far call
+into it, a hardware interrupt -- that side is skipped until it is back outside the ROM (on the
+same stack not deeper than before, or on another stack), where the other side must continue at
+the same CS:EIP.  The registers a BIOS call leaves different are reported as notes and then
+treated like the initial differences.  Only the first divergence is reported, with the
+instructions before it and the next ones on each side.
 """
 from __future__ import annotations
 
@@ -146,7 +148,7 @@ def open_side(label: str, path: str | Path) -> Side:
 def _bdt_side(label: str, path: Path) -> Side:
     from debugger.trace import format as F
     from debugger.trace.fields import flatten
-    from debugger.trace.istream import End, InstructionStream, Step
+    from debugger.trace.istream import End, Event, InstructionStream, Step
 
     try:
         stream = InstructionStream(path)
@@ -160,12 +162,20 @@ def _bdt_side(label: str, path: Path) -> Side:
                    code, lambda: flatten(st), text, writes, None, final)
 
     def recs() -> Iterator[Rec]:
+        # A record is handed out when the next instruction is known, with the memory written
+        # by what happened in between (a BIOS service, an interrupt delivery) as its own.
+        held: Rec | None = None
         try:
             for it in stream.items():
+                if isinstance(it, (Step, End)) and held is not None:
+                    yield held
                 if isinstance(it, Step):
-                    yield rec(it.before, it.icount, it.code, it.text,
-                              [(a, new) for a, _old, new in it.writes])
-                elif isinstance(it, End):
+                    held = rec(it.before, it.icount, it.code, it.text,
+                               [(a, new) for a, _old, new in it.writes])
+                elif isinstance(it, Event):
+                    if held is not None and held.writes is not None:
+                        held.writes += [(a, new) for a, _old, new in it.writes]
+                else:
                     side.end_reason, side.end_message = it.reason, it.message
                     yield rec(it.state, it.icount, None, None, None, final=it.reason)
         except F.TraceError as exc:
@@ -324,6 +334,8 @@ def diff(a: Side, b: Side, *, start: tuple[int, int] = (0, 0x7C00),
             res.initial.append((k, fa[k], fb[k]))
             origin[k] = "since the start"
     hist: deque[tuple[Rec, Rec]] = deque(maxlen=context)
+    # Two bootdbg recordings run the same firmware: its work is compared like the rest.
+    skip_fw = a.kind != "bootdbg recording" or b.kind != "bootdbg recording"
     na, nb = a.next(), b.next()
     while True:
         na = _drop_reissued(a, ra, na, nb)
@@ -334,8 +346,8 @@ def diff(a: Side, b: Side, *, start: tuple[int, int] = (0, 0x7C00),
         if na is None or nb is None:
             _ended(res, ra, rb, na, nb, hist, context)
             break
-        into_a = not in_rom(ra.linear) and in_rom(na.linear)
-        into_b = not in_rom(rb.linear) and in_rom(nb.linear)
+        into_a = skip_fw and not in_rom(ra.linear) and in_rom(na.linear)
+        into_b = skip_fw and not in_rom(rb.linear) and in_rom(nb.linear)
         if into_a or into_b:
             # Firmware work on one side or both: skip it on each side that went there.
             what = f"{ra.text or rb.text or 'the instruction'} at {ra.loc} (A {ra.where})"

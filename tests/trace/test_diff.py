@@ -212,6 +212,21 @@ def test_cli_two_recordings_of_the_same_run(tmp_path: Path) -> None:
     assert "no divergence" in r.stdout and "initial state differs" not in r.stdout
 
 
+def test_cli_two_recordings_bios_results_differ(tmp_path: Path) -> None:
+    """Two recordings run the same firmware: a BIOS call that returns differently (INT 13h
+    reading other sector contents) diverges at the call, by the memory it wrote."""
+    data = bytearray((ROOT / "images" / "hello.img").read_bytes())
+    data[0x3F0] ^= 0xFF                      # in sector 2, which the boot sector loads
+    (tmp_path / "other.img").write_bytes(bytes(data))
+    for n, img in (("a", ROOT / "images" / "hello.img"), ("b", tmp_path / "other.img")):
+        r = bootdbg("record", str(img), "-o", str(tmp_path / f"{n}.bdt"), "--max-insns", "100")
+        assert r.returncode == 0, r.stderr
+    r = bootdbg("trace", "diff", str(tmp_path / "a.bdt"), str(tmp_path / "b.bdt"))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "writes memory differently" in r.stdout and "int 0x13" in r.stdout
+    assert "firmware" not in r.stdout
+
+
 @pytest.mark.parametrize("content, message", [
     (b"", "no QEMU register dump"),
     (b"hello\nworld\n", "no QEMU register dump"),
