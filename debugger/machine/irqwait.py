@@ -50,6 +50,11 @@ class IrqWait:
     def armed(self) -> bool:
         return self._handle is not None
 
+    @property
+    def fired(self) -> bool:
+        """The hook stopped the engine (at the start of a block, which did not run)."""
+        return bool(self._w.fired)
+
     def arm(self) -> None:
         if self._handle is not None:
             self._w.fired = 0

@@ -43,7 +43,9 @@ if TYPE_CHECKING:
 __all__ = ["Machine", "MachineConfig", "RunResult", "Stop"]
 
 SLICE = 1 << 24          # at most this many instructions per emu_start
+FAST_MIN = 1 << 16       # slices this long (after one as long) are counted by blocks
 _UNSET: Any = object()
+_REDO: Any = object()
 
 
 class Stop:
@@ -140,6 +142,18 @@ class Machine:
         from debugger.machine.irqwait import IrqWait
 
         self._irqwait = IrqWait(self.eng, self.uc.ctl_flush_tb)
+        from debugger.machine.blockcount import BlockCounter
+
+        self._blocks = BlockCounter(self.eng)
+        self.uc.ctl_flush_tb()
+        self._own_hooks = len(self.uc._callbacks)   # more: someone hooks in, no fast slices
+        self._tbs_uncounted = False
+        self._fast_backoff = FAST_MIN
+        self._fast_resume_at = 0
+        self._fast_irregular = 0
+        self._last_done = 0
+        self.fast_slices = 0          # slices counted by blocks
+        self.fast_redone = 0          # ... that met something irregular and ran again exactly
         self.reset()
 
     # -- construction ------------------------------------------------------------------------------
@@ -303,6 +317,8 @@ class Machine:
         return True
 
     def _hook_in(self, uc: Any, port: int, size: int, _ud: Any) -> int:
+        if self._blocks.counting:
+            return self._fast_refuse()
         self._device_epoch += 1
         if not self._io_allowed(port, size):
             return self._io_denied(size)
@@ -312,6 +328,9 @@ class Machine:
         return value
 
     def _hook_out(self, uc: Any, port: int, size: int, value: int, _ud: Any) -> None:
+        if self._blocks.counting:
+            self._fast_refuse()
+            return
         self._device_epoch += 1
         if not self._io_allowed(port, size):
             self._io_denied(size)
@@ -365,6 +384,9 @@ class Machine:
     def _hook_rdtsc(self, _uc: Any, _ud: Any) -> int:
         from debugger.machine.devices.tsc import tsc_value
 
+        if self._blocks.counting:
+            self._fast_refuse()
+            return 1
         self._sync_clock()
         v = tsc_value(self.clock)
         self.uc.reg_write(x.UC_X86_REG_EAX, v & 0xFFFFFFFF)
@@ -500,17 +522,16 @@ class Machine:
         return None
 
     def _run_slice(self, pc: int, n: int, deadline: Any = _UNSET) -> RunResult | None:
+        if self._fast_allowed(n):
+            r = self._run_fast(n, deadline)
+            if r is not _REDO:
+                return r
         self._pending = None
         self._slice_base = self.icount
         self._clock_base = self.clock.icount
         for fn in self.slice_listeners:
             fn(self.icount)
-        if self.mem.flush_pending:
-            self.mem.flush_pending = False
-            self.uc.ctl_flush_tb()
-        # QEMU's nested-fault tracker must not carry anything across runs (we do #DF ourselves).
-        self.cpu.reset_fault_counter()
-        self.eng.clear_halted()
+        self._prepare_start()
         err: UcError | None = None
         try:
             self.uc.emu_start(self.cpu.rip, 0, 0, n)
@@ -518,6 +539,83 @@ class Machine:
             err = exc
         # Unicorn's count hook counts the instruction at which it stops (not executed).
         done = min(self.eng.emu_counter, n)
+        self._last_done = done
+        return self._end_slice(done, err, deadline)
+
+    def _prepare_start(self) -> None:
+        if self.mem.flush_pending or self._tbs_uncounted:
+            # (blocks translated in a fast slice have no count hook calls: never reuse them)
+            self.mem.flush_pending = False
+            self._tbs_uncounted = False
+            self.uc.ctl_flush_tb()
+        # QEMU's nested-fault tracker must not carry anything across runs (we do #DF ourselves).
+        self.cpu.reset_fault_counter()
+        self.eng.clear_halted()
+
+    # -- fast slices (see blockcount.py) ---------------------------------------------------------------
+    def _fast_allowed(self, n: int) -> bool:
+        return (n >= FAST_MIN and self._last_done >= FAST_MIN and self._blocks.available
+                and self.icount >= self._fast_resume_at and not self.slice_listeners
+                and not self.slice_end_checks
+                and len(self.uc._callbacks) == self._own_hooks)
+
+    def _run_fast(self, n: int, deadline: Any) -> RunResult | None | object:
+        """One slice counted by blocks; _REDO (after restoring its start) if it met something a
+        block count cannot place."""
+        cp = self.checkpoint()
+        self._pending = None
+        self._fast_irregular = 0
+        self._slice_base = self.icount
+        self._clock_base = self.clock.icount
+        if self.mem.flush_pending:
+            self.mem.flush_pending = False
+            self.uc.ctl_flush_tb()
+        self.cpu.reset_fault_counter()
+        self.eng.clear_halted()
+        self._blocks.start(n)
+        err: UcError | None = None
+        try:
+            self.uc.emu_start(self.cpu.rip, 0, 0, 0)     # no count hook (Unicorn drops it)
+        except UcError as exc:
+            err = exc
+        done, irregular, partial = self._blocks.stop(
+            last_not_run=self._irqwait.armed and self._irqwait.fired)
+        self._tbs_uncounted = True
+        p = self._pending
+        regular = p is None or p.kind in ("bios", "sysenter", "syscall") or (
+            p.kind == "intr" and p.is_int)
+        if irregular or self._fast_irregular or err is not None or not regular:
+            self.restore(cp)
+            self._fast_resume_at = self.icount + self._fast_backoff
+            self._fast_backoff = min(self._fast_backoff * 2, 1 << 26)
+            self.fast_redone += 1
+            return _REDO
+        self._fast_backoff = FAST_MIN
+        self.fast_slices += 1
+        if partial and done < n and not self.eng.halted:
+            # The slice ends inside the next block: its first instructions, counted exactly.
+            self.icount += done
+            self.clock.icount += done
+            self._slice_base = self.icount
+            self._clock_base = self.clock.icount
+            self._prepare_start()
+            rest = n - done
+            try:
+                self.uc.emu_start(self.cpu.rip, 0, 0, rest)
+            except UcError as exc:
+                err = exc
+            done = min(self.eng.emu_counter, rest)
+        self._last_done = n
+        return self._end_slice(done, err, deadline)
+
+    def _fast_refuse(self) -> int:
+        """An instruction a block count cannot place (I/O, RDTSC) in a fast slice: stop; the
+        slice is run again exactly, so nothing of it may happen now."""
+        self._fast_irregular = 3
+        self.uc.emu_stop()
+        return 0
+
+    def _end_slice(self, done: int, err: UcError | None, deadline: Any) -> RunResult | None:
         if self._pending is not None and self._pending.kind == "bios":
             done -= 1               # a BIOS stub's trap is not a guest instruction
         self.icount += done

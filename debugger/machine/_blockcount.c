@@ -1,0 +1,97 @@
+/*
+ * bootdbg native block counter: exact instruction counts without Unicorn's per-instruction
+ * count hook.  A Unicorn block hook adds the instruction count of the translation block about to
+ * run (QEMU's TranslationBlock.icount, found through the CPU's tb_jmp_cache, which holds every
+ * block the CPU looked up) and stops the engine *before* a block that would pass the limit.
+ * Anything it cannot vouch for -- a block not in the cache or translated for other CPU flags, a
+ * block QEMU shortened on its own (precise self-modifying code) -- sets `irregular` and stops: the
+ * machine then re-runs the slice with Unicorn's exact count hook.  Used through ctypes; links
+ * against nothing (uc_emu_stop is passed in as a pointer).
+ */
+#include <stdint.h>
+#include <Python.h>
+
+typedef int (*emu_stop_fn)(void *uc);
+typedef int (*uc_ctl_fn)(void *uc, int control, ...);
+struct uc_tb_out { uint64_t pc; uint16_t icount; uint16_t size; };
+
+struct bootdbg_blockcount {
+    const uint8_t *cpu;        /* CPUState */
+    const uint8_t *env;        /* CPUX86State */
+    emu_stop_fn emu_stop;
+    int64_t jmp_off;           /* offset of tb_jmp_cache[4096] in CPUState */
+    int32_t hflags_off, eflags_off, csbase_off, enabled;
+    uint64_t counter;          /* instructions of the blocks entered this slice */
+    uint64_t limit;            /* never enter a block that would pass this */
+    int32_t irregular;         /* 1: block unknown or other flags, 2: block QEMU cut short */
+    int32_t partial;           /* stopped before a block that would pass the limit */
+    uint64_t blocks;
+    uint64_t last;             /* instructions of the last block counted */
+    uc_ctl_fn uc_ctl;          /* for a block the jump cache lost (a TLB flush clears it) */
+    int32_t request_cache;     /* UC_CTL_READ_WRITE(UC_CTL_TB_REQUEST_CACHE, 2) */
+    int32_t lookups;
+};
+
+/* TranslationBlock (unicorn 2.1.4, x86_64 target): pc, cs_base, flags, size, icount, cflags */
+#define TB_PC 0
+#define TB_CSBASE 8
+#define TB_FLAGS 16
+#define TB_SIZE 20
+#define TB_ICOUNT 22
+#define TB_CFLAGS 24
+#define CF_COUNT_MASK 0x7fff
+#define TB_FLAG_EFLAGS (0x3000 | 0x100 | 0x10000 | 0x20000 | 0x40000) /* IOPL TF RF VM AC */
+
+static unsigned jmp_hash(uint64_t pc) {
+    uint64_t tmp = pc ^ (pc >> 6);
+    return (unsigned)(((tmp >> 6) & (4096 - 64)) | (tmp & 63));
+}
+
+void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user_data) {
+    struct bootdbg_blockcount *b = (struct bootdbg_blockcount *)user_data;
+    if (!b->enabled)
+        return;
+    const uint8_t *tb = ((const uint8_t *const *)(b->cpu + b->jmp_off))[jmp_hash(address)];
+    uint32_t flags = *(const uint32_t *)(b->env + b->hflags_off)
+                     | (*(const uint32_t *)(b->env + b->eflags_off) & TB_FLAG_EFLAGS);
+    uint64_t n;
+    if (tb == NULL || *(const uint64_t *)(tb + TB_PC) != address
+            || *(const uint16_t *)(tb + TB_SIZE) != size
+            || *(const uint32_t *)(tb + TB_FLAGS) != flags
+            || *(const uint64_t *)(tb + TB_CSBASE) != *(const uint64_t *)(b->env + b->csbase_off)) {
+        /* Not in the jump cache (a TLB flush empties it; chained blocks do not refill it):
+         * Unicorn's own lookup, with the CPU's current flags, finds the block and caches it. */
+        struct uc_tb_out out = {0, 0, 0};
+        b->lookups++;
+        if (b->uc_ctl(uc, b->request_cache, address, &out) != 0 || out.pc != address
+                || out.size != size) {
+            b->irregular = 1;
+            b->emu_stop(uc);
+            return;
+        }
+        n = out.icount;
+    } else {
+        if (*(const uint32_t *)(tb + TB_CFLAGS) & CF_COUNT_MASK) {
+            /* a block QEMU limited on its own (after a store into the running block) */
+            b->irregular = 2;
+            b->emu_stop(uc);
+            return;
+        }
+        n = *(const uint16_t *)(tb + TB_ICOUNT);
+    }
+    if (b->counter + n > b->limit) {
+        b->partial = 1;
+        b->emu_stop(uc);
+        return;
+    }
+    b->counter += n;
+    b->last = n;
+    b->blocks++;
+}
+
+int bootdbg_blockcount_size(void) { return (int)sizeof(struct bootdbg_blockcount); }
+
+static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "_blockcount",
+                                 "bootdbg block instruction counter (used through ctypes)", -1,
+                                 NULL};
+PyMODINIT_FUNC PyInit__blockcount(void) { return PyModule_Create(&mod); }

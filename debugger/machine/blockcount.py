@@ -1,0 +1,155 @@
+"""Exact instruction counts at block granularity: the machine's fast slices.
+
+Unicorn's `count` limit is a C code hook on every instruction; it keeps `icount` exact but costs
+more than the guest's own work in a tight loop.  A fast slice runs with no count hook: a native
+block hook (`_blockcount.c`) adds each translation block's instruction count (QEMU's own
+`TranslationBlock.icount`, read through the CPU's jump cache) and stops before a block that would
+pass the slice's limit; the last few instructions then run with the count hook.  The counting
+rules are the count hook's: a block of REP iterations is one block per iteration plus the final
+check, `INT n` ends its block, HLT ends its block.
+
+The machine uses a fast slice only where nothing needs a count inside a block (no Python hooks
+but its own, nothing holding `exact_holds`), and treats everything a block count cannot place --
+an I/O instruction, RDTSC, a fault in the middle of a block, a block the counter does not know --
+as *irregular*: it restores the checkpoint taken at the start of the slice and runs the slice
+again with the count hook, so the result is the exact run's, always.  Without the native module
+there are no fast slices (same answers, count hook speed).
+
+The jump cache's offset inside QEMU's CPUState is found once per process by running two blocks
+in a scratch engine and looking where their TranslationBlock pointers appeared.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from functools import lru_cache
+from typing import Any
+
+from unicorn import UC_HOOK_BLOCK
+from unicorn import unicorn_const as uconst
+
+from debugger.machine import uc_layout as L
+
+__all__ = ["BlockCounter"]
+
+_SEGS_CS_BASE = L.OFF_SEGS + 24 + 8       # segs[R_CS].base
+_CPU_SCAN = 0x8A50                        # CPUState ends where the X86CPU's env starts
+
+
+class _B(ctypes.Structure):
+    _fields_ = [("cpu", ctypes.c_void_p), ("env", ctypes.c_void_p), ("emu_stop", ctypes.c_void_p),
+                ("jmp_off", ctypes.c_int64), ("hflags_off", ctypes.c_int32),
+                ("eflags_off", ctypes.c_int32), ("csbase_off", ctypes.c_int32),
+                ("enabled", ctypes.c_int32), ("counter", ctypes.c_uint64),
+                ("limit", ctypes.c_uint64), ("irregular", ctypes.c_int32),
+                ("partial", ctypes.c_int32), ("blocks", ctypes.c_uint64),
+                ("last", ctypes.c_uint64), ("uc_ctl", ctypes.c_void_p),
+                ("request_cache", ctypes.c_int32), ("lookups", ctypes.c_int32)]
+
+
+def _jmp_hash(pc: int) -> int:
+    tmp = pc ^ (pc >> 6)
+    return ((tmp >> 6) & (4096 - 64)) | (tmp & 63)
+
+
+@lru_cache(maxsize=1)
+def _lib() -> ctypes.CDLL | None:
+    if os.environ.get("BOOTDBG_NO_NATIVE"):
+        return None
+    try:
+        from debugger.machine import _blockcount
+    except ImportError:
+        return None
+    lib = ctypes.CDLL(_blockcount.__file__)
+    return lib if lib.bootdbg_blockcount_size() == ctypes.sizeof(_B) else None
+
+
+@lru_cache(maxsize=1)
+def jmp_cache_offset() -> int | None:
+    """Offset of `tb_jmp_cache` in CPUState, found by experiment (None: not found)."""
+    try:
+        eng = L.open_engine()
+    except Exception:
+        return None
+    uc = eng.uc
+    uc.mem_map(0, 0x10000)
+    # 0x1000: nop; nop; jmp near 0x2000    0x2000: nop; hlt      (16-bit code)
+    uc.mem_write(0x1000, b"\x90\x90\xe9" + (0x2000 - 0x1005).to_bytes(2, "little"))
+    uc.mem_write(0x2000, b"\x90\xf4")
+    before = ctypes.string_at(eng.cpu, _CPU_SCAN)
+    try:
+        uc.emu_start(0x1000, 0, 0, 0)
+    except Exception:
+        return None
+    after = ctypes.string_at(eng.cpu, _CPU_SCAN)
+    h1, h2 = _jmp_hash(0x1000), _jmp_hash(0x2000)
+    for off in range(0, _CPU_SCAN - 8, 8):
+        if before[off:off + 8] != bytes(8) or after[off:off + 8] == bytes(8):
+            continue
+        base = off - 8 * h1
+        o2 = base + 8 * h2
+        if base < 0 or o2 + 8 > _CPU_SCAN or before[o2:o2 + 8] != bytes(8):
+            continue
+        p1 = int.from_bytes(after[off:off + 8], "little")
+        p2 = int.from_bytes(after[o2:o2 + 8], "little")
+        if not p2:
+            continue
+        if (ctypes.c_uint64.from_address(p1).value == 0x1000
+                and ctypes.c_uint16.from_address(p1 + 20).value == 5
+                and ctypes.c_uint16.from_address(p1 + 22).value == 3
+                and ctypes.c_uint64.from_address(p2).value == 0x2000
+                and ctypes.c_uint16.from_address(p2 + 22).value == 2):
+            return base
+    return None
+
+
+class BlockCounter:
+    """The native block hook of one engine (install it before any other block hook)."""
+
+    def __init__(self, eng: L.Engine) -> None:
+        from unicorn.unicorn_py3.unicorn import uclib
+
+        self.eng = eng
+        lib = _lib()
+        off = jmp_cache_offset() if lib is not None else None
+        self.available = lib is not None and off is not None
+        self._b = _B(eng.cpu, eng.env, ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value,
+                     off or 0, L.OFF_HFLAGS, L.OFF_EFLAGS, _SEGS_CS_BASE, 0, 0, 0, 0, 0, 0, 0,
+                     ctypes.cast(uclib.uc_ctl, ctypes.c_void_p).value,
+                     uconst.UC_CTL_TB_REQUEST_CACHE | (2 << 26) | (uconst.UC_CTL_IO_READ_WRITE << 30),
+                     0)
+        self._handle: Any = None
+        if self.available:
+            h = ctypes.c_size_t()
+            uclib.uc_hook_add(eng.uc._uch, ctypes.byref(h), UC_HOOK_BLOCK,
+                              ctypes.cast(lib.bootdbg_blockcount_cb, ctypes.c_void_p),
+                              ctypes.cast(ctypes.pointer(self._b), ctypes.c_void_p),
+                              ctypes.c_uint64(1), ctypes.c_uint64(0))
+            self._handle = h
+
+    def start(self, limit: int) -> None:
+        b = self._b
+        b.counter = 0
+        b.limit = limit
+        b.irregular = 0
+        b.partial = 0
+        b.blocks = 0
+        b.last = 0
+        b.enabled = 1
+
+    def stop(self, *, last_not_run: bool = False) -> tuple[int, int, bool]:
+        """(instructions counted, irregular code, stopped before a block at the limit).
+
+        `last_not_run`: a block hook installed after this one stopped the engine at the start
+        of the last block counted (the interrupt-enable watcher), so it did not run."""
+        b = self._b
+        b.enabled = 0
+        n = b.counter - (b.last if last_not_run and b.blocks else 0)
+        return n, b.irregular, bool(b.partial)
+
+    @property
+    def counting(self) -> bool:
+        return bool(self._b.enabled)
+
+    def mark_irregular(self, code: int) -> None:
+        self._b.irregular = code

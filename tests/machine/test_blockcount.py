@@ -1,0 +1,120 @@
+"""Fast slices (instructions counted per translation block, see machine/blockcount.py) must give
+exactly what the count hook gives: the same icount at every stop, the same state, the same
+output.  The slice threshold is lowered so that even the short demo images run mostly in fast
+slices, with their BIOS calls, I/O, faults and mode switches (each one irregular -> redone)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import assemble
+
+IMAGES = Path(__file__).resolve().parents[2] / "images"
+DEMOS = ("hello", "pmode", "unreal", "vm86", "longmode", "exceptions", "int13hook-hd")
+
+
+def _session(path: Path, fast: bool, kind: str | None = None):
+    from debugger.engine.session import Session
+    from debugger.machine.disk import open_disk
+
+    s = Session(disks=[open_disk(path, kind=kind, boot=True)])
+    import debugger.machine.pc as pc
+
+    s.machine._fast_backoff = pc.FAST_MIN
+    if not fast:
+        s.machine._blocks.available = False
+    return s
+
+
+@pytest.fixture
+def small_slices(monkeypatch):
+    import debugger.machine.pc as pc
+
+    monkeypatch.setattr(pc, "FAST_MIN", 16)
+
+
+def _native():
+    from debugger.machine.blockcount import BlockCounter, _lib, jmp_cache_offset
+
+    if _lib() is None or jmp_cache_offset() is None:
+        pytest.skip("the native block counter is not built")
+    return BlockCounter
+
+
+def _walk(s, stops: int = 400) -> list[tuple]:
+    out = []
+    for _ in range(stops):
+        ev = s.cont(max_insns=997)       # odd budgets: slices end inside blocks
+        out.append((ev.kind, ev.icount, ev.linear, s.state().digest()))
+        if ev.final:
+            break
+    return out
+
+
+@pytest.mark.parametrize("name", DEMOS)
+def test_fast_slices_stop_where_the_count_hook_stops(name, small_slices):
+    _native()
+    kind = "hd" if name.endswith("-hd") else None
+    fast = _session(IMAGES / f"{name}.img", True, kind)
+    exact = _session(IMAGES / f"{name}.img", False, kind)
+    a, b = _walk(fast), _walk(exact)
+    assert a == b
+    assert fast.serial == exact.serial
+    m = fast.machine
+    assert m.fast_slices + m.fast_redone > 0, "no fast slice ran: the test tests nothing"
+
+
+@pytest.mark.parametrize("name", ("vm86", "exceptions"))
+def test_breakpoints_and_catchpoints_agree(name, small_slices):
+    _native()
+    runs = []
+    for fast in (True, False):
+        s = _session(IMAGES / f"{name}.img", fast)
+        s.catch("mode")
+        s.catch("int")
+        s.break_at(0x7C00 + 0x40)
+        runs.append(_events(s))
+    assert runs[0] == runs[1]
+
+
+def _events(s) -> list[tuple]:
+    out = []
+    for _ in range(500):
+        e = s.cont()
+        out.append((e.kind, e.icount, e.linear))
+        if e.final:
+            break
+    return out
+
+
+def test_long_loop_runs_in_fast_slices_and_ends_exactly():
+    _native()
+    src = """
+        cli
+        xor eax, eax
+        mov edx, 0x9e3779b9
+        mov ecx, 300000
+    l:  add eax, edx
+        rol edx, 5
+        xor edx, eax
+        mov [0x6000], eax
+        dec ecx
+        jnz l
+        hlt
+    """
+    img = assemble(src)
+    path = Path(__file__).parent / ".." / ".cache"
+    path.mkdir(exist_ok=True)
+    f = path / "blockcount-loop.img"
+    f.write_bytes(img)
+    fast, exact = _session(f, True), _session(f, False)
+    for s in (fast, exact):
+        s.cont(max_insns=70_000)        # a first long slice, then fast ones
+        s.cont(max_insns=1_234_567)     # ends inside the 6-instruction block
+    assert fast.icount == exact.icount == 70_000 + 1_234_567
+    assert fast.state() == exact.state()
+    a, b = fast.cont(), exact.cont()
+    assert (a.kind, a.icount) == (b.kind, b.icount) == ("halted", 4 + 6 * 300_000 + 1)
+    assert fast.state() == exact.state()
+    assert fast.machine.fast_slices > 0
