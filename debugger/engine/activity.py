@@ -108,14 +108,22 @@ class ActivityLog:
         self._delivery: tuple[int, str, int] = (-2, "", 0)    # the last interrupt delivered
         self._verdicts: deque[tuple[CpuState, str, Any]] = deque(maxlen=4)
         self.spent = 0                       # localisations in the current fast run
-        self._gap: tuple[int, CpuState, str] | None = None
+        self._gap: tuple[int, CpuState, str, str] | None = None
         self._tt_hooked: Any = None
         self.changes = 0                     # bumped on every change (views cache on it)
 
     # -- installing ----------------------------------------------------------------------------
+    @property
+    def listening(self) -> bool:
+        return bool(self._undo)
+
     def install(self) -> None:
+        """Listen to the machine (again); idempotent.  The machine's events from while the log
+        was not listening are taken from its event log (without CS:EIP)."""
         from debugger.machine.bios import ServiceHook
 
+        if self._undo:
+            return
         m = self.m
         for ev in list(m.events):            # what happened before the log was attached
             self._add(Activity(ev.icount, ev.kind, ev.message, source="machine",
@@ -139,11 +147,16 @@ class ActivityLog:
                 h.remove()
         self._undo.append(undo)
 
-    def remove(self) -> None:
-        """Stop logging (the entries stay); `session.activity` is cleared."""
+    def uninstall(self) -> None:
+        """Stop listening (the entries stay; `install` listens again).  Its instruction
+        counter keeps the machine's block-counted fast slices off while it listens."""
         for fn in self._undo:
             fn()
         self._undo.clear()
+
+    def remove(self) -> None:
+        """Stop logging for good; `session.activity` is cleared."""
+        self.uninstall()
         if getattr(self.s, "activity", None) is self:
             self.s.activity = None         # type: ignore[attr-defined]
 
@@ -341,24 +354,26 @@ class ActivityLog:
             self._add(Activity(icount, kind, msg, cs, eip, "transition",
                                {"profile": prof, "rules": rules, **where}))
 
-    def pause(self, state: CpuState, why: str = "") -> None:
-        """Transitions are not looked for from here (`why`; default: this fast run's budget
-        is used up) until `resume`."""
+    def pause(self, state: CpuState, why: str = "", what: str = "transitions not logged"
+              ) -> None:
+        """From here until `resume`, `what` ("transitions not logged", or "nothing logged"
+        when the log stops listening) because of `why` (default: this fast run's budget is
+        used up)."""
         if self._gap is None:
-            self._gap = (self.m.icount, state, why or f"limit of {self.budget} per run")
+            self._gap = (self.m.icount, state, why or f"limit of {self.budget} per run", what)
 
     def resume(self, state: CpuState) -> None:
         """The run ended: the gap since `pause` becomes one entry."""
         if self._gap is None:
             return
-        start, st0, why = self._gap
+        start, st0, why, what = self._gap
         self._gap = None
         end = self.m.icount
         if end <= start:
             return
         net = f"; mode {st0.mode.value} -> {state.mode.value}" if st0.mode != state.mode else ""
-        self._add(Activity(start, "gap", f"transitions not logged up to icount {end} ({why}"
-                           f"{net})", st0.cs.selector, st0.rip, "gap",
+        self._add(Activity(start, "gap", f"{what} up to icount {end} ({why}{net})",
+                           st0.cs.selector, st0.rip, "gap",
                            {"from": start, "to": end, "mode_before": st0.mode.value,
                             "mode_after": state.mode.value,
                             "hint": "tui timeline full logs them all"}))

@@ -220,9 +220,12 @@ class TuiApp:
             self.runner.interrupt()
             self.runner.wait(10)
             log = getattr(ctx.session, "activity", None)
-            if log is not None and log.transitions:     # outside the TUI: full speed
-                log.pause(ctx.session.state(), "outside the TUI")
+            if log is not None:                 # outside the TUI: full speed, nothing logged
+                st = ctx.session.state()
+                log.resume(st)
+                log.pause(st, "outside the TUI", "nothing logged")
                 log.transitions = False
+                log.uninstall()
             ctx.console, ctx.err_console, ctx.settings.context = saved
             _ACTIVE.pop(ctx, None)
 
@@ -232,12 +235,15 @@ class TuiApp:
         from debugger.ui.tui.state import parse_detail
 
         log = attach(self.ctx.session)
+        log.install()                         # (again, after the TUI was left)
         on, budget = parse_detail(self.state.timeline_detail) or (True, 500)
-        if on and not log.transitions:
+        st = self.ctx.session.state()
+        if on and (not log.transitions or log.paused):
+            log.resume(st)
             log.transitions = True
-            log.resume(self.ctx.session.state())
-        elif not on and log.transitions:
-            log.pause(self.ctx.session.state(), "timeline detail off")
+        elif not on and (log.transitions or log.paused):
+            log.resume(st)
+            log.pause(st, "timeline detail off")
             log.transitions = False
         log.budget = budget
 

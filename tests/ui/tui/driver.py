@@ -62,9 +62,10 @@ class Tui:
             await asyncio.sleep(0.05)
 
 
-def run_tui(image: Path | str, scenario: Callable[[Tui], Awaitable[None]], *,
-            width: int = 120, height: int = 40, **state: Any) -> Any:
-    """Open `image`, run the TUI at width x height, play `scenario`, quit; returns the ctx."""
+def run_tui(image: Path | str | None, scenario: Callable[[Tui], Awaitable[None]], *,
+            width: int = 120, height: int = 40, ctx: Any = None, **state: Any) -> Any:
+    """Open `image` (or use `ctx`: the TUI entered again), run the TUI at width x height, play
+    `scenario`, leave; returns the ctx."""
     from rich.console import Console
 
     from debugger.commands.context import CommandContext
@@ -78,9 +79,10 @@ def run_tui(image: Path | str, scenario: Callable[[Tui], Awaitable[None]], *,
 
     # the command line's history must not go to the user's own history file
     os.environ.setdefault("BOOTDBG_HISTORY", os.path.join(tempfile.mkdtemp(), "history"))
-    session = Session(image)
-    ctx = CommandContext(session, Console(file=io.StringIO(), width=120))
-    interp = Interpreter(ctx)
+    if ctx is None:
+        ctx = CommandContext(Session(image), Console(file=io.StringIO(), width=120))
+        ctx.interp = Interpreter(ctx)
+    interp = ctx.interp
     out = Vt100_Output(io.StringIO(),  # type: ignore[arg-type]
                        lambda: Size(rows=height, columns=width), term="xterm")
 

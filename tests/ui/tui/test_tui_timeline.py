@@ -196,3 +196,33 @@ def test_timeline_detail_in_the_tui_switches_the_detector_and_leaves_a_gap():
         await t.command("tui timeline full")
         assert s.activity.transitions and s.activity.budget is None
     run_tui(demo("vm86"), scenario, width=200, height=50)
+
+
+def test_leaving_the_tui_stops_logging_and_coming_back_shows_the_gap():
+    async def until_vm86(t):
+        await t.command("catch vm86")
+        t.send("F5")
+        await t.settle()
+
+    ctx = run_tui(demo("vm86"), until_vm86, width=200, height=50)
+    s, m = ctx.session, ctx.session.machine
+    log = s.activity
+    # outside the TUI nothing listens: full speed (the machine's fast slices need no
+    # slice listeners, I/O watchers or extra interrupt listeners)
+    assert not log.listening and not log.transitions
+    assert not m.slice_listeners and not m.slice_end_checks and not m.bus.watchers
+    left = s.icount
+    s.delete()
+    s.cont()
+
+    async def back(t):
+        tl = t.tui.view.timeline
+        gap = next(e for e in tl if e.kind == "gap")
+        assert (gap.icount, gap.details["to"]) == (left, s.icount)
+        assert "nothing logged" in gap.message and "outside the TUI" in gap.message
+        assert "vm86 -> pm32" in gap.message                  # the net change over the gap
+        assert not [e for e in tl if left < e.icount < s.icount and e.source != "machine"]
+        assert log.listening and log.transitions
+        t.send("F7")
+        await t.settle()
+    run_tui(None, back, ctx=ctx, width=200, height=50)

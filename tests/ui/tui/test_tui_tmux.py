@@ -52,11 +52,11 @@ def test_tui_in_tmux_steps_and_survives_a_resize(tmp_path):
         s = _wait(name, "segments")
         assert "mode real" in s and "vmx: enterable" in s and "=> 0000:7c00" in s, s
         _tmux("send-keys", "-t", name, "F7")
-        s = _wait(name, "Stop #1 step at 0000:7c05")
-        assert "=> 0000:7c05" in s, s
+        s = _wait(name, "=> 0000:7c05")          # the panes follow the step
+        assert "Stop #1 step at 0000:7c05" in s, s
         _tmux("send-keys", "-t", name, "F7")
-        s = _wait(name, "Stop #2 step")
-        assert "icount 2" in s
+        s = _wait(name, "stop #2 step")          # the status line: the view is taken
+        assert "icount 2" in s and "Stop #2 step" in s
         _tmux("resize-window", "-t", name, "-x", "80", "-y", "24")
         s = _wait(name, "code  regs  segments")
         lines = s.splitlines()
