@@ -22,8 +22,8 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="do not embed the disk images (keep path and SHA-256 only)")
     p.add_argument("--full", action="store_true",
                    help="also record every instruction (register deltas and memory writes)")
-    p.add_argument("--interval", type=int, default=2_000_000, metavar="N",
-                   help="instructions between checkpoints (default 2000000)")
+    p.add_argument("--interval", type=int, default=None, metavar="N",
+                   help="instructions between checkpoints (default 4 M: timeline.DEFAULT_INTERVAL)")
     p.add_argument("--budget-mb", type=int, default=512, metavar="MB",
                    help="memory for checkpoints while recording (default 512)")
     p.set_defaults(func=run)
@@ -34,9 +34,12 @@ def run(args: argparse.Namespace) -> int:
     from debugger.images import demo_image
     from debugger.trace.format import TraceError
     from debugger.trace.recorder import Recorder
+    from debugger.trace.timeline import DEFAULT_INTERVAL
 
     if args.max_insns is not None and args.max_insns < 1:
         raise UserError("--max-insns must be at least 1")
+    if args.interval is None:
+        args.interval = DEFAULT_INTERVAL
     if args.interval < 1000:
         raise UserError("--interval must be at least 1000")
     disks, boot = disks_from_args(args, args.image or str(demo_image()))

@@ -5,6 +5,8 @@
 - `ram`, `timeline`: checkpoints with random access (own page deltas, not Unicorn's snapshot stack);
 - `timetravel`: reverse execution on a Session (goto, reverse-stepi, reverse-continue, ...);
 - `recorder` / `replay`: recording a session into a file and replaying it with hash checks;
+- `fulltrace`: the per-instruction trace (`record --full`: TRACE chunks) and its reader API;
+  `ftrecord` records it (native hooks in `_fulltrace.c` via `ftnative`, or pure Python);
 - `istream`: the per-instruction stream of a recording (re-executed, or from `fulltrace`);
 - `fields`: the CPU state as flat named fields; `export`: Tenet and JSON lines;
 - `qemulog` / `diff`: QEMU `-d cpu` logs, and the first divergence between two runs.

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from debugger.trace import format as F
+from debugger.trace.timeline import DEFAULT_INTERVAL
 from debugger.trace.timetravel import attach
 from debugger.trace.writer import TraceWriter
 
@@ -48,7 +49,7 @@ def header_for(s: "Session", *, embed: bool, interval: int, full: bool = False
 
 class Recorder:
     def __init__(self, s: "Session", path: str | Path, *, embed: bool = True,
-                 interval: int = 2_000_000, budget: int = 512 << 20, full: bool = False,
+                 interval: int = DEFAULT_INTERVAL, budget: int = 512 << 20, full: bool = False,
                  native: bool | None = None) -> None:
         self.s = s
         self.tt = attach(s, interval=interval, budget=budget)

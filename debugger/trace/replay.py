@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from debugger.trace import format as F
 from debugger.trace.reader import TraceReader
+from debugger.trace.timeline import DEFAULT_INTERVAL
 
 if TYPE_CHECKING:
     from debugger.engine.session import Session
@@ -51,7 +52,7 @@ class Replay:
                                    serial_input=bytes.fromhex(cfg["serial_input"]),
                                    keys=str(cfg["keys"]))
             disk_specs = list(h["disks"])
-            self.interval = int(h.get("interval", 2_000_000))
+            self.interval = int(h.get("interval", DEFAULT_INTERVAL))
         except (KeyError, TypeError, ValueError):
             raise F.TraceError(f"{path}: the trace header lacks the machine config") from None
         embedded = r.disks()

@@ -32,9 +32,13 @@ from debugger.trace.ram import PAGE, ZERO_PAGE, RamTracker
 if TYPE_CHECKING:
     from debugger.machine.pc import Machine
 
-__all__ = ["Point", "Timeline", "Key"]
+__all__ = ["Point", "Timeline", "Key", "DEFAULT_INTERVAL"]
 
 Key = tuple[int, int]
+# Instructions between points.  A point costs about a RAM scan (10-20 ms for 64 MiB) and the
+# first reverse step from a position replays up to one interval: 4 M keeps recording within
+# ~1.3x the time of a plain run at ~100 MIPS and that replay within ~50 ms.
+DEFAULT_INTERVAL = 4_000_000
 
 
 @dataclass
@@ -90,7 +94,7 @@ def state_hash(machine: "Machine", ram_digest: bytes) -> str:
 
 
 class Timeline:
-    def __init__(self, machine: "Machine", *, interval: int = 2_000_000,
+    def __init__(self, machine: "Machine", *, interval: int = DEFAULT_INTERVAL,
                  budget: int = 512 << 20) -> None:
         self.m = machine
         self.interval = max(1000, interval)

@@ -1,7 +1,7 @@
 """Reverse execution on a Session: restore the nearest earlier point, then replay forward.
 
     from debugger.trace.timetravel import attach
-    tt = attach(session)              # session.timeline; points every 2 M instructions
+    tt = attach(session)              # session.timeline; points every 4 M instructions
     session.cont()
     tt.reverse_stepi()                # StopEvent, like any run
     tt.reverse_continue()             # back to the last point (breakpoint, watchpoint, catch)
@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from debugger.engine.stops import StopEvent
-from debugger.trace.timeline import Point, Timeline
+from debugger.trace.timeline import DEFAULT_INTERVAL, Point, Timeline
 
 if TYPE_CHECKING:
     from debugger.engine.session import Session
@@ -45,7 +45,7 @@ class TimeTravelError(Exception):
     """A time-travel request that cannot be carried out (one line)."""
 
 
-def attach(session: "Session", *, interval: int = 2_000_000,
+def attach(session: "Session", *, interval: int = DEFAULT_INTERVAL,
            budget: int = 512 << 20) -> "TimeTravel":
     """Turn time travel on for `session` (idempotent); takes a first point right away."""
     tt = getattr(session, "timeline", None)
