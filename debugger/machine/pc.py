@@ -151,7 +151,6 @@ class Machine:
         self._fast_backoff = FAST_MIN
         self._fast_resume_at = 0
         self._fast_irregular = 0
-        self._last_done = 0
         self.fast_slices = 0          # slices counted by blocks
         self.fast_redone = 0          # ... that met something irregular and ran again exactly
         self.reset()
@@ -539,7 +538,6 @@ class Machine:
             err = exc
         # Unicorn's count hook counts the instruction at which it stops (not executed).
         done = min(self.eng.emu_counter, n)
-        self._last_done = done
         return self._end_slice(done, err, deadline)
 
     def _prepare_start(self) -> None:
@@ -554,7 +552,7 @@ class Machine:
 
     # -- fast slices (see blockcount.py) ---------------------------------------------------------------
     def _fast_allowed(self, n: int) -> bool:
-        return (n >= FAST_MIN and self._last_done >= FAST_MIN and self._blocks.available
+        return (n >= FAST_MIN and self._blocks.available
                 and self.icount >= self._fast_resume_at and not self.slice_listeners
                 and not self.slice_end_checks
                 and len(self.uc._callbacks) == self._own_hooks)
@@ -590,8 +588,14 @@ class Machine:
             self._fast_backoff = min(self._fast_backoff * 2, 1 << 26)
             self.fast_redone += 1
             return _REDO
-        self._fast_backoff = FAST_MIN
         self.fast_slices += 1
+        if done < FAST_MIN and not partial:
+            # Ended early (a BIOS call, HLT, a breakpoint): its checkpoint was not worth it;
+            # code that stops this often runs exact for a while (growing while it goes on).
+            self._fast_resume_at = self.icount + done + self._fast_backoff
+            self._fast_backoff = min(self._fast_backoff * 2, 1 << 26)
+        else:
+            self._fast_backoff = FAST_MIN
         if partial and done < n and not self.eng.halted:
             # The slice ends inside the next block: its first instructions, counted exactly.
             self.icount += done
@@ -605,7 +609,6 @@ class Machine:
             except UcError as exc:
                 err = exc
             done = min(self.eng.emu_counter, rest)
-        self._last_done = n
         return self._end_slice(done, err, deadline)
 
     def _fast_refuse(self) -> int:
