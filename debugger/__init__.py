@@ -39,6 +39,14 @@ def version_report() -> str:
     except Exception as exc:  # pragma: no cover
         lines.append(f"fast path: unavailable ({exc})")
     try:
+        from debugger.machine import blockcount
+
+        lines.append("instruction counting: " + (
+            "per block between events (debugger/machine/_blockcount.c)" if blockcount.available()
+            else f"Unicorn's count hook on every instruction ({blockcount.why_unavailable()})"))
+    except Exception as exc:  # pragma: no cover
+        lines.append(f"instruction counting: count hook ({exc})")
+    try:
         from debugger.trace import ftnative
 
         lines.append("full trace: native hooks (debugger/trace/_fulltrace.c)" if ftnative.available()

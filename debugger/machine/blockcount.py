@@ -30,7 +30,7 @@ from unicorn import unicorn_const as uconst
 
 from debugger.machine import uc_layout as L
 
-__all__ = ["BlockCounter"]
+__all__ = ["BlockCounter", "available", "why_unavailable"]
 
 _SEGS_CS_BASE = L.OFF_SEGS + 24 + 8       # segs[R_CS].base
 _CPU_SCAN = 0x8A50                        # CPUState ends where the X86CPU's env starts
@@ -101,6 +101,18 @@ def jmp_cache_offset() -> int | None:
                 and ctypes.c_uint16.from_address(p2 + 22).value == 2):
             return base
     return None
+
+
+def available() -> bool:
+    return _lib() is not None and jmp_cache_offset() is not None
+
+
+def why_unavailable() -> str:
+    if os.environ.get("BOOTDBG_NO_NATIVE"):
+        return "BOOTDBG_NO_NATIVE is set"
+    if _lib() is None:
+        return "the native module debugger/machine/_blockcount was not built"
+    return "QEMU's block cache was not found in this unicorn build"
 
 
 class BlockCounter:
