@@ -224,9 +224,11 @@ def _recording_figures(path: Path, start_icount: int, n: int, wanted: tuple[str,
             info: dict[str, Any] = {}
 
             def record_full() -> None:
+                t0 = time.thread_time()
                 rec = Recorder(s, tmp / "full.bdt", full=True)
                 s.cont(max_insns=count)
                 info.update(rec.close("budget"))
+                info["cpu"] = time.thread_time() - t0
             add("record --full", _timed(record_full), count)
             with TraceReader(tmp / "full.bdt") as r:
                 trace = sum(e.length + F.CHUNK_HEAD.size for e in r.of_type(F.TRACE))
@@ -234,7 +236,9 @@ def _recording_figures(path: Path, start_icount: int, n: int, wanted: tuple[str,
             res.figures[-1].note = (
                 f"{trace / count:.2f} bytes/instruction in TRACE chunks, "
                 f"{info['bytes'] / count:.2f} the whole file; "
-                f"{'native' if full['native'] else 'Python'} hooks"
+                f"{'native' if full['native'] else 'Python'} hooks; emulating thread "
+                f"{count / info['cpu'] / 1e6:.1f} MIPS of its CPU time, "
+                f"{full['uncompressed']} of {full['chunks']} chunks left uncompressed"
                 + (f"; first {count:,} instructions" if count < n else ""))
         if "reverse-stepi" in wanted and n >= RSI_MIN:
             _reverse_stepi_figure(path, start_icount, min(n, RSI_MAX), res, attach, random)
