@@ -118,3 +118,22 @@ def test_long_loop_runs_in_fast_slices_and_ends_exactly():
     assert (a.kind, a.icount) == (b.kind, b.icount) == ("halted", 4 + 6 * 300_000 + 1)
     assert fast.state() == exact.state()
     assert fast.machine.fast_slices > 0
+
+
+def test_version_says_how_instructions_are_counted():
+    import os
+    import subprocess
+    import sys
+
+    from debugger.machine.blockcount import available
+
+    def version(**env):
+        r = subprocess.run([sys.executable, "-m", "debugger", "--version"], capture_output=True,
+                           text=True, env={**os.environ, **env}, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    expected = "per block" if available() else "count hook"
+    assert "instruction counting: " in version() and expected in version()
+    assert "instruction counting: Unicorn's count hook on every instruction (BOOTDBG_NO_NATIVE" \
+        in version(BOOTDBG_NO_NATIVE="1")
