@@ -160,6 +160,11 @@ class BlockCounter:
         return n, b.irregular, bool(b.partial)
 
     @property
+    def last(self) -> int:
+        """Instructions of the last block counted (the one a stop inside a block was in)."""
+        return self._b.last
+
+    @property
     def counting(self) -> bool:
         return bool(self._b.enabled)
 

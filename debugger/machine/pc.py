@@ -583,10 +583,15 @@ class Machine:
         regular = p is None or p.kind in ("bios", "sysenter", "syscall") or (
             p.kind == "intr" and p.is_int)
         if irregular or self._fast_irregular or err is not None or not regular:
+            # Everything before the block that held it was regular: that part runs fast again
+            # (the same blocks, deterministically), the rest of the slice with the count hook.
+            good = done if irregular else done - self._blocks.last
             self.restore(cp)
-            self._fast_resume_at = self.icount + self._fast_backoff
+            self._fast_resume_at = self.icount + good + self._fast_backoff
             self._fast_backoff = min(self._fast_backoff * 2, 1 << 26)
             self.fast_redone += 1
+            if good >= FAST_MIN:
+                return self._run_fast(good, deadline)
             return _REDO
         self.fast_slices += 1
         if done < FAST_MIN and not partial:
