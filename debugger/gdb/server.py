@@ -93,7 +93,9 @@ class GdbServer:
         c, body = pkt[0], pkt[1:]
         try:
             if c == "?":
-                return self._stop_reply(self.s.last_stop, SIGTRAP)
+                last = self.s.last_stop         # (the end of history is no news to a new client)
+                return self._stop_reply(None if last is None or last.kind == "history" else last,
+                                        SIGTRAP)
             if c == "g":
                 return self._layout().encode_all(self.s.state())
             if c == "G":
