@@ -525,6 +525,8 @@ class Machine:
             r = self._run_fast(n, deadline)
             if r is not _REDO:
                 return r
+            # Count per instruction only until fast slices are tried again.
+            n = max(1, min(n, self._fast_resume_at - self.icount))
         self._pending = None
         self._slice_base = self.icount
         self._clock_base = self.clock.icount
