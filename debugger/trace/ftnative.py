@@ -229,7 +229,8 @@ class NativeEncoder:
 
     def take(self) -> tuple[bytes, list[tuple[int, int, int]]]:
         d = self.d
-        data = ctypes.string_at(d.buf, d.pos)
+        # A view (the caller copies what it keeps before the engine runs again).
+        data = memoryview((ctypes.c_char * d.pos).from_address(d.buf)).cast("B")
         off, ic, cnt = self._marks
         marks = [(off[i], ic[i], cnt[i]) for i in range(d.nmarks)]
         self.lib.bootdbg_ft_drained(self._ref)

@@ -6,8 +6,8 @@ slice listeners (a run-loop boundary: the state after the last instruction is fi
 its host-write hooks (interrupt delivery, BIOS services), and its service listeners (the state before a BIOS
 service, which belongs to the next instruction).  Records collect in the encoder's
 buffer; the recorder drains it between run slices, cuts it into chunks of CHUNK_INSNS
-instructions (each with a keyframe), compresses them on a worker thread (zlib releases the GIL,
-so this overlaps with emulation on another core) and writes them in order.  When the compressor
+instructions (each with a keyframe), and a worker thread compresses and writes them in order
+(zlib and file writes release the GIL, so this overlaps with emulation on another core).  When the compressor
 falls behind (random register values compress slowly and little), chunks are written as they
 are instead of making emulation wait.  Memory stays bounded: at most `MAX_QUEUE` chunks wait.
 """
@@ -24,8 +24,8 @@ from debugger.trace import fulltrace as FT
 __all__ = ["FullRecorder", "PyHooks", "native_available"]
 
 LEVEL = 1                  # zlib level: register values compress little; speed matters more
-MAX_JOBS = 2               # chunks being compressed at once (then they are written as they are)
-MAX_QUEUE = 16             # chunks waiting to be written (then emulation waits)
+MAX_JOBS = 2               # chunks queued for compression (more are written as they are)
+MAX_QUEUE = 16             # chunks queued for writing (then emulation waits)
 DRAIN_AT = 1 << 20
 
 
@@ -107,7 +107,7 @@ class FullRecorder:
         self._chunk = bytearray(FT.CHUNK_HEAD.size)
         self._chunk_icount: int | None = None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="bdt-compress")
-        self._jobs: deque[tuple[Future[bytes] | None, bytearray, int]] = deque()
+        self._jobs: deque[Future[None]] = deque()
         self.chunks = 0
         self.uncompressed = 0
         # Tests compare files byte for byte: compress every chunk (waiting if need be).
@@ -169,7 +169,6 @@ class FullRecorder:
                 self._finish(count)
             self._chunk_icount = icount
         self._chunk += view[pos:]
-        self._write_done(block=False)
 
     def _finish(self, count: int) -> None:
         assert self._chunk_icount is not None
@@ -179,29 +178,22 @@ class FullRecorder:
         self.chunks += 1
         self.raw_bytes += len(payload)
         self.instructions += count
-        job: Future[bytes] | None = None
-        if self.compress_all or self._compressing() < MAX_JOBS:
-            job = self._pool.submit(zlib.compress, payload, self.level)
+        # The worker compresses (unless it is behind: emulation never waits for zlib) and
+        # writes, in order; the writer is locked against the checkpoints this thread writes.
+        self._jobs = deque(j for j in self._jobs if not j.done())
+        compress = self.compress_all or len(self._jobs) < MAX_JOBS
+        if not compress:
+            self.uncompressed += 1
+        self._jobs.append(self._pool.submit(self._store, payload, self._chunk_icount, compress))
+        while len(self._jobs) > MAX_QUEUE:
+            self._jobs.popleft().result()
+
+    def _store(self, payload: bytearray, icount: int, compress: bool) -> None:
+        if compress:
+            self.w.chunk_compressed(F.TRACE, zlib.compress(payload, self.level), len(payload),
+                                    icount)
         else:
-            self.uncompressed += 1     # the compressor is behind: never make emulation wait
-        self._jobs.append((job, payload, self._chunk_icount))
-        self._write_done(block=len(self._jobs) > MAX_QUEUE)
-
-    def _compressing(self) -> int:
-        return sum(1 for job, _, _ in self._jobs if job is not None and not job.done())
-
-    def _write_done(self, block: bool) -> None:
-        """Write finished chunks in order (a compressed one when its job is done)."""
-        while self._jobs:
-            job, payload, icount = self._jobs[0]
-            if job is not None and not (block or job.done()):
-                return
-            self._jobs.popleft()
-            if job is None:
-                self.w.chunk(F.TRACE, payload, icount, compress=False)
-            else:
-                self.w.chunk_compressed(F.TRACE, job.result(), len(payload), icount)
-            block = len(self._jobs) > MAX_QUEUE
+            self.w.chunk(F.TRACE, payload, icount, compress=False)
 
     def close(self) -> dict[str, Any]:
         if self.closed:
@@ -217,9 +209,8 @@ class FullRecorder:
         count = self.enc.chunk_records
         if count or not self.chunks:
             self._finish(count)
-        self._write_done(block=True)
         while self._jobs:
-            self._write_done(block=True)
+            self._jobs.popleft().result()
         self._pool.shutdown()
         self.enc.remove()
         return self.stats()

@@ -7,6 +7,7 @@ file without them (the recorder was killed) is still readable by walking the chu
 from __future__ import annotations
 
 import json
+import threading
 import zlib
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -29,6 +30,7 @@ class TraceWriter:
         self.index: list[list[int]] = []
         self.bytes_written = F.FILE_HEAD.size
         self.closed = False
+        self._lock = threading.Lock()      # the full trace writes from a worker thread
 
     def chunk(self, ctype: int, payload: bytes, icount: int = 0, *, compress: bool = True
               ) -> None:
@@ -42,15 +44,16 @@ class TraceWriter:
         self._put(ctype, payload, raw_len, icount, F.FLAG_ZLIB)
 
     def _put(self, ctype: int, payload: bytes, raw_len: int, icount: int, flags: int) -> None:
-        head = F.CHUNK_HEAD.pack(F.CHUNK_MAGIC, ctype, flags, 0, self.seq, icount, len(payload),
-                                 raw_len, 0)[:-4]
-        crc = zlib.crc32(payload, zlib.crc32(head))
-        offset = self.f.tell()
-        self.f.write(head + crc.to_bytes(4, "little"))
-        self.f.write(payload)
-        self.index.append([offset, ctype, icount, self.seq])
-        self.seq += 1
-        self.bytes_written = offset + F.CHUNK_HEAD.size + len(payload)
+        with self._lock:
+            head = F.CHUNK_HEAD.pack(F.CHUNK_MAGIC, ctype, flags, 0, self.seq, icount,
+                                     len(payload), raw_len, 0)[:-4]
+            crc = zlib.crc32(payload, zlib.crc32(head))
+            offset = self.f.tell()
+            self.f.write(head + crc.to_bytes(4, "little"))
+            self.f.write(payload)
+            self.index.append([offset, ctype, icount, self.seq])
+            self.seq += 1
+            self.bytes_written = offset + F.CHUNK_HEAD.size + len(payload)
 
     def json_chunk(self, ctype: int, obj: Any, icount: int = 0) -> None:
         self.chunk(ctype, json.dumps(obj, separators=(",", ":")).encode(), icount)
