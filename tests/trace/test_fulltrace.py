@@ -217,3 +217,27 @@ def test_self_modifying_code_is_recorded_at_the_right_instruction(tmp_path: Path
         assert step.cpu_state() == ref.state(), step.icount
         loads += step.changes.get("ds.selector") == 0x1234
     assert loads == 2
+
+
+def test_stops_found_by_going_back_keep_the_trace_exact(tmp_path: Path) -> None:
+    """A watchpoint and a catchpoint in a fast run are localised by restoring the chunk's
+    checkpoint and re-executing: the trace neither loses nor repeats an instruction."""
+    s = Session(IMAGES / "vm86.img")
+    rec = Recorder(s, tmp_path / "run.bdt", full=True)
+    s.watch("0x67a8", 2, space="physical")      # (vm86's #GP handler frame)
+    s.catch("vm86", "enter")
+    kinds = []
+    for _ in range(400):
+        ev = s.cont(max_insns=100_000)
+        kinds.append(ev.kind)
+        if ev.final:
+            break
+    info = rec.close()
+    assert kinds.count("vm86-enter") == 3 and kinds.count("watchpoint") > 100, kinds
+    assert info["full"]["lost"] == 0 and info["full"]["gaps"] == 0
+    ft = FullTrace.open(tmp_path / "run.bdt")
+    assert (ft.first, ft.last) == (0, s.icount)
+    ref = Session(IMAGES / "vm86.img")
+    for step in ft.steps():
+        ref.step()
+        assert step.cpu_state() == ref.state(), step.icount
