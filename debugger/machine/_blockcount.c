@@ -30,6 +30,8 @@ struct bootdbg_blockcount {
     uc_ctl_fn uc_ctl;          /* for a block the jump cache lost (a TLB flush clears it) */
     int32_t request_cache;     /* UC_CTL_READ_WRITE(UC_CTL_TB_REQUEST_CACHE, 2) */
     int32_t lookups;
+    uint64_t last_pc;          /* address and size of the last block counted */
+    uint64_t last_size;
 };
 
 /* TranslationBlock (unicorn 2.1.4, x86_64 target): pc, cs_base, flags, size, icount, cflags */
@@ -86,6 +88,8 @@ void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user
     }
     b->counter += n;
     b->last = n;
+    b->last_pc = address;
+    b->last_size = size;
     b->blocks++;
 }
 

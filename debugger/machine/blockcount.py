@@ -44,7 +44,8 @@ class _B(ctypes.Structure):
                 ("limit", ctypes.c_uint64), ("irregular", ctypes.c_int32),
                 ("partial", ctypes.c_int32), ("blocks", ctypes.c_uint64),
                 ("last", ctypes.c_uint64), ("uc_ctl", ctypes.c_void_p),
-                ("request_cache", ctypes.c_int32), ("lookups", ctypes.c_int32)]
+                ("request_cache", ctypes.c_int32), ("lookups", ctypes.c_int32),
+                ("last_pc", ctypes.c_uint64), ("last_size", ctypes.c_uint64)]
 
 
 def _jmp_hash(pc: int) -> int:
@@ -129,7 +130,7 @@ class BlockCounter:
                      off or 0, L.OFF_HFLAGS, L.OFF_EFLAGS, _SEGS_CS_BASE, 0, 0, 0, 0, 0, 0, 0,
                      ctypes.cast(uclib.uc_ctl, ctypes.c_void_p).value,
                      uconst.UC_CTL_TB_REQUEST_CACHE | (2 << 26) | (uconst.UC_CTL_IO_READ_WRITE << 30),
-                     0)
+                     0, 0, 0)
         self._handle: Any = None
         if self.available:
             h = ctypes.c_size_t()
@@ -163,6 +164,23 @@ class BlockCounter:
     def last(self) -> int:
         """Instructions of the last block counted (the one a stop inside a block was in)."""
         return self._b.last
+
+    def exit_counted(self, code: bytes, bits: int) -> bool:
+        """Did the last block counted end in the pseudo-instruction Unicorn translates at an
+        exit address (a breakpoint reached inside a block)?  It is in the block's count but is
+        not an instruction.  `code`: the block's bytes."""
+        from capstone import CS_ARCH_X86, CS_MODE_16, CS_MODE_32, CS_MODE_64, Cs
+
+        b = self._b
+        if not b.blocks:
+            return False
+        md = Cs(CS_ARCH_X86, {16: CS_MODE_16, 32: CS_MODE_32, 64: CS_MODE_64}[bits])
+        real = sum(1 for _ in md.disasm_lite(code, b.last_pc))
+        return real == b.last - 1
+
+    @property
+    def last_block(self) -> tuple[int, int]:
+        return self._b.last_pc, self._b.last_size
 
     @property
     def counting(self) -> bool:

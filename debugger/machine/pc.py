@@ -596,6 +596,17 @@ class Machine:
                 return self._run_fast(good, deadline)
             return _REDO
         self.fast_slices += 1
+        if self.eng.halted and self._pc() in self._exits_set:
+            # A breakpoint inside a block: Unicorn counted its stop there as an instruction.
+            start, size = self._blocks.last_block
+            try:
+                code = self.mem.read_linear(start, size)
+            except Exception:
+                code = b""
+            hf = self.cpu.hflags
+            if code and self._blocks.exit_counted(
+                    code, 64 if hf & (1 << 15) else 32 if hf & (1 << 4) else 16):
+                done -= 1
         if done < FAST_MIN and not partial:
             # Ended early (a BIOS call, HLT, a breakpoint): its checkpoint was not worth it;
             # code that stops this often runs exact for a while (growing while it goes on).
