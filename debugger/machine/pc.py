@@ -151,6 +151,7 @@ class Machine:
         self._fast_backoff = FAST_MIN
         self._fast_resume_at = 0
         self._fast_irregular = 0
+        self._stop_count: int | None = None
         self.fast_slices = 0          # slices counted by blocks
         self.fast_redone = 0          # ... that met something irregular and ran again exactly
         self.reset()
@@ -365,12 +366,19 @@ class Machine:
         if self._pending is None:
             self._pending = _Pending("io-gp", 13, error_code=0, address=self.cpu.rip,
                                      saved_regs=self.eng.read(uc_layout.OFF_REGS, 8 * 8))
-        self.uc.emu_stop()
+        self._stop_after_io()
         return self.cpu.gpr(0) & ((1 << (8 * size)) - 1)
 
     def _after_io(self) -> None:
         if self.devices.pic.pending_vector() is not None or self.bus.stop_requested:
-            self.uc.emu_stop()
+            self._stop_after_io()
+
+    def _stop_after_io(self) -> None:
+        # The engine stops before the next instruction, but Unicorn's count hook has counted
+        # that one already when it is in the same block: remember the count that is true.
+        if self._stop_count is None:
+            self._stop_count = self.eng.emu_counter
+        self.uc.emu_stop()
 
     def _hook_sysenter(self, uc: Any, _ud: Any) -> None:
         self._pending = _Pending("sysenter")
@@ -521,6 +529,7 @@ class Machine:
         return None
 
     def _run_slice(self, pc: int, n: int, deadline: Any = _UNSET) -> RunResult | None:
+        self._stop_count = None
         if self._fast_allowed(n):
             r = self._run_fast(n, deadline)
             if r is not _REDO:
@@ -538,9 +547,16 @@ class Machine:
             self.uc.emu_start(self.cpu.rip, 0, 0, n)
         except UcError as exc:
             err = exc
+        return self._end_slice(self._counted(n), err, deadline)
+
+    def _counted(self, n: int) -> int:
+        """Instructions the last count-hook run executed (of at most `n`)."""
         # Unicorn's count hook counts the instruction at which it stops (not executed).
         done = min(self.eng.emu_counter, n)
-        return self._end_slice(done, err, deadline)
+        if self._stop_count is not None:
+            done = min(done, self._stop_count)
+            self._stop_count = None
+        return done
 
     def _prepare_start(self) -> None:
         if self.mem.flush_pending or self._tbs_uncounted:
@@ -622,11 +638,12 @@ class Machine:
             self._clock_base = self.clock.icount
             self._prepare_start()
             rest = n - done
+            self._stop_count = None
             try:
                 self.uc.emu_start(self.cpu.rip, 0, 0, rest)
             except UcError as exc:
                 err = exc
-            done = min(self.eng.emu_counter, rest)
+            done = self._counted(rest)
         return self._end_slice(done, err, deadline)
 
     def _fast_refuse(self) -> int:
