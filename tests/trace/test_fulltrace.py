@@ -241,3 +241,52 @@ def test_stops_found_by_going_back_keep_the_trace_exact(tmp_path: Path) -> None:
     for step in ft.steps():
         ref.step()
         assert step.cpu_state() == ref.state(), step.icount
+
+
+REP = """
+    jmp 0:s
+s:  cli
+    xor ax, ax
+    mov ds, ax
+    mov es, ax
+    cld
+    mov si, 0x7c00
+    mov di, 0x1000
+    mov cx, 7
+    rep movsb                   ; one count per iteration plus the final check
+    mov ax, 0xA5A5
+    mov cx, 3
+    rep stosw
+    mov si, 0x7c00
+    mov di, 0x1000
+    mov cx, 9
+    repe cmpsb                  ; stops early at the first difference
+    mov cx, 0
+    rep movsb                   ; zero iterations
+    std
+    mov cx, 2
+    rep stosb
+    hlt
+"""
+
+
+def test_rep_string_instructions_count_like_the_engine(tmp_path: Path) -> None:
+    from tests.conftest import assemble, nasm_available
+
+    if not nasm_available():
+        pytest.skip("nasm not installed")
+    img = tmp_path / "rep.img"
+    img.write_bytes(assemble(REP))
+    s = Session(img)
+    rec = Recorder(s, tmp_path / "run.bdt", full=True)
+    assert s.cont(max_insns=10_000).kind == "halted"
+    rec.close()
+    ref = Session(img)
+    steps = list(FullTrace.open(tmp_path / "run.bdt").steps())
+    assert steps[-1].icount == s.icount
+    for step in steps:
+        ref.step()
+        assert step.cpu_state() == ref.state(), step.icount
+    # rep movsb: 7 iterations, one byte written by each, and its final check writes nothing.
+    copies = [st for st in steps if len(st.writes) == 1 and 0x1000 <= st.writes[0][0] < 0x1007]
+    assert len(copies) == 7 and all(len(st.writes[0][1]) == 1 for st in copies)
