@@ -6,9 +6,9 @@ that stops in exactly the same places (tests run both).
 from __future__ import annotations
 
 import ctypes
-import os
 from typing import Any
 
+from debugger.machine import nativelib
 from debugger.machine import uc_layout as L
 
 __all__ = ["available", "NativeDetector", "WATCHED_RANGES", "why_unavailable"]
@@ -47,17 +47,9 @@ def _load() -> ctypes.CDLL | None:
     global _lib, _why
     if _lib is not None or _why:
         return _lib
-    if os.environ.get("BOOTDBG_NO_NATIVE"):
-        _why = "disabled by BOOTDBG_NO_NATIVE"
-        return None
-    try:
-        from debugger.engine import _native
-    except ImportError as exc:
-        _why = f"not built ({exc})"
-        return None
-    lib = ctypes.CDLL(_native.__file__)
-    if lib.bootdbg_det_size() != ctypes.sizeof(_Det):
-        _why = "native module does not match its bindings (rebuild with pip install -e .)"
+    lib, why = nativelib.load("debugger.engine._native", "bootdbg_det_size", _Det)
+    if lib is None:
+        _why = why
         return None
     lib.bootdbg_det_sync.argtypes = [ctypes.c_void_p]
     lib.bootdbg_det_mark.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32,

@@ -21,18 +21,20 @@ in a scratch engine and looking where their TranslationBlock pointers appeared.
 from __future__ import annotations
 
 import ctypes
-import os
 from functools import lru_cache
 from typing import Any
 
 from unicorn import UC_HOOK_BLOCK
 from unicorn import unicorn_const as uconst
 
+from debugger.machine import nativelib
 from debugger.machine import uc_layout as L
 
 __all__ = ["BlockCounter", "available", "why_unavailable"]
 
 _SEGS_CS_BASE = L.OFF_SEGS + 24 + 8       # segs[R_CS].base
+# UC_CTL_READ_WRITE(UC_CTL_TB_REQUEST_CACHE, 2), as unicorn.h builds it
+_REQUEST_CACHE = uconst.UC_CTL_TB_REQUEST_CACHE | (2 << 26) | (uconst.UC_CTL_IO_READ_WRITE << 30)
 _CPU_SCAN = 0x8A50                        # CPUState ends where the X86CPU's env starts
 
 
@@ -53,16 +55,8 @@ def _jmp_hash(pc: int) -> int:
     return ((tmp >> 6) & (4096 - 64)) | (tmp & 63)
 
 
-@lru_cache(maxsize=1)
 def _lib() -> ctypes.CDLL | None:
-    if os.environ.get("BOOTDBG_NO_NATIVE"):
-        return None
-    try:
-        from debugger.machine import _blockcount
-    except ImportError:
-        return None
-    lib = ctypes.CDLL(_blockcount.__file__)
-    return lib if lib.bootdbg_blockcount_size() == ctypes.sizeof(_B) else None
+    return nativelib.load("debugger.machine._blockcount", "bootdbg_blockcount_size", _B)[0]
 
 
 @lru_cache(maxsize=1)
@@ -109,11 +103,8 @@ def available() -> bool:
 
 
 def why_unavailable() -> str:
-    if os.environ.get("BOOTDBG_NO_NATIVE"):
-        return "BOOTDBG_NO_NATIVE is set"
-    if _lib() is None:
-        return "the native module debugger/machine/_blockcount was not built"
-    return "QEMU's block cache was not found in this unicorn build"
+    why = nativelib.load("debugger.machine._blockcount", "bootdbg_blockcount_size", _B)[1]
+    return why or "QEMU's block cache was not found in this unicorn build"
 
 
 class BlockCounter:
@@ -129,7 +120,7 @@ class BlockCounter:
         self._b = _B(eng.cpu, eng.env, ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value,
                      off or 0, L.OFF_HFLAGS, L.OFF_EFLAGS, _SEGS_CS_BASE, 0, 0, 0, 0, 0, 0, 0,
                      ctypes.cast(uclib.uc_ctl, ctypes.c_void_p).value,
-                     uconst.UC_CTL_TB_REQUEST_CACHE | (2 << 26) | (uconst.UC_CTL_IO_READ_WRITE << 30),
+                     _REQUEST_CACHE,
                      0, 0, 0)
         self._handle: Any = None
         if self.available:

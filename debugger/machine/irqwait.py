@@ -8,11 +8,11 @@ it a Python block hook does the same, slowly, and only while an IRQ is waiting.
 from __future__ import annotations
 
 import ctypes
-import os
 from typing import Any, Callable
 
 from unicorn import UC_HOOK_BLOCK
 
+from debugger.machine import nativelib
 from debugger.machine import uc_layout as L
 
 __all__ = ["IrqWait"]
@@ -24,14 +24,7 @@ class _W(ctypes.Structure):
 
 
 def _lib() -> ctypes.CDLL | None:
-    if os.environ.get("BOOTDBG_NO_NATIVE"):
-        return None
-    try:
-        from debugger.machine import _irqwait
-    except ImportError:
-        return None
-    lib = ctypes.CDLL(_irqwait.__file__)
-    return lib if lib.bootdbg_irqwait_size() == ctypes.sizeof(_W) else None
+    return nativelib.load("debugger.machine._irqwait", "bootdbg_irqwait_size", _W)[0]
 
 
 class IrqWait:

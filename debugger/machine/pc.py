@@ -568,7 +568,7 @@ class Machine:
         self.cpu.reset_fault_counter()
         self.eng.clear_halted()
 
-    # -- fast slices (see blockcount.py) ---------------------------------------------------------------
+    # -- fast slices (see blockcount.py) -----------------------------------------------------------
     def _fast_allowed(self, n: int) -> bool:
         return (n >= FAST_MIN and self._blocks.available
                 and self.icount >= self._fast_resume_at and not self.slice_listeners

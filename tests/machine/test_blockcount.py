@@ -135,7 +135,7 @@ def test_version_says_how_instructions_are_counted():
 
     expected = "per block" if available() else "count hook"
     assert "instruction counting: " in version() and expected in version()
-    assert "instruction counting: Unicorn's count hook on every instruction (BOOTDBG_NO_NATIVE" \
+    assert "instruction counting: Unicorn's count hook on every instruction (disabled by" \
         in version(BOOTDBG_NO_NATIVE="1")
 
 
