@@ -290,3 +290,30 @@ def test_rep_string_instructions_count_like_the_engine(tmp_path: Path) -> None:
     # rep movsb: 7 iterations, one byte written by each, and its final check writes nothing.
     copies = [st for st in steps if len(st.writes) == 1 and 0x1000 <= st.writes[0][0] < 0x1007]
     assert len(copies) == 7 and all(len(st.writes[0][1]) == 1 for st in copies)
+
+
+def test_cut_short_recording_keeps_the_complete_chunks(tmp_path: Path) -> None:
+    """A recorder killed mid-way (no index) and a file cut inside a chunk: the chunks before the
+    damage are read, with the reader's one-line account of the damage."""
+    from debugger.trace.ftrecord import FullRecorder
+    from debugger.trace.writer import TraceWriter
+
+    s = Session(IMAGES / "hello.img")
+    w = TraceWriter(tmp_path / "run.bdt")
+    w.json_chunk(F.HEADER, {"full": True})
+    fr = FullRecorder(s.machine, w, chunk_insns=1000, compress_all=True)
+    s.cont()
+    fr.close()
+    w.abandon()
+    r = TraceReader(tmp_path / "run.bdt")
+    third = r.of_type(F.TRACE)[2]
+    data = (tmp_path / "run.bdt").read_bytes()
+    (tmp_path / "cut.bdt").write_bytes(data[:third.offset + 40])
+    ft = FullTrace.open(tmp_path / "cut.bdt")
+    assert "cut short" in (ft.r.damage or "")
+    assert (ft.first, ft.last) == (0, 2000)
+    ref = Session(IMAGES / "hello.img")
+    for step in ft.steps():
+        ref.step()
+        assert step.cpu_state() == ref.state()
+    assert ref.icount == 2000
