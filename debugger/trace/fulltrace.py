@@ -91,7 +91,6 @@ SLOTS: tuple[str, ...] = tuple(s[0] for s in slot_table())
 SLOT_COUNT = len(SLOTS)
 SLOT_INDEX = {n: i for i, n in enumerate(SLOTS)}
 RIP, FLAGS, FIRST_SYS, ACTIVITY = 16, 17, 18, SLOT_COUNT - 1
-# Byte ranges of the non-special slots above the GPRs (compared as a whole first).
 # Byte ranges (whole 8-byte words) of the slots above RFLAGS, compared as a whole first.  The
 # first HOT_RANGES can change in the middle of a translation block (segment loads, LGDT/LIDT,
 # LLDT/LTR, WRMSR, A20 from an OUT); QEMU ends the block after changing the others (MOV CR/DR,
