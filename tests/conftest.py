@@ -71,3 +71,12 @@ putc: push dx
       pop dx
       ret
 """
+
+
+def demo_session(name: str, **kw):
+    """A Session on the demo image `images/<name>.img` (a `-hd` name boots as a hard disk)."""
+    from debugger.engine.session import Session
+    from debugger.machine.disk import open_disk
+
+    kind = "hd" if name.endswith("-hd") else None
+    return Session(disks=[open_disk(ROOT / "images" / f"{name}.img", kind=kind, boot=True)], **kw)

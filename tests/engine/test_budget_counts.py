@@ -4,25 +4,16 @@ IRQ deliverable, BIOS calls): the count of a run never includes the instruction 
 before."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-IMAGES = Path(__file__).resolve().parents[2] / "images"
+from tests.conftest import demo_session
+
 DEMOS = ("hello", "pmode", "unreal", "vm86", "longmode", "exceptions", "int13hook-hd")
-
-
-def _session(name: str):
-    from debugger.engine.session import Session
-    from debugger.machine.disk import open_disk
-
-    kind = "hd" if name.endswith("-hd") else None
-    return Session(disks=[open_disk(IMAGES / f"{name}.img", kind=kind, boot=True)])
 
 
 @pytest.mark.parametrize("name", DEMOS)
 def test_budgeted_runs_end_where_stepping_does(name):
-    ref = _session(name)
+    ref = demo_session(name)
     digests = [ref.state().digest()]
     while True:
         ev = ref.step()
@@ -30,10 +21,10 @@ def test_budgeted_runs_end_where_stepping_does(name):
         if ev.final:
             break
     end = len(digests) - 1
-    whole = _session(name)
+    whole = demo_session(name)
     assert whole.cont().icount == ref.icount
     assert whole.state().digest() == digests[-1]
     for k in list(range(1, end, max(1, end // 25))) + [end - 1]:
-        s = _session(name)
+        s = demo_session(name)
         ev = s.cont(max_insns=k)
         assert (s.icount, s.state().digest()) == (k, digests[k]), f"budget {k}: {ev.summary()}"

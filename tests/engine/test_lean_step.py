@@ -2,25 +2,16 @@
 instructions, states and stop kinds as the general exact path (taken when a point is armed)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-IMAGES = Path(__file__).resolve().parents[2] / "images"
+from tests.conftest import demo_session
+
 DEMOS = ("hello", "pmode", "unreal", "vm86", "longmode", "exceptions", "int13hook-hd")
-
-
-def _session(name: str):
-    from debugger.engine.session import Session
-    from debugger.machine.disk import open_disk
-
-    kind = "hd" if name.endswith("-hd") else None
-    return Session(disks=[open_disk(IMAGES / f"{name}.img", kind=kind, boot=True)])
 
 
 @pytest.mark.parametrize("name", DEMOS)
 def test_lean_steps_match_general_steps(name):
-    lean, general = _session(name), _session(name)
+    lean, general = demo_session(name), demo_session(name)
     general.break_at(0xFFFFF)      # never reached; any armed point takes the general path
     for i in range(40_000):
         a, b = lean.step(), general.step()
@@ -37,7 +28,7 @@ def test_lean_steps_match_general_steps(name):
 
 
 def test_lean_step_reports_the_instruction_executed_before():
-    s = _session("hello")
+    s = demo_session("hello")
     s.step()
     before = s.state()
     ev = s.step()
