@@ -12,7 +12,9 @@ run with a budget reaches it.  Going backwards, that replay also leaves "dense" 
 engine's copy-on-write checkpoints, cheap to take and to restore) 32 Ki, 128 Ki, 512 Ki and 2 Mi
 instructions before the target, like rr: repeated reverse steps then replay at most the gap to
 the nearest one instead of the timeline's interval.  Restoring one discards the later ones (the
-engine's snapshots are a stack), so at most a few are alive.
+engine's snapshots are a stack), so at most a few are alive (never more than MAX_DENSE); the
+pages the engine copies for them are outside the timeline's budget, and going to a timeline
+point gives them back (the oldest is restored first, discarding the rest).
 
 reverse-continue replays the windows between points, newest
 first, with the session's points armed and collects every stop in the window; the last stop
