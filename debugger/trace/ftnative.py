@@ -6,7 +6,6 @@ plus the two Unicorn hooks it installs on the machine's engine; the records are 
 from __future__ import annotations
 
 import ctypes
-import os
 from typing import Any
 
 from debugger.machine import uc_layout as L
@@ -63,17 +62,11 @@ def _load() -> ctypes.CDLL | None:
     global _lib, _why
     if _lib is not None or _why:
         return _lib
-    if os.environ.get("BOOTDBG_NO_NATIVE"):
-        _why = "disabled by BOOTDBG_NO_NATIVE"
-        return None
-    try:
-        from debugger.trace import _fulltrace
-    except ImportError as exc:
-        _why = f"not built ({exc})"
-        return None
-    lib = ctypes.CDLL(_fulltrace.__file__)
-    if lib.bootdbg_ft_size() != ctypes.sizeof(_Ft):
-        _why = "native module does not match its bindings (rebuild with pip install -e .)"
+    from debugger.machine import nativelib
+
+    lib, why = nativelib.load("debugger.trace._fulltrace", "bootdbg_ft_size", _Ft)
+    if lib is None:
+        _why = why
         return None
     p, u64 = ctypes.c_void_p, ctypes.c_uint64
     lib.bootdbg_ft_hostwrite.argtypes = [p, u64, p, u64]
