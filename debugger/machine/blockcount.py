@@ -47,7 +47,9 @@ class _B(ctypes.Structure):
                 ("partial", ctypes.c_int32), ("blocks", ctypes.c_uint64),
                 ("last", ctypes.c_uint64), ("uc_ctl", ctypes.c_void_p),
                 ("request_cache", ctypes.c_int32), ("lookups", ctypes.c_int32),
-                ("last_pc", ctypes.c_uint64), ("last_size", ctypes.c_uint64)]
+                ("last_pc", ctypes.c_uint64), ("last_size", ctypes.c_uint64),
+                ("uch", ctypes.c_void_p), ("emu_count_off", ctypes.c_int64),
+                ("restarts", ctypes.c_int64)]
 
 
 def _jmp_hash(pc: int) -> int:
@@ -121,7 +123,7 @@ class BlockCounter:
                      off or 0, L.OFF_HFLAGS, L.OFF_EFLAGS, _SEGS_CS_BASE, 0, 0, 0, 0, 0, 0, 0,
                      ctypes.cast(uclib.uc_ctl, ctypes.c_void_p).value,
                      _REQUEST_CACHE,
-                     0, 0, 0)
+                     0, 0, 0, eng.uch, L._UC_EMU_COUNT, 0)
         self._handle: Any = None
         if self.available:
             h = ctypes.c_size_t()
@@ -140,6 +142,20 @@ class BlockCounter:
         b.blocks = 0
         b.last = 0
         b.enabled = 1
+
+    def watch_restarts(self) -> None:
+        """For a run under Unicorn's count hook: notice blocks QEMU re-runs after a store into
+        the running block (see `_blockcount.c`)."""
+        if self.available:
+            self._b.restarts = 0
+            self._b.enabled = 2
+
+    def restarts(self) -> int:
+        """Re-runs seen since `watch_restarts` (each counted once too often), and stop."""
+        b = self._b
+        if b.enabled == 2:
+            b.enabled = 0
+        return int(b.restarts) if self.available else 0
 
     def stop(self, *, last_not_run: bool = False) -> tuple[int, int, bool]:
         """(instructions counted, irregular code, stopped before a block at the limit).
@@ -175,7 +191,7 @@ class BlockCounter:
 
     @property
     def counting(self) -> bool:
-        return bool(self._b.enabled)
+        return self._b.enabled == 1
 
     def mark_irregular(self, code: int) -> None:
         self._b.irregular = code

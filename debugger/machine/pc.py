@@ -14,6 +14,7 @@ services and time spent halted count 0.
 from __future__ import annotations
 
 import ctypes
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -145,6 +146,9 @@ class Machine:
         from debugger.machine.blockcount import BlockCounter
 
         self._blocks = BlockCounter(self.eng)
+        # BOOTDBG_NO_FAST_SLICES=1: count every instruction with Unicorn's hook (no per-slice
+        # checkpoints; see README, Differences, for what checkpoints do to self-modifying code).
+        self._fast_on = not os.environ.get("BOOTDBG_NO_FAST_SLICES")
         self.uc.ctl_flush_tb()
         self._own_hooks = len(self.uc._callbacks)   # more: someone hooks in, no fast slices
         self._tbs_uncounted = False
@@ -551,12 +555,15 @@ class Machine:
 
     def _counted(self, n: int) -> int:
         """Instructions the last count-hook run executed (of at most `n`)."""
+        # A store into the running block makes QEMU run the storing instruction again, alone;
+        # the count hook counts it twice (its limit was raised by one for each such re-run).
+        again = self._blocks.restarts()
         # Unicorn's count hook counts the instruction at which it stops (not executed).
-        done = min(self.eng.emu_counter, n)
+        done = min(self.eng.emu_counter, n + again)
         if self._stop_count is not None:
             done = min(done, self._stop_count)
             self._stop_count = None
-        return done
+        return done - again
 
     def _prepare_start(self) -> None:
         if self.mem.flush_pending or self._tbs_uncounted:
@@ -567,10 +574,11 @@ class Machine:
         # QEMU's nested-fault tracker must not carry anything across runs (we do #DF ourselves).
         self.cpu.reset_fault_counter()
         self.eng.clear_halted()
+        self._blocks.watch_restarts()
 
     # -- fast slices (see blockcount.py) -----------------------------------------------------------
     def _fast_allowed(self, n: int) -> bool:
-        return (n >= FAST_MIN and self._blocks.available
+        return (n >= FAST_MIN and self._fast_on and self._blocks.available
                 and self.icount >= self._fast_resume_at and not self.slice_listeners
                 and not self.slice_end_checks
                 and len(self.uc._callbacks) == self._own_hooks)
@@ -603,7 +611,7 @@ class Machine:
         if irregular or self._fast_irregular or err is not None or not regular:
             # Everything before the block that held it was regular: that part runs fast again
             # (the same blocks, deterministically), the rest of the slice with the count hook.
-            good = done if irregular else done - self._blocks.last
+            good = done if irregular == 1 else done - self._blocks.last
             self.restore(cp)
             self._fast_resume_at = self.icount + good + self._fast_backoff
             self._fast_backoff = min(self._fast_backoff * 2, 1 << 26)
