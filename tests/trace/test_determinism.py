@@ -53,3 +53,26 @@ def test_edits_are_recorded_and_replayed(tmp_path: Path) -> None:
     res = rp.verify()
     assert res.ok, res.mismatch
     assert rp.session.read_memory(0x500, 2, "physical") == b"\x12\x34"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loader", ["syslinux", "grub"])
+def test_record_replay_compare_stock_loaders(loader: str, tmp_path: Path) -> None:
+    """The same on SYSLINUX and GRUB boots built at test time from Debian's packages (each waits
+    at its prompt, with the timer running, when the budget ends)."""
+    from debugger.machine.disk import open_disk
+    from tests.machine.stock_images import grub_image, syslinux_image
+
+    img = syslinux_image() if loader == "syslinux" else grub_image()
+    s = Session(disks=[open_disk(img, boot=True)])
+    rec = Recorder(s, tmp_path / "run.bdt", interval=2_000_000)
+    ev = s.cont(max_insns=17_000_000)     # both prompts appear by about 16.5 M
+    info = rec.close(ev.kind, ev.message)
+    assert info["checkpoints"] >= 5
+    assert (b"boot: " if loader == "syslinux" else b"grub rescue> ") in s.serial
+    rp = Replay(tmp_path / "run.bdt")
+    res = rp.verify()
+    assert res.ok, res.mismatch
+    assert res.matched == res.checkpoints
+    assert rp.session.serial == s.serial
+    assert rp.session.state() == s.state()
