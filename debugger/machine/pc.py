@@ -156,6 +156,7 @@ class Machine:
         self._fast_resume_at = 0
         self._fast_irregular = 0
         self._stop_count: int | None = None
+        self._slice_until = 0
         self.fast_slices = 0          # slices counted by blocks
         self.fast_redone = 0          # ... that met something irregular and ran again exactly
         self.reset()
@@ -374,7 +375,18 @@ class Machine:
         return self.cpu.gpr(0) & ((1 << (8 * size)) - 1)
 
     def _after_io(self) -> None:
-        if self.devices.pic.pending_vector() is not None or self.bus.stop_requested:
+        if self.bus.stop_requested:
+            self._stop_after_io()
+            return
+        deadline = self.bus.next_deadline()
+        if deadline is not None and deadline < self._slice_until:
+            # The access moved a device event (a timer reprogrammed) before the planned end of
+            # this slice: stop so that the event happens at its instruction, as when stepping.
+            self._stop_after_io()
+        if self.devices.pic.pending_vector() is not None and (
+                self.cpu.eflags & RF_IF or not self._irqwait.armed):
+            # Deliverable now, or waiting for IF without the watcher that stops when IF becomes
+            # 1 (a guest polling a port with interrupts off stopped at every IN before).
             self._stop_after_io()
 
     def _stop_after_io(self) -> None:
@@ -543,6 +555,7 @@ class Machine:
         self._pending = None
         self._slice_base = self.icount
         self._clock_base = self.clock.icount
+        self._slice_until = self.clock.icount + n
         for fn in self.slice_listeners:
             fn(self.icount)
         self._prepare_start()
@@ -646,6 +659,7 @@ class Machine:
             self._clock_base = self.clock.icount
             self._prepare_start()
             rest = n - done
+            self._slice_until = self.clock.icount + rest
             self._stop_count = None
             try:
                 self.uc.emu_start(self.cpu.rip, 0, 0, rest)

@@ -203,3 +203,55 @@ def test_breakpoint_inside_a_block_stops_at_its_first_execution(name, small_slic
         s.break_at(linear)
         ev = s.cont()
         assert (ev.kind, ev.icount) == ("breakpoint", icount), hex(linear)
+
+
+def test_polling_a_port_with_interrupts_off_and_an_irq_waiting():
+    """A guest polls port 61h with IF=0 while the timer IRQ waits (GRUB's timing loops): the run
+    does not stop at every IN, and the IRQ is taken right after STI and the instruction after it."""
+    src = """
+        cli
+        xor ax, ax
+        mov ds, ax
+        mov word [0x20], tick
+        mov word [0x22], 0
+        mov al, 0x36                ; PIT channel 0 at 1.19 MHz / 1000: a tick every 84 k insns
+        out 0x43, al
+        mov ax, 1000
+        out 0x40, al
+        mov al, ah
+        out 0x40, al
+        mov ecx, 50000
+    p:  in al, 0x61
+        dec ecx
+        jnz p
+    here:
+        sti
+        nop
+        nop
+        cli
+        hlt
+    tick:
+        inc dword [0x600]
+        mov al, 0x20
+        out 0x20, al
+        iret
+    """
+    f = Path(__file__).parent / ".." / ".cache" / "blockcount-poll.img"
+    f.parent.mkdir(exist_ok=True)
+    f.write_bytes(assemble(src))
+    s = _session(f, True)
+    m = s.machine
+    seen = []
+    m.interrupt_listeners.append(lambda vec, kind, ec, cs, ip: seen.append((vec, kind, m.icount)))
+    slices = []
+    m.slice_end_checks.append(lambda: slices.append(1))
+    s.break_at(0x7C00 + f.read_bytes().index(b"\xfb\x90\x90\xfa\xf4"))     # `here`: sti
+    ev = s.cont()
+    assert ev.kind == "breakpoint", ev.summary()
+    at_sti = ev.icount
+    assert at_sti == 12 + 3 * 50_000
+    assert len(slices) < 100, "stopped at every IN"
+    ev = s.cont()
+    assert ev.kind == "halted"
+    assert seen and seen[0][:2] == (8, "irq") and seen[0][2] == at_sti + 2   # STI, its shadow
+    assert s.read_memory(0x600, 4) == (1).to_bytes(4, "little")
