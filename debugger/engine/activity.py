@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from debugger.cpustate import CpuState
 from debugger.engine.livecount import LiveCount
+from debugger.machine.events import OncePerIcount
 
 if TYPE_CHECKING:
     from debugger.engine.session import Session
@@ -69,28 +70,6 @@ class Activity:
         return (self.icount, self.kind, self.cs, self.eip, self.message)
 
 
-class _Once:
-    """Passes each happening once: what is seen again at or below the newest icount (the engine
-    re-executing) is dropped.  Happenings at the same icount are told apart by `key`."""
-
-    def __init__(self) -> None:
-        self.high = -1
-        self.seen: set[Any] = set()
-
-    def first(self, icount: int, key: Any) -> bool:
-        if icount > self.high:
-            self.high, self.seen = icount, {key}
-            return True
-        if icount == self.high and key not in self.seen:
-            self.seen.add(key)
-            return True
-        return False
-
-    def forget_after(self, icount: int) -> None:
-        if self.high > icount:
-            self.high, self.seen = icount, set()
-
-
 class ActivityLog:
     def __init__(self, session: "Session", *, budget: int | None = 500,
                  capacity: int = 5000) -> None:
@@ -102,7 +81,7 @@ class ActivityLog:
         self._src: dict[str, deque[Activity]] = {}
         self._keys: set[tuple[Any, ...]] = set()
         self._merged: list[Activity] | None = None
-        self._once = {name: _Once() for name in ("interrupt", "bios", "io")}
+        self._once = {name: OncePerIcount() for name in ("interrupt", "bios", "io")}
         self._undo: list[Callable[[], None]] = []
         self._live = LiveCount(session.machine)
         self._delivery: tuple[int, str, int] = (-2, "", 0)    # the last interrupt delivered

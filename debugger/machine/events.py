@@ -9,7 +9,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Iterator
 
-__all__ = ["Event", "EventLog"]
+__all__ = ["Event", "EventLog", "OncePerIcount"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +61,27 @@ class EventLog:
 
     def last(self, n: int) -> list[Event]:
         return list(self._events)[-n:]
+
+
+class OncePerIcount:
+    """Passes each happening once: what is seen again at or below the newest icount (the engine
+    re-executing after going back to a checkpoint) is dropped.  Happenings at the same icount are
+    told apart by `key`."""
+
+    def __init__(self) -> None:
+        self.high = -1
+        self.seen: set[Any] = set()
+
+    def first(self, icount: int, key: Any) -> bool:
+        if icount > self.high:
+            self.high, self.seen = icount, {key}
+            return True
+        if icount == self.high and key not in self.seen:
+            self.seen.add(key)
+            return True
+        return False
+
+    def forget_after(self, icount: int) -> None:
+        """History was rewritten after `icount` (a user edit): pass what comes after it again."""
+        if self.high > icount:
+            self.high, self.seen = icount, set()

@@ -2,7 +2,7 @@
 
 Each tap is installed on first use and removed with its last subscriber.  The engine re-executes
 instructions when it localises a stop (it goes back to a checkpoint), so every tap passes each
-happening to its subscribers once only: `_Once` remembers what it passed at the newest icount.
+happening to its subscribers once only (`OncePerIcount`, shared with the engine's activity log).
 """
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from unicorn import UC_HOOK_BLOCK, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE
+
+from debugger.machine.events import OncePerIcount
 
 if TYPE_CHECKING:
     from debugger.machine.pc import Machine
@@ -45,28 +47,13 @@ class MemoryAccess:
     icount: int            # instructions retired including this one
 
 
-class _Once:
-    def __init__(self) -> None:
-        self.high = -1
-        self.seen: set[Any] = set()
-
-    def first(self, icount: int, key: Any) -> bool:
-        if icount > self.high:
-            self.high, self.seen = icount, {key}
-            return True
-        if icount == self.high and key not in self.seen:
-            self.seen.add(key)
-            return True
-        return False
-
-
 class Taps:
     def __init__(self, machine: "Machine") -> None:
         self.m = machine
         self.interrupt_subs: list[Callable[[Interrupt], None]] = []
         self.mode_subs: list[Callable[[ModeChange], None]] = []
         self._int_listening = False
-        self._int_once = _Once()
+        self._int_once = OncePerIcount()
         self._block_hook: Any = None
         self._sig: bytes | None = None
         self._mode: str | None = None
@@ -146,7 +133,7 @@ class Taps:
                    fn: Callable[[MemoryAccess], None]) -> Callable[[], None]:
         """Watch accesses to physical [first, last] without stopping the guest."""
         m = self.m
-        once = _Once()
+        once = OncePerIcount()
 
         def cb(uc: Any, acc: int, address: int, size: int, value: int, _ud: Any) -> None:
             now = m.running_icount()
