@@ -35,11 +35,16 @@ def small_slices(monkeypatch):
 
 
 def _native():
-    from debugger.machine.blockcount import BlockCounter, _lib, jmp_cache_offset
+    from debugger.machine.blockcount import available
 
-    if _lib() is None or jmp_cache_offset() is None:
+    if not available():
         pytest.skip("the native block counter is not built")
-    return BlockCounter
+
+
+def _image(tmp_path: Path, src: str) -> Path:
+    f = tmp_path / "guest.img"
+    f.write_bytes(assemble(src))
+    return f
 
 
 def _walk(s, stops: int = 400) -> list[tuple]:
@@ -88,7 +93,7 @@ def _events(s) -> list[tuple]:
     return out
 
 
-def test_long_loop_runs_in_fast_slices_and_ends_exactly():
+def test_long_loop_runs_in_fast_slices_and_ends_exactly(tmp_path):
     _native()
     src = """
         cli
@@ -103,11 +108,7 @@ def test_long_loop_runs_in_fast_slices_and_ends_exactly():
         jnz l
         hlt
     """
-    img = assemble(src)
-    path = Path(__file__).parent / ".." / ".cache"
-    path.mkdir(exist_ok=True)
-    f = path / "blockcount-loop.img"
-    f.write_bytes(img)
+    f = _image(tmp_path, src)
     fast, exact = _session(f, True), _session(f, False)
     for s in (fast, exact):
         s.cont(max_insns=70_000)        # a first long slice, then fast ones
@@ -139,7 +140,7 @@ def test_version_says_how_instructions_are_counted():
         in version(BOOTDBG_NO_NATIVE="1")
 
 
-def test_timer_interrupts_held_by_cli_and_taken_after_sti_agree():
+def test_timer_interrupts_held_by_cli_and_taken_after_sti_agree(tmp_path):
     """IRQ0 becomes pending inside a long CLI loop (the interrupt-enable watcher is armed during
     fast slices) and is delivered after STI, then keeps arriving; both ways agree exactly."""
     _native()
@@ -170,9 +171,7 @@ def test_timer_interrupts_held_by_cli_and_taken_after_sti_agree():
         pop ax
         iret
     """
-    f = Path(__file__).parent / ".." / ".cache" / "blockcount-irq.img"
-    f.parent.mkdir(exist_ok=True)
-    f.write_bytes(assemble(src))
+    f = _image(tmp_path, src)
     results = []
     for fast in (True, False):
         s = _session(f, fast)
@@ -205,7 +204,7 @@ def test_breakpoint_inside_a_block_stops_at_its_first_execution(name, small_slic
         assert (ev.kind, ev.icount) == ("breakpoint", icount), hex(linear)
 
 
-def test_polling_a_port_with_interrupts_off_and_an_irq_waiting():
+def test_polling_a_port_with_interrupts_off_and_an_irq_waiting(tmp_path):
     """A guest polls port 61h with IF=0 while the timer IRQ waits (GRUB's timing loops): the run
     does not stop at every IN, and the IRQ is taken right after STI and the instruction after it."""
     src = """
@@ -236,9 +235,7 @@ def test_polling_a_port_with_interrupts_off_and_an_irq_waiting():
         out 0x20, al
         iret
     """
-    f = Path(__file__).parent / ".." / ".cache" / "blockcount-poll.img"
-    f.parent.mkdir(exist_ok=True)
-    f.write_bytes(assemble(src))
+    f = _image(tmp_path, src)
     s = _session(f, True)
     m = s.machine
     seen = []
