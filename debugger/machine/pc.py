@@ -552,10 +552,7 @@ class Machine:
                 return r
             # Count per instruction only until fast slices are tried again.
             n = max(1, min(n, self._fast_resume_at - self.icount))
-        self._pending = None
-        self._slice_base = self.icount
-        self._clock_base = self.clock.icount
-        self._slice_until = self.clock.icount + n
+        self._begin_slice(n)
         for fn in self.slice_listeners:
             fn(self.icount)
         self._prepare_start()
@@ -578,8 +575,15 @@ class Machine:
             self._stop_count = None
         return done - again
 
-    def _prepare_start(self) -> None:
-        if self.mem.flush_pending or self._tbs_uncounted:
+    def _begin_slice(self, n: int) -> None:
+        self._pending = None
+        self._slice_base = self.icount
+        self._clock_base = self.clock.icount
+        self._slice_until = self.clock.icount + n
+
+    def _prepare_start(self, *, counted: bool = True) -> None:
+        """Before an emu_start: with Unicorn's count hook (`counted`) or counted by blocks."""
+        if self.mem.flush_pending or (counted and self._tbs_uncounted):
             # (blocks translated in a fast slice have no count hook calls: never reuse them)
             self.mem.flush_pending = False
             self._tbs_uncounted = False
@@ -587,7 +591,8 @@ class Machine:
         # QEMU's nested-fault tracker must not carry anything across runs (we do #DF ourselves).
         self.cpu.reset_fault_counter()
         self.eng.clear_halted()
-        self._blocks.watch_restarts()
+        if counted:
+            self._blocks.watch_restarts()
 
     # -- fast slices (see blockcount.py) -----------------------------------------------------------
     def _fast_allowed(self, n: int) -> bool:
@@ -600,15 +605,9 @@ class Machine:
         """One slice counted by blocks; _REDO (after restoring its start) if it met something a
         block count cannot place."""
         cp = self.checkpoint()
-        self._pending = None
         self._fast_irregular = 0
-        self._slice_base = self.icount
-        self._clock_base = self.clock.icount
-        if self.mem.flush_pending:
-            self.mem.flush_pending = False
-            self.uc.ctl_flush_tb()
-        self.cpu.reset_fault_counter()
-        self.eng.clear_halted()
+        self._begin_slice(n)
+        self._prepare_start(counted=False)
         self._blocks.start(n)
         err: UcError | None = None
         try:
@@ -626,8 +625,7 @@ class Machine:
             # (the same blocks, deterministically), the rest of the slice with the count hook.
             good = done if irregular == 1 else done - self._blocks.last
             self.restore(cp)
-            self._fast_resume_at = self.icount + good + self._fast_backoff
-            self._fast_backoff = min(self._fast_backoff * 2, 1 << 26)
+            self._back_off(good)
             self.fast_redone += 1
             if good >= FAST_MIN:
                 return self._run_fast(good, deadline)
@@ -640,26 +638,21 @@ class Machine:
                 code = self.mem.read_linear(start, size)
             except Exception:
                 code = b""
-            hf = self.cpu.hflags
-            if code and self._blocks.exit_counted(
-                    code, 64 if hf & (1 << 15) else 32 if hf & (1 << 4) else 16):
+            if code and self._blocks.exit_counted(code, self.cpu.where()[3]):
                 done -= 1
         if done < FAST_MIN and not partial:
             # Ended early (a BIOS call, HLT, a breakpoint): its checkpoint was not worth it;
             # code that stops this often runs exact for a while (growing while it goes on).
-            self._fast_resume_at = self.icount + done + self._fast_backoff
-            self._fast_backoff = min(self._fast_backoff * 2, 1 << 26)
+            self._back_off(done)
         else:
             self._fast_backoff = FAST_MIN
         if partial and done < n and not self.eng.halted:
             # The slice ends inside the next block: its first instructions, counted exactly.
             self.icount += done
             self.clock.icount += done
-            self._slice_base = self.icount
-            self._clock_base = self.clock.icount
-            self._prepare_start()
             rest = n - done
-            self._slice_until = self.clock.icount + rest
+            self._begin_slice(rest)
+            self._prepare_start()
             self._stop_count = None
             try:
                 self.uc.emu_start(self.cpu.rip, 0, 0, rest)
@@ -667,6 +660,11 @@ class Machine:
                 err = exc
             done = self._counted(rest)
         return self._end_slice(done, err, deadline)
+
+    def _back_off(self, ran: int) -> None:
+        """No fast slice for a while after this one's first `ran` instructions (doubling)."""
+        self._fast_resume_at = self.icount + ran + self._fast_backoff
+        self._fast_backoff = min(self._fast_backoff * 2, 1 << 26)
 
     def _fast_refuse(self) -> int:
         """An instruction a block count cannot place (I/O, RDTSC) in a fast slice: stop; the
