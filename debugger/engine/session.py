@@ -356,14 +356,14 @@ class Session:
         m = self.machine
         cached = self._state_key == (m.icount, m.mutations, self._mut)
         before: Any = self._state_cache if cached else m.cpu.raw_state()
-        pc = m.cpu.linear_pc()
+        pc, icount = m.cpu.linear_pc(), m.icount
         with self._lock:
             r = m.step_lean()
             if r is False:
                 return None
             self._mut += 1
         if r is not None and r.reason not in (Stop.BUDGET, Stop.EVENT):
-            ev = runner.machine_stop(self, r, pc if m.icount else None)
+            ev = runner.machine_stop(self, r, pc if m.icount > icount else None)
         else:
             cs, rip, linear, bits = m.cpu.where()
             ev = StopEvent("step", m.icount, cs, rip, linear, bits=bits)
