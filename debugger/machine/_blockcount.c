@@ -32,9 +32,10 @@ struct bootdbg_blockcount {
     int32_t lookups;
     uint64_t last_pc;          /* address and size of the last block counted */
     uint64_t last_size;
-    uint8_t *uch;              /* uc_struct, for its emu_count (the count hook's limit) */
-    int64_t emu_count_off;
-    int64_t restarts;          /* watch mode: blocks QEMU re-ran after a store into them */
+    uint64_t *count_limit;     /* the count limit in force: uc->emu_count for Unicorn's count
+                                  hook, or a self-counting code hook's own */
+    int64_t restarts;          /* watch mode: blocks QEMU re-ran after a store into them
+                                  (never reset: native hooks compare it with what they saw) */
 };
 
 /* TranslationBlock (unicorn 2.1.4, x86_64 target): pc, cs_base, flags, size, icount, cflags */
@@ -58,14 +59,14 @@ void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user
         return;
     const uint8_t *tb = ((const uint8_t *const *)(b->cpu + b->jmp_off))[jmp_hash(address)];
     if (b->enabled == 2) {
-        /* Watch mode, under Unicorn's count hook: a store into the running block made QEMU
-         * re-run the storing instruction alone.  The count hook counted it on the first
+        /* Watch mode, under an instruction count hook: a store into the running block made
+         * QEMU re-run the storing instruction alone.  The count hook counted it on the first
          * attempt and will again: give it one more unit so it is not stopped half-done, and
          * report the restart so the machine can take it off the count. */
         if (tb != NULL && *(const uint64_t *)(tb + TB_PC) == address
                 && *(const uint16_t *)(tb + TB_SIZE) == size
                 && (*(const uint32_t *)(tb + TB_CFLAGS) & CF_COUNT_MASK)) {
-            (*(uint64_t *)(b->uch + b->emu_count_off))++;
+            (*b->count_limit)++;
             b->restarts++;
         }
         return;

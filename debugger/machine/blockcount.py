@@ -48,8 +48,8 @@ class _B(ctypes.Structure):
                 ("last", ctypes.c_uint64), ("uc_ctl", ctypes.c_void_p),
                 ("request_cache", ctypes.c_int32), ("lookups", ctypes.c_int32),
                 ("last_pc", ctypes.c_uint64), ("last_size", ctypes.c_uint64),
-                ("uch", ctypes.c_void_p), ("emu_count_off", ctypes.c_int64),
-                ("restarts", ctypes.c_int64)]
+                ("count_limit", ctypes.c_void_p), ("restarts", ctypes.c_int64)]
+# (`restarts` only grows: the re-runs of one run are the difference from its start.)
 
 
 def _jmp_hash(pc: int) -> int:
@@ -123,8 +123,9 @@ class BlockCounter:
                      off or 0, L.OFF_HFLAGS, L.OFF_EFLAGS, _SEGS_CS_BASE, 0, 0, 0, 0, 0, 0, 0,
                      ctypes.cast(uclib.uc_ctl, ctypes.c_void_p).value,
                      _REQUEST_CACHE,
-                     0, 0, 0, eng.uch, L._UC_EMU_COUNT, 0)
+                     0, 0, 0, eng.uch + L._UC_EMU_COUNT, 0)
         self._handle: Any = None
+        self._restarts_base = 0
         if self.available:
             h = ctypes.c_size_t()
             uclib.uc_hook_add(eng.uc._uch, ctypes.byref(h), UC_HOOK_BLOCK,
@@ -143,19 +144,26 @@ class BlockCounter:
         b.last = 0
         b.enabled = 1
 
-    def watch_restarts(self) -> None:
-        """For a run under Unicorn's count hook: notice blocks QEMU re-runs after a store into
-        the running block (see `_blockcount.c`)."""
+    def watch_restarts(self, count_limit: int | None = None) -> None:
+        """For a run under an instruction count hook: notice blocks QEMU re-runs after a store
+        into the running block (see `_blockcount.c`).  `count_limit`: the address of the limit
+        that hook stops at (default: Unicorn's count hook's)."""
         if self.available:
-            self._b.restarts = 0
+            self._restarts_base = self._b.restarts
+            self._b.count_limit = count_limit or self.eng.uch + L._UC_EMU_COUNT
             self._b.enabled = 2
+
+    @property
+    def restarts_address(self) -> int | None:
+        """Where re-runs are counted, as an int64 that only grows (for a native hook)."""
+        return ctypes.addressof(self._b) + _B.restarts.offset if self.available else None
 
     def restarts(self) -> int:
         """Re-runs seen since `watch_restarts` (each counted once too often), and stop."""
         b = self._b
         if b.enabled == 2:
             b.enabled = 0
-        return int(b.restarts) if self.available else 0
+        return int(b.restarts) - self._restarts_base if self.available else 0
 
     def stop(self, *, last_not_run: bool = False) -> tuple[int, int, bool]:
         """(instructions counted, irregular code, stopped before a block at the limit).

@@ -117,6 +117,12 @@ class Machine:
         self.service_listeners: list[Callable[[int], None]] = []
         # Asked after every emu_start; a non-None answer ends the run (native hooks use it).
         self.slice_end_checks: list[Callable[[], RunResult | None]] = []
+        # A native code hook that can count instructions the way Unicorn's count hook does (the
+        # full-trace recorder's): `arm(limit)` makes it count and stop, `disarm()` stops that,
+        # `limit_address` is where its limit lives.  While it is the only code hook, counted
+        # slices run without Unicorn's count hook, so Unicorn calls it straight from the
+        # translated code instead of through its hook dispatcher.
+        self.self_counter: Any = None
         # Called after each interrupt, IRQ or exception is delivered to the guest:
         # fn(vector, kind "int"|"irq"|"exception", error_code, cs, ip) with CS:IP at delivery.
         self.interrupt_listeners: list[Callable[[int, str, int | None, int, int], None]] = []
@@ -152,6 +158,8 @@ class Machine:
         self.uc.ctl_flush_tb()
         self._own_hooks = len(self.uc._callbacks)   # more: someone hooks in, no fast slices
         self._tbs_uncounted = False
+        self._start_error: UcError | None = None
+        self.self_counted = 0       # counted runs made with `self_counter` (no count hook)
         self._fast_backoff = FAST_MIN
         self._fast_resume_at = 0
         self._fast_irregular = 0
@@ -296,6 +304,11 @@ class Machine:
         self.bus.write(0x20, 1, 0x20)
 
     # -- hooks (engine running; record and stop) -------------------------------------------------------
+    def restarts_address(self) -> int | None:
+        """Where the machine counts the instructions QEMU ran twice (a store into the running
+        block undoes the first attempt): an int64 that only grows, for native hooks."""
+        return self._blocks.restarts_address
+
     def running_icount(self) -> int:
         """The instruction count, also exact from inside a Unicorn hook during a run."""
         return self._slice_base + self.eng.emu_counter
@@ -555,13 +568,31 @@ class Machine:
         self._begin_slice(n)
         for fn in self.slice_listeners:
             fn(self.icount)
-        self._prepare_start()
-        err: UcError | None = None
+        done = self._run_counted(n)
+        return self._end_slice(done, self._start_error, deadline)
+
+    def _run_counted(self, n: int) -> int:
+        """Run at most `n` instructions counted one by one; the number executed (the error the
+        engine raised, if any, in `_start_error`)."""
+        sc = self.self_counter
+        own = sc is not None and self.eng.code_hooks() == 1
+        self._prepare_start(counted=not own)
+        self._start_error = None
         try:
-            self.uc.emu_start(self.cpu.rip, 0, 0, n)
+            if own:
+                self.self_counted += 1
+                self._tbs_uncounted = True       # (translated without count hook calls)
+                self._blocks.watch_restarts(sc.limit_address)
+                sc.arm(n)
+                try:
+                    self.uc.emu_start(self.cpu.rip, 0, 0, 0)  # (Unicorn drops its count hook)
+                finally:
+                    sc.disarm()
+            else:
+                self.uc.emu_start(self.cpu.rip, 0, 0, n)
         except UcError as exc:
-            err = exc
-        return self._end_slice(self._counted(n), err, deadline)
+            self._start_error = exc
+        return self._counted(n)
 
     def _counted(self, n: int) -> int:
         """Instructions the last count-hook run executed (of at most `n`)."""
@@ -582,9 +613,10 @@ class Machine:
         self._slice_until = self.clock.icount + n
 
     def _prepare_start(self, *, counted: bool = True) -> None:
-        """Before an emu_start: with Unicorn's count hook (`counted`) or counted by blocks."""
+        """Before an emu_start: with Unicorn's count hook (`counted`), or without (counted by
+        blocks, or by the self-counting code hook)."""
         if self.mem.flush_pending or (counted and self._tbs_uncounted):
-            # (blocks translated in a fast slice have no count hook calls: never reuse them)
+            # (blocks translated without the count hook have no calls to it: never reuse them)
             self.mem.flush_pending = False
             self._tbs_uncounted = False
             self.uc.ctl_flush_tb()
@@ -652,13 +684,9 @@ class Machine:
             self.clock.icount += done
             rest = n - done
             self._begin_slice(rest)
-            self._prepare_start()
             self._stop_count = None
-            try:
-                self.uc.emu_start(self.cpu.rip, 0, 0, rest)
-            except UcError as exc:
-                err = exc
-            done = self._counted(rest)
+            done = self._run_counted(rest)
+            err = self._start_error
         return self._end_slice(done, err, deadline)
 
     def _back_off(self, ran: int) -> None:

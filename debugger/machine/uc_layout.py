@@ -17,7 +17,7 @@ import struct
 from dataclasses import dataclass
 
 import unicorn
-from unicorn import UC_ARCH_X86, UC_MODE_16, UC_MODE_64, Uc
+from unicorn import UC_ARCH_X86, UC_HOOK_CODE, UC_MODE_16, UC_MODE_64, Uc
 from unicorn import x86_const as x
 
 __all__ = ["LayoutError", "Engine", "open_engine", "SEG_ORDER",
@@ -61,6 +61,9 @@ _CPU_ENV = 0x8A50
 _CPU_HALTED = 0x8198
 _UC_EMU_COUNTER = 1368   # uint64 emu_counter, followed by uint64 emu_count (the `count` limit)
 _UC_EMU_COUNT = 1376
+_UC_CODE_HOOKS = 1296    # int hooks_count[UC_HOOK_CODE_IDX] (the count hook included)
+_UC_COUNT_HOOK = 1360    # uc_hook count_hook (non-zero while Unicorn's count hook exists)
+_UC_STOP_REQUEST = 1389  # bool stop_request (set by uc_emu_stop)
 
 
 class LayoutError(RuntimeError):
@@ -109,8 +112,15 @@ class Engine:
 
     @property
     def emu_counter(self) -> int:
-        """Instructions counted by Unicorn's `count` hook during the last emu_start."""
+        """Instructions counted during the last emu_start (by Unicorn's `count` hook, or by a
+        self-counting native code hook in its place)."""
         return ctypes.c_uint64.from_address(self.uch + _UC_EMU_COUNTER).value
+
+    def code_hooks(self) -> int:
+        """UC_HOOK_CODE hooks installed, not counting Unicorn's own count hook.  With exactly
+        one, Unicorn calls it directly from the translated code (no dispatch helper)."""
+        n = ctypes.c_int32.from_address(self.uch + _UC_CODE_HOOKS).value
+        return n - (1 if ctypes.c_uint64.from_address(self.uch + _UC_COUNT_HOOK).value else 0)
 
 
 def _pristine_real_mode(uc: Uc) -> None:
@@ -188,5 +198,15 @@ def _self_test(eng: Engine) -> None:
     if (counted, limit) != (3, 50) or not eng.halted:
         raise LayoutError(f"unicorn instruction counter not where expected ({counted}, {limit})")
     eng.clear_halted()
+    # Code hooks counted (the count hook exists now), and the stop request flag.
+    h = uc.hook_add(UC_HOOK_CODE, lambda *a: None)
+    stop = ctypes.c_bool.from_address(eng.uch + _UC_STOP_REQUEST)
+    hooks = eng.code_hooks()
+    uc.hook_del(h)
+    before = stop.value
+    uc.emu_stop()
+    if (hooks, eng.code_hooks(), before, stop.value) != (1, 0, False, True):
+        raise LayoutError("unicorn hook counts / stop request not where expected")
+    stop.value = False
     _pristine_real_mode(uc)
     uc.ctl_flush_tb()

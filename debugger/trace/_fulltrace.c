@@ -13,6 +13,16 @@
  * writes between two emissions (guest stores from the hook, host writes from Python through
  * ft_hostwrite) go into the next record.  When the machine goes back in time the recorder stops
  * tracking until execution reaches the frontier again (`resync`).
+ *
+ * Counting: the instruction about to run is number base + counter (uc->emu_counter), less the
+ * instructions QEMU re-ran after a store into their own block since the run began (`*restarts`,
+ * kept by the machine's block counter in watch mode, less `restarts_base`: the first attempt
+ * was counted and its store hooked, then undone; its writes are dropped when the re-run is
+ * seen: at its block, its code hook or the next boundary, whichever comes first).
+ * In a self-counting slice (`self_count`) there is no Unicorn count hook: this code hook is the
+ * only one, so Unicorn calls it straight from the translated code, and it counts and stops at
+ * `limit` exactly as Unicorn's count hook does (uc.c hook_count_cb and helper_uc_tracecode: no
+ * hook runs once a stop is requested).
  */
 #include <stdint.h>
 #include <string.h>
@@ -20,7 +30,6 @@
 
 typedef int (*emu_stop_fn)(void *uc);
 typedef uint32_t (*cc_fn)(void *env, int op);
-typedef int (*translate_fn)(void *uc, uint64_t addr, int prot, uint64_t *paddr);
 
 #define NSLOTS 77
 #define SLOT_RIP 16
@@ -28,13 +37,14 @@ typedef int (*translate_fn)(void *uc, uint64_t addr, int prot, uint64_t *paddr);
 #define SLOT_ACTIVITY 76
 #define FIRST_SYS 18
 #define MAX_RANGES 8
+#define CC_OP_EFLAGS 1           /* QEMU's CCOp enum: CC_OP_DYNAMIC, CC_OP_EFLAGS, ... */
 
 struct ft {
     uint8_t *env;
-    const uint64_t *counter;
+    uint64_t *counter;           /* uc->emu_counter (the count hook's, or ours: self_count) */
     emu_stop_fn emu_stop;
     cc_fn cc_compute;
-    translate_fn translate;
+    const uint8_t *stop_request; /* uc->stop_request */
     void *uc;
     uint64_t base;               /* machine icount at the start of this emu_start */
     uint64_t frontier;           /* icount of the state in `shadow` */
@@ -77,14 +87,25 @@ struct ft {
     uint32_t table_bits;
     int32_t nqueue, max_queue;
     uint64_t *queue;             /* address, size << 2 | bits per unknown block */
-    /* Pages holding classified blocks, and those of them written since (self-modifying code,
-     * or data beside code): blocks on a written page are always compared at every instruction.
-     * Indexed by (linear or physical) page number modulo 2^20; aliases only cost speed. */
-    uint8_t *code_pages;
-    uint8_t *volatile_pages;
-    int32_t cc_op_off, cc_df_off, eflags_off, cr0_off, a20_off, hflags_off;
+    /* The physical memory of classified blocks, and what of it was written since (self-modifying
+     * code): a block whose bytes were written is compared at every instruction from then on.
+     * One 64-bit mask of 64-byte lines per page, indexed by physical page number modulo 2^20
+     * (aliases only cost speed); each table slot keeps the physical addresses of its block's
+     * first and last byte (Python finds them when it classifies the block). */
+    uint64_t *code_lines;
+    uint64_t *volatile_lines;
+    uint64_t *phys_first;
+    uint64_t *phys_last;
+    int32_t cc_op_off, cc_df_off, eflags_off, hflags_off;
     uint64_t shadow[NSLOTS];
     uint64_t raw[128];           /* the ranges as of the shadow (quick compare) */
+    int32_t self_count;          /* count here (no Unicorn count hook), stop past `limit` */
+    uint64_t limit;
+    const int64_t *restarts;     /* re-runs after a store into the running block (see above) */
+    int64_t restarts_seen;       /* ... as of the last check */
+    int64_t restarts_base;       /* ... when this run began */
+    uint64_t wpos_mark, wcount_mark, waddr_mark;   /* pending writes when the last
+                                                       instruction started */
 };
 
 static inline uint8_t *put_varint(uint8_t *p, uint64_t v) {
@@ -105,9 +126,13 @@ static uint64_t slot_value(const struct ft *d, int i, int in_exec) {
         if (in_exec) {
             int op = *(const int32_t *)(env + d->cc_op_off);
             int32_t df = *(const int32_t *)(env + d->cc_df_off);
-            /* Unicorn's hook dispatch leaves stale condition codes in env->eflags. */
-            fl = (fl & ~(uint64_t)(0x8D5 | 0x400)) | d->cc_compute((void *)env, op)
-                 | ((uint64_t)df & 0x400);
+            /* Unicorn's hook dispatch leaves stale condition codes in env->eflags.  With
+             * CC_OP_EFLAGS (what Unicorn leaves after every hooked instruction that did not
+             * change them) they are in cc_src: no call. */
+            uint64_t cc = op == CC_OP_EFLAGS
+                ? (uint64_t)*(const uint32_t *)(env + d->cc_op_off - 16)   /* cc_src */
+                : (uint64_t)d->cc_compute((void *)env, op);
+            fl = (fl & ~(uint64_t)(0x8D5 | 0x400)) | cc | ((uint64_t)df & 0x400);
         }
         return fl;
     }
@@ -167,7 +192,7 @@ static void resync(struct ft *d, uint64_t icount, int in_exec) {
     start_chunk(d);
 }
 
-static void emit(struct ft *d, int in_exec) {
+static inline __attribute__((always_inline)) void emit(struct ft *d, int in_exec) {
     uint8_t *p = d->buf + d->pos;
     uint8_t *h = p++;
     uint8_t head = 0;
@@ -227,6 +252,26 @@ static void emit(struct ft *d, int in_exec) {
     if (++d->chunk_records >= (uint64_t)d->chunk_insns) start_chunk(d);
 }
 
+/* QEMU undid the instruction that last started (its store hit its own block) to run it again:
+ * what it stored the first time was not stored. */
+static inline void check_restart(struct ft *d) {
+    int64_t r = *d->restarts;
+    if (__builtin_expect(r != d->restarts_seen, 0)) {
+        d->restarts_seen = r;
+        if (d->tracking && d->wpos_mark <= d->wpos) {
+            d->wpos = d->wpos_mark;
+            d->wcount = d->wcount_mark;
+            d->last_waddr = d->waddr_mark;
+        }
+    }
+}
+
+static inline void mark_writes(struct ft *d) {
+    d->wpos_mark = d->wpos;
+    d->wcount_mark = d->wcount;
+    d->waddr_mark = d->last_waddr;
+}
+
 /* The machine is at icount `done` with the state after it observable (in_exec: inside a slice). */
 static void observe(struct ft *d, uint64_t done, int in_exec) {
     if (!d->tracking) {
@@ -254,46 +299,84 @@ static uint32_t slot_of(const struct ft *d, uint64_t key) {
     return (uint32_t)((key * 0x9E3779B97F4A7C15ULL) >> (64 - d->table_bits));
 }
 
-#define PAGE_BIT(a) ((uint32_t)(((a) >> 12) & 0xFFFFF))
-static inline int bit_test(const uint8_t *map, uint32_t i) { return (map[i >> 3] >> (i & 7)) & 1; }
-static inline void bit_set(uint8_t *map, uint32_t i) { map[i >> 3] |= (uint8_t)(1u << (i & 7)); }
+#define PAGE_OF(a) ((uint32_t)(((a) >> 12) & 0xFFFFF))
 
-static inline int volatile_block(const struct ft *d, uint64_t address, uint32_t size) {
-    return bit_test(d->volatile_pages, PAGE_BIT(address))
-        || bit_test(d->volatile_pages, PAGE_BIT(address + (size ? size - 1 : 0)));
+/* The 64-byte lines of [first, last] (both in the page of `first`, last >= first). */
+static inline uint64_t line_mask(uint64_t first, uint64_t last) {
+    unsigned lo = (unsigned)(first >> 6) & 63, hi = (unsigned)(last >> 6) & 63;
+    return (hi == 63 ? ~0ull : (2ull << hi) - 1) & ~((1ull << lo) - 1);
 }
 
-/* A write to guest memory: if it hits a page with classified code, that page is volatile. */
+/* Apply fn to the page pieces of [first, last] (physical; at most two pages for a block). */
+#define FOR_PIECES(first, last, body) do { \
+        uint64_t a_ = (first), l_ = (last); \
+        while (1) { \
+            uint64_t e_ = (a_ | 0xFFF) < l_ ? (a_ | 0xFFF) : l_; \
+            uint32_t pg = PAGE_OF(a_); uint64_t m = line_mask(a_, e_); \
+            body; \
+            if (e_ >= l_) break; \
+            a_ = e_ + 1; \
+        } \
+    } while (0)
+
+/* Were any bytes of a block written since it was classified (its lines as of then)? */
+static inline int volatile_block(const struct ft *d, uint32_t slot, uint32_t size) {
+    uint64_t first = d->phys_first[slot], last = d->phys_last[slot];
+    if ((first ^ last) >> 12 == 0 || size == 0)
+        return (d->volatile_lines[PAGE_OF(first)] & line_mask(first, last)) != 0;
+    return (d->volatile_lines[PAGE_OF(first)] & line_mask(first, first | 0xFFF)) != 0
+        || (d->volatile_lines[PAGE_OF(last)] & line_mask(last & ~0xFFFull, last)) != 0;
+}
+
+/* A write to physical memory: the lines of classified code it hits become volatile. */
 static inline void note_code_write(struct ft *d, uint64_t addr, uint64_t size) {
-    for (uint64_t a = addr & ~0xFFFull; a < addr + size; a += 0x1000) {
-        uint32_t i = PAGE_BIT(a);
-        if (bit_test(d->code_pages, i)) bit_set(d->volatile_pages, i);
-    }
+    if (size == 0) return;
+    FOR_PIECES(addr, addr + size - 1, {
+        uint64_t hit = d->code_lines[pg] & m;
+        if (hit) d->volatile_lines[pg] |= hit;
+    });
 }
 
-static int lookup(const struct ft *d, uint64_t key) {
+/* The table slot of `key`, or -1. */
+static int64_t lookup(const struct ft *d, uint64_t key) {
     uint32_t mask = (1u << d->table_bits) - 1, i = slot_of(d, key);
     for (uint32_t n = 0; n <= mask; n++, i = (i + 1) & mask) {
-        if (d->keys[i] == key) return d->vals[i];
-        if (d->keys[i] == 0) return 0;
+        if (d->keys[i] == key) return i;
+        if (d->keys[i] == 0) return -1;
     }
-    return 0;
+    return -1;
 }
 
-/* Python's verdict on a block; 0 when the table is full (Python clears it). */
-int bootdbg_ft_mark(struct ft *d, uint64_t address, uint32_t size, uint32_t bits, int val) {
-    uint64_t key = block_key(address, size, bits);
+/* Enter `key` with class `val`: its slot, or -1 when the table is (half) full. */
+static int64_t insert(struct ft *d, uint64_t key, int val) {
     uint32_t mask = (1u << d->table_bits) - 1, i = slot_of(d, key);
     for (uint32_t n = 0; n <= mask / 2; n++, i = (i + 1) & mask) {
         if (d->keys[i] == key || d->keys[i] == 0) {
             d->keys[i] = key;
             d->vals[i] = (uint8_t)val;
-            bit_set(d->code_pages, PAGE_BIT(address));
-            bit_set(d->code_pages, PAGE_BIT(address + (size ? size - 1 : 0)));
-            return 1;
+            return i;
         }
     }
-    return 0;
+    return -1;
+}
+
+/* Python's verdict on a block whose first and last bytes are at physical `first` and `last`
+ * (in one page, or in two: not necessarily adjacent ones); 0 when the table is full (Python
+ * clears it). */
+int bootdbg_ft_mark(struct ft *d, uint64_t address, uint32_t size, uint32_t bits, int val,
+                    uint64_t first, uint64_t last) {
+    int64_t i = insert(d, block_key(address, size, bits), val);
+    if (i < 0) return 0;
+    if ((first ^ last) >> 12 == 0 && last < first) last = first;
+    d->phys_first[i] = first;
+    d->phys_last[i] = last;
+    if ((first ^ last) >> 12 == 0) {
+        FOR_PIECES(first, last, { d->code_lines[pg] |= m; });
+    } else {
+        FOR_PIECES(first, first | 0xFFF, { d->code_lines[pg] |= m; });
+        FOR_PIECES(last & ~0xFFFull, last, { d->code_lines[pg] |= m; });
+    }
+    return 1;
 }
 
 /* At a block start (before the count hook sees its first instruction, so stopping here counts
@@ -301,16 +384,18 @@ int bootdbg_ft_mark(struct ft *d, uint64_t address, uint32_t size, uint32_t bits
  * drain the buffer. */
 void bootdbg_ft_block_cb(void *uc, uint64_t address, uint32_t size, void *user_data) {
     struct ft *d = (struct ft *)user_data;
+    check_restart(d);
     d->block_start = 1;
     d->hot = 1;
     if (d->classify_on) {
         uint32_t hf = *(const uint32_t *)(d->env + d->hflags_off);
         uint32_t bits = (hf >> 15) & 1 ? 2 : ((hf >> 4) & 1 ? 1 : 0);
-        int cls = lookup(d, block_key(address, size, bits));
+        int64_t slot = lookup(d, block_key(address, size, bits));
+        int cls = slot < 0 ? 0 : d->vals[slot];
         if (cls == 1) {
-            d->hot = volatile_block(d, address, size);
+            d->hot = volatile_block(d, (uint32_t)slot, size);
         } else if (cls == 0 && d->nqueue < d->max_queue
-                   && bootdbg_ft_mark(d, address, size, bits, 3)) {
+                   && insert(d, block_key(address, size, bits), 3) >= 0) {
             /* First sight: compared fully this time; stop so Python decides it now. */
             d->queue[2 * d->nqueue] = address;
             d->queue[2 * d->nqueue + 1] = ((uint64_t)size << 2) | bits;
@@ -329,8 +414,20 @@ void bootdbg_ft_block_cb(void *uc, uint64_t address, uint32_t size, void *user_d
 void bootdbg_ft_code_cb(void *uc, uint64_t address, uint32_t size, void *user_data) {
     struct ft *d = (struct ft *)user_data;
     (void)address; (void)size;
-    (void)uc;
-    observe(d, d->base + *d->counter - 1, 1);
+    if (d->self_count) {
+        if (*d->stop_request) return;
+        if (++*d->counter > d->limit) {
+            d->emu_stop(uc);
+            return;
+        }
+    }
+    check_restart(d);
+    uint64_t done = d->base + *d->counter - 1 - (uint64_t)(d->restarts_seen - d->restarts_base);
+    if (__builtin_expect(d->tracking && done == d->frontier + 1, 1))
+        emit(d, 1);                     /* (the usual case, inlined) */
+    else
+        observe(d, done, 1);
+    mark_writes(d);
 }
 
 static void add_write(struct ft *d, uint64_t addr, const uint8_t *data, uint64_t size) {
@@ -350,20 +447,13 @@ void bootdbg_ft_write_cb(void *uc, int type, uint64_t address, int size, int64_t
     struct ft *d = (struct ft *)user_data;
     (void)type;
     if (size <= 0 || size > 8) return;
-    if (!d->tracking) {
-        note_code_write(d, address, (uint64_t)size);
-        return;
-    }
-    uint64_t phys;
-    if (*(const uint64_t *)(d->env + d->cr0_off) & 0x80000000ull) {
-        if (d->translate(uc, address, 1, &phys) != 0) phys = address;
-    } else {
-        phys = address & (uint64_t)(int64_t)*(const int32_t *)(d->env + d->a20_off);
-    }
+    (void)uc;
+    /* Unicorn passes the physical address (after paging and the A20 mask). */
+    note_code_write(d, address, (uint64_t)size);
+    if (!d->tracking) return;
     uint8_t bytes[8];
     memcpy(bytes, &value, 8);          /* little-endian host */
-    note_code_write(d, address, (uint64_t)size);
-    add_write(d, phys, bytes, (uint64_t)size);
+    add_write(d, address, bytes, (uint64_t)size);
 }
 
 /* A write by Python (interrupt delivery, BIOS services) while the engine is at rest. */
@@ -375,12 +465,18 @@ void bootdbg_ft_hostwrite(struct ft *d, uint64_t phys, const uint8_t *data, uint
 
 /* A run-loop boundary: the machine at rest at `icount`. */
 void bootdbg_ft_boundary(struct ft *d, uint64_t icount) {
+    check_restart(d);
     observe(d, icount, 0);
+    mark_writes(d);
     d->block_start = 1;     /* Python may change the state before the engine runs: compare all */
 }
 
 /* Start (or restart after an edit): a new chunk with the state now at `icount`. */
-void bootdbg_ft_start(struct ft *d, uint64_t icount) { resync(d, icount, 0); }
+void bootdbg_ft_start(struct ft *d, uint64_t icount) {
+    d->restarts_seen = d->restarts_base = *d->restarts;
+    resync(d, icount, 0);
+    mark_writes(d);
+}
 
 /* The state changed from outside (a user edit): record `icount` again, from the state the
  * machine has when it next runs (a new chunk). */

@@ -6,6 +6,7 @@ plus the two Unicorn hooks it installs on the machine's engine; the records are 
 from __future__ import annotations
 
 import ctypes
+import mmap
 from typing import Any
 
 from debugger.machine import uc_layout as L
@@ -29,7 +30,8 @@ _why = ""
 class _Ft(ctypes.Structure):
     _fields_ = [
         ("env", ctypes.c_void_p), ("counter", ctypes.c_void_p), ("emu_stop", ctypes.c_void_p),
-        ("cc_compute", ctypes.c_void_p), ("translate", ctypes.c_void_p), ("uc", ctypes.c_void_p),
+        ("cc_compute", ctypes.c_void_p), ("stop_request", ctypes.c_void_p),
+        ("uc", ctypes.c_void_p),
         ("base", ctypes.c_uint64), ("frontier", ctypes.c_uint64),
         ("tracking", ctypes.c_int32), ("resync_armed", ctypes.c_int32),
         ("activity", ctypes.c_int32), ("chunk_insns", ctypes.c_int32),
@@ -50,11 +52,16 @@ class _Ft(ctypes.Structure):
         ("classify_on", ctypes.c_int32), ("hot", ctypes.c_int32),
         ("keys", ctypes.c_void_p), ("vals", ctypes.c_void_p), ("table_bits", ctypes.c_uint32),
         ("nqueue", ctypes.c_int32), ("max_queue", ctypes.c_int32), ("queue", ctypes.c_void_p),
-        ("code_pages", ctypes.c_void_p), ("volatile_pages", ctypes.c_void_p),
+        ("code_lines", ctypes.c_void_p), ("volatile_lines", ctypes.c_void_p),
+        ("phys_first", ctypes.c_void_p), ("phys_last", ctypes.c_void_p),
         ("cc_op_off", ctypes.c_int32), ("cc_df_off", ctypes.c_int32),
-        ("eflags_off", ctypes.c_int32), ("cr0_off", ctypes.c_int32), ("a20_off", ctypes.c_int32),
-        ("hflags_off", ctypes.c_int32),
+        ("eflags_off", ctypes.c_int32), ("hflags_off", ctypes.c_int32),
         ("shadow", ctypes.c_uint64 * NS), ("raw", ctypes.c_uint64 * 128),
+        ("self_count", ctypes.c_int32), ("limit", ctypes.c_uint64),
+        ("restarts", ctypes.c_void_p), ("restarts_seen", ctypes.c_int64),
+        ("restarts_base", ctypes.c_int64),
+        ("wpos_mark", ctypes.c_uint64), ("wcount_mark", ctypes.c_uint64),
+        ("waddr_mark", ctypes.c_uint64),
     ]
 
 
@@ -74,9 +81,14 @@ def _load() -> ctypes.CDLL | None:
     lib.bootdbg_ft_start.argtypes = [p, u64]
     lib.bootdbg_ft_rearm.argtypes = [p, u64]
     lib.bootdbg_ft_drained.argtypes = [p]
-    lib.bootdbg_ft_mark.argtypes = [p, u64, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int]
+    lib.bootdbg_ft_mark.argtypes = [p, u64, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int,
+                                    u64, u64]
     _lib = lib
     return lib
+
+
+def _address(m: mmap.mmap) -> int:
+    return ctypes.addressof(ctypes.c_char.from_buffer(m))
 
 
 def available() -> bool:
@@ -101,19 +113,24 @@ class NativeEncoder:
         d = _Ft()
         d.env = eng.env
         d.counter = eng.uch + L._UC_EMU_COUNTER
+        d.stop_request = eng.uch + L._UC_STOP_REQUEST
         d.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
         d.cc_compute = ctypes.cast(uclib.cpu_cc_compute_all_x86_64, ctypes.c_void_p).value
-        d.translate = ctypes.cast(uclib.uc_vmem_translate, ctypes.c_void_p).value
         d.uc = eng.uch
+        # Re-runs of a store into its own block (the machine's block counter counts them).
+        where = machine.restarts_address()
+        self._restarts = (ctypes.c_int64.from_address(where) if where else ctypes.c_int64(0))
+        d.restarts = ctypes.addressof(self._restarts)
         d.chunk_insns = chunk_insns
         # Room past the high mark (checked at block starts) for one block's records: at most 512
         # instructions of every slot, plus the pending writes.
         room = WBUF_SIZE + (1 << 20)
-        self._buf = ctypes.create_string_buffer(buf_size + room)
-        self._wbuf = ctypes.create_string_buffer(WBUF_SIZE)
-        d.buf, d.cap = ctypes.addressof(self._buf), buf_size + room
+        # (anonymous memory: nothing to clear, and the room is only touched if it is used)
+        self._buf = mmap.mmap(-1, buf_size + room)
+        self._wbuf = mmap.mmap(-1, WBUF_SIZE)
+        d.buf, d.cap = _address(self._buf), buf_size + room
         d.high = buf_size
-        d.wbuf, d.wcap = ctypes.addressof(self._wbuf), WBUF_SIZE
+        d.wbuf, d.wcap = _address(self._wbuf), WBUF_SIZE
         self._marks = [(ctypes.c_uint64 * MAX_MARKS)() for _ in range(3)]
         d.mark_off, d.mark_icount, d.mark_count = (ctypes.addressof(a) for a in self._marks)
         d.max_marks = MAX_MARKS
@@ -131,12 +148,16 @@ class NativeEncoder:
         d.keys, d.vals = ctypes.addressof(self._keys), ctypes.addressof(self._vals)
         d.table_bits = TABLE_BITS
         d.queue, d.max_queue = ctypes.addressof(self._queue), MAX_QUEUE
-        self._pages = [(ctypes.c_uint8 * (1 << 17))() for _ in range(2)]
-        d.code_pages, d.volatile_pages = (ctypes.addressof(p) for p in self._pages)
+        self._phys = [(ctypes.c_uint64 * (1 << TABLE_BITS))() for _ in range(2)]
+        d.phys_first, d.phys_last = (ctypes.addressof(a) for a in self._phys)
+        # One mask of 64-byte lines per physical page (mod 2^20): anonymous memory, so only
+        # the pages of it that code lives in are ever touched.
+        self._lines = [mmap.mmap(-1, 8 << 20) for _ in range(2)]
+        d.code_lines, d.volatile_lines = (_address(m) for m in self._lines)
         d.classify_on = 1
         d.cc_op_off, d.cc_df_off = FT.CC_OP_OFF, FT.CC_DF_OFF
         d.hflags_off = L.OFF_HFLAGS
-        d.eflags_off, d.cr0_off, d.a20_off = L.OFF_EFLAGS, L.OFF_CR, L.OFF_A20
+        d.eflags_off = L.OFF_EFLAGS
         self.d = d
         self._ref = ctypes.byref(d)
         ud = ctypes.cast(ctypes.pointer(d), ctypes.c_void_p)
@@ -153,6 +174,7 @@ class NativeEncoder:
                 raise RuntimeError(f"cannot install the full-trace hooks (unicorn error {err})")
             self._handles.append(h)
         machine.uc.ctl_flush_tb()
+        machine.self_counter = self
 
     # -- the PyEncoder interface --------------------------------------------------------------------
     @property
@@ -165,6 +187,19 @@ class NativeEncoder:
 
     def set_base(self, icount: int) -> None:
         self.d.base = icount
+        self.d.restarts_base = self._restarts.value     # (the machine counts them per run)
+
+    # -- the machine's self-counting code hook (Machine.self_counter) -------------------------------
+    def arm(self, limit: int) -> None:
+        self.d.limit = limit
+        self.d.self_count = 1
+
+    def disarm(self) -> None:
+        self.d.self_count = 0
+
+    @property
+    def limit_address(self) -> int:
+        return ctypes.addressof(self.d) + _Ft.limit.offset
 
     def observe(self, done: int, in_exec: bool = False) -> None:
         assert not in_exec
@@ -210,15 +245,30 @@ class NativeEncoder:
         if not n:
             return
         q = self._queue
-        read = self.m.mem.read_linear
+        mem = self.m.mem
         for i in range(n):
             address, info = q[2 * i], q[2 * i + 1]
             size, bits = info >> 2, info & 3
-            val = 2 if FT.block_may_change_hot(read, address, size, _BITS[bits]) else 1
-            if not self.lib.bootdbg_ft_mark(self._ref, address, size, bits, val):
-                for arr in (self._keys, *self._pages):     # full: start again
-                    ctypes.memset(arr, 0, ctypes.sizeof(arr))
+            val = 2 if FT.block_may_change_hot(mem.read_linear, address, size, _BITS[bits]) else 1
+            try:
+                first = mem.translate(address, fetch=True)
+                last = mem.translate(address + max(size, 1) - 1, fetch=True)
+            except Exception:         # (not readable now: it is compared at every instruction)
+                val, first, last = 2, 0, 0
+            if not self.lib.bootdbg_ft_mark(self._ref, address, size, bits, val, first, last):
+                self._forget_classes()                   # full: start again
+                self.lib.bootdbg_ft_mark(self._ref, address, size, bits, val, first, last)
         d.nqueue = 0
+
+    def _forget_classes(self) -> None:
+        for arr in (self._keys, self._vals, *self._phys):
+            ctypes.memset(arr, 0, ctypes.sizeof(arr))
+        for m in self._lines:
+            if hasattr(mmap, "MADV_DONTNEED"):
+                m.madvise(mmap.MADV_DONTNEED)     # (anonymous memory reads zeros again)
+            else:
+                m.seek(0)
+                m.write(bytes(len(m)))
 
     def take(self) -> tuple[bytes, list[tuple[int, int, int]]]:
         d = self.d
@@ -232,6 +282,8 @@ class NativeEncoder:
     def remove(self) -> None:
         from unicorn.unicorn_py3.unicorn import uclib
 
+        if self.m.self_counter is self:
+            self.m.self_counter = None
         for h in self._handles:
             uclib.uc_hook_del(self.m.uc._uch, h)
         self._handles = []

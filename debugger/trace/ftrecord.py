@@ -42,14 +42,15 @@ class PyHooks(FT.PyEncoder):
         import ctypes
 
         from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_WRITE
-        from unicorn.unicorn_py3.unicorn import uclib
 
         super().__init__(machine.eng, chunk_insns)
         self.m = machine
         self.base = 0
-        self._translate = uclib.uc_vmem_translate
-        self._pa = ctypes.c_uint64()
-        self._pa_ref = ctypes.byref(self._pa)
+        # Re-runs after a store into the running block (see _fulltrace.c, "Counting").
+        where = machine.restarts_address()
+        self._restarts = ctypes.c_int64.from_address(where) if where else ctypes.c_int64(0)
+        self._restarts_seen = self._restarts_base = self._restarts.value
+        self._mark = (0, 0, 0)
         uc = machine.uc
         self._handles = [uc.hook_add(UC_HOOK_CODE, self._code),
                          uc.hook_add(UC_HOOK_MEM_WRITE, self._write)]
@@ -57,21 +58,39 @@ class PyHooks(FT.PyEncoder):
 
     def set_base(self, icount: int) -> None:
         self.base = icount
+        self._restarts_base = self._restarts.value
+
+    def _check_restart(self) -> None:
+        again = self._restarts.value
+        if again != self._restarts_seen:
+            # QEMU undid the last instruction and runs it again: its store was not made.
+            self._restarts_seen = again
+            pos, count, waddr = self._mark
+            if self.tracking and pos <= len(self.wbuf):
+                del self.wbuf[pos:]
+                self.wcount, self.last_waddr = count, waddr
+
+    def _mark_writes(self) -> None:
+        self._mark = (len(self.wbuf), self.wcount, self.last_waddr)
+
+    def observe(self, done: int, in_exec: bool = False) -> None:
+        if not in_exec:               # (a run-loop boundary)
+            self._check_restart()
+        super().observe(done, in_exec)
+        if not in_exec:
+            self._mark_writes()
 
     def _code(self, uc: Any, address: int, size: int, _ud: Any) -> None:
-        self.observe(self.base + self.eng.emu_counter - 1, True)
+        self._check_restart()
+        again = self._restarts_seen - self._restarts_base
+        super().observe(self.base + self.eng.emu_counter - 1 - again, True)
+        self._mark_writes()
 
     def _write(self, uc: Any, access: int, address: int, size: int, value: int,
                _ud: Any) -> None:
-        if not self.tracking or not 0 < size <= 8:
-            return
-        eng = self.eng
-        if eng.u64(FT.L.OFF_CR) & 0x80000000:
-            ok = self._translate(uc._uch, address, 1, self._pa_ref) == 0
-            phys = self._pa.value if ok else address
-        else:
-            phys = address & (eng.i32(FT.L.OFF_A20) & 0xFFFFFFFFFFFFFFFF)
-        self.add_write(phys, (value & ((1 << 64) - 1)).to_bytes(8, "little")[:size])
+        # (Unicorn passes the physical address: after paging and the A20 mask.)
+        if self.tracking and 0 < size <= 8:
+            self.add_write(address, (value & ((1 << 64) - 1)).to_bytes(8, "little")[:size])
 
     @property
     def pending(self) -> int:

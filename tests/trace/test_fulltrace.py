@@ -317,3 +317,131 @@ def test_cut_short_recording_keeps_the_complete_chunks(tmp_path: Path) -> None:
         ref.step()
         assert step.cpu_state() == ref.state()
     assert ref.icount == 2000
+
+
+PAGED = """
+    cli
+    xor ax, ax
+    mov ds, ax
+    lgdt [gdtr]
+    mov eax, cr0
+    or al, 1
+    mov cr0, eax
+    jmp 0x08:pm
+bits 32
+pm: mov ax, 0x10
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov esp, 0x7000
+    mov edi, 0x10000            ; page directory, a table for 0-4M, a table for 4M-8M
+    xor eax, eax
+    mov ecx, 3 * 1024
+    rep stosd
+    mov dword [0x10000], 0x11003
+    mov dword [0x10004], 0x12003
+    mov edi, 0x11000
+    mov eax, 3
+    mov ecx, 1024
+fill:
+    stosd
+    add eax, 0x1000
+    loop fill
+    mov dword [0x12000], 0x200003       ; linear 0x400000 -> physical 0x200000
+    mov eax, 0x10000
+    mov cr3, eax
+    mov eax, cr0
+    or eax, 0x80000000
+    mov cr0, eax
+    mov dword [0x400010], 0xdeadbeef
+    mov word [0x400020], 0x1234
+    hlt
+align 8
+gdt: dq 0
+    dq 0x00cf9a000000ffff
+    dq 0x00cf92000000ffff
+gdtr: dw 23
+    dd gdt
+"""
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_stores_through_paging_are_made_and_recorded_at_their_physical_address(
+        native: bool, tmp_path: Path) -> None:
+    """Unicorn's write hook gets the physical address: a store to linear 0x400010 (physical
+    0x200010) is recorded there, and recording does not disturb it (translating the physical
+    address again inside the hook clobbered QEMU's TLB entry: the store was lost)."""
+    from tests.conftest import assemble, nasm_available
+
+    if not nasm_available():
+        pytest.skip("nasm not installed")
+    if native and not _native():
+        pytest.skip("native full-trace hooks not built")
+    img = tmp_path / "paged.img"
+    img.write_bytes(assemble(PAGED))
+    s = Session(img)
+    rec = Recorder(s, tmp_path / "run.bdt", full=True, native=native)
+    assert s.cont(max_insns=100_000).kind == "halted"
+    rec.close()
+    assert s.read_memory(0x200010, 4, "physical") == bytes.fromhex("efbeadde")
+    assert s.read_memory(0x400020, 2) == bytes.fromhex("3412")
+    steps = list(FullTrace.open(tmp_path / "run.bdt").steps())
+    assert steps[-3].writes == [(0x200010, bytes.fromhex("efbeadde"))]
+    assert steps[-2].writes == [(0x200020, bytes.fromhex("3412"))]
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_store_into_the_running_block_is_recorded_once(native: bool, tmp_path: Path) -> None:
+    """QEMU undoes an instruction whose store hits its own block and runs it again alone: the
+    trace has one record for it, with its store once, and every state is the stepped one."""
+    from debugger.machine.blockcount import available
+    from tests.conftest import assemble, nasm_available
+    from tests.machine.test_smc import SRC, TOTAL
+
+    if not nasm_available():
+        pytest.skip("nasm not installed")
+    if not available() or (native and not _native()):
+        pytest.skip("needs the native block counter and full-trace hooks")
+    img = tmp_path / "smc.img"
+    img.write_bytes(assemble(SRC))
+    s = Session(img)
+    rec = Recorder(s, tmp_path / "run.bdt", full=True, native=native)
+    ev = s.cont(max_insns=1000)
+    info = rec.close(ev.kind)
+    assert (ev.kind, ev.icount, info["full"]["gaps"]) == ("halted", TOTAL, 0)
+    ref = Session(img)
+    patches = 0
+    for step in FullTrace.open(tmp_path / "run.bdt").steps():
+        ref.step()
+        assert step.cpu_state() == ref.state(), step.icount
+        patches += sum(1 for _a, data in step.writes if data == b"\x05")
+    assert ref.icount == TOTAL and patches == 3
+
+
+@pytest.mark.skipif(not _native(), reason="native full-trace hooks not built")
+def test_native_recording_counts_with_its_own_code_hook(tmp_path: Path) -> None:
+    """With the native hooks and nothing else hooking code, counted runs leave out Unicorn's
+    count hook (the trace hook counts, and Unicorn calls it directly); another code hook brings
+    the count hook back.  Either way the trace is the stepped run."""
+    from unicorn import UC_HOOK_CODE
+
+    s = Session(IMAGES / "pmode.img")
+    m = s.machine
+    rec = Recorder(s, tmp_path / "run.bdt", full=True)
+    s.cont(max_insns=3000)
+    assert m.self_counted > 0
+    before = m.self_counted
+    h = m.uc.hook_add(UC_HOOK_CODE, lambda *a: None)
+    m.uc.ctl_flush_tb()
+    s.cont(max_insns=3000)
+    assert m.self_counted == before
+    m.uc.hook_del(h)
+    m.uc.ctl_flush_tb()
+    ev = s.cont(max_insns=300_000)
+    rec.close(ev.kind)
+    assert m.self_counted > before and m.self_counter is None
+    ref = Session(IMAGES / "pmode.img")
+    for step in FullTrace.open(tmp_path / "run.bdt").steps():
+        ref.step()
+        assert step.cpu_state() == ref.state(), step.icount
+    assert ref.icount == s.icount
