@@ -237,8 +237,7 @@ def _recording_figures(path: Path, start_icount: int, n: int, wanted: tuple[str,
                 f"{trace / count:.2f} bytes/instruction in TRACE chunks, "
                 f"{info['bytes'] / count:.2f} the whole file; "
                 f"{'native' if full['native'] else 'Python'} hooks; emulating thread "
-                f"{count / info['cpu'] / 1e6:.1f} MIPS of its CPU time, "
-                f"{full['uncompressed']} of {full['chunks']} chunks left uncompressed"
+                f"{count / info['cpu'] / 1e6:.1f} MIPS of its CPU time"
                 + (f"; first {count:,} instructions" if count < n else ""))
         if "reverse-stepi" in wanted and n >= RSI_MIN:
             _reverse_stepi_figure(path, start_icount, min(n, RSI_MAX), res, attach, random)

@@ -1,4 +1,5 @@
-"""`bootdbg record IMAGE -o run.bdt [-x SCRIPT] [--max-insns N] [--no-embed] [--full]`."""
+"""`bootdbg record IMAGE -o run.bdt [-x SCRIPT] [--max-insns N] [--no-embed] [--full
+[--compress]]`."""
 from __future__ import annotations
 
 import argparse
@@ -22,6 +23,9 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="do not embed the disk images (keep path and SHA-256 only)")
     p.add_argument("--full", action="store_true",
                    help="also record every instruction (register deltas and memory writes)")
+    p.add_argument("--compress", action="store_true",
+                   help="with --full: zlib the per-instruction trace (a smaller file, slower "
+                        "recording)")
     p.add_argument("--interval", type=int, default=None, metavar="N",
                    help="instructions between checkpoints (default 4 M: timeline.DEFAULT_INTERVAL)")
     p.add_argument("--budget-mb", type=int, default=512, metavar="MB",
@@ -36,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     from debugger.trace.recorder import Recorder
     from debugger.trace.timeline import DEFAULT_INTERVAL
 
+    if args.compress and not args.full:
+        raise UserError("--compress goes with --full (checkpoints are always compressed)")
     if args.max_insns is not None and args.max_insns < 1:
         raise UserError("--max-insns must be at least 1")
     if args.interval is None:
@@ -46,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         s = Session(disks=disks, config=config_from_args(args, boot))
         rec = Recorder(s, args.output, embed=not args.no_embed, interval=args.interval,
-                       budget=args.budget_mb << 20, full=args.full)
+                       budget=args.budget_mb << 20, full=args.full,
+                       compress_trace=args.compress)
     except (SessionError, TraceError) as exc:
         raise UserError(str(exc)) from None
     t0 = time.perf_counter()

@@ -156,16 +156,17 @@ def info_checkpoints(ctx: "CommandContext", args: str) -> Any:
     return "\n".join(lines)
 
 
-@command("record", category="running", usage="record [FILE [--full] | stop]",
+@command("record", category="running", usage="record [FILE [--full [--compress]] | stop]",
          help="Turn time travel on from here; with FILE also write a trace file (closed by\n"
               "'record stop' or at exit); --full adds every instruction (register deltas and\n"
-              "memory writes) to the file.")
+              "memory writes) to the file, --compress zlibs that part (smaller, slower).")
 def record(ctx: "CommandContext", args: str) -> str:
     words = args.split()
     full = "--full" in words
-    words = [w for w in words if w != "--full"]
-    if len(words) > 1 or any(w.startswith("-") for w in words):
-        raise CommandError("usage: record [FILE [--full] | stop]")
+    compress = "--compress" in words
+    words = [w for w in words if w not in ("--full", "--compress")]
+    if len(words) > 1 or any(w.startswith("-") for w in words) or (compress and not full):
+        raise CommandError("usage: record [FILE [--full [--compress]] | stop]")
     arg = words[0] if words else ""
     s = ctx.session
     rec = getattr(s, "recorder", None)
@@ -189,7 +190,8 @@ def record(ctx: "CommandContext", args: str) -> str:
     from debugger.trace.recorder import Recorder
 
     try:
-        s.recorder = Recorder(s, arg, full=full)     # type: ignore[attr-defined]
+        s.recorder = Recorder(s, arg, full=full,   # type: ignore[attr-defined]
+                              compress_trace=compress)
     except TraceError as exc:
         raise CommandError(str(exc)) from None
     return f"Recording to {arg} from icount {s.icount}" + (

@@ -36,6 +36,7 @@ struct bootdbg_blockcount {
                                   hook, or a self-counting code hook's own */
     int64_t restarts;          /* watch mode: blocks QEMU re-ran after a store into them
                                   (never reset: native hooks compare it with what they saw) */
+    uint8_t *skip_sync;        /* uc->skip_sync_pc_on_exit */
 };
 
 /* TranslationBlock (unicorn 2.1.4, x86_64 target): pc, cs_base, flags, size, icount, cflags */
@@ -59,6 +60,13 @@ void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user
         return;
     const uint8_t *tb = ((const uint8_t *const *)(b->cpu + b->jmp_off))[jmp_hash(address)];
     if (b->enabled == 2) {
+        /* Under a count hook Unicorn syncs EIP before every instruction, so the memory and I/O
+         * hooks need not re-derive the CPU state from the instruction's start -- which also
+         * resets cc_op to its value before the flags Unicorn computes after each code hook,
+         * and can leave it wrong in memory (a write watchpoint on `sub ecx, ebp; rep movsb`
+         * changed the guest's flags).  Set for the block; an exit clears it (and exits without
+         * re-deriving, right for the same reason). */
+        *b->skip_sync = 1;
         /* Watch mode, under an instruction count hook: a store into the running block made
          * QEMU re-run the storing instruction alone.  The count hook counted it on the first
          * attempt and will again: give it one more unit so it is not stopped half-done, and

@@ -48,7 +48,8 @@ class _B(ctypes.Structure):
                 ("last", ctypes.c_uint64), ("uc_ctl", ctypes.c_void_p),
                 ("request_cache", ctypes.c_int32), ("lookups", ctypes.c_int32),
                 ("last_pc", ctypes.c_uint64), ("last_size", ctypes.c_uint64),
-                ("count_limit", ctypes.c_void_p), ("restarts", ctypes.c_int64)]
+                ("count_limit", ctypes.c_void_p), ("restarts", ctypes.c_int64),
+                ("skip_sync", ctypes.c_void_p)]
 # (`restarts` only grows: the re-runs of one run are the difference from its start.)
 
 
@@ -123,7 +124,7 @@ class BlockCounter:
                      off or 0, L.OFF_HFLAGS, L.OFF_EFLAGS, _SEGS_CS_BASE, 0, 0, 0, 0, 0, 0, 0,
                      ctypes.cast(uclib.uc_ctl, ctypes.c_void_p).value,
                      _REQUEST_CACHE,
-                     0, 0, 0, eng.uch + L._UC_EMU_COUNT, 0)
+                     0, 0, 0, eng.uch + L._UC_EMU_COUNT, 0, eng.uch + L._UC_SKIP_SYNC)
         self._handle: Any = None
         self._restarts_base = 0
         if self.available:
@@ -133,6 +134,14 @@ class BlockCounter:
                               ctypes.cast(ctypes.pointer(self._b), ctypes.c_void_p),
                               ctypes.c_uint64(1), ctypes.c_uint64(0))
             self._handle = h
+        else:
+            # Without the native hook, the runs are all counted: the same hint for the memory
+            # and I/O hooks, from Python (see _blockcount.c, watch mode).
+            skip = ctypes.c_bool.from_address(eng.uch + L._UC_SKIP_SYNC)
+
+            def hint(_uc: Any, _address: int, _size: int, _ud: Any) -> None:
+                skip.value = True
+            eng.uc.hook_add(UC_HOOK_BLOCK, hint)
 
     def start(self, limit: int) -> None:
         b = self._b

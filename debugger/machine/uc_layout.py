@@ -64,6 +64,7 @@ _UC_EMU_COUNT = 1376
 _UC_CODE_HOOKS = 1296    # int hooks_count[UC_HOOK_CODE_IDX] (the count hook included)
 _UC_COUNT_HOOK = 1360    # uc_hook count_hook (non-zero while Unicorn's count hook exists)
 _UC_STOP_REQUEST = 1389  # bool stop_request (set by uc_emu_stop)
+_UC_SKIP_SYNC = 14898    # bool skip_sync_pc_on_exit (set by writing RIP; emu_start clears it)
 
 
 class LayoutError(RuntimeError):
@@ -208,5 +209,11 @@ def _self_test(eng: Engine) -> None:
     if (hooks, eng.code_hooks(), before, stop.value) != (1, 0, False, True):
         raise LayoutError("unicorn hook counts / stop request not where expected")
     stop.value = False
+    skip = ctypes.c_bool.from_address(eng.uch + _UC_SKIP_SYNC)
+    before = skip.value
+    uc.reg_write(x.UC_X86_REG_RIP, 0x100)
+    if (before, skip.value) != (False, True):
+        raise LayoutError("unicorn skip_sync_pc_on_exit not where expected")
+    skip.value = False
     _pristine_real_mode(uc)
     uc.ctl_flush_tb()

@@ -45,6 +45,7 @@ struct ft {
     emu_stop_fn emu_stop;
     cc_fn cc_compute;
     const uint8_t *stop_request; /* uc->stop_request */
+    uint8_t *skip_sync;          /* uc->skip_sync_pc_on_exit (see the code hook) */
     void *uc;
     uint64_t base;               /* machine icount at the start of this emu_start */
     uint64_t frontier;           /* icount of the state in `shadow` */
@@ -76,10 +77,14 @@ struct ft {
     int32_t range_off[MAX_RANGES];
     int32_t range_len[MAX_RANGES];
     int32_t nhot;
-    int32_t block_start;         /* set by the block hook: compare every range once */
-    /* Block classes (Python decodes each block once): 1 clean (nothing in it changes the hot
-     * ranges before the block ends), 2 suspect, 3 waiting for Python.  A new block stops the
-     * engine at its start (nothing of it has run or been counted) so Python can decide it. */
+    int32_t block_start;         /* compare every range at the next record */
+    int32_t next_compare;        /* ... and at the next block's start (this block's end can
+                                    change a slot) */
+    /* Block classes (Python decodes each block once, fulltrace.block_class): 1 pure (nothing in
+     * it changes a slot beyond RIP, RFLAGS and the general registers), 4 only its last
+     * instruction can, 2 suspect (one before its end can), 3 waiting for Python.  A new block
+     * stops the engine at its start (nothing of it has run or been counted) so Python can
+     * decide it. */
     int32_t classify_on;
     int32_t hot;                 /* compare the hot ranges at every instruction of this block */
     uint64_t *keys;
@@ -385,15 +390,19 @@ int bootdbg_ft_mark(struct ft *d, uint64_t address, uint32_t size, uint32_t bits
 void bootdbg_ft_block_cb(void *uc, uint64_t address, uint32_t size, void *user_data) {
     struct ft *d = (struct ft *)user_data;
     check_restart(d);
-    d->block_start = 1;
+    d->block_start = d->next_compare;   /* (what the block before this one ended with) */
+    d->next_compare = 1;
     d->hot = 1;
     if (d->classify_on) {
         uint32_t hf = *(const uint32_t *)(d->env + d->hflags_off);
         uint32_t bits = (hf >> 15) & 1 ? 2 : ((hf >> 4) & 1 ? 1 : 0);
         int64_t slot = lookup(d, block_key(address, size, bits));
         int cls = slot < 0 ? 0 : d->vals[slot];
-        if (cls == 1) {
+        if (cls == 1 || cls == 4) {
             d->hot = volatile_block(d, (uint32_t)slot, size);
+            /* (QEMU clears the interrupt shadow of an STI or MOV SS at the end of the block
+             * after it: HF_INHIBIT_IRQ) */
+            d->next_compare = cls == 4 || d->hot || (hf & (1u << 3));
         } else if (cls == 0 && d->nqueue < d->max_queue
                    && insert(d, block_key(address, size, bits), 3) >= 0) {
             /* First sight: compared fully this time; stop so Python decides it now. */
@@ -421,6 +430,15 @@ void bootdbg_ft_code_cb(void *uc, uint64_t address, uint32_t size, void *user_da
             return;
         }
     }
+    /* The memory-write hook needs no CPU state, and the instruction's EIP is already synced
+     * (Unicorn does it before every code hook): tell Unicorn not to re-derive the state from
+     * the instruction's start for the hooks of this instruction's accesses.  That derivation
+     * also resets cc_op to its value before Unicorn's own flag computation after this hook, and
+     * leaves it wrong in memory when the block ends after an instruction that stores without
+     * changing flags (`sub ...; rep movsb`: the next block computed the flags from a stale
+     * cc_op).  An exit requested later clears the flag (it exits without re-deriving, which
+     * is right for the same reason). */
+    *d->skip_sync = 1;
     check_restart(d);
     uint64_t done = d->base + *d->counter - 1 - (uint64_t)(d->restarts_seen - d->restarts_base);
     if (__builtin_expect(d->tracking && done == d->frontier + 1, 1))
@@ -468,7 +486,8 @@ void bootdbg_ft_boundary(struct ft *d, uint64_t icount) {
     check_restart(d);
     observe(d, icount, 0);
     mark_writes(d);
-    d->block_start = 1;     /* Python may change the state before the engine runs: compare all */
+    /* Python may change the state before the engine runs: compare all. */
+    d->block_start = d->next_compare = 1;
 }
 
 /* Start (or restart after an edit): a new chunk with the state now at `icount`. */

@@ -31,6 +31,7 @@ class _Ft(ctypes.Structure):
     _fields_ = [
         ("env", ctypes.c_void_p), ("counter", ctypes.c_void_p), ("emu_stop", ctypes.c_void_p),
         ("cc_compute", ctypes.c_void_p), ("stop_request", ctypes.c_void_p),
+        ("skip_sync", ctypes.c_void_p),
         ("uc", ctypes.c_void_p),
         ("base", ctypes.c_uint64), ("frontier", ctypes.c_uint64),
         ("tracking", ctypes.c_int32), ("resync_armed", ctypes.c_int32),
@@ -49,6 +50,7 @@ class _Ft(ctypes.Structure):
         ("nranges", ctypes.c_int32), ("range_off", ctypes.c_int32 * MAX_RANGES),
         ("range_len", ctypes.c_int32 * MAX_RANGES),
         ("nhot", ctypes.c_int32), ("block_start", ctypes.c_int32),
+        ("next_compare", ctypes.c_int32),
         ("classify_on", ctypes.c_int32), ("hot", ctypes.c_int32),
         ("keys", ctypes.c_void_p), ("vals", ctypes.c_void_p), ("table_bits", ctypes.c_uint32),
         ("nqueue", ctypes.c_int32), ("max_queue", ctypes.c_int32), ("queue", ctypes.c_void_p),
@@ -114,6 +116,7 @@ class NativeEncoder:
         d.env = eng.env
         d.counter = eng.uch + L._UC_EMU_COUNTER
         d.stop_request = eng.uch + L._UC_STOP_REQUEST
+        d.skip_sync = eng.uch + L._UC_SKIP_SYNC
         d.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
         d.cc_compute = ctypes.cast(uclib.cpu_cc_compute_all_x86_64, ctypes.c_void_p).value
         d.uc = eng.uch
@@ -249,12 +252,12 @@ class NativeEncoder:
         for i in range(n):
             address, info = q[2 * i], q[2 * i + 1]
             size, bits = info >> 2, info & 3
-            val = 2 if FT.block_may_change_hot(mem.read_linear, address, size, _BITS[bits]) else 1
+            val = FT.block_class(mem.read_linear, address, size, _BITS[bits])
             try:
                 first = mem.translate(address, fetch=True)
                 last = mem.translate(address + max(size, 1) - 1, fetch=True)
             except Exception:         # (not readable now: it is compared at every instruction)
-                val, first, last = 2, 0, 0
+                val, first, last = FT.SUSPECT, 0, 0
             if not self.lib.bootdbg_ft_mark(self._ref, address, size, bits, val, first, last):
                 self._forget_classes()                   # full: start again
                 self.lib.bootdbg_ft_mark(self._ref, address, size, bits, val, first, last)

@@ -6,10 +6,12 @@ slice listeners (a run-loop boundary: the state after the last instruction is fi
 its host-write hooks (interrupt delivery, BIOS services), and its service listeners (the state before a BIOS
 service, which belongs to the next instruction).  Records collect in the encoder's
 buffer; the recorder drains it between run slices, cuts it into chunks of CHUNK_INSNS
-instructions (each with a keyframe), and a worker thread compresses and writes them in order
-(zlib and file writes release the GIL, so this overlaps with emulation on another core).  When the compressor
-falls behind (random register values compress slowly and little), chunks are written as they
-are instead of making emulation wait.  Memory stays bounded: at most `MAX_QUEUE` chunks wait.
+instructions (each with a keyframe), and a worker thread writes them in order (file writes
+release the GIL, so this overlaps with emulation).  The chunks are written as they are unless
+`compress` (record --full --compress): zlib takes more CPU time than the emulation saves in
+bytes written, and the two threads share the machine's cores, so compressing slows recording
+(random register values compress slowly and little; the demo images about 5 times).  Memory
+stays bounded: at most `MAX_QUEUE` chunks wait to be written (then emulation waits).
 """
 from __future__ import annotations
 
@@ -24,8 +26,7 @@ from debugger.trace import fulltrace as FT
 __all__ = ["FullRecorder", "PyHooks", "native_available"]
 
 LEVEL = 1                  # zlib level: register values compress little; speed matters more
-MAX_JOBS = 2               # chunks queued for compression (more are written as they are)
-MAX_QUEUE = 16             # chunks queued for writing (then emulation waits)
+MAX_QUEUE = 32             # chunks queued for writing (then emulation waits)
 DRAIN_AT = 1 << 20
 
 
@@ -51,6 +52,8 @@ class PyHooks(FT.PyEncoder):
         self._restarts = ctypes.c_int64.from_address(where) if where else ctypes.c_int64(0)
         self._restarts_seen = self._restarts_base = self._restarts.value
         self._mark = (0, 0, 0)
+        # (see the native code hook: no state re-derivation for this instruction's stores)
+        self._skip_sync = ctypes.c_bool.from_address(machine.eng.uch + FT.L._UC_SKIP_SYNC)
         uc = machine.uc
         self._handles = [uc.hook_add(UC_HOOK_CODE, self._code),
                          uc.hook_add(UC_HOOK_MEM_WRITE, self._write)]
@@ -81,6 +84,7 @@ class PyHooks(FT.PyEncoder):
             self._mark_writes()
 
     def _code(self, uc: Any, address: int, size: int, _ud: Any) -> None:
+        self._skip_sync.value = True
         self._check_restart()
         again = self._restarts_seen - self._restarts_base
         super().observe(self.base + self.eng.emu_counter - 1 - again, True)
@@ -108,7 +112,7 @@ class PyHooks(FT.PyEncoder):
 class FullRecorder:
     def __init__(self, machine: Any, writer: Any, *, native: bool | None = None,
                  chunk_insns: int = FT.CHUNK_INSNS, level: int = LEVEL,
-                 buf_size: int | None = None, compress_all: bool = False) -> None:
+                 buf_size: int | None = None, compress: bool = False) -> None:
         self.m = machine
         self.w = writer
         self.level = level
@@ -125,12 +129,10 @@ class FullRecorder:
         # The chunk being filled: room for its head, then the keyframe and the records.
         self._chunk = bytearray(FT.CHUNK_HEAD.size)
         self._chunk_icount: int | None = None
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="bdt-compress")
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="bdt-write")
         self._jobs: deque[Future[None]] = deque()
         self.chunks = 0
-        self.uncompressed = 0
-        # Tests compare files byte for byte: compress every chunk (waiting if need be).
-        self.compress_all = compress_all
+        self.compress = compress
         self.raw_bytes = 0
         self.instructions = 0
         self.closed = False
@@ -197,13 +199,12 @@ class FullRecorder:
         self.chunks += 1
         self.raw_bytes += len(payload)
         self.instructions += count
-        # The worker compresses (unless it is behind: emulation never waits for zlib) and
-        # writes, in order; the writer is locked against the checkpoints this thread writes.
-        self._jobs = deque(j for j in self._jobs if not j.done())
-        compress = self.compress_all or len(self._jobs) < MAX_JOBS
-        if not compress:
-            self.uncompressed += 1
-        self._jobs.append(self._pool.submit(self._store, payload, self._chunk_icount, compress))
+        # The worker (compresses and) writes, in order; the writer is locked against the
+        # checkpoints this thread writes.
+        while self._jobs and self._jobs[0].done():
+            self._jobs.popleft().result()
+        self._jobs.append(self._pool.submit(self._store, payload, self._chunk_icount,
+                                            self.compress))
         while len(self._jobs) > MAX_QUEUE:
             self._jobs.popleft().result()
 
@@ -236,6 +237,6 @@ class FullRecorder:
 
     def stats(self) -> dict[str, Any]:
         return {"instructions": self.instructions, "chunks": self.chunks,
-                "uncompressed": self.uncompressed,
+                "compressed": self.compress,
                 "raw_bytes": self.raw_bytes, "lost": self.enc.lost, "gaps": self.enc.gaps,
                 "native": self.native}

@@ -101,26 +101,40 @@ RANGES = ((L.OFF_SEGS, L.OFF_CR - L.OFF_SEGS), (L.OFF_A20, 8), (L.OFF_EFER, 8),
 HOT_RANGES = 5
 assert all(o % 8 == 0 and n % 8 == 0 for o, n in RANGES) and sum(n for _, n in RANGES) <= 1024
 _OUTS = {"out", "outsb", "outsw", "outsd", "lmsw", "clts", "(bad)"}
+# What else changes a slot other than RIP, RFLAGS and the general registers (QEMU ends the block
+# after each): far transfers (CS, and SS/DS/ES/FS/GS for IRET and RETF to another level), IRET,
+# STI (the interrupt shadow), SYSENTER/SYSEXIT/SYSCALL/SYSRET; and to be safe what stops in
+# Python anyway (software interrupts, HLT) and RSM.
+_ENDS_CHANGING = {"ljmp", "lcall", "retf", "retfq", "iret", "iretd", "iretq", "sti", "sysenter",
+                  "sysexit", "sysexitq", "syscall", "sysret", "sysretq", "int", "int1", "int3",
+                  "into", "hlt", "rsm"}
+# Block classes (the native hook's): nothing in the block changes a slot beyond RIP, RFLAGS and
+# the general registers / only its last instruction can (compare at the next block start) / an
+# instruction before its end can (compare at every instruction).
+PURE, ENDS_CHANGING, SUSPECT = 1, 4, 2
 
 
-def block_may_change_hot(read: Any, address: int, size: int, bits: int) -> bool:
-    """Can an instruction of this block change a hot range (or, to be safe, a cold one) before
-    the block ends?  Segment/DTR loads and WRMSR (the engine's block scan), OUT (the A20 gate),
-    moves to control and debug registers, LMSW, CLTS."""
+def block_class(read: Any, address: int, size: int, bits: int) -> int:
+    """PURE, ENDS_CHANGING or SUSPECT (see above).  Suspect: segment/DTR loads and WRMSR (the
+    engine's block scan), OUT (the A20 gate), moves to control and debug registers, LMSW, CLTS,
+    undecodable bytes."""
     from debugger.engine.blockscan import classify
     from debugger.engine.disasm import disassemble
 
     if classify(read, address, size, bits):
-        return True
+        return SUSPECT
     try:
         code = read(address, size)
     except Exception:
-        return True
+        return SUSPECT
+    cls = PURE
     for ins in disassemble(code, address, bits):
         if ins.mnemonic in _OUTS or (ins.mnemonic == "mov" and any(
                 r in ins.op_str for r in ("cr", "dr"))):
-            return True
-    return False
+            return SUSPECT
+        if ins.mnemonic in _ENDS_CHANGING:
+            cls = ENDS_CHANGING
+    return cls
 
 
 CC_OP_OFF, CC_DF_OFF = L.OFF_EFLAGS + 32, L.OFF_EFLAGS + 36     # cc_op, df (int32 each)

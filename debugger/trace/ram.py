@@ -9,6 +9,7 @@ take about 7 ms.  The shadow holds the RAM contents as of the timeline's anchor 
 from __future__ import annotations
 
 import ctypes
+import mmap
 import zlib
 from array import array
 from typing import Any
@@ -36,8 +37,10 @@ class RamTracker:
         self._uch = uc._uch
         self.size = ram_size
         self.pages = ram_size // PAGE
-        self.shadow = ctypes.create_string_buffer(ram_size)
-        self._shadow_addr = ctypes.addressof(self.shadow)
+        # Anonymous memory reads as zeros without being cleared (64 MiB took 50 ms to clear),
+        # and only the pages the guest ever writes get memory of their own.
+        self.shadow = mmap.mmap(-1, ram_size)
+        self._shadow_addr = ctypes.addressof(ctypes.c_char.from_buffer(self.shadow))
         self._buf = ctypes.create_string_buffer(_PIECE)
         self._buf_addr = ctypes.addressof(self._buf)
         self.crcs = array("I", [_ZERO_CRC]) * self.pages

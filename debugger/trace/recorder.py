@@ -50,7 +50,7 @@ def header_for(s: "Session", *, embed: bool, interval: int, full: bool = False
 class Recorder:
     def __init__(self, s: "Session", path: str | Path, *, embed: bool = True,
                  interval: int = DEFAULT_INTERVAL, budget: int = 512 << 20, full: bool = False,
-                 native: bool | None = None) -> None:
+                 native: bool | None = None, compress_trace: bool = False) -> None:
         self.s = s
         self.tt = attach(s, interval=interval, budget=budget)
         self.w = TraceWriter(path)
@@ -75,7 +75,7 @@ class Recorder:
         if full:     # the per-instruction trace (fulltrace.py), from here on
             from debugger.trace.ftrecord import FullRecorder
 
-            self.full = FullRecorder(s.machine, self.w, native=native)
+            self.full = FullRecorder(s.machine, self.w, native=native, compress=compress_trace)
             # Record the instruction that led to where the user stands before going elsewhere.
             self.tt.tl.restore_listeners.append(self.full.sync)
 

@@ -82,7 +82,7 @@ def test_native_and_python_write_identical_records(name: str, tmp_path: Path) ->
         w = TraceWriter(tmp_path / f"{native}.bdt")
         w.json_chunk(F.HEADER, {"full": True})
         fr = FullRecorder(s.machine, w, native=native, chunk_insns=1000, buf_size=4096,
-                          compress_all=True)
+                          compress=True)
         s.cont(max_insns=300_000)
         stats[native] = (fr.close(), getattr(fr.enc, "stops", None))
         w.close()
@@ -171,6 +171,34 @@ def test_cli_record_full_and_repl_record_command(tmp_path: Path) -> None:
     assert "usage: record" in out and "Traceback" not in out
     part = FullTrace.open(tmp_path / "part.bdt")
     assert (part.first, part.last) == (100, 350)
+
+
+def test_trace_chunks_are_compressed_only_when_asked(tmp_path: Path) -> None:
+    """record --full writes the per-instruction trace as it is (fast); --compress zlibs it
+    (CLI and REPL); both read back the same; --compress alone is refused in one line."""
+    sizes = {}
+    for extra in ([], ["--compress"]):
+        out = tmp_path / f"run{len(extra)}.bdt"
+        r = _cli("record", str(IMAGES / "vm86.img"), "-o", str(out), "--full", *extra,
+                 cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        chunks = TraceReader(out).of_type(F.TRACE)
+        assert all(bool(c.flags & F.FLAG_ZLIB) == bool(extra) for c in chunks)
+        sizes[bool(extra)] = sum(c.length for c in chunks)
+    assert sizes[True] * 3 < sizes[False]
+    a, b = (list(FullTrace.open(tmp_path / f"run{n}.bdt").steps()) for n in (0, 1))
+    assert [x.changes for x in a] == [x.changes for x in b]
+    r = _cli("record", str(IMAGES / "vm86.img"), "-o", "x.bdt", "--compress", cwd=tmp_path)
+    assert r.returncode == 2 and "--compress goes with --full" in r.stderr
+    assert "Traceback" not in r.stderr
+    script = tmp_path / "s.bdbg"
+    script.write_text("record part.bdt --full --compress\nstepi 250\nrecord stop\n"
+                      "record y.bdt --compress\n")
+    r = _cli("session", str(IMAGES / "vm86.img"), "-x", str(script), "--batch", cwd=tmp_path)
+    out = " ".join((r.stdout + r.stderr).split())
+    assert "every instruction (250)" in out and "usage: record" in out, out
+    assert all(c.flags & F.FLAG_ZLIB
+               for c in TraceReader(tmp_path / "part.bdt").of_type(F.TRACE))
 
 
 SMC = """
@@ -301,7 +329,7 @@ def test_cut_short_recording_keeps_the_complete_chunks(tmp_path: Path) -> None:
     s = Session(IMAGES / "hello.img")
     w = TraceWriter(tmp_path / "run.bdt")
     w.json_chunk(F.HEADER, {"full": True})
-    fr = FullRecorder(s.machine, w, chunk_insns=1000, compress_all=True)
+    fr = FullRecorder(s.machine, w, chunk_insns=1000, compress=True)
     s.cont()
     fr.close()
     w.abandon()
@@ -445,3 +473,24 @@ def test_native_recording_counts_with_its_own_code_hook(tmp_path: Path) -> None:
         ref.step()
         assert step.cpu_state() == ref.state(), step.icount
     assert ref.icount == s.icount
+
+
+@pytest.mark.slow
+def test_syslinux_trace_is_the_stepped_run(tmp_path: Path) -> None:
+    """The first 600,000 instructions of a SYSLINUX boot (built at test time): every state the
+    per-instruction trace holds is the single-stepped one (at 515,746 a `rep movsb` after a
+    `sub` lost AF while recording: tests/machine/test_hook_flags.py)."""
+    from debugger.machine.disk import open_disk
+    from tests.machine.stock_images import syslinux_image
+
+    img = syslinux_image()
+    s = Session(disks=[open_disk(img, boot=True)])
+    rec = Recorder(s, tmp_path / "run.bdt", full=True)
+    s.cont(max_insns=600_000)
+    info = rec.close()
+    assert info["full"]["lost"] == info["full"]["gaps"] == 0
+    ref = Session(disks=[open_disk(img, boot=True)])
+    for step in FullTrace.open(tmp_path / "run.bdt").steps():
+        ref.step()
+        assert step.cpu_state() == ref.state(), step.icount
+    assert ref.icount == s.icount == 600_000
