@@ -28,6 +28,7 @@ __all__ = ["FullRecorder", "PyHooks", "native_available"]
 LEVEL = 1                  # zlib level: register values compress little; speed matters more
 MAX_QUEUE = 32             # chunks queued for writing (then emulation waits)
 DRAIN_AT = 1 << 20
+CHUNK_CAP = 1 << 20        # chunk buffers are recycled at this size (they grow for larger chunks)
 
 
 def native_available() -> bool:
@@ -126,8 +127,12 @@ class FullRecorder:
         else:
             self.enc = PyHooks(machine, chunk_insns)
         self.native = bool(native)
-        # The chunk being filled: room for its head, then the keyframe and the records.
-        self._chunk = bytearray(FT.CHUNK_HEAD.size)
+        # The chunk being filled: room for its head, then the keyframe and the records; in a
+        # buffer used again once the writer is done with it (a fresh one per chunk cost as
+        # much as its copy: the kernel maps and clears new pages).
+        self._free: list[bytearray] = []
+        self._chunk = bytearray(CHUNK_CAP)
+        self._fill = FT.CHUNK_HEAD.size
         self._chunk_icount: int | None = None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="bdt-write")
         self._jobs: deque[Future[None]] = deque()
@@ -184,36 +189,47 @@ class FullRecorder:
         view = memoryview(data)
         pos = 0
         for off, icount, count in marks:
-            self._chunk += view[pos:off]
+            self._append(view[pos:off])
             pos = off
             if self._chunk_icount is not None:
                 self._finish(count)
             self._chunk_icount = icount
-        self._chunk += view[pos:]
+        self._append(view[pos:])
+
+    def _append(self, data: memoryview) -> None:
+        end = self._fill + len(data)
+        if end > len(self._chunk):
+            self._chunk += bytes(end - len(self._chunk))
+        self._chunk[self._fill:end] = data
+        self._fill = end
 
     def _finish(self, count: int) -> None:
         assert self._chunk_icount is not None
-        payload = self._chunk            # (its first bytes were left for the chunk head)
+        payload, size = self._chunk, self._fill   # (its first bytes were left for the head)
         FT.CHUNK_HEAD.pack_into(payload, 0, self._chunk_icount, count)
-        self._chunk = bytearray(FT.CHUNK_HEAD.size)
+        self._chunk = self._free.pop() if self._free else bytearray(CHUNK_CAP)
+        self._fill = FT.CHUNK_HEAD.size
         self.chunks += 1
-        self.raw_bytes += len(payload)
+        self.raw_bytes += size
         self.instructions += count
         # The worker (compresses and) writes, in order; the writer is locked against the
         # checkpoints this thread writes.
         while self._jobs and self._jobs[0].done():
             self._jobs.popleft().result()
-        self._jobs.append(self._pool.submit(self._store, payload, self._chunk_icount,
+        self._jobs.append(self._pool.submit(self._store, payload, size, self._chunk_icount,
                                             self.compress))
         while len(self._jobs) > MAX_QUEUE:
             self._jobs.popleft().result()
 
-    def _store(self, payload: bytearray, icount: int, compress: bool) -> None:
-        if compress:
-            self.w.chunk_compressed(F.TRACE, zlib.compress(payload, self.level), len(payload),
-                                    icount)
-        else:
-            self.w.chunk(F.TRACE, payload, icount, compress=False)
+    def _store(self, buf: bytearray, size: int, icount: int, compress: bool) -> None:
+        with memoryview(buf) as whole, whole[:size] as payload:
+            if compress:
+                self.w.chunk_compressed(F.TRACE, zlib.compress(payload, self.level), size,
+                                        icount)
+            else:
+                self.w.chunk(F.TRACE, payload, icount, compress=False)
+        if len(self._free) < MAX_QUEUE:
+            self._free.append(buf)         # (list.append is atomic: the emulating thread pops)
 
     def close(self) -> dict[str, Any]:
         if self.closed:

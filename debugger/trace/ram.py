@@ -44,6 +44,11 @@ class RamTracker:
         self._buf = ctypes.create_string_buffer(_PIECE)
         self._buf_addr = ctypes.addressof(self._buf)
         self.crcs = array("I", [_ZERO_CRC]) * self.pages
+        # 64 KiB blocks of the shadow never written (zeros): compared with one zero block that
+        # stays in the cache, instead of faulting in the shadow's pages one by one.
+        self._virgin = bytearray(b"\x01") * (ram_size // _BLOCK + 1)
+        self._zero = ctypes.create_string_buffer(_BLOCK)
+        self._zero_addr = ctypes.addressof(self._zero)
 
     def scan(self) -> dict[int, bytes]:
         """The pages whose contents differ from the shadow: {page number: current bytes}."""
@@ -54,6 +59,13 @@ class RamTracker:
             if self._read(self._uch, off, buf, n) != 0:
                 raise RuntimeError(f"cannot read guest RAM at {off:#x}")
             for b in range(0, n, _BLOCK):
+                if self._virgin[(off + b) // _BLOCK]:
+                    if not _memcmp(baddr + b, self._zero_addr, _BLOCK):
+                        continue
+                    for p in range(b, b + _BLOCK, PAGE):
+                        if _memcmp(baddr + p, self._zero_addr, PAGE):
+                            out[(off + p) // PAGE] = ctypes.string_at(baddr + p, PAGE)
+                    continue
                 if not _memcmp(baddr + b, saddr + off + b, _BLOCK):
                     continue
                 for p in range(b, b + _BLOCK, PAGE):
@@ -65,6 +77,7 @@ class RamTracker:
         return ctypes.string_at(self._shadow_addr + page * PAGE, PAGE)
 
     def set_shadow(self, page: int, data: bytes) -> None:
+        self._virgin[page * PAGE // _BLOCK] = 0
         ctypes.memmove(self._shadow_addr + page * PAGE, data, PAGE)
         self.crcs[page] = zlib.crc32(data)
 
