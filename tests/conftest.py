@@ -80,3 +80,38 @@ def demo_session(name: str, **kw):
 
     kind = "hd" if name.endswith("-hd") else None
     return Session(disks=[open_disk(ROOT / "images" / f"{name}.img", kind=kind, boot=True)], **kw)
+
+
+# Real mode -> flat 32-bit protected mode (CS 08, DS/ES/SS 10, ESP 9000), for small guests;
+# GDT_TAIL holds the GDT (also ring-3 code/data at 18/20 and a TSS at 28), `tss` and `idt`.
+GDT_PM = """
+    cli
+    xor ax, ax
+    mov ds, ax
+    mov ss, ax
+    mov sp, 0x7000
+    lgdt [gdtr]
+    mov eax, cr0
+    or al, 1
+    mov cr0, eax
+    jmp 0x08:pm
+bits 32
+pm: mov ax, 0x10
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov esp, 0x9000
+"""
+GDT_TAIL = """
+align 8
+gdt: dq 0
+    dq 0x00cf9a000000ffff      ; 08 code32 DPL0
+    dq 0x00cf92000000ffff      ; 10 data DPL0
+    dq 0x00cffa000000ffff      ; 18 code32 DPL3
+    dq 0x00cff2000000ffff      ; 20 data DPL3
+    dw 0x67, tss, 0x8900, 0    ; 28 TSS32 available
+gdtr: dw gdtr - gdt - 1
+    dd gdt
+tss equ 0x2000
+idt equ 0x1000
+"""

@@ -10,23 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import assemble
+from tests.conftest import GDT_PM, GDT_TAIL, assemble
 
-SRC = """
-    cli
-    xor ax, ax
-    mov ds, ax
-    lgdt [gdtr]
-    mov eax, cr0
-    or al, 1
-    mov cr0, eax
-    jmp 0x08:pm
-bits 32
-pm: mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov esp, 0x7000
+SRC = GDT_PM + """
     cld
     mov esi, 0x7c00
     mov edi, 0x1000
@@ -37,13 +23,7 @@ pm: mov ax, 0x10
     pushfd
     pop edx
     hlt
-align 8
-gdt: dq 0
-    dq 0x00cf9a000000ffff
-    dq 0x00cf92000000ffff
-gdtr: dw 23
-    dd gdt
-"""
+""" + GDT_TAIL
 
 
 def _session(tmp_path: Path):
@@ -80,8 +60,8 @@ def test_a_memory_tap_leaves_the_flags_alone(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("native", [True, False])
 def test_record_full_leaves_the_flags_alone(native: bool, tmp_path: Path) -> None:
-    from debugger.trace.fulltrace import FullTrace
     from debugger.trace.ftrecord import native_available
+    from debugger.trace.fulltrace import FullTrace
     from debugger.trace.recorder import Recorder
 
     if native and not native_available():

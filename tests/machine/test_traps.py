@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import SERIAL_PUTC
+from tests.conftest import GDT_PM, GDT_TAIL, SERIAL_PUTC
 
 
 def test_layout_self_test_passes_and_refuses_other_versions(monkeypatch):
@@ -109,37 +109,6 @@ target: mov al, 'A'
     assert m.serial == b"AB"
 
 
-GDT_PM = """
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7000
-    lgdt [gdtr]
-    mov eax, cr0
-    or al, 1
-    mov cr0, eax
-    jmp 0x08:pm
-bits 32
-pm: mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov esp, 0x9000
-"""
-GDT_TAIL = """
-align 8
-gdt: dq 0
-    dq 0x00cf9a000000ffff      ; 08 code32 DPL0
-    dq 0x00cf92000000ffff      ; 10 data DPL0
-    dq 0x00cffa000000ffff      ; 18 code32 DPL3
-    dq 0x00cff2000000ffff      ; 20 data DPL3
-    dw 0x67, tss, 0x8900, 0    ; 28 TSS32 available
-gdtr: dw gdtr - gdt - 1
-    dd gdt
-tss equ 0x2000
-idt equ 0x1000
-"""
 
 
 def test_ltr_reports_busy_tss_like_hardware(boot):

@@ -14,6 +14,7 @@ from debugger.trace import format as F
 from debugger.trace.fulltrace import FullTrace, decode_chunk
 from debugger.trace.reader import TraceReader
 from debugger.trace.recorder import Recorder
+from tests.conftest import GDT_PM, GDT_TAIL
 
 IMAGES = Path(__file__).resolve().parents[2] / "images"
 DEMOS = sorted(p.stem for p in IMAGES.glob("*.img") if not p.stem.startswith("bench-"))
@@ -347,21 +348,7 @@ def test_cut_short_recording_keeps_the_complete_chunks(tmp_path: Path) -> None:
     assert ref.icount == 2000
 
 
-PAGED = """
-    cli
-    xor ax, ax
-    mov ds, ax
-    lgdt [gdtr]
-    mov eax, cr0
-    or al, 1
-    mov cr0, eax
-    jmp 0x08:pm
-bits 32
-pm: mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov esp, 0x7000
+PAGED = GDT_PM + """
     mov edi, 0x10000            ; page directory, a table for 0-4M, a table for 4M-8M
     xor eax, eax
     mov ecx, 3 * 1024
@@ -384,13 +371,7 @@ fill:
     mov dword [0x400010], 0xdeadbeef
     mov word [0x400020], 0x1234
     hlt
-align 8
-gdt: dq 0
-    dq 0x00cf9a000000ffff
-    dq 0x00cf92000000ffff
-gdtr: dw 23
-    dd gdt
-"""
+""" + GDT_TAIL
 
 
 @pytest.mark.parametrize("native", [True, False])
