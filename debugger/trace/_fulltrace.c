@@ -197,6 +197,29 @@ static void resync(struct ft *d, uint64_t icount, int in_exec) {
     start_chunk(d);
 }
 
+/* The slots beyond RIP, RFLAGS and the general registers that changed (rare: kept out of the
+ * per-instruction path). */
+static __attribute__((noinline)) uint8_t *emit_other_slots(struct ft *d, int in_exec, uint8_t *p,
+                                                           uint8_t *head) {
+    uint64_t *sh = d->shadow;
+    uint64_t smask = 0, vals[NSLOTS];
+    for (int i = FIRST_SYS; i < NSLOTS; i++) {
+        uint64_t v = slot_value(d, i, in_exec);
+        if (v != sh[i]) { smask |= 1ull << (i - FIRST_SYS); vals[i] = v; }
+    }
+    if (smask) {
+        *head |= 0x80;
+        p = put_varint(p, smask);
+        for (int i = FIRST_SYS; i < NSLOTS; i++)
+            if (smask & (1ull << (i - FIRST_SYS))) {
+                p = put_zz(p, vals[i] - sh[i]);
+                sh[i] = vals[i];
+            }
+    }
+    copy_raw(d);
+    return p;
+}
+
 static inline __attribute__((always_inline)) void emit(struct ft *d, int in_exec) {
     uint8_t *p = d->buf + d->pos;
     uint8_t *h = p++;
@@ -229,19 +252,7 @@ static inline __attribute__((always_inline)) void emit(struct ft *d, int in_exec
     else changed = d->hot ? raw_changed(d, d->nhot) : 0;
     d->block_start = 0;
     if (changed || (uint64_t)d->activity != sh[SLOT_ACTIVITY]) {
-        uint64_t smask = 0, vals[NSLOTS];
-        for (int i = FIRST_SYS; i < NSLOTS; i++) {
-            if (i == SLOT_FLAGS) continue;
-            uint64_t v = slot_value(d, i, in_exec);
-            if (v != sh[i]) { smask |= 1ull << (i - FIRST_SYS); vals[i] = v; }
-        }
-        if (smask) {
-            head |= 0x80;
-            p = put_varint(p, smask);
-            for (int i = FIRST_SYS; i < NSLOTS; i++)
-                if (smask & (1ull << (i - FIRST_SYS))) { p = put_zz(p, vals[i] - sh[i]); sh[i] = vals[i]; }
-        }
-        copy_raw(d);
+        p = emit_other_slots(d, in_exec, p, &head);
     }
     if (d->wcount) {
         head |= 0x40;
