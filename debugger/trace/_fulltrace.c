@@ -87,6 +87,7 @@ struct ft {
      * decide it. */
     int32_t classify_on;
     int32_t hot;                 /* compare the hot ranges at every instruction of this block */
+    int32_t table_full;          /* a new block found no room: Python empties the table */
     uint64_t *keys;
     uint8_t *vals;
     uint32_t table_bits;
@@ -414,12 +415,16 @@ void bootdbg_ft_block_cb(void *uc, uint64_t address, uint32_t size, void *user_d
             /* (QEMU clears the interrupt shadow of an STI or MOV SS at the end of the block
              * after it: HF_INHIBIT_IRQ) */
             d->next_compare = cls == 4 || d->hot || (hf & (1u << 3));
-        } else if (cls == 0 && d->nqueue < d->max_queue
-                   && insert(d, block_key(address, size, bits), 3) >= 0) {
-            /* First sight: compared fully this time; stop so Python decides it now. */
-            d->queue[2 * d->nqueue] = address;
-            d->queue[2 * d->nqueue + 1] = ((uint64_t)size << 2) | bits;
-            d->nqueue++;
+        } else if (cls == 0 && d->nqueue < d->max_queue) {
+            /* First sight: compared fully this time; stop so Python decides it now (or, the
+             * table being full, empties it). */
+            if (insert(d, block_key(address, size, bits), 3) >= 0) {
+                d->queue[2 * d->nqueue] = address;
+                d->queue[2 * d->nqueue + 1] = ((uint64_t)size << 2) | bits;
+                d->nqueue++;
+            } else {
+                d->table_full = 1;
+            }
             d->stops++;
             d->emu_stop(uc);
             return;

@@ -52,6 +52,7 @@ class _Ft(ctypes.Structure):
         ("nhot", ctypes.c_int32), ("block_start", ctypes.c_int32),
         ("next_compare", ctypes.c_int32),
         ("classify_on", ctypes.c_int32), ("hot", ctypes.c_int32),
+        ("table_full", ctypes.c_int32),
         ("keys", ctypes.c_void_p), ("vals", ctypes.c_void_p), ("table_bits", ctypes.c_uint32),
         ("nqueue", ctypes.c_int32), ("max_queue", ctypes.c_int32), ("queue", ctypes.c_void_p),
         ("code_lines", ctypes.c_void_p), ("volatile_lines", ctypes.c_void_p),
@@ -87,6 +88,13 @@ def _load() -> ctypes.CDLL | None:
                                     u64, u64]
     _lib = lib
     return lib
+
+
+def anonymous(size: int) -> mmap.mmap:
+    """Private anonymous memory: reads as zeros without being cleared, and only the pages
+    written get memory of their own (MADV_DONTNEED makes them zeros again)."""
+    flags = getattr(mmap, "MAP_PRIVATE", 0) | getattr(mmap, "MAP_ANONYMOUS", 0)
+    return mmap.mmap(-1, size, flags=flags) if flags else mmap.mmap(-1, size)
 
 
 def _address(m: mmap.mmap) -> int:
@@ -129,8 +137,8 @@ class NativeEncoder:
         # instructions of every slot, plus the pending writes.
         room = WBUF_SIZE + (1 << 20)
         # (anonymous memory: nothing to clear, and the room is only touched if it is used)
-        self._buf = mmap.mmap(-1, buf_size + room)
-        self._wbuf = mmap.mmap(-1, WBUF_SIZE)
+        self._buf = anonymous(buf_size + room)
+        self._wbuf = anonymous(WBUF_SIZE)
         d.buf, d.cap = _address(self._buf), buf_size + room
         d.high = buf_size
         d.wbuf, d.wcap = _address(self._wbuf), WBUF_SIZE
@@ -155,7 +163,7 @@ class NativeEncoder:
         d.phys_first, d.phys_last = (ctypes.addressof(a) for a in self._phys)
         # One mask of 64-byte lines per physical page (mod 2^20): anonymous memory, so only
         # the pages of it that code lives in are ever touched.
-        self._lines = [mmap.mmap(-1, 8 << 20) for _ in range(2)]
+        self._lines = [anonymous(8 << 20) for _ in range(2)]
         d.code_lines, d.volatile_lines = (_address(m) for m in self._lines)
         d.classify_on = 1
         d.cc_op_off, d.cc_df_off = FT.CC_OP_OFF, FT.CC_DF_OFF
@@ -244,6 +252,10 @@ class NativeEncoder:
     def classify_pending(self) -> None:
         """Decide the blocks seen for the first time (they were compared fully meanwhile)."""
         d = self.d
+        if d.table_full:                  # (no room for a block seen the first time)
+            self._forget_classes()
+            d.nqueue = d.table_full = 0
+            return
         n = d.nqueue
         if not n:
             return
@@ -267,8 +279,8 @@ class NativeEncoder:
         for arr in (self._keys, self._vals, *self._phys):
             ctypes.memset(arr, 0, ctypes.sizeof(arr))
         for m in self._lines:
-            if hasattr(mmap, "MADV_DONTNEED"):
-                m.madvise(mmap.MADV_DONTNEED)     # (anonymous memory reads zeros again)
+            if hasattr(mmap, "MADV_DONTNEED") and hasattr(mmap, "MAP_PRIVATE"):
+                m.madvise(mmap.MADV_DONTNEED)     # (private anonymous memory: zeros again)
             else:
                 m.seek(0)
                 m.write(bytes(len(m)))

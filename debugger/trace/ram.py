@@ -39,7 +39,8 @@ class RamTracker:
         self.pages = ram_size // PAGE
         # Anonymous memory reads as zeros without being cleared (64 MiB took 50 ms to clear),
         # and only the pages the guest ever writes get memory of their own.
-        self.shadow = mmap.mmap(-1, ram_size)
+        flags = getattr(mmap, "MAP_PRIVATE", 0) | getattr(mmap, "MAP_ANONYMOUS", 0)
+        self.shadow = mmap.mmap(-1, ram_size, flags=flags) if flags else mmap.mmap(-1, ram_size)
         self._shadow_addr = ctypes.addressof(ctypes.c_char.from_buffer(self.shadow))
         self._buf = ctypes.create_string_buffer(_PIECE)
         self._buf_addr = ctypes.addressof(self._buf)

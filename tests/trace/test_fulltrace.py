@@ -475,3 +475,23 @@ def test_syslinux_trace_is_the_stepped_run(tmp_path: Path) -> None:
         ref.step()
         assert step.cpu_state() == ref.state(), step.icount
     assert ref.icount == s.icount == 600_000
+
+
+@pytest.mark.skipif(not _native(), reason="native full-trace hooks not built")
+def test_a_full_block_table_starts_again(tmp_path: Path, monkeypatch) -> None:
+    """With room for 16 block classes the table fills again and again: every block is classified
+    anew (from the bytes memory holds then) and the trace is still the stepped run."""
+    from debugger.trace import ftnative
+
+    monkeypatch.setattr(ftnative, "TABLE_BITS", 4)
+    forgot = []
+    orig = ftnative.NativeEncoder._forget_classes
+    monkeypatch.setattr(ftnative.NativeEncoder, "_forget_classes",
+                        lambda self: (forgot.append(1), orig(self)))
+    end = _record(tmp_path / "run.bdt", "vm86")
+    assert len(forgot) > 5
+    ref = Session(IMAGES / "vm86.img")
+    for step in FullTrace.open(tmp_path / "run.bdt").steps():
+        ref.step()
+        assert step.cpu_state() == ref.state(), step.icount
+    assert ref.icount == end.icount
