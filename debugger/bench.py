@@ -172,10 +172,11 @@ def bench_image(path: Path, *, budget: int = 2_000_000_000,
     if "one memory watchpoint" in wanted:
         run_config("one memory watchpoint", lambda s: s.watch(0x7000, 2))
     if "api single-step" in wanted:
-        s = _at(path, start_icount)
         steps = 20_000
-        add("api single-step", _timed(lambda: [s.step() for _ in range(steps)]), steps,
-            unit="steps/s")
+        best = min(_timed(lambda: [s.step() for _ in range(steps)])
+                   for s in (_at(path, start_icount) for _ in range(SHORT_TRIES)))
+        add("api single-step", best, steps, unit="steps/s")
+        res.figures[-1].note = f"best of {SHORT_TRIES} runs of {steps:,} steps"
     if "step 1000000" in wanted:
         s = _at(path, start_icount)
         count = min(1_000_000, n)
@@ -187,6 +188,7 @@ def bench_image(path: Path, *, budget: int = 2_000_000_000,
 # -- recording: record / record --full / reverse-stepi (time travel) ----------------------------------
 FULL_MAX = 20_000_000        # record --full is measured over at most this many instructions
 FULL_TRIES = 3               # ... that many times (the best counts)
+SHORT_TRIES = 3              # the same for the API single-step figure (0.2 s a run)
 RSI_MAX = 100_000_000        # the recording reverse-stepi is measured in
 RSI_MIN = 10_000_000         # shorter guests: no reverse-stepi figure
 
