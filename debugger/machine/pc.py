@@ -319,6 +319,8 @@ class Machine:
     def _hook_intr(self, uc: Any, intno: int, _ud: Any) -> None:
         self.cpu.reset_fault_counter()
         is_int = bool(self.eng.i32(uc_layout.OFF_IS_INT))
+        if not is_int and not self._blocks.counting:
+            self._repair_lazy_flags(intno)
         if intno == 3 and is_int:
             vec = self.bios.vector_at(self._pc() - 1)
             if vec is not None:         # the int3 that starts a BIOS stub: a service call
@@ -327,6 +329,21 @@ class Machine:
                 return
         self._pending = _Pending("intr", intno, is_int, self.eng.u32(uc_layout.OFF_ERROR_CODE))
         uc.emu_stop()
+
+    def _repair_lazy_flags(self, vector: int) -> None:
+        """A fault inside an instruction run under a code hook: the flags must be those before it.
+
+        After every code hook Unicorn folds the lazy flags into cc_src (cc_op CC_OP_EFLAGS);
+        a fault raised while the instruction runs then restores cc_op from the instruction's
+        start, when it was still the operation before, and the pair no longer agrees: after
+        `sub ecx, ebp`, a page fault on a store delivered EFLAGS without AF (stepping, one
+        instruction per run, had them right).  Only a fault in the instruction fetch happens
+        before the hook (nothing folded, nothing restored): #PF with CR2 in the instruction."""
+        if vector == 14:
+            pc = self.cpu.linear_pc()
+            if 0 <= (self.cpu.cr(2) - pc) & 0xFFFFFFFFFFFFFFFF < 16:
+                return
+        self.eng.set_i32(uc_layout.OFF_CC_OP, uc_layout.CC_OP_EFLAGS)
 
     def _hook_invalid(self, uc: Any, _ud: Any) -> bool:
         if self._pending is None:

@@ -24,7 +24,7 @@ __all__ = ["LayoutError", "Engine", "open_engine", "SEG_ORDER",
            "OFF_REGS", "OFF_EIP", "OFF_EFLAGS", "OFF_HFLAGS", "OFF_SEGS", "OFF_LDT", "OFF_TR",
            "OFF_GDT", "OFF_IDT", "OFF_CR", "OFF_A20", "OFF_EFER", "OFF_ERROR_CODE",
            "OFF_IS_INT", "OFF_NEXT_EIP", "OFF_DR", "OFF_OLD_EXCEPTION", "OFF_SYSENTER_CS",
-           "OFF_STAR", "OFF_TSC", "OFF_PAT", "ENV_SIZE"]
+           "OFF_STAR", "OFF_TSC", "OFF_PAT", "ENV_SIZE", "OFF_CC_OP", "CC_OP_EFLAGS"]
 
 UNICORN_VERSION = "2.1.4"
 
@@ -32,6 +32,8 @@ UNICORN_VERSION = "2.1.4"
 OFF_REGS = 0
 OFF_EIP = 128
 OFF_EFLAGS = 136
+OFF_CC_OP = 168          # int32 cc_op (after cc_dst, cc_src, cc_src2); CC_OP_EFLAGS = 1
+CC_OP_EFLAGS = 1
 OFF_HFLAGS = 176
 OFF_HFLAGS2 = 180
 OFF_SEGS = 184           # ES CS SS DS FS GS, 24 bytes each
