@@ -145,6 +145,9 @@ class Machine:
         self._install_devices()
         self.bios = Bios(self)
         self._exits_key: object = None
+        self._fetch_exit: int | None = None         # see _block_lookahead_fault
+        self._fetch_exit_was: int | None = None
+        self._fetch_exit_tried: tuple[int, int] | None = None
         self._install_hooks()
         from debugger.machine.irqwait import IrqWait
 
@@ -455,16 +458,25 @@ class Machine:
 
     # -- the run loop ----------------------------------------------------------------------------------
     def _sync_exits(self, without: int | None = None) -> None:
-        key = (frozenset(self.extra_exits), without)
+        key = (frozenset(self.extra_exits), without, self._fetch_exit)
         if key == self._exits_key:
             return
         wanted = set(self.extra_exits)
+        if self._fetch_exit is not None:
+            wanted.add(self._fetch_exit)
         wanted.discard(without)
         old = set(self._exits_installed or ())
         self.uc.ctl_exits_enabled(True)
         self.uc.ctl_set_exits(sorted(wanted))
-        for a in wanted ^ old:
-            self.uc.ctl_remove_cache(a, a + 1)
+        if self._fetch_exit is not None or (
+                self._fetch_exit_was and self._fetch_exit_was in wanted ^ old):
+            # (its page may not be present: dropping its blocks by address would walk the guest's
+            # page tables and fault behind the guest's back; see Memory.write_phys)
+            self.uc.ctl_flush_tb()
+        else:
+            for a in wanted ^ old:
+                self.uc.ctl_remove_cache(a, a + 1)
+        self._fetch_exit_was = self._fetch_exit
         self._exits_installed = sorted(wanted)
         self._exits_set = frozenset(wanted)
         self._exits_key = key
@@ -503,6 +515,9 @@ class Machine:
             if max_insns is not None and used >= max_insns:
                 return self._result(Stop.BUDGET, f"instruction budget of {max_insns} used up")
             pc = self._pc()
+            if pc == self._fetch_exit:          # (see _block_lookahead_fault)
+                self._fetch_exit = None
+                self._sync_exits()
             at_exit = pc in self.extra_exits
             if at_exit and pc != resume_pc:
                 return self._result(Stop.EXIT, f"reached {pc:#x}", address=pc)
@@ -529,9 +544,12 @@ class Machine:
                 self._irqwait.disarm()
             if at_exit:
                 # Unicorn executes nothing when started at an exit: step this one without it.
+                before = self.icount
                 self._sync_exits(without=pc)
                 r = self._run_slice(pc, 1)
                 self._sync_exits()
+                if r is None and self.icount == before and self._pc() == pc:
+                    resume_pc = pc      # (nothing ran: still resuming from here)
             else:
                 r = self._run_slice(pc, n)
             if r is not None:
@@ -553,7 +571,8 @@ class Machine:
                 or self.devices.pic.pending_vector() is not None):
             return False
         key = self._exits_key
-        if key is None or key[1] is not None or key[0] != self.extra_exits:   # type: ignore
+        if (key is None or key[1] is not None or key[0] != self.extra_exits   # type: ignore
+                or self._fetch_exit is not None):
             return False
         pc = self.cpu.linear_pc()
         if pc in self.extra_exits or self.bios.vector_at(pc) is not None:
@@ -800,8 +819,50 @@ class Machine:
         vec = p.vector
         if p.is_int:
             return self.raise_exception(vec, None, software=True)
+        if vec == 14 and self._block_lookahead_fault():
+            return None
         ec = p.error_code if vec in ERROR_CODE_VECTORS else None
         return self.raise_exception(vec, ec)
+
+    def _block_lookahead_fault(self) -> bool:
+        """Was this page fault raised by the translator reading ahead?  QEMU 5 translates a
+        block in one go: when an instruction after the first falls through onto a page that is
+        not present, the fetch fault is raised for the block's first instruction, before any of
+        it ran (QEMU 7.2, like a CPU, runs the instructions before it).  Then run again up to
+        that instruction (an exit there ends the block before it) and let its fetch fault.
+
+        CR2 keeps the fault address (a CPU would set it to the same when the fetch faults)."""
+        if self._fetch_exit_tried == (self.icount, self.cpu.rip):
+            return False                        # (the same fault again: it is the real one)
+        cr2, pc = self.cpu.cr(2), self._pc()
+        page_end = (pc | 0xFFF) + 1
+        if cr2 >> 12 != page_end >> 12:
+            return False                        # (not a fetch from the next page)
+        try:
+            bits = self.cpu.where()[3]
+            code = self.mem.read_linear(pc, page_end - pc)
+        except Exception:
+            return False
+        from debugger.engine.disasm import disassemble
+
+        victim = None
+        for ins in disassemble(code, pc, bits, count=64):
+            if ins.mnemonic == "(bad)" and page_end - ins.address < 15:
+                victim = ins.address            # (cut at the page end: it goes on there)
+                break
+            if ins.mnemonic.startswith(("j", "call", "ret", "loop", "int", "iret", "sys",
+                                        "hlt", "(bad)")):
+                return False                    # (the block ends there)
+            if ins.address + ins.size >= page_end:
+                victim = ins.address + ins.size if ins.address + ins.size == page_end \
+                    else ins.address
+                break
+        if victim is None or victim == pc:
+            return False                        # (the fault is the first instruction's own)
+        self._fetch_exit = victim
+        self._fetch_exit_tried = (self.icount, self.cpu.rip)
+        self._sync_exits()
+        return True
 
     def _safe_pc(self) -> bool:
         try:
