@@ -186,7 +186,7 @@ def bench_image(path: Path, *, budget: int = 2_000_000_000,
 
 
 # -- recording: record / record --full / reverse-stepi (time travel) ----------------------------------
-FULL_MAX = 20_000_000        # record --full is measured over at most this many instructions
+FULL_MAX = 40_000_000        # record --full is measured over at most this many instructions
 FULL_TRIES = 3               # ... that many times (the best counts)
 SHORT_TRIES = 3              # the same for the API single-step figure (0.2 s a run)
 RSI_MAX = 100_000_000        # the recording reverse-stepi is measured in
