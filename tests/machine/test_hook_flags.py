@@ -150,6 +150,18 @@ def test_a_page_fault_pushes_the_flags_before_the_instruction(fault: str,
     assert run == step
 
 
+STRADDLE = """mov dword [0x3ffffc], 0xb8e929 ; sub ecx, ebp; then mov eax, imm32 across the page end
+    jmp 0x3ffffc"""
+
+
+def test_an_instruction_across_the_page_end_faults_after_the_one_before_it(
+        tmp_path: Path) -> None:
+    """The instruction after the `sub` starts 2 bytes before the missing page: the sub runs,
+    then its fetch faults with EIP at its start and CR2 at the page (as on a CPU)."""
+    for (run, eip) in _run_both(tmp_path, STRADDLE):
+        assert (eip, run.rcx & 0xFFFFFFFF, run.rbx & 0xFFFFFFFF) == (0x3FFFFE, 0x0B, 0x400000)
+
+
 def test_a_fetch_fault_is_raised_after_the_instruction_before_it(tmp_path: Path) -> None:
     """A CPU (and QEMU 7.2, checked with -d int) runs the `sub` at the end of the page, then
     faults fetching the next instruction: EIP 0x400000, ECX 0x0b, EFLAGS 0x2 pushed.  QEMU 5's
