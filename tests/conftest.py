@@ -115,3 +115,39 @@ gdtr: dw gdtr - gdt - 1
 tss equ 0x2000
 idt equ 0x1000
 """
+
+# After GDT_PM: page tables mapping 0-4 MiB identically (directory 0x10000, table 0x11000; the
+# page at 0x12000 is cleared for a second table), then PAGING_ON.
+PAGING_TABLES = """
+    mov edi, 0x10000
+    xor eax, eax
+    mov ecx, 3 * 1024
+    rep stosd
+    mov dword [0x10000], 0x11003
+    mov edi, 0x11000
+    mov eax, 3
+    mov ecx, 1024
+.fill:
+    stosd
+    add eax, 0x1000
+    loop .fill
+"""
+PAGING_ON = """
+    mov eax, 0x10000
+    mov cr3, eax
+    mov eax, cr0
+    or eax, 0x80000000
+    mov cr0, eax
+"""
+
+
+def idt_gate(vector: int, handler: str) -> str:
+    """Asm (after GDT_PM) that makes IDT entry `vector` a 32-bit interrupt gate to 08:`handler`."""
+    return f"""
+    mov eax, {handler}
+    mov [idt + {vector}*8], ax
+    mov word [idt + {vector}*8 + 2], 0x08
+    mov word [idt + {vector}*8 + 4], 0x8e00
+    shr eax, 16
+    mov [idt + {vector}*8 + 6], ax
+"""

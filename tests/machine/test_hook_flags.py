@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import GDT_PM, GDT_TAIL, assemble
+from tests.conftest import GDT_PM, GDT_TAIL, PAGING_ON, PAGING_TABLES, assemble, idt_gate
 
 SRC = GDT_PM + """
     cld
@@ -79,30 +79,8 @@ def test_record_full_leaves_the_flags_alone(native: bool, tmp_path: Path) -> Non
 
 
 PAGE_FAULT = GDT_PM + """
-    mov eax, pf
-    mov [idt + 14*8], ax
-    mov word [idt + 14*8 + 2], 0x08
-    mov word [idt + 14*8 + 4], 0x8e00
-    shr eax, 16
-    mov [idt + 14*8 + 6], ax
-    lidt [idtr]
-    mov edi, 0x10000            ; page directory: 0-4M identity, 4M-8M not present
-    xor eax, eax
-    mov ecx, 2 * 1024
-    rep stosd
-    mov dword [0x10000], 0x11003
-    mov edi, 0x11000
-    mov eax, 3
-    mov ecx, 1024
-fill:
-    stosd
-    add eax, 0x1000
-    loop fill
-    mov eax, 0x10000
-    mov cr3, eax
-    mov eax, cr0
-    or eax, 0x80000000
-    mov cr0, eax
+""" + idt_gate(14, "pf") + """    lidt [idtr]
+""" + PAGING_TABLES + PAGING_ON + """
     mov ebp, 3
     mov ecx, 0x11
     sub ecx, ebp                ; 0x0e: AF=1

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import GDT_PM, GDT_TAIL, SERIAL_PUTC
+from tests.conftest import GDT_PM, GDT_TAIL, SERIAL_PUTC, idt_gate
 
 
 def test_layout_self_test_passes_and_refuses_other_versions(monkeypatch):
@@ -130,13 +130,7 @@ def test_protected_mode_gp_with_error_code_and_ring3_to_ring0_via_tss(boot):
     mov ax, 0x28
     ltr ax
     ; IDT entry 13: 32-bit interrupt gate -> 08:gp
-    mov eax, gp
-    mov [idt + 13*8], ax
-    mov word [idt + 13*8 + 2], 0x08
-    mov word [idt + 13*8 + 4], 0x8e00
-    shr eax, 16
-    mov [idt + 13*8 + 6], ax
-    lidt [idtr]
+""" + idt_gate(13, "gp") + """    lidt [idtr]
     ; drop to ring 3
     push dword 0x23
     push dword 0x8800
@@ -172,13 +166,7 @@ def test_vm86_int_with_iopl0_gp_to_ring0_with_segments_pushed_and_nulled(boot):
     mov dword [tss + 8], 0x10
     mov ax, 0x28
     ltr ax
-    mov eax, gp
-    mov [idt + 13*8], ax
-    mov word [idt + 13*8 + 2], 0x08
-    mov word [idt + 13*8 + 4], 0x8e00
-    shr eax, 16
-    mov [idt + 13*8 + 6], ax
-    lidt [idtr]
+""" + idt_gate(13, "gp") + """    lidt [idtr]
     ; copy vm86 code to 0x8000
     mov esi, v86
     mov edi, 0x8000

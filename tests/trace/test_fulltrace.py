@@ -14,7 +14,7 @@ from debugger.trace import format as F
 from debugger.trace.fulltrace import FullTrace, decode_chunk
 from debugger.trace.reader import TraceReader
 from debugger.trace.recorder import Recorder
-from tests.conftest import GDT_PM, GDT_TAIL
+from tests.conftest import GDT_PM, GDT_TAIL, PAGING_ON, PAGING_TABLES
 
 IMAGES = Path(__file__).resolve().parents[2] / "images"
 DEMOS = sorted(p.stem for p in IMAGES.glob("*.img") if not p.stem.startswith("bench-"))
@@ -348,26 +348,10 @@ def test_cut_short_recording_keeps_the_complete_chunks(tmp_path: Path) -> None:
     assert ref.icount == 2000
 
 
-PAGED = GDT_PM + """
-    mov edi, 0x10000            ; page directory, a table for 0-4M, a table for 4M-8M
-    xor eax, eax
-    mov ecx, 3 * 1024
-    rep stosd
-    mov dword [0x10000], 0x11003
+PAGED = GDT_PM + PAGING_TABLES + """
     mov dword [0x10004], 0x12003
-    mov edi, 0x11000
-    mov eax, 3
-    mov ecx, 1024
-fill:
-    stosd
-    add eax, 0x1000
-    loop fill
     mov dword [0x12000], 0x200003       ; linear 0x400000 -> physical 0x200000
-    mov eax, 0x10000
-    mov cr3, eax
-    mov eax, cr0
-    or eax, 0x80000000
-    mov cr0, eax
+""" + PAGING_ON + """
     mov dword [0x400010], 0xdeadbeef
     mov word [0x400020], 0x1234
     hlt
