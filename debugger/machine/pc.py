@@ -832,9 +832,11 @@ class Machine:
         that instruction (an exit there ends the block before it) and let its fetch fault.
 
         CR2 keeps the fault address (a CPU would set it to the same when the fetch faults)."""
-        if self._fetch_exit_tried == (self.icount, self.cpu.rip):
-            return False                        # (the same fault again: it is the real one)
         cr2, pc = self.cpu.cr(2), self._pc()
+        if self._fetch_exit is not None or self._fetch_exit_tried == (pc, cr2):
+            self._fetch_exit = None             # (a fault again before the exit: a real one)
+            self._sync_exits()
+            return False
         page_end = (pc | 0xFFF) + 1
         if cr2 >> 12 != page_end >> 12:
             return False                        # (not a fetch from the next page)
@@ -845,13 +847,17 @@ class Machine:
             return False
         from debugger.engine.disasm import disassemble
 
+        if self._may_access_memory(code, pc, bits):
+            # (a data fault of this instruction looks the same: running it again would count
+            # it twice; left as QEMU 5 reports it)
+            return False
         victim = None
         for ins in disassemble(code, pc, bits, count=64):
             if ins.mnemonic == "(bad)" and page_end - ins.address < 15:
                 victim = ins.address            # (cut at the page end: it goes on there)
                 break
             if ins.mnemonic.startswith(("j", "call", "ret", "loop", "int", "iret", "sys",
-                                        "hlt", "(bad)")):
+                                        "hlt", "ljmp", "lcall", "(bad)")):
                 return False                    # (the block ends there)
             if ins.address + ins.size >= page_end:
                 victim = ins.address + ins.size if ins.address + ins.size == page_end \
@@ -860,8 +866,27 @@ class Machine:
         if victim is None or victim == pc:
             return False                        # (the fault is the first instruction's own)
         self._fetch_exit = victim
-        self._fetch_exit_tried = (self.icount, self.cpu.rip)
+        self._fetch_exit_tried = (pc, cr2)
         self._sync_exits()
+        return True
+
+    @staticmethod
+    def _may_access_memory(code: bytes, address: int, bits: int) -> bool:
+        """Can the instruction at the start of `code` read or write memory (an operand, the
+        stack, a string)?  When in doubt, yes."""
+        from capstone import CS_ARCH_X86, CS_MODE_16, CS_MODE_32, CS_MODE_64, Cs
+        from capstone.x86 import X86_OP_MEM
+
+        md = Cs(CS_ARCH_X86, {16: CS_MODE_16, 32: CS_MODE_32, 64: CS_MODE_64}[bits])
+        md.detail = True
+        for ins in md.disasm(code[:15], address, 1):
+            if any(op.type == X86_OP_MEM for op in ins.operands):
+                return True
+            return ins.mnemonic.startswith((
+                "push", "pop", "call", "ret", "enter", "leave", "movs", "stos", "lods", "cmps",
+                "scas", "ins", "outs", "xlat", "int", "iret", "lcall", "ljmp", "lgdt", "lidt",
+                "sgdt", "sidt", "lldt", "ltr", "bound", "cmpxchg8b", "fxsave", "fxrstor",
+                "xsave", "xrstor"))
         return True
 
     def _safe_pc(self) -> bool:

@@ -158,3 +158,19 @@ def test_a_fetch_fault_is_raised_after_the_instruction_before_it(tmp_path: Path)
     st = s.state()
     assert (st.rcx & 0xFFFFFFFF, int.from_bytes(s.read_memory(st.rsp + 4, 4), "little")) == \
         (0x0B, 0x400000)
+
+
+def test_a_data_fault_on_the_next_page_is_delivered_at_its_instruction(tmp_path: Path) -> None:
+    """A load from the missing page by the first instruction of a block that runs to the page
+    end looks like a read-ahead fault at first: the machine runs again, meets the same fault at
+    the same place, and delivers it there (no exit left behind)."""
+    data = """mov dword [0x3ffff8], 0x0000058b    ; mov eax, [0x400000] (8B 05 imm32) ...
+    mov dword [0x3ffffc], 0x90900040    ; ... then two NOPs up to the page end
+    jmp 0x3ffff8"""
+    for (run, eip) in _run_both(tmp_path, data):
+        assert (eip, run.rbx & 0xFFFFFFFF) == (0x3FFFF8, 0x400000)
+    from debugger.engine.session import Session
+
+    s = Session(tmp_path / "pf.img")
+    assert s.cont(max_insns=100_000).kind == "halted"
+    assert s.machine._fetch_exit is None
