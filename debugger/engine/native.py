@@ -17,8 +17,6 @@ MAX_RANGES = 8
 # The same fields as debugger.engine.transitions.signature().
 WATCHED_RANGES = ((L.OFF_SEGS, L.OFF_CR + 5 * 8 - L.OFF_SEGS), (L.OFF_A20, 4), (L.OFF_EFER, 8))
 
-_lib: ctypes.CDLL | None = None
-_why = ""
 
 
 class _Det(ctypes.Structure):
@@ -43,35 +41,28 @@ TABLE_BITS = 16
 _BITS = {0: 16, 1: 32, 2: 64}
 
 
-def _load() -> ctypes.CDLL | None:
-    global _lib, _why
-    if _lib is not None or _why:
-        return _lib
-    lib, why = nativelib.load("debugger.engine._native", "bootdbg_det_size", _Det)
-    if lib is None:
-        _why = why
-        return None
-    lib.bootdbg_det_sync.argtypes = [ctypes.c_void_p]
-    lib.bootdbg_det_mark.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32,
-                                     ctypes.c_uint32, ctypes.c_int]
-    _lib = lib
-    return lib
+_ARGTYPES = (("bootdbg_det_sync", (ctypes.c_void_p,)),
+             ("bootdbg_det_mark", (ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32,
+                                   ctypes.c_uint32, ctypes.c_int)))
+
+
+def _loaded() -> tuple[ctypes.CDLL | None, str]:
+    return nativelib.load("debugger.engine._native", "bootdbg_det_size", _Det, _ARGTYPES)
 
 
 def available() -> bool:
-    return _load() is not None
+    return _loaded()[0] is not None
 
 
 def why_unavailable() -> str:
-    _load()
-    return _why
+    return _loaded()[1]
 
 
 class NativeDetector:
     """The C block hook installed on one machine's engine."""
 
     def __init__(self, machine: Any) -> None:
-        lib = _load()
+        lib = _loaded()[0]
         assert lib is not None
         from unicorn import UC_HOOK_BLOCK
         from unicorn.unicorn_py3.unicorn import uclib

@@ -15,8 +15,11 @@ __all__ = ["load"]
 
 
 @lru_cache(maxsize=None)
-def load(module: str, size_symbol: str, struct: type) -> tuple[ctypes.CDLL | None, str]:
-    """(the library, "") or (None, why it is not available)."""
+def load(module: str, size_symbol: str, struct: type,
+         argtypes: tuple[tuple[str, tuple[type, ...]], ...] = ()) -> tuple[ctypes.CDLL | None, str]:
+    """(the library, "") or (None, why it is not available).  `argtypes`: (function name,
+    argument types) for the functions Python calls (the hooks need none).  Cached: once per
+    process."""
     if os.environ.get("BOOTDBG_NO_NATIVE"):
         return None, "disabled by BOOTDBG_NO_NATIVE"
     try:
@@ -26,4 +29,6 @@ def load(module: str, size_symbol: str, struct: type) -> tuple[ctypes.CDLL | Non
     lib = ctypes.CDLL(mod.__file__)
     if getattr(lib, size_symbol)() != ctypes.sizeof(struct):
         return None, "native module does not match its bindings (rebuild with pip install -e .)"
+    for name, types in argtypes:
+        getattr(lib, name).argtypes = list(types)
     return lib, ""

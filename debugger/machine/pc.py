@@ -147,7 +147,6 @@ class Machine:
         self._exits_key: object = None
         self._fetch_exit: int | None = None         # see _block_lookahead_fault
         self._fetch_exit_was: int | None = None
-        self._fetch_exit_tried: tuple[int, int] | None = None
         self._install_hooks()
         from debugger.machine.irqwait import IrqWait
 
@@ -468,13 +467,13 @@ class Machine:
         old = set(self._exits_installed or ())
         self.uc.ctl_exits_enabled(True)
         self.uc.ctl_set_exits(sorted(wanted))
-        if self._fetch_exit is not None or (
-                self._fetch_exit_was and self._fetch_exit_was in wanted ^ old):
+        changed = wanted ^ old
+        if changed & {self._fetch_exit, self._fetch_exit_was}:
             # (its page may not be present: dropping its blocks by address would walk the guest's
             # page tables and fault behind the guest's back; see Memory.write_phys)
             self.uc.ctl_flush_tb()
         else:
-            for a in wanted ^ old:
+            for a in changed:
                 self.uc.ctl_remove_cache(a, a + 1)
         self._fetch_exit_was = self._fetch_exit
         self._exits_installed = sorted(wanted)
@@ -832,11 +831,11 @@ class Machine:
         that instruction (an exit there ends the block before it) and let its fetch fault.
 
         CR2 keeps the fault address (a CPU would set it to the same when the fetch faults)."""
-        cr2, pc = self.cpu.cr(2), self._pc()
-        if self._fetch_exit is not None or self._fetch_exit_tried == (pc, cr2):
+        if self._fetch_exit is not None:
             self._fetch_exit = None             # (a fault again before the exit: a real one)
             self._sync_exits()
             return False
+        cr2, pc = self.cpu.cr(2), self._pc()
         page_end = (pc | 0xFFF) + 1
         if cr2 >> 12 != page_end >> 12:
             return False                        # (not a fetch from the next page)
@@ -866,7 +865,6 @@ class Machine:
         if victim is None or victim == pc:
             return False                        # (the fault is the first instruction's own)
         self._fetch_exit = victim
-        self._fetch_exit_tried = (pc, cr2)
         self._sync_exits()
         return True
 

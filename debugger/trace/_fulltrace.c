@@ -45,7 +45,6 @@ struct ft {
     emu_stop_fn emu_stop;
     cc_fn cc_compute;
     const uint8_t *stop_request; /* uc->stop_request */
-    uint8_t *skip_sync;          /* uc->skip_sync_pc_on_exit (see the code hook) */
     void *uc;
     uint64_t base;               /* machine icount at the start of this emu_start */
     uint64_t frontier;           /* icount of the state in `shadow` */
@@ -446,15 +445,8 @@ void bootdbg_ft_code_cb(void *uc, uint64_t address, uint32_t size, void *user_da
             return;
         }
     }
-    /* The memory-write hook needs no CPU state, and the instruction's EIP is already synced
-     * (Unicorn does it before every code hook): tell Unicorn not to re-derive the state from
-     * the instruction's start for the hooks of this instruction's accesses.  That derivation
-     * also resets cc_op to its value before Unicorn's own flag computation after this hook, and
-     * leaves it wrong in memory when the block ends after an instruction that stores without
-     * changing flags (`sub ...; rep movsb`: the next block computed the flags from a stale
-     * cc_op).  An exit requested later clears the flag (it exits without re-deriving, which
-     * is right for the same reason). */
-    *d->skip_sync = 1;
+    /* (Unicorn does not re-derive the state before the write hook: the machine's block counter
+     * sets skip_sync_pc_on_exit in counted runs, see _blockcount.c) */
     check_restart(d);
     uint64_t done = d->base + *d->counter - 1 - (uint64_t)(d->restarts_seen - d->restarts_base);
     if (__builtin_expect(d->tracking && done == d->frontier + 1, 1))

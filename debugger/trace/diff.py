@@ -129,18 +129,10 @@ class Side:
 def open_side(label: str, path: str | Path) -> Side:
     """A .bdt recording (by its signature) or a QEMU log."""
     from debugger.trace import format as F
+    from debugger.trace.files import read_head
 
     p = Path(path)
-    try:
-        with open(p, "rb") as f:
-            head = f.read(len(F.MAGIC))
-    except FileNotFoundError:
-        raise DiffError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DiffError(f"{path}: is a directory") from None
-    except OSError as exc:
-        raise DiffError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if head == F.MAGIC:
+    if read_head(path, len(F.MAGIC), DiffError) == F.MAGIC:
         return _bdt_side(label, p)
     return _qemu_side(label, p)
 

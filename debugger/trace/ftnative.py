@@ -11,6 +11,7 @@ from typing import Any
 
 from debugger.machine import uc_layout as L
 from debugger.trace import fulltrace as FT
+from debugger.trace.ram import anonymous_memory
 
 __all__ = ["available", "why_unavailable", "NativeEncoder"]
 
@@ -23,15 +24,12 @@ TABLE_BITS = 16
 MAX_QUEUE = 4096
 _BITS = {0: 16, 1: 32, 2: 64}
 
-_lib: ctypes.CDLL | None = None
-_why = ""
 
 
 class _Ft(ctypes.Structure):
     _fields_ = [
         ("env", ctypes.c_void_p), ("counter", ctypes.c_void_p), ("emu_stop", ctypes.c_void_p),
         ("cc_compute", ctypes.c_void_p), ("stop_request", ctypes.c_void_p),
-        ("skip_sync", ctypes.c_void_p),
         ("uc", ctypes.c_void_p),
         ("base", ctypes.c_uint64), ("frontier", ctypes.c_uint64),
         ("tracking", ctypes.c_int32), ("resync_armed", ctypes.c_int32),
@@ -68,33 +66,18 @@ class _Ft(ctypes.Structure):
     ]
 
 
-def _load() -> ctypes.CDLL | None:
-    global _lib, _why
-    if _lib is not None or _why:
-        return _lib
+_P, _U64 = ctypes.c_void_p, ctypes.c_uint64
+_ARGTYPES = (("bootdbg_ft_hostwrite", (_P, _U64, _P, _U64)),
+             ("bootdbg_ft_boundary", (_P, _U64)), ("bootdbg_ft_start", (_P, _U64)),
+             ("bootdbg_ft_rearm", (_P, _U64)), ("bootdbg_ft_drained", (_P,)),
+             ("bootdbg_ft_mark", (_P, _U64, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int,
+                                  _U64, _U64)))
+
+
+def _loaded() -> tuple[ctypes.CDLL | None, str]:
     from debugger.machine import nativelib
 
-    lib, why = nativelib.load("debugger.trace._fulltrace", "bootdbg_ft_size", _Ft)
-    if lib is None:
-        _why = why
-        return None
-    p, u64 = ctypes.c_void_p, ctypes.c_uint64
-    lib.bootdbg_ft_hostwrite.argtypes = [p, u64, p, u64]
-    lib.bootdbg_ft_boundary.argtypes = [p, u64]
-    lib.bootdbg_ft_start.argtypes = [p, u64]
-    lib.bootdbg_ft_rearm.argtypes = [p, u64]
-    lib.bootdbg_ft_drained.argtypes = [p]
-    lib.bootdbg_ft_mark.argtypes = [p, u64, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int,
-                                    u64, u64]
-    _lib = lib
-    return lib
-
-
-def anonymous(size: int) -> mmap.mmap:
-    """Private anonymous memory: reads as zeros without being cleared, and only the pages
-    written get memory of their own (MADV_DONTNEED makes them zeros again)."""
-    flags = getattr(mmap, "MAP_PRIVATE", 0) | getattr(mmap, "MAP_ANONYMOUS", 0)
-    return mmap.mmap(-1, size, flags=flags) if flags else mmap.mmap(-1, size)
+    return nativelib.load("debugger.trace._fulltrace", "bootdbg_ft_size", _Ft, _ARGTYPES)
 
 
 def _address(m: mmap.mmap) -> int:
@@ -102,18 +85,17 @@ def _address(m: mmap.mmap) -> int:
 
 
 def available() -> bool:
-    return _load() is not None
+    return _loaded()[0] is not None
 
 
 def why_unavailable() -> str:
-    _load()
-    return _why
+    return _loaded()[1]
 
 
 class NativeEncoder:
     def __init__(self, machine: Any, chunk_insns: int = FT.CHUNK_INSNS,
                  buf_size: int = BUF_SIZE) -> None:
-        lib = _load()
+        lib = _loaded()[0]
         assert lib is not None
         from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_MEM_WRITE
         from unicorn.unicorn_py3.unicorn import uclib
@@ -124,7 +106,6 @@ class NativeEncoder:
         d.env = eng.env
         d.counter = eng.uch + L._UC_EMU_COUNTER
         d.stop_request = eng.uch + L._UC_STOP_REQUEST
-        d.skip_sync = eng.uch + L._UC_SKIP_SYNC
         d.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
         d.cc_compute = ctypes.cast(uclib.cpu_cc_compute_all_x86_64, ctypes.c_void_p).value
         d.uc = eng.uch
@@ -137,8 +118,8 @@ class NativeEncoder:
         # instructions of every slot, plus the pending writes.
         room = WBUF_SIZE + (1 << 20)
         # (anonymous memory: nothing to clear, and the room is only touched if it is used)
-        self._buf = anonymous(buf_size + room)
-        self._wbuf = anonymous(WBUF_SIZE)
+        self._buf = anonymous_memory(buf_size + room)
+        self._wbuf = anonymous_memory(WBUF_SIZE)
         d.buf, d.cap = _address(self._buf), buf_size + room
         d.high = buf_size
         d.wbuf, d.wcap = _address(self._wbuf), WBUF_SIZE
@@ -163,7 +144,7 @@ class NativeEncoder:
         d.phys_first, d.phys_last = (ctypes.addressof(a) for a in self._phys)
         # One mask of 64-byte lines per physical page (mod 2^20): anonymous memory, so only
         # the pages of it that code lives in are ever touched.
-        self._lines = [anonymous(8 << 20) for _ in range(2)]
+        self._lines = [anonymous_memory(8 << 20) for _ in range(2)]
         d.code_lines, d.volatile_lines = (_address(m) for m in self._lines)
         d.classify_on = 1
         d.cc_op_off, d.cc_df_off = FT.CC_OP_OFF, FT.CC_DF_OFF

@@ -53,8 +53,6 @@ class PyHooks(FT.PyEncoder):
         self._restarts = ctypes.c_int64.from_address(where) if where else ctypes.c_int64(0)
         self._restarts_seen = self._restarts_base = self._restarts.value
         self._mark = (0, 0, 0)
-        # (see the native code hook: no state re-derivation for this instruction's stores)
-        self._skip_sync = ctypes.c_bool.from_address(machine.eng.uch + FT.L._UC_SKIP_SYNC)
         uc = machine.uc
         self._handles = [uc.hook_add(UC_HOOK_CODE, self._code),
                          uc.hook_add(UC_HOOK_MEM_WRITE, self._write)]
@@ -85,7 +83,6 @@ class PyHooks(FT.PyEncoder):
             self._mark_writes()
 
     def _code(self, uc: Any, address: int, size: int, _ud: Any) -> None:
-        self._skip_sync.value = True
         self._check_restart()
         again = self._restarts_seen - self._restarts_base
         super().observe(self.base + self.eng.emu_counter - 1 - again, True)

@@ -137,7 +137,7 @@ def block_class(read: Any, address: int, size: int, bits: int) -> int:
     return cls
 
 
-CC_OP_OFF, CC_DF_OFF = L.OFF_EFLAGS + 32, L.OFF_EFLAGS + 36     # cc_op, df (int32 each)
+CC_OP_OFF, CC_DF_OFF = L.OFF_CC_OP, L.OFF_CC_OP + 4     # cc_op, df (int32 each)
 CHUNK_HEAD = struct.Struct("<QI")
 _KEY = struct.Struct(f"<{SLOT_COUNT}Q")
 assert SLOT_COUNT == 77 and SLOTS[ACTIVITY] == "activity"

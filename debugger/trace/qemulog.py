@@ -30,6 +30,7 @@ from debugger.checks.dumps.errors import DumpError
 from debugger.checks.dumps.qemu import RECORD_START, REQUIRED, parse_record, qemu_ar
 from debugger.cpustate import CpuState, Segment
 from debugger.machine.cpu import seg_from_cache
+from debugger.trace.files import read_head
 
 __all__ = ["QemuLog", "QemuRecord", "QemuLogError", "qemu_version", "one_insn_per_tb_args",
            "qemu_log_argv"]
@@ -144,15 +145,7 @@ class QemuLog:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.notes: list[str] = []
-        try:
-            with open(self.path, "rb") as f:
-                head = f.read(65536)
-        except FileNotFoundError:
-            raise QemuLogError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise QemuLogError(f"{path}: is a directory") from None
-        except OSError as exc:
-            raise QemuLogError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        head = read_head(path, 65536, QemuLogError)
         if b"\x00" in head:
             raise QemuLogError(f"{path}: binary data, not a QEMU log or a .bdt trace")
 

@@ -14,7 +14,7 @@ import zlib
 from array import array
 from typing import Any
 
-__all__ = ["PAGE", "RamTracker", "ZERO_PAGE"]
+__all__ = ["PAGE", "RamTracker", "ZERO_PAGE", "anonymous_memory"]
 
 PAGE = 0x1000
 _BLOCK = 0x10000
@@ -28,6 +28,13 @@ _memcmp.restype = ctypes.c_int
 _memcmp.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
 
 
+def anonymous_memory(size: int) -> mmap.mmap:
+    """Private anonymous memory: reads as zeros without being cleared, and only the pages
+    written get memory of their own (MADV_DONTNEED makes them zeros again)."""
+    flags = getattr(mmap, "MAP_PRIVATE", 0) | getattr(mmap, "MAP_ANONYMOUS", 0)
+    return mmap.mmap(-1, size, flags=flags) if flags else mmap.mmap(-1, size)
+
+
 class RamTracker:
     def __init__(self, uc: Any, ram_size: int) -> None:
         from unicorn.unicorn_py3.unicorn import uclib
@@ -37,10 +44,8 @@ class RamTracker:
         self._uch = uc._uch
         self.size = ram_size
         self.pages = ram_size // PAGE
-        # Anonymous memory reads as zeros without being cleared (64 MiB took 50 ms to clear),
-        # and only the pages the guest ever writes get memory of their own.
-        flags = getattr(mmap, "MAP_PRIVATE", 0) | getattr(mmap, "MAP_ANONYMOUS", 0)
-        self.shadow = mmap.mmap(-1, ram_size, flags=flags) if flags else mmap.mmap(-1, ram_size)
+        # (64 MiB took 50 ms to clear; only the pages the guest ever writes get memory)
+        self.shadow = anonymous_memory(ram_size)
         self._shadow_addr = ctypes.addressof(ctypes.c_char.from_buffer(self.shadow))
         self._buf = ctypes.create_string_buffer(_PIECE)
         self._buf_addr = ctypes.addressof(self._buf)
