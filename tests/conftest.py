@@ -151,3 +151,22 @@ def idt_gate(vector: int, handler: str) -> str:
     shr eax, 16
     mov [idt + {vector}*8 + 6], ax
 """
+
+
+def stepped_along(steps, ref):
+    """The steps of a full trace, each checked first against `ref` (a Session) single-stepped
+    alongside: the trace holds, after every instruction, the state stepping shows."""
+    for step in steps:
+        ref.step()
+        assert step.cpu_state() == ref.state(), step.icount
+        yield step
+
+
+# Real mode with interrupts off and IRQ0 (INT 08h) going to the guest's label `tick`.
+IRQ0_TO_TICK = """
+    cli
+    xor ax, ax
+    mov ds, ax
+    mov word [0x20], tick
+    mov word [0x22], 0
+"""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import demo_session
+from tests.conftest import IRQ0_TO_TICK, demo_session
 
 DEMOS = ("hello", "pmode", "unreal", "vm86", "longmode", "exceptions", "int13hook-hd")
 
@@ -37,12 +37,7 @@ def test_a_reprogrammed_timer_ticks_at_the_same_instruction_running_or_stepping(
     from debugger.machine.disk import open_disk
     from tests.conftest import assemble
 
-    src = """
-        cli
-        xor ax, ax
-        mov ds, ax
-        mov word [0x20], tick
-        mov word [0x22], 0
+    src = IRQ0_TO_TICK + """
         mov al, 0x36
         out 0x43, al
         mov ax, 1000

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import assemble
+from tests.conftest import IRQ0_TO_TICK, assemble
 
 IMAGES = Path(__file__).resolve().parents[2] / "images"
 DEMOS = ("hello", "pmode", "unreal", "vm86", "longmode", "exceptions", "int13hook-hd")
@@ -144,12 +144,7 @@ def test_timer_interrupts_held_by_cli_and_taken_after_sti_agree(tmp_path):
     """IRQ0 becomes pending inside a long CLI loop (the interrupt-enable watcher is armed during
     fast slices) and is delivered after STI, then keeps arriving; both ways agree exactly."""
     _native()
-    src = """
-        cli
-        xor ax, ax
-        mov ds, ax
-        mov word [0x20], tick
-        mov word [0x22], 0
+    src = IRQ0_TO_TICK + """
         mov ecx, 1500000
     a:  add eax, ecx
         rol eax, 3
@@ -207,12 +202,7 @@ def test_breakpoint_inside_a_block_stops_at_its_first_execution(name, small_slic
 def test_polling_a_port_with_interrupts_off_and_an_irq_waiting(tmp_path):
     """A guest polls port 61h with IF=0 while the timer IRQ waits (GRUB's timing loops): the run
     does not stop at every IN, and the IRQ is taken right after STI and the instruction after it."""
-    src = """
-        cli
-        xor ax, ax
-        mov ds, ax
-        mov word [0x20], tick
-        mov word [0x22], 0
+    src = IRQ0_TO_TICK + """
         mov al, 0x36                ; PIT channel 0 at 1.19 MHz / 1000: a tick every 84 k insns
         out 0x43, al
         mov ax, 1000

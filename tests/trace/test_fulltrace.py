@@ -14,7 +14,7 @@ from debugger.trace import format as F
 from debugger.trace.fulltrace import FullTrace, decode_chunk
 from debugger.trace.reader import TraceReader
 from debugger.trace.recorder import Recorder
-from tests.conftest import GDT_PM, GDT_TAIL, PAGING_ON, PAGING_TABLES
+from tests.conftest import GDT_PM, GDT_TAIL, PAGING_ON, PAGING_TABLES, stepped_along
 
 IMAGES = Path(__file__).resolve().parents[2] / "images"
 DEMOS = sorted(p.stem for p in IMAGES.glob("*.img") if not p.stem.startswith("bench-"))
@@ -26,6 +26,20 @@ def _native() -> bool:
     from debugger.trace.ftrecord import native_available
 
     return native_available()
+
+
+def _record_guest(tmp_path: Path, source: str, *, native: bool | None = None
+                  ) -> tuple[Path, Session]:
+    """Assemble `source`, record it with --full to run.bdt until it halts."""
+    from tests.conftest import assemble
+
+    img = tmp_path / "guest.img"
+    img.write_bytes(assemble(source))
+    s = Session(img)
+    rec = Recorder(s, tmp_path / "run.bdt", full=True, native=native)
+    assert s.cont(max_insns=100_000).kind == "halted"
+    rec.close()
+    return img, s
 
 
 def _record(path: Path, name: str, *, full_native: bool | None = None,
@@ -229,22 +243,10 @@ patch:
 def test_self_modifying_code_is_recorded_at_the_right_instruction(tmp_path: Path) -> None:
     """A block first seen without a segment load, then rewritten in place to hold one (same
     address and size): the segment change is in the record of the instruction that made it."""
-    from tests.conftest import assemble, nasm_available
-
-    if not nasm_available():
-        pytest.skip("nasm not installed")
-    img = tmp_path / "smc.img"
-    img.write_bytes(assemble(SMC))
-    s = Session(img)
-    rec = Recorder(s, tmp_path / "run.bdt", full=True)
-    assert s.cont(max_insns=10_000).kind == "halted"
-    rec.close()
+    img, _ = _record_guest(tmp_path, SMC)
     ref = Session(img)
-    loads = 0
-    for step in FullTrace.open(tmp_path / "run.bdt").steps():
-        ref.step()
-        assert step.cpu_state() == ref.state(), step.icount
-        loads += step.changes.get("ds.selector") == 0x1234
+    loads = sum(step.changes.get("ds.selector") == 0x1234
+                for step in stepped_along(FullTrace.open(tmp_path / "run.bdt").steps(), ref))
     assert loads == 2
 
 
@@ -266,10 +268,8 @@ def test_stops_found_by_going_back_keep_the_trace_exact(tmp_path: Path) -> None:
     assert info["full"]["lost"] == 0 and info["full"]["gaps"] == 0
     ft = FullTrace.open(tmp_path / "run.bdt")
     assert (ft.first, ft.last) == (0, s.icount)
-    ref = Session(IMAGES / "vm86.img")
-    for step in ft.steps():
-        ref.step()
-        assert step.cpu_state() == ref.state(), step.icount
+    for _ in stepped_along(ft.steps(), Session(IMAGES / "vm86.img")):
+        pass
 
 
 REP = """
@@ -300,22 +300,12 @@ s:  cli
 
 
 def test_rep_string_instructions_count_like_the_engine(tmp_path: Path) -> None:
-    from tests.conftest import assemble, nasm_available
-
-    if not nasm_available():
-        pytest.skip("nasm not installed")
-    img = tmp_path / "rep.img"
-    img.write_bytes(assemble(REP))
-    s = Session(img)
-    rec = Recorder(s, tmp_path / "run.bdt", full=True)
-    assert s.cont(max_insns=10_000).kind == "halted"
-    rec.close()
+    img, s = _record_guest(tmp_path, REP)
     ref = Session(img)
     steps = list(FullTrace.open(tmp_path / "run.bdt").steps())
     assert steps[-1].icount == s.icount
-    for step in steps:
-        ref.step()
-        assert step.cpu_state() == ref.state(), step.icount
+    for _ in stepped_along(steps, ref):
+        pass
     # rep movsb: 7 iterations, one byte written by each, and its final check writes nothing.
     copies = [st for st in steps if len(st.writes) == 1 and 0x1000 <= st.writes[0][0] < 0x1007]
     assert len(copies) == 7 and all(len(st.writes[0][1]) == 1 for st in copies)
@@ -342,9 +332,8 @@ def test_cut_short_recording_keeps_the_complete_chunks(tmp_path: Path) -> None:
     assert "cut short" in (ft.r.damage or "")
     assert (ft.first, ft.last) == (0, 2000)
     ref = Session(IMAGES / "hello.img")
-    for step in ft.steps():
-        ref.step()
-        assert step.cpu_state() == ref.state()
+    for _ in stepped_along(ft.steps(), ref):
+        pass
     assert ref.icount == 2000
 
 
@@ -364,18 +353,9 @@ def test_stores_through_paging_are_made_and_recorded_at_their_physical_address(
     """Unicorn's write hook gets the physical address: a store to linear 0x400010 (physical
     0x200010) is recorded there, and recording does not disturb it (translating the physical
     address again inside the hook clobbered QEMU's TLB entry: the store was lost)."""
-    from tests.conftest import assemble, nasm_available
-
-    if not nasm_available():
-        pytest.skip("nasm not installed")
     if native and not _native():
         pytest.skip("native full-trace hooks not built")
-    img = tmp_path / "paged.img"
-    img.write_bytes(assemble(PAGED))
-    s = Session(img)
-    rec = Recorder(s, tmp_path / "run.bdt", full=True, native=native)
-    assert s.cont(max_insns=100_000).kind == "halted"
-    rec.close()
+    _, s = _record_guest(tmp_path, PAGED, native=native)
     assert s.read_memory(0x200010, 4, "physical") == bytes.fromhex("efbeadde")
     assert s.read_memory(0x400020, 2) == bytes.fromhex("3412")
     steps = list(FullTrace.open(tmp_path / "run.bdt").steps())
@@ -388,11 +368,9 @@ def test_store_into_the_running_block_is_recorded_once(native: bool, tmp_path: P
     """QEMU undoes an instruction whose store hits its own block and runs it again alone: the
     trace has one record for it, with its store once, and every state is the stepped one."""
     from debugger.machine.blockcount import available
-    from tests.conftest import assemble, nasm_available
+    from tests.conftest import assemble
     from tests.machine.test_smc import SRC, TOTAL
 
-    if not nasm_available():
-        pytest.skip("nasm not installed")
     if not available() or (native and not _native()):
         pytest.skip("needs the native block counter and full-trace hooks")
     img = tmp_path / "smc.img"
@@ -403,11 +381,9 @@ def test_store_into_the_running_block_is_recorded_once(native: bool, tmp_path: P
     info = rec.close(ev.kind)
     assert (ev.kind, ev.icount, info["full"]["gaps"]) == ("halted", TOTAL, 0)
     ref = Session(img)
-    patches = 0
-    for step in FullTrace.open(tmp_path / "run.bdt").steps():
-        ref.step()
-        assert step.cpu_state() == ref.state(), step.icount
-        patches += sum(1 for _a, data in step.writes if data == b"\x05")
+    patches = sum(data == b"\x05"
+                  for step in stepped_along(FullTrace.open(tmp_path / "run.bdt").steps(), ref)
+                  for _a, data in step.writes)
     assert ref.icount == TOTAL and patches == 3
 
 
@@ -434,9 +410,8 @@ def test_native_recording_counts_with_its_own_code_hook(tmp_path: Path) -> None:
     rec.close(ev.kind)
     assert m.self_counted > before and m.self_counter is None
     ref = Session(IMAGES / "pmode.img")
-    for step in FullTrace.open(tmp_path / "run.bdt").steps():
-        ref.step()
-        assert step.cpu_state() == ref.state(), step.icount
+    for _ in stepped_along(FullTrace.open(tmp_path / "run.bdt").steps(), ref):
+        pass
     assert ref.icount == s.icount
 
 
@@ -455,9 +430,8 @@ def test_syslinux_trace_is_the_stepped_run(tmp_path: Path) -> None:
     info = rec.close()
     assert info["full"]["lost"] == info["full"]["gaps"] == 0
     ref = Session(disks=[open_disk(img, boot=True)])
-    for step in FullTrace.open(tmp_path / "run.bdt").steps():
-        ref.step()
-        assert step.cpu_state() == ref.state(), step.icount
+    for _ in stepped_along(FullTrace.open(tmp_path / "run.bdt").steps(), ref):
+        pass
     assert ref.icount == s.icount == 600_000
 
 
@@ -475,7 +449,6 @@ def test_a_full_block_table_starts_again(tmp_path: Path, monkeypatch) -> None:
     end = _record(tmp_path / "run.bdt", "vm86")
     assert len(forgot) > 5
     ref = Session(IMAGES / "vm86.img")
-    for step in FullTrace.open(tmp_path / "run.bdt").steps():
-        ref.step()
-        assert step.cpu_state() == ref.state(), step.icount
+    for _ in stepped_along(FullTrace.open(tmp_path / "run.bdt").steps(), ref):
+        pass
     assert ref.icount == end.icount
