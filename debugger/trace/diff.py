@@ -283,11 +283,18 @@ def _same_loc(x: Rec, y: Rec) -> bool:
     return x.cs == y.cs and x.eip == y.eip
 
 
-def _drop_reissued(side: Side, r: Rec, n: Rec | None, other: Rec | None) -> Rec | None:
-    """Skip records that repeat `r` unchanged: QEMU logs a block before running it and may
-    leave it before its instruction executes (to take an interrupt), then logs it again."""
-    while n is not None and other is not None and n.final is None and _same_loc(n, r) \
-            and not _same_loc(n, other) and n.fields() == r.fields():
+def _unchanged(r: Rec, n: Rec | None) -> bool:
+    return n is not None and _same_loc(n, r) and n.fields() == r.fields()
+
+
+def _drop_reissued(side: Side, r: Rec, n: Rec | None, r_other: Rec, n_other: Rec | None
+                   ) -> Rec | None:
+    """Skip records that repeat `r` unchanged while the other side moved on: QEMU logs a block
+    before running it and may leave it before its instruction executes (to take an interrupt,
+    or when its I/O thread kicks the CPU: host timing), then logs it again.  A REP iteration
+    stays at its address but changes the count, so the other side's move is any change."""
+    while n is not None and n_other is not None and n.final is None and _unchanged(r, n) \
+            and not _unchanged(r_other, n_other):
         n = side.next()
     return n
 
@@ -330,8 +337,8 @@ def diff(a: Side, b: Side, *, start: tuple[int, int] = (0, 0x7C00),
     skip_fw = a.kind != "bootdbg recording" or b.kind != "bootdbg recording"
     na, nb = a.next(), b.next()
     while True:
-        na = _drop_reissued(a, ra, na, nb)
-        nb = _drop_reissued(b, rb, nb, na)
+        na = _drop_reissued(a, ra, na, rb, nb)
+        nb = _drop_reissued(b, rb, nb, ra, na)
         ins = ra.text or rb.text or ""     # (a QEMU log without in_asm has no bytes)
         na = _rep_tail(a, ra, na, nb, ins)
         nb = _rep_tail(b, rb, nb, na, ins)

@@ -169,6 +169,22 @@ def test_interrupt_before_an_instruction_and_reissued_records() -> None:
         assert res.compared == 3
 
 
+def test_record_reissued_in_the_middle_of_a_rep_instruction() -> None:
+    # QEMU's I/O thread kicked the CPU between two iterations of a REP MOVSB: the iteration is
+    # logged twice with the same state (the address does not tell, the count does).
+    def movsb(pos: int, left: int, eip: int = 0x7C00) -> Rec:
+        return rec(pos, eip, "rep movsb", rcx=left)
+    a = [movsb(0, 3), movsb(1, 2), movsb(2, 1), movsb(3, 0, 0x7C02)]
+    b = [movsb(0, 3), movsb(1, 2), movsb(2, 2), movsb(3, 1), movsb(4, 0, 0x7C02)]
+    res, text = run(a, b)
+    assert res.same, text
+    assert res.compared == 3
+    # Both sides staying put (a jump to itself) is compared as it is.
+    spin = [rec(i, 0x7C00, "jmp 0x7c00") for i in range(3)] + [rec(3, 0x7C02)]
+    res, text = run(spin, spin)
+    assert res.same and res.compared == 3, text
+
+
 def test_control_flow_divergence() -> None:
     a = straight(4)
     b = [rec(0, 0x7C00), rec(1, 0x7C02, "jz 0x7c20"), rec(2, 0x7C20), rec(3, 0x7C22)]
