@@ -26,7 +26,7 @@ from unicorn import x86_const as x
 from debugger.cpustate import (
     CR0_PE, RF_IF, RF_VM, Activity, CpuState, Segment,
 )
-from debugger.machine import uc_layout
+from debugger.machine import softint, uc_layout
 from debugger.machine.bios import Bios
 from debugger.machine.bus import Clock, IoBus
 from debugger.machine.cpu import Cpu
@@ -90,6 +90,7 @@ class _Pending:
     address: int = 0
     access: str = ""
     saved_regs: bytes = b""    # a refused IN/OUT: the GPRs before Unicorn went on
+    next_rip: int | None = None  # INT 6 reported as #UD: the address after it (softint.py)
 
 
 class Machine:
@@ -349,7 +350,9 @@ class Machine:
 
     def _hook_invalid(self, uc: Any, _ud: Any) -> bool:
         if self._pending is None:
-            self._pending = _Pending("ud", 6)
+            after = softint.software_int6(self)
+            self._pending = _Pending("ud", 6) if after is None else \
+                _Pending("intr", 6, True, next_rip=after)
         uc.emu_stop()
         return True
 
@@ -817,7 +820,12 @@ class Machine:
             return self.raise_exception(6, None)
         vec = p.vector
         if p.is_int:
-            return self.raise_exception(vec, None, software=True)
+            if p.next_rip is not None:
+                self.cpu.rip = p.next_rip
+            return self.raise_exception(vec, None, software=True,
+                                        int_rip=softint.int_start(self, vec))
+        if vec == 13 and softint.sysret_is_ud(self):
+            return self.raise_exception(6, None)
         if vec == 14 and self._block_lookahead_fault():
             return None
         ec = p.error_code if vec in ERROR_CODE_VECTORS else None
@@ -895,8 +903,10 @@ class Machine:
             return False
 
     def raise_exception(self, vector: int, error_code: int | None, *,
-                        software: bool = False, external: bool = False) -> RunResult | None:
-        """Deliver an exception/interrupt with the double- and triple-fault rules."""
+                        software: bool = False, external: bool = False,
+                        int_rip: int | None = None) -> RunResult | None:
+        """Deliver an exception/interrupt with the double- and triple-fault rules.  A fault
+        while delivering a software interrupt is the INT's own: it returns to `int_rip`."""
         self.mutations += 1
         name = VECTOR_NAMES.get(vector, f"INT {vector:02X}h")
         at = (self.cpu.seg("cs").selector, self.cpu.rip) if self.interrupt_listeners else None
@@ -917,6 +927,8 @@ class Machine:
             except GuestFault as f:
                 if f.cr2 is not None:
                     self.eng.set_u64(uc_layout.OFF_CR + 16, f.cr2)
+                if sw and int_rip is not None:
+                    self.cpu.rip = int_rip
                 chain.append(f.vector)
                 if cur == 8:
                     return self._triple_fault(chain)

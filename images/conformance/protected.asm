@@ -1,0 +1,305 @@
+; Protected mode (32-bit, flat): faults while delivering INT n / INT3 through the IDT (not-present
+; gate, target CS not code, IDT limit, gate DPL below CPL from ring 3), INT 6, #UD encodings, the
+; TSS stack switch, PUSHFD images after IRETD with RF set, and virtual-8086 mode: entry by IRETD,
+; PUSHFD there, and INT n back to ring 0 (the vm86 frame).
+%include "lib.inc"
+
+CODE0 equ 0x08
+DATA0 equ 0x10
+CODE3 equ 0x1b
+DATA3 equ 0x23
+TSSSEL equ 0x28
+
+main:
+    lgdt [gdtr]
+    lidt [idtr]
+    mov eax, cr0
+    or eax, 1
+    mov cr0, eax
+    jmp CODE0:pm
+
+bits 32
+; --- 32-bit output helpers ---
+puts32:
+    push eax
+.l: lodsb
+    test al, al
+    jz .d
+    out 0xe9, al
+    jmp .l
+.d: pop eax
+    ret
+hex32p:                 ; EAX as 8 hex digits
+    push ecx
+    mov ecx, 8
+.n: rol eax, 4
+    push eax
+    and al, 0x0f
+    add al, '0'
+    cmp al, '9'
+    jbe .o
+    add al, 7
+.o: out 0xe9, al
+    pop eax
+    loop .n
+    pop ecx
+    ret
+nl32:
+    push eax
+    mov al, 10
+    out 0xe9, al
+    pop eax
+    ret
+%macro P32 1+
+    jmp %%over
+%%s: db %1, 0
+%%over:
+    push esi
+    mov esi, %%s
+    call puts32
+    pop esi
+%endmacro
+; HEX32 value: print " =value"
+%macro HEX 1
+    push eax
+    mov eax, %1
+    call hex32p
+    pop eax
+%endmacro
+
+; handlers: print name, error code (if any), EIP relative to [base], CS; then resume at
+; [resume] in ring 0 with the stack at [stack0]
+%macro HNOEC 2
+%1:
+    mov ebp, esp
+    P32 %2, " eip=base+"
+    mov eax, [ebp]
+    sub eax, [base]
+    call hex32p
+    P32 " cs="
+    HEX [ebp+4]
+    call nl32
+    mov esp, [stack0]
+    jmp [resume]
+%endmacro
+%macro HEC 2
+%1:
+    mov ebp, esp
+    P32 %2, " ec="
+    HEX [ebp]
+    P32 " eip=base+"
+    mov eax, [ebp+4]
+    sub eax, [base]
+    call hex32p
+    P32 " cs="
+    HEX [ebp+8]
+    call nl32
+    mov esp, [stack0]
+    jmp [resume]
+%endmacro
+
+HNOEC h_int40, "INT 40h"
+HNOEC h_bp, "#BP"
+HNOEC h_ud, "vector 6"
+HEC h_np, "#NP"
+HEC h_gp, "#GP"
+HEC h_ts, "#TS"
+HEC h_ss, "#SS"
+
+; INT 44h from vm86: print the whole frame (EIP CS EFLAGS ESP SS ES DS FS GS)
+h_vm86:
+    P32 "vm86 PUSHFD="
+    HEX [vmflags]
+    call nl32
+    P32 "vm86 INT 44h frame:"
+    mov ecx, 9
+    mov ebx, esp
+.f: mov al, ' '
+    out 0xe9, al
+    mov eax, [ebx]
+    call hex32p
+    add ebx, 4
+    loop .f
+    call nl32
+    P32 "ring0 after vm86 ds="
+    mov ax, ds
+    movzx eax, ax
+    call hex32p
+    call nl32
+    mov ax, DATA0
+    mov ds, ax
+    mov es, ax
+    mov esp, [stack0]
+    jmp [resume]
+
+; CASE label: set base (address of the instruction) and resume
+%macro CASE 2
+    mov dword [base], %1
+    mov dword [resume], %2
+%endmacro
+
+pm:
+    mov ax, DATA0
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov esp, 0x7000
+    mov [stack0], esp
+    mov ax, TSSSEL
+    ltr ax
+    ; INT 40h: a trap gate, the address after it
+    CASE .a1, .r1
+.a1: int 0x40
+.r1:
+    ; INT 41h: gate not present -> #NP(41h*8+2) at the INT
+    CASE .a2, .r2
+.a2: int 0x41
+.r2:
+    ; INT 42h: the gate's selector is a data segment -> #GP(10h) at the INT
+    CASE .a3, .r3
+.a3: int 0x42
+.r3:
+    ; INT 70h: beyond the IDT limit -> #GP(70h*8+2) at the INT
+    CASE .a4, .r4
+.a4: int 0x70
+.r4:
+    ; INT3 and INT 3 through a present gate: after; INT 45h (not present) as INT3-alike
+    CASE .a5, .r5
+.a5: int3
+.r5:
+    ; INT 6 (CD 06): software, after it; UD2 and 0F 07 (SYSRET, EFER.SCE=0): #UD at it
+    CASE .a6, .r6
+.a6: int 6
+.r6:
+    CASE .a7, .r7
+.a7: ud2
+.r7:
+    CASE .a8, .r8
+.a8: db 0x0f, 0x07
+.r8:
+    ; PUSHFD after an IRETD that set RF: the image has RF (and VM) clear
+    push dword 0x10002
+    push dword CODE0
+    push dword .rf
+    iretd
+.rf: pushfd
+    pop eax
+    P32 "PUSHFD after IRETD RF=1: "
+    call hex32p
+    call nl32
+    ; ring 3: INT 40h (gate DPL 0) -> #GP(40h*8+2) at the INT, taken on the TSS stack
+    CASE .a9, .r9
+    mov ax, DATA3
+    mov ds, ax
+    mov es, ax
+    push dword DATA3
+    push dword 0x6000
+    push dword 0x0002
+    push dword CODE3
+    push dword .ring3
+    iretd
+.ring3:
+.a9: int 0x40
+.r9:
+    mov ax, DATA0
+    mov ds, ax
+    mov es, ax
+    mov ax, ss
+    P32 "ring0 again ss="
+    movzx eax, ax
+    call hex32p
+    call nl32
+    ; virtual-8086 mode (IOPL 3): PUSHFD, then INT 44h back to ring 0
+    mov dword [resume], .r10
+    push dword 0x5000        ; GS
+    push dword 0x4000        ; FS
+    push dword 0             ; DS
+    push dword 0x2000        ; ES
+    push dword 0             ; SS
+    push dword 0x6800        ; ESP
+    push dword 0x23002       ; EFLAGS: VM, IOPL 3
+    push dword 0             ; CS
+    push dword vm86code      ; EIP
+    iretd
+.r10:
+    P32 "END", 10
+    mov al, 0
+    out 0xf4, al
+    mov dx, 0x8900
+    mov esi, msg_shutdown
+.s: lodsb
+    test al, al
+    jz .h
+    out dx, al
+    jmp .s
+.h: cli
+    hlt
+    jmp .h
+
+bits 16
+vm86code:
+    pushfd
+    pop dword [vmflags]      ; (DS=0 in vm86)
+    int 0x44
+    jmp $
+
+bits 32
+gdt:
+    dq 0
+    dq 0x00cf9a000000ffff    ; 08 code0
+    dq 0x00cf92000000ffff    ; 10 data0
+    dq 0x00cffa000000ffff    ; 18 code3
+    dq 0x00cff2000000ffff    ; 20 data3
+    dw 0x67, tss, 0x8900, 0  ; 28 TSS (base < 64K)
+gdt_end:
+gdtr: dw gdt_end - gdt - 1
+    dd gdt
+
+%macro GATE 3        ; handler, selector, type/attr byte
+    dw %1, %2
+    db 0, %3
+    dw 0
+%endmacro
+idt:
+%assign i 0
+%rep 0x70
+  %if i == 3
+    GATE h_bp, CODE0, 0x8e
+  %elif i == 6
+    GATE h_ud, CODE0, 0x8e
+  %elif i == 10
+    GATE h_ts, CODE0, 0x8e
+  %elif i == 11
+    GATE h_np, CODE0, 0x8e
+  %elif i == 12
+    GATE h_ss, CODE0, 0x8e
+  %elif i == 13
+    GATE h_gp, CODE0, 0x8e
+  %elif i == 0x40
+    GATE h_int40, CODE0, 0x8f
+  %elif i == 0x41
+    GATE h_int40, CODE0, 0x0e
+  %elif i == 0x42
+    GATE h_int40, DATA0, 0x8e
+  %elif i == 0x44
+    GATE h_vm86, CODE0, 0xee
+  %else
+    dq 0
+  %endif
+%assign i i+1
+%endrep
+idt_end:
+idtr: dw idt_end - idt - 1
+    dd idt
+
+tss:
+    dd 0
+    dd 0x7000, DATA0         ; ESP0, SS0
+    times 0x68 - ($ - tss) db 0
+
+base: dd 0
+resume: dd 0
+stack0: dd 0
+vmflags: dd 0
+
+%include "tail.inc"

@@ -1,0 +1,80 @@
+"""Software interrupts: where a fault during their delivery returns, INT 6, and SYSRET's #UD.
+
+Each guest's handlers record the vector they are for and the pushed IP minus the address of the
+instruction under test (`here`).  The answers are the SDM's, and what qemu-system-i386 7.2 and
+Bochs 2.7 do (tests/conformance, images `realmode` and `protected`, run all three)."""
+from __future__ import annotations
+
+import pytest
+
+PRELUDE = """
+    xor ax, ax
+    mov ds, ax
+    mov ss, ax
+    mov sp, 0x7000
+%macro VEC 1
+    mov word [%1*4], h %+ %1
+    mov word [%1*4+2], 0
+%endmacro
+    VEC 3
+    VEC 4
+    VEC 6
+    VEC 13
+    VEC 0x40
+    jmp go
+%macro HANDLER 1
+h %+ %1: mov byte [0x602], %1
+    jmp rec
+%endmacro
+    HANDLER 3
+    HANDLER 4
+    HANDLER 6
+    HANDLER 13
+    HANDLER 0x40
+rec: pop ax
+    sub ax, here
+    mov [0x600], ax
+    cli
+    hlt
+go:
+"""
+
+
+def _handler_saw(boot, body: str) -> tuple[int, int]:
+    m = boot(PRELUDE + body)
+    r = m.run(10_000)
+    assert r.reason == "halted", r
+    return m.mem.read_u(0x602, 1), m.mem.read_u(0x600, 2)
+
+
+def test_a_fault_while_delivering_an_int_returns_to_the_int(boot):
+    # IVT limit 37h: vector 13 (#GP) is inside it, 40h is not.  (INT3 and a not-present gate,
+    # a bad target CS and a gate DPL below CPL: image `protected` of the conformance set.)
+    insn, limit = "int 0x40", 0x37
+    vec_seen, rel = _handler_saw(boot, f"""
+    lidt [small]
+here: {insn}
+    nop
+small: dw {limit:#x}
+    dd 0
+""")
+    assert (vec_seen, rel) == (13, 0)
+
+
+@pytest.mark.parametrize("insn, length", [("int 0x40", 2), ("int 6", 2), ("int3", 1)])
+def test_a_software_interrupt_returns_after_itself(boot, insn, length):
+    vec_seen, rel = _handler_saw(boot, f"""
+here: {insn}
+    nop
+""")
+    assert rel == length
+    assert vec_seen == (3 if insn == "int3" else int(insn.split()[1], 0))
+
+
+@pytest.mark.parametrize("code", ["db 0x0f, 0x07", "ud2"])
+def test_sysret_and_ud2_in_real_mode_are_ud_faults(boot, code):
+    vec_seen, rel = _handler_saw(boot, f"""
+here: {code}
+    nop
+""")
+    assert (vec_seen, rel) == (6, 0)
