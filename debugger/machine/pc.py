@@ -26,7 +26,7 @@ from unicorn import x86_const as x
 from debugger.cpustate import (
     CR0_PE, RF_IF, RF_VM, Activity, CpuState, Segment,
 )
-from debugger.machine import softint, uc_layout
+from debugger.machine import softint, uc_layout, undocumented
 from debugger.machine.bios import Bios
 from debugger.machine.bus import Clock, IoBus
 from debugger.machine.cpu import Cpu
@@ -817,6 +817,9 @@ class Machine:
             if code == b"\xf1":         # ICEBP: INT1, a trap delivered after the instruction
                 self.cpu.rip += 1
                 return self.raise_exception(1, None, software=False)
+            done = undocumented.execute_test_alias(self)
+            if done is not undocumented.NOT_HANDLED:
+                return done     # type: ignore[return-value]
             return self.raise_exception(6, None)
         vec = p.vector
         if p.is_int:

@@ -78,3 +78,36 @@ here: {code}
     nop
 """)
     assert (vec_seen, rel) == (6, 0)
+
+
+@pytest.mark.parametrize("encoding, flags", [
+    ("db 0xf6, 0xc8, 0x80", 0x80),             # test al, 0x80 (AL=81h): SF
+    ("db 0xf7, 0xcb, 0x00, 0x00", 0x44),       # test bx, 0: ZF PF
+    ("db 0xf6, 0x4f, 0x01, 0x0f", 0x04),       # test byte [bx+1], 0x0f (=33h): PF
+    ("db 0x66, 0xf7, 0x0f, 0x00, 0x00, 0x00, 0x80", 0x84),  # test dword [bx], 80000000h
+])
+def test_f6_f7_slash_1_is_test(boot, encoding, flags):
+    m = boot(f"""
+    xor ax, ax
+    mov ds, ax
+    mov word [6*4], ud
+    mov word [6*4+2], 0
+    mov bx, data
+    mov al, 0x81
+    mov bx, data
+    push word 0x0002 | 0x8d5
+    popf
+    {encoding}
+    pushf
+    pop ax
+    and ax, 0x8d5
+    mov [0x600], ax
+    cli
+    hlt
+ud: mov word [0x600], 0xdead
+    cli
+    hlt
+data: db 0x00, 0x33, 0x00, 0x80
+""")
+    assert m.run(1000).reason == "halted"
+    assert m.mem.read_u(0x600, 2) == flags
