@@ -101,6 +101,15 @@ def run(s: "Session", max_insns: int | None = None, timeout: float | None = None
     """Continue at engine speed; every stop is exact."""
     m = s.machine
     deadline = None if timeout is None else time.monotonic() + timeout
+    m.wall_deadline = deadline          # (checked by the machine while the CPU is halted)
+    try:
+        return _run(s, m, max_insns, timeout, budget_kind, deadline)
+    finally:
+        m.wall_deadline = None
+
+
+def _run(s: "Session", m: Any, max_insns: int | None, timeout: float | None,
+         budget_kind: str, deadline: float | None) -> StopEvent:
     if Watchers.needs_exact(s):
         return run_exact(s, max_insns, step_kind=budget_kind, deadline=deadline)
     w = Watchers(s, exact=False)

@@ -62,6 +62,7 @@ class Stop:
     INTERRUPT = "interrupt"          # the user (Ctrl-C) or the caller's stop flag
     BOOT_FAILED = "boot-failed"      # INT 18h: no bootable device
     EVENT = "event"                  # the caller's event filter asked to stop
+    TIMEOUT = "timeout"              # `wall_deadline` passed while the CPU was halted
 
 
 @dataclass
@@ -136,6 +137,7 @@ class Machine:
         self._slice_base = 0
         self._exits_installed: list[int] | None = None
         self.stop_requested = False
+        self.wall_deadline: float | None = None   # time.monotonic() after which HLT gives up
         self.mutations = 0          # bumped whenever the CPU state is changed from outside a run
         self._snap_next = 0
         self._snap_live: list[int] = []
@@ -971,18 +973,9 @@ class Machine:
         return self.raise_exception(vector, None, external=True)
 
     def _wait_halted(self) -> RunResult | None:
-        if not self.cpu.eflags & RF_IF:
-            return self._result(Stop.HALTED, f"HLT with interrupts disabled at {self._pc():#x}")
-        deadline = self.bus.next_deadline()
-        if deadline is None:
-            return self._result(Stop.HALTED, "HLT with no interrupt source armed")
-        if deadline > self.clock.icount:
-            self.clock.icount = deadline
-        self.bus.tick(self.clock.icount)
-        self._device_epoch += 1
-        if self.devices.pic.pending_vector() is None and self.bus.next_deadline() == deadline:
-            return self._result(Stop.HALTED, "HLT and the pending device event raised nothing")
-        return None
+        from debugger.machine.halt import wait_halted
+
+        return wait_halted(self)
 
     def _result(self, reason: str, message: str, **details: Any) -> RunResult:
         return RunResult(reason, message, self.icount, details)
