@@ -19,7 +19,8 @@ def add_machine_args(p: argparse.ArgumentParser, *, image_optional: bool = False
         p.add_argument(f"--{name}", metavar="PATH", help=f"attach another image as {name}")
     p.add_argument("--boot", choices=("fda", "fdb", "hda", "hdb"),
                    help="boot from this drive (default: the IMAGE's drive)")
-    p.add_argument("--ram", type=int, default=64, metavar="MIB", help="RAM size (default 64)")
+    p.add_argument("--ram", type=int, default=128, metavar="MIB",
+                   help="RAM size in MiB (default 128, as QEMU)")
     p.add_argument("--keys", default="", help="keystrokes queued for the guest (INT 16h / IRQ1)")
     p.add_argument("--serial-input", default="", metavar="TEXT",
                    help="bytes the guest can read from COM1")

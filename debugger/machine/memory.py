@@ -17,6 +17,7 @@ from typing import Callable
 from unicorn import Uc, UcError
 
 from debugger.cpustate import CR0_PG, CR0_WP, CR4_PAE, CR4_PSE, EFER_LMA
+from debugger.machine.holes import hole_read, is_hole
 
 __all__ = ["Memory", "PageFault", "MemoryError_"]
 
@@ -54,6 +55,11 @@ class Memory:
 
     def read_phys(self, phys: int, size: int) -> bytes:
         try:
+            if phys + size > self.ram_size and is_hole(self.ram_size, phys + size - 1):
+                # (no RAM: open bus, or the ROM mirror below 4 GiB -- see holes.py)
+                head = max(0, self.ram_size - phys)
+                return (bytes(self.uc.mem_read(phys, head)) if head else b"") + \
+                    hole_read(self.uc, self.ram_size, phys + head, size - head)
             return bytes(self.uc.mem_read(phys, size))
         except UcError:
             raise MemoryError_(f"no memory at physical {phys:#x}") from None
@@ -73,6 +79,10 @@ class Memory:
             self._remove_cache(phys, len(data))
 
     def _write(self, phys: int, data: bytes) -> None:
+        if phys + len(data) > self.ram_size and is_hole(self.ram_size, phys + len(data) - 1):
+            data = data[:max(0, self.ram_size - phys)]      # (no RAM there: dropped)
+            if not data:
+                return
         try:
             self.uc.mem_write(phys, bytes(data))
         except UcError:

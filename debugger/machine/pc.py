@@ -75,7 +75,7 @@ class RunResult:
 
 @dataclass
 class MachineConfig:
-    ram_size: int = 64 << 20
+    ram_size: int = 128 << 20              # QEMU's default
     boot_drive: int | None = None          # BIOS drive number; default: first floppy, else hda
     ns_per_insn: int = 10
     serial_input: bytes = b""
@@ -142,6 +142,9 @@ class Machine:
         self._snap_next = 0
         self._snap_live: list[int] = []
         self.uc.mem_map(0, self.config.ram_size)
+        from debugger.machine import holes
+
+        holes.install(self.uc, self.config.ram_size)   # open bus and the ROM mirror
         # Context snapshots include memory (copy-on-write), for checkpoints.
         self.uc.ctl(uconst.UC_CTL_CONTEXT_MODE, uconst.UC_CTL_IO_WRITE,
                     ctypes.c_int(uconst.UC_CTL_CONTEXT_CPU | uconst.UC_CTL_CONTEXT_MEMORY))

@@ -51,15 +51,16 @@ fail: mov word [0x602], 0xdead
     m = machine(d, ram_size=128 << 20)
     run_to_halt(m)
     r = words(m, RESULTS, 7)
-    assert r[1] == 0 and r[0] == 5 and r[2] == 24 and r[3] == 20
+    assert r[1] == 0 and r[0] == 6 and r[2] == 24 and r[3] == 20
     assert r[4] == 1 and r[6] & RF_CF
     entries = []
-    for i in range(5):
+    for i in range(6):
         e = m.mem.read_phys(0x1000 + 24 * i, 24)
         entries.append((int.from_bytes(e[0:8], "little"), int.from_bytes(e[8:16], "little"),
                         int.from_bytes(e[16:20], "little"), int.from_bytes(e[20:24], "little")))
     assert entries == [(0, 0x9FC00, 1, 1), (0x9FC00, 0x400, 2, 1), (0xF0000, 0x10000, 2, 1),
-                       (0x100000, (128 << 20) - 0x100000, 1, 1), (0xFFFC0000, 0x40000, 2, 1)]
+                       (0x100000, (128 << 20) - 0x120000, 1, 1), ((128 << 20) - 0x20000, 0x20000, 2, 1),
+                       (0xFFFC0000, 0x40000, 2, 1)]
 
 
 def test_e801_88_and_configuration_table():

@@ -24,6 +24,7 @@ VECTOR = 0x15
 
 SMAP = 0x534D4150
 E820_USABLE, E820_RESERVED = 1, 2
+RESERVED_TOP = 0x20000
 NOT_SUPPORTED = 0x86
 
 
@@ -34,7 +35,11 @@ def memory_map(machine: "Machine") -> list[tuple[int, int, int]]:
     out = [(0, ebda, E820_USABLE), (ebda, 0xA0000 - ebda, E820_RESERVED),
            (0xF0000, 0x10000, E820_RESERVED)]
     top = min(ram, 0xFFFC0000)
-    if top > 0x100000:
+    if top > 0x100000 + RESERVED_TOP:
+        # SeaBIOS keeps the top 128 KiB of RAM for itself and reserves it (so does QEMU's map)
+        out.append((0x100000, top - RESERVED_TOP - 0x100000, E820_USABLE))
+        out.append((top - RESERVED_TOP, RESERVED_TOP, E820_RESERVED))
+    elif top > 0x100000:
         out.append((0x100000, top - 0x100000, E820_USABLE))
     out.append((0xFFFC0000, 0x40000, E820_RESERVED))
     return out

@@ -1,0 +1,55 @@
+"""Physical addresses with no RAM behind them, as on a PC.
+
+- The top 128 KiB below 4 GiB (FFFE0000h-FFFFFFFFh) mirror the BIOS ROM at E0000h-FFFFFh (the
+  reset vector's copy; reads see the low copy as it is now).
+- Every other address between the end of RAM and there is open bus: reads return all ones,
+  writes are dropped (instead of ending the run).
+Addresses above 4 GiB (reachable with PAE or long-mode paging) stay unmapped: an access there
+ends the run, as documented in the README ("Differences from hardware").
+
+Unicorn reaches both ranges through MMIO callbacks (no host memory behind them); the host side
+(`Memory.read_phys`/`write_phys`) answers the same without going through the engine.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ROM_MIRROR", "ROM_MIRROR_SIZE", "ROM_LOW", "install", "hole_read", "is_hole"]
+
+ROM_MIRROR = 0xFFFE0000
+ROM_MIRROR_SIZE = 0x20000
+ROM_LOW = 0x100000 - ROM_MIRROR_SIZE
+FOUR_GIB = 1 << 32
+PAGE = 0x1000
+
+
+def is_hole(ram_size: int, phys: int) -> bool:
+    return ram_size <= phys < FOUR_GIB
+
+
+def hole_read(uc: Any, ram_size: int, phys: int, size: int) -> bytes:
+    """What a read of `size` bytes at `phys` (at or above the end of RAM, below 4 GiB) sees."""
+    out = bytearray()
+    for a in range(phys, phys + size):
+        if ROM_MIRROR <= a < FOUR_GIB:
+            out += bytes(uc.mem_read(ROM_LOW + (a - ROM_MIRROR), 1))
+        else:
+            out.append(0xFF)
+    return bytes(out)
+
+
+def install(uc: Any, ram_size: int) -> None:
+    """Map the open-bus hole above RAM and the ROM mirror below 4 GiB (call once, at power-on)."""
+    def rom_read(_uc: Any, offset: int, size: int, _ud: Any) -> int:
+        return int.from_bytes(bytes(_uc.mem_read(ROM_LOW + offset, size)), "little")
+
+    def bus_read(_uc: Any, _offset: int, size: int, _ud: Any) -> int:
+        return (1 << (8 * size)) - 1
+
+    def drop(_uc: Any, _offset: int, _size: int, _value: int, _ud: Any) -> None:
+        return None
+
+    start = (ram_size + PAGE - 1) & ~(PAGE - 1)
+    if start < ROM_MIRROR:
+        uc.mmio_map(start, ROM_MIRROR - start, bus_read, None, drop, None)
+    uc.mmio_map(ROM_MIRROR, ROM_MIRROR_SIZE, rom_read, None, drop, None)
