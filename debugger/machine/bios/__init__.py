@@ -92,13 +92,23 @@ class Bios:
         return ROM_BASE + stub_offset(vector)
 
     def vector_at(self, linear: int) -> int | None:
+        """The vector whose ROM stub is at `linear`, when the stub is what is there: guest code
+        that sits at a BIOS entry address (a guest that copied its own code over the ROM) runs
+        as the guest's code."""
         off = linear - ROM_BASE
         if off in _BY_OFFSET:
-            return _BY_OFFSET[off]
-        off -= STUB_AREA
-        if 0 <= off < 1024 and off % 4 == 0 and off // 4 not in FIXED_ENTRY:
-            return off // 4
-        return None
+            vec = _BY_OFFSET[off]
+        else:
+            off -= STUB_AREA
+            if not (0 <= off < 1024 and off % 4 == 0 and off // 4 not in FIXED_ENTRY):
+                return None
+            vec = off // 4
+        try:
+            if self.machine.mem.read_linear(linear, 1) != TRAP:
+                return None
+        except Exception:
+            return None
+        return vec
 
     def build_rom(self) -> None:
         """Write the stubs and the ROM identification bytes; point the IVT at the stubs."""
