@@ -108,6 +108,10 @@ HEC h_ss, "#SS"
 
 ; INT 44h from vm86: print the whole frame (EIP CS EFLAGS ESP SS ES DS FS GS)
 h_vm86:
+    mov bp, ds               ; (nulled by the exit from vm86: reload before using memory)
+    mov ax, DATA0
+    mov ds, ax
+    mov es, ax
     P32 "vm86 PUSHFD="
     HEX [vmflags]
     call nl32
@@ -122,13 +126,9 @@ h_vm86:
     loop .f
     call nl32
     P32 "ring0 after vm86 ds="
-    mov ax, ds
-    movzx eax, ax
+    movzx eax, bp
     call hex32p
     call nl32
-    mov ax, DATA0
-    mov ds, ax
-    mov es, ax
     mov esp, [stack0]
     jmp [resume]
 
