@@ -7,6 +7,9 @@
 Addresses above 4 GiB (reachable with PAE or long-mode paging) stay unmapped: an access there
 ends the run, as documented in the README ("Differences from hardware").
 
+Code cannot run from either range (Unicorn executes only from RAM; QEMU 7.2 stops the machine
+too): a jump there ends the run as an `unmapped` fetch.
+
 Unicorn reaches both ranges through MMIO callbacks (no host memory behind them); the host side
 (`Memory.read_phys`/`write_phys`) answers the same without going through the engine.
 """
@@ -14,7 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ROM_MIRROR", "ROM_MIRROR_SIZE", "ROM_LOW", "install", "hole_read", "is_hole"]
+__all__ = ["ROM_MIRROR", "ROM_MIRROR_SIZE", "ROM_LOW", "install", "hole_read", "is_hole",
+           "fetch_outside_ram"]
 
 ROM_MIRROR = 0xFFFE0000
 ROM_MIRROR_SIZE = 0x20000
@@ -53,3 +57,20 @@ def install(uc: Any, ram_size: int) -> None:
     if start < ROM_MIRROR:
         uc.mmio_map(start, ROM_MIRROR - start, bus_read, None, drop, None)
     uc.mmio_map(ROM_MIRROR, ROM_MIRROR_SIZE, rom_read, None, drop, None)
+
+
+def fetch_outside_ram(m: Any, err: Exception) -> Any:
+    """The `unmapped` stop for an engine error that is a fetch from one of these ranges."""
+    if "FETCH_PROT" not in str(err):
+        return None
+    from debugger.machine.pc import Stop
+
+    pc = m._pc()
+    try:
+        phys = m.mem.translate(pc)
+    except Exception:
+        return None
+    if not is_hole(m.config.ram_size, phys):
+        return None
+    return m._result(Stop.UNMAPPED, f"fetch of unmapped physical address {phys:#x} at {pc:#x}",
+                     address=phys)

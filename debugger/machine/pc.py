@@ -762,6 +762,11 @@ class Machine:
         if p is not None:
             return self._handle_pending(p)
         if err is not None:
+            from debugger.machine.holes import fetch_outside_ram
+
+            hole = fetch_outside_ram(self, err)
+            if hole is not None:
+                return hole
             return self._result(Stop.UNMAPPED if "UNMAPPED" in str(err) else Stop.UNSUPPORTED,
                                 f"emulation error at {self._pc():#x}: {err}")
         if self.eng.halted:
