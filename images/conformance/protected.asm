@@ -78,6 +78,8 @@ nl32:
     call hex32p
     P32 " cs="
     HEX [ebp+4]
+    P32 " efl="
+    HEX [ebp+8]
     call nl32
     mov esp, [stack0]
     jmp [resume]
@@ -93,6 +95,8 @@ nl32:
     call hex32p
     P32 " cs="
     HEX [ebp+8]
+    P32 " efl="
+    HEX [ebp+12]
     call nl32
     mov esp, [stack0]
     jmp [resume]
