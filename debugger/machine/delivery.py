@@ -159,7 +159,7 @@ class Delivery:
     # -- protected mode --------------------------------------------------------------------------
     def _gate(self, f: Frame, size: int) -> tuple[int, int]:
         idtr = self.cpu.dtr("idtr")
-        err = f.vector * 8 + 2 + self._ext(f) if size == 8 else f.vector * 16 + 2 + self._ext(f)
+        err = f.vector * 8 + 2 + self._ext(f)     # (the vector, not the gate's offset)
         if f.vector * size + size - 1 > idtr.limit:
             raise GuestFault(13, err)
         lo = self._read_sys(idtr.base + f.vector * size, 8)
@@ -282,11 +282,11 @@ class Delivery:
         gate_dpl = (lo >> 45) & 3
         cpl = cpu.seg("ss").dpl
         if gate_type not in (0x0E, 0x0F):
-            raise GuestFault(13, f.vector * 16 + 2 + self._ext(f))
+            raise GuestFault(13, f.vector * 8 + 2 + self._ext(f))
         if f.software and gate_dpl < cpl:
-            raise GuestFault(13, f.vector * 16 + 2)
+            raise GuestFault(13, f.vector * 8 + 2)
         if not (lo >> 47) & 1:
-            raise GuestFault(11, f.vector * 16 + 2 + self._ext(f))
+            raise GuestFault(11, f.vector * 8 + 2 + self._ext(f))
         offset = (lo & 0xFFFF) | ((lo >> 32) & 0xFFFF0000) | ((hi & 0xFFFFFFFF) << 32)
         selector = (lo >> 16) & 0xFFFF
         ist = (lo >> 32) & 7

@@ -70,7 +70,10 @@ def run_bootdbg(img: Path, max_insns: int = 20_000_000) -> str:
 
 
 def run_qemu(img: Path, timeout: float = 60) -> str | None:
-    exe = shutil.which("qemu-system-i386")
+    """qemu-system-i386; for the long-mode images (named longmode*) qemu-system-x86_64, the same
+    QEMU with a 64-bit CPU."""
+    exe = shutil.which("qemu-system-x86_64" if img.name.startswith("longmode")
+                       else "qemu-system-i386")
     if exe is None:
         return None
     with tempfile.TemporaryDirectory() as d:
