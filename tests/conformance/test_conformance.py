@@ -46,6 +46,7 @@ SHARED_WITH_QEMU: dict[str, dict[str, str]] = {
     "longmode": {r"re:(?m)^((?:#NP|#GP|vector 6 rip=base\+0{16} ).*? rfl=0{11})0": r"\g<1>1"},
     # A CS load (far JMP) does not set the descriptor's accessed bit under QEMU (data loads do).
     "segments": {"sel 00000008 lar=00C09A00": "sel 00000008 lar=00C09B00"},
+    "vm86": {r"re:(?m)^((?:#GP|#UD).*? efl=000)2": r"\g<1>3"},
 }
 # Bochs 2.7 raises #GP when a 16-bit IP runs past FFFFh; QEMU 7.2 wraps IP to 0000 (what the
 # issue that asked for this set says a CPU does).
