@@ -103,6 +103,27 @@ nl32:
 %endmacro
 
 HNOEC h_int40, "INT 40h"
+
+; INT 46h through a 16-bit interrupt gate: IP, CS, FLAGS pushed as words
+h_int46:
+    mov ebp, esp
+    P32 "INT 46h (16-bit gate) ip=base+"
+    movzx eax, word [ebp]
+    sub eax, [base]
+    call hex32p
+    P32 " cs="
+    movzx eax, word [ebp+2]
+    call hex32p
+    P32 " fl="
+    movzx eax, word [ebp+4]
+    call hex32p
+    P32 " esp delta="
+    mov eax, [stack0]
+    sub eax, esp
+    call hex32p
+    call nl32
+    mov esp, [stack0]
+    jmp [resume]
 HNOEC h_bp, "#BP"
 HNOEC h_ud, "vector 6"
 HEC h_np, "#NP"
@@ -155,6 +176,10 @@ pm:
     CASE .a1, .r1
 .a1: int 0x40
 .r1:
+    ; INT 46h: a 16-bit interrupt gate pushes a 6-byte frame
+    CASE .a0, .r0
+.a0: int 0x46
+.r0:
     ; INT 41h: gate not present -> #NP(41h*8+2) at the INT
     CASE .a2, .r2
 .a2: int 0x41
@@ -287,6 +312,8 @@ idt:
     GATE h_int40, DATA0, 0x8e
   %elif i == 0x44
     GATE h_vm86, CODE0, 0xee
+  %elif i == 0x46
+    GATE h_int46, CODE0, 0x86
   %else
     dq 0
   %endif
