@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -86,18 +87,18 @@ def _fixed(text: str, fixes: dict[str, str]) -> str:
 
 @pytest.fixture(scope="module")
 def outputs():
+    """Every image's output per emulator.  QEMU and Bochs mostly wait (their BIOS's POST delays),
+    so all their runs start at once, in threads, and bootdbg runs meanwhile."""
     if shutil.which("nasm") is None:
         pytest.skip("nasm is not installed")
-    cache: dict[tuple[str, str], str | None] = {}
-
-    def get(name: str, who: str) -> str | None:
-        if (name, who) not in cache:
-            img = runner.build(name)
-            fn = {"bootdbg": runner.run_bootdbg, "qemu": runner.run_qemu,
-                  "bochs": runner.run_bochs}[who]
-            cache[name, who] = fn(img)
-        return cache[name, who]
-    return get
+    images = {name: runner.build(name) for name in runner.names()}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = {(name, who): pool.submit(fn, img) for name, img in images.items()
+                   for who, fn in (("qemu", runner.run_qemu), ("bochs", runner.run_bochs))}
+        cache: dict[tuple[str, str], str | None] = {
+            (name, "bootdbg"): runner.run_bootdbg(img) for name, img in images.items()}
+        cache.update({key: f.result() for key, f in futures.items()})
+    return lambda name, who: cache[name, who]
 
 
 def _reference(outputs, name: str, who: str) -> str:
