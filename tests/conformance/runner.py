@@ -132,7 +132,10 @@ def run_bochs(img: Path, timeout: float = 60) -> str | None:
                 if p.poll() is None:
                     p.kill()
                 p.wait()
-        return _upto_end(e9.read_bytes().decode("latin-1"))
+        raw = e9.read_bytes().decode("latin-1")
+        if BEGIN not in raw:
+            return None         # (Bochs could not start here, e.g. no rfb display library)
+        return _upto_end(raw)
 
 
 def main(argv: list[str]) -> int:

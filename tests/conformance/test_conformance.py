@@ -105,7 +105,8 @@ def _reference(outputs, name: str, who: str) -> str:
     theirs = outputs(name, who)
     if theirs is None:
         pytest.skip(f"{who} is not installed" if who == "qemu" else
-                    "Bochs 2.7 (bochs, bochsbios, vgabios) is not installed")
+                    "Bochs 2.7 (bochs, bochsbios, vgabios) is not installed or cannot run "
+                    "headless here")
     assert theirs.endswith(runner.END + "\n"), f"{who} did not finish {name}:\n{theirs}"
     if who == "qemu":
         theirs = _fixed(theirs, SHARED_WITH_QEMU.get(name, {}))
