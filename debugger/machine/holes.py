@@ -33,13 +33,13 @@ def is_hole(ram_size: int, phys: int) -> bool:
 
 def hole_read(uc: Any, ram_size: int, phys: int, size: int) -> bytes:
     """What a read of `size` bytes at `phys` (at or above the end of RAM, below 4 GiB) sees."""
-    out = bytearray()
-    for a in range(phys, phys + size):
-        if ROM_MIRROR <= a < FOUR_GIB:
-            out += bytes(uc.mem_read(ROM_LOW + (a - ROM_MIRROR), 1))
-        else:
-            out.append(0xFF)
-    return bytes(out)
+    end = phys + size
+    bus = max(0, min(end, ROM_MIRROR) - phys)
+    out = b"\xff" * bus
+    if end > ROM_MIRROR:
+        start = max(phys, ROM_MIRROR)
+        out += bytes(uc.mem_read(ROM_LOW + (start - ROM_MIRROR), min(end, FOUR_GIB) - start))
+    return out + b"\xff" * (size - len(out))
 
 
 def install(uc: Any, ram_size: int) -> None:
