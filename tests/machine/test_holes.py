@@ -34,3 +34,10 @@ def test_debugger_reads_and_writes_outside_ram(boot):
     assert m.mem.read_phys(0xFFFFFFF0, 16) == m.mem.read_phys(0xFFFF0, 16)
     m.mem.write_phys(0xC0000000, b"\x00")          # dropped, no error
     assert m.mem.read_phys(0xC0000000, 1) == b"\xff"
+
+
+def test_reads_across_the_edges_of_the_holes(boot):
+    m = boot("hlt")
+    mem = m.mem
+    assert mem.read_phys(0xFFFDFFFE, 4) == b"\xff\xff" + mem.read_phys(0xE0000, 2)
+    assert mem.read_phys((128 << 20) - 1, 3) == mem.read_phys((128 << 20) - 1, 1) + b"\xff\xff"
