@@ -111,3 +111,35 @@ data: db 0x00, 0x33, 0x00, 0x80
 """)
     assert m.run(1000).reason == "halted"
     assert m.mem.read_u(0x600, 2) == flags
+
+
+@pytest.mark.parametrize("insn, gate_attr, error_code", [
+    ("int 0x41", "0x0e00", 0x41 * 8 + 2),     # gate not present: #NP
+    ("int3", "0x0e00", 3 * 8 + 2),            # (INT3 through a not-present gate)
+    ("int 0x41", "0xee00", None),             # DPL 3 gate to a data segment: #GP(10h)
+])
+def test_protected_mode_fault_while_delivering_returns_to_the_int(boot, insn, gate_attr,
+                                                                   error_code):
+    from tests.conftest import GDT_PM, GDT_TAIL, idt_gate
+
+    vec = 3 if insn == "int3" else 0x41
+    sel = "0x10" if error_code is None else "0x08"
+    m = boot(GDT_PM + idt_gate(11, "fault") + idt_gate(13, "fault") + f"""
+    mov dword [idt + {vec}*8], 0x00100000 | {sel} << 16
+    mov dword [idt + {vec}*8 + 4], {gate_attr}
+    lidt [idtr]
+here: {insn}
+    nop
+fault: mov esi, esp
+    cli
+    hlt
+idtr: dw 256*8-1
+    dd idt
+""" + GDT_TAIL)
+    r = m.run(10_000)
+    assert r.reason == "halted", r
+    st = m.state()
+    err, eip = m.mem.read_linear_u(st.rsi, 4), m.mem.read_linear_u(st.rsi + 4, 4)
+    assert err == (error_code if error_code is not None else 0x10)
+    code = m.mem.read_phys(eip, 2)
+    assert code[:1] == b"\xcc" if insn == "int3" else code == b"\xcd\x41"
