@@ -26,7 +26,7 @@ from unicorn import x86_const as x
 from debugger.cpustate import (
     CR0_PE, RF_IF, RF_VM, Activity, CpuState, Segment,
 )
-from debugger.machine import softint, uc_layout, undocumented
+from debugger.machine import holes, softint, uc_layout
 from debugger.machine.bios import Bios
 from debugger.machine.bus import Clock, IoBus
 from debugger.machine.cpu import Cpu
@@ -36,6 +36,7 @@ from debugger.machine.delivery import (
 )
 from debugger.machine.disk import Disk
 from debugger.machine.events import EventLog
+from debugger.machine.halt import wait_halted
 from debugger.machine.memory import Memory, MemoryError_
 
 if TYPE_CHECKING:
@@ -142,8 +143,6 @@ class Machine:
         self._snap_next = 0
         self._snap_live: list[int] = []
         self.uc.mem_map(0, self.config.ram_size)
-        from debugger.machine import holes
-
         holes.install(self.uc, self.config.ram_size)   # open bus and the ROM mirror
         # Context snapshots include memory (copy-on-write), for checkpoints.
         self.uc.ctl(uconst.UC_CTL_CONTEXT_MODE, uconst.UC_CTL_IO_WRITE,
@@ -762,12 +761,7 @@ class Machine:
         if p is not None:
             return self._handle_pending(p)
         if err is not None:
-            from debugger.machine.holes import fetch_outside_ram
-
-            hole = fetch_outside_ram(self, err)
-            if hole is not None:
-                return hole
-            return self._result(Stop.UNMAPPED if "UNMAPPED" in str(err) else Stop.UNSUPPORTED,
+            return holes.fetch_outside_ram(self, err) or self._result(Stop.UNMAPPED if "UNMAPPED" in str(err) else Stop.UNSUPPORTED,
                                 f"emulation error at {self._pc():#x}: {err}")
         if self.eng.halted:
             # An exit stops the engine like HLT does; only a real HLT makes the CPU wait.
@@ -823,20 +817,10 @@ class Machine:
                 return self.raise_exception(f.vector, f.error_code)
             return None
         if p.kind == "ud":
-            code = self.mem.read_linear(self._pc(), 1) if self._safe_pc() else b""
-            if code == b"\xf1":         # ICEBP: INT1, a trap delivered after the instruction
-                self.cpu.rip += 1
-                return self.raise_exception(1, None, software=False)
-            done = undocumented.execute_test_alias(self)
-            if done is not undocumented.NOT_HANDLED:
-                return done     # type: ignore[return-value]
-            return self.raise_exception(6, None)
+            return softint.invalid_opcode(self)
         vec = p.vector
         if p.is_int:
-            if p.next_rip is not None:
-                self.cpu.rip = p.next_rip
-            return self.raise_exception(vec, None, software=True,
-                                        int_rip=softint.int_start(self, vec))
+            return softint.deliver_int(self, vec, p.next_rip)
         if vec == 13 and softint.sysret_is_ud(self):
             return self.raise_exception(6, None)
         if vec == 14 and self._block_lookahead_fault():
@@ -918,8 +902,8 @@ class Machine:
     def raise_exception(self, vector: int, error_code: int | None, *,
                         software: bool = False, external: bool = False,
                         int_rip: int | None = None) -> RunResult | None:
-        """Deliver an exception/interrupt with the double- and triple-fault rules.  A fault
-        while delivering a software interrupt is the INT's own: it returns to `int_rip`."""
+        """Deliver an exception/interrupt with the double- and triple-fault rules (a fault
+        while delivering a software interrupt returns to the INT, at `int_rip`)."""
         self.mutations += 1
         name = VECTOR_NAMES.get(vector, f"INT {vector:02X}h")
         at = (self.cpu.seg("cs").selector, self.cpu.rip) if self.interrupt_listeners else None
@@ -981,8 +965,6 @@ class Machine:
         return self.raise_exception(vector, None, external=True)
 
     def _wait_halted(self) -> RunResult | None:
-        from debugger.machine.halt import wait_halted
-
         return wait_halted(self)
 
     def _result(self, reason: str, message: str, **details: Any) -> RunResult:

@@ -9,6 +9,7 @@
 - Unicorn reports `INT 6` (`CD 06`) through its invalid-instruction hook, as if it were #UD;
   `exception_is_int` tells the two apart (a real #UD clears it) and `exception_next_eip` holds the
   address after the INT.
+- `F1` (ICEBP) is INT1, a trap delivered after it; `F6 /1` and `F7 /1` run as TEST.
 - `0F 07` (SYSRET) outside 64-bit mode: Unicorn's translator (QEMU 5) raises #GP in real mode,
   where the CPU raises #UD (QEMU 7.2 and Bochs agree).
 """
@@ -19,9 +20,9 @@ from typing import TYPE_CHECKING
 from debugger.machine import uc_layout
 
 if TYPE_CHECKING:
-    from debugger.machine.pc import Machine
+    from debugger.machine.pc import Machine, RunResult
 
-__all__ = ["int_start", "software_int6", "sysret_is_ud"]
+__all__ = ["int_start", "software_int6", "sysret_is_ud", "deliver_int", "invalid_opcode"]
 
 _PREFIXES = frozenset({0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3})
 
@@ -62,3 +63,25 @@ def sysret_is_ud(m: "Machine") -> bool:
     while i < len(code) and code[i] in _PREFIXES:
         i += 1
     return code[i:i + 2] == b"\x0f\x07"
+
+
+def deliver_int(m: "Machine", vector: int, next_rip: int | None) -> "RunResult | None":
+    """Deliver a software interrupt Unicorn reported (`next_rip`: INT 6, reported as #UD)."""
+    if next_rip is not None:
+        m.cpu.rip = next_rip
+    return m.raise_exception(vector, None, software=True, int_rip=int_start(m, vector))
+
+
+def invalid_opcode(m: "Machine") -> "RunResult | None":
+    """Unicorn's invalid-instruction report: ICEBP (F1, a trap after it), the undocumented
+    encodings real CPUs execute (undocumented.py), else #UD at the instruction."""
+    from debugger.machine import undocumented
+
+    code = m.mem.read_linear(m._pc(), 1) if m._safe_pc() else b""
+    if code == b"\xf1":
+        m.cpu.rip += 1
+        return m.raise_exception(1, None, software=False)
+    done = undocumented.execute_test_alias(m)
+    if done is not undocumented.NOT_HANDLED:
+        return done     # type: ignore[return-value]
+    return m.raise_exception(6, None)
