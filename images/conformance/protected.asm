@@ -1,7 +1,8 @@
 ; Protected mode (32-bit, flat): faults while delivering INT n / INT3 through the IDT (not-present
 ; gate, target CS not code, IDT limit, gate DPL below CPL from ring 3), INT 6, #UD encodings, the
 ; TSS stack switch, PUSHFD images after IRETD with RF set, and virtual-8086 mode: entry by IRETD,
-; PUSHFD there, and INT n back to ring 0 (the vm86 frame).
+; PUSHFD there, and INT n back to ring 0 (the vm86 frame); from vm86 at IOPL 3, INT n through a
+; gate of DPL 0 (#GP at the INT).
 %include "lib.inc"
 
 CODE0 equ 0x08
@@ -71,6 +72,9 @@ nl32:
 ; [resume] in ring 0 with the stack at [stack0]
 %macro HNOEC 2
 %1:
+    mov ax, DATA0            ; (DS is null after an exit from vm86)
+    mov ds, ax
+    mov es, ax
     mov ebp, esp
     P32 %2, " eip=base+"
     mov eax, [ebp]
@@ -86,6 +90,9 @@ nl32:
 %endmacro
 %macro HEC 2
 %1:
+    mov ax, DATA0            ; (DS is null after an exit from vm86)
+    mov ds, ax
+    mov es, ax
     mov ebp, esp
     P32 %2, " ec="
     HEX [ebp]
@@ -251,6 +258,20 @@ pm:
     push dword vm86code      ; EIP
     iretd
 .r10:
+    ; vm86 with IOPL 3: INT 40h through a gate of DPL 0 -> #GP(40h*8+2) at the INT, to ring 0
+    mov dword [base], vm86int40
+    mov dword [resume], .r11
+    push dword 0             ; GS
+    push dword 0             ; FS
+    push dword 0             ; DS
+    push dword 0             ; ES
+    push dword 0             ; SS
+    push dword 0x6800        ; ESP
+    push dword 0x23002       ; EFLAGS: VM, IOPL 3
+    push dword 0             ; CS
+    push dword vm86int40     ; EIP
+    iretd
+.r11:
     P32 "END", 10
     mov al, 0
     out 0xf4, al
@@ -266,6 +287,9 @@ pm:
     jmp .h
 
 bits 16
+vm86int40:
+    int 0x40
+    jmp $
 vm86code:
     pushfd
     pop dword [vmflags]      ; (DS=0 in vm86)

@@ -39,9 +39,10 @@ _RF_FAULTS = ["#NP ec=0000020A eip=base+00000000 cs=00000008 efl=0000",
               "#GP ec=00000382 eip=base+00000000 cs=00000008 efl=0000",
               "vector 6 eip=base+00000000 cs=00000008 efl=00000097\nvector 6 eip=base+00000000 "
               "cs=00000008 efl=0000",
-              "#GP ec=00000202 eip=base+00000000 cs=0000001B efl=0000"]
+              "#GP ec=00000202 eip=base+00000000 cs=0000001B efl=0000",
+              "#GP ec=00000202 eip=base+00000000 cs=00000000 efl=0002"]
 SHARED_WITH_QEMU: dict[str, dict[str, str]] = {
-    "protected": {line: line[:-1] + "1" for line in _RF_FAULTS}
+    "protected": {line: line[:-1] + chr(ord(line[-1]) + 1) for line in _RF_FAULTS}
                  | {"vector 6 eip=base+00000000 cs=00000008 efl=00000097\n":
                     "vector 6 eip=base+00000000 cs=00000008 efl=00010097\n"},
     "longmode": {r"re:(?m)^((?:#NP|#GP|vector 6 rip=base\+0{16} ).*? rfl=0{11})0": r"\g<1>1"},
