@@ -113,7 +113,7 @@ next_case:
     push dword 0            ; ES
     push dword 0            ; SS
     push dword 0x6800       ; ESP
-    push dword 0x20202      ; EFLAGS: VM, IF, IOPL 0
+    push dword 0x20002      ; EFLAGS: VM, IOPL 0 (IF=0: no BIOS timer IRQ in between)
     push dword 0            ; CS
     push eax                ; EIP
     iretd
