@@ -2,10 +2,9 @@
 
 - The top 128 KiB below 4 GiB (FFFE0000h-FFFFFFFFh) mirror the BIOS ROM at E0000h-FFFFFh (the
   reset vector's copy; reads see the low copy as it is now).
-- Every other address between the end of RAM and there is open bus: reads return all ones,
-  writes are dropped (instead of ending the run).
-Addresses above 4 GiB (reachable with PAE or long-mode paging) stay unmapped: an access there
-ends the run, as documented in the README ("Differences from hardware").
+- Every other address from the end of RAM up to 1 TiB (QEMU's 40 physical address bits; above
+  4 GiB reachable with PAE or long-mode paging) is open bus: reads return all ones, writes are
+  dropped (instead of ending the run).
 
 Code cannot run from either range (Unicorn executes only from RAM; QEMU 7.2 stops the machine
 too): a jump there ends the run as an `unmapped` fetch.
@@ -24,19 +23,20 @@ ROM_MIRROR = 0xFFFE0000
 ROM_MIRROR_SIZE = 0x20000
 ROM_LOW = 0x100000 - ROM_MIRROR_SIZE
 FOUR_GIB = 1 << 32
+PHYS_TOP = 1 << 40
 PAGE = 0x1000
 
 
 def is_hole(ram_size: int, phys: int) -> bool:
-    return ram_size <= phys < FOUR_GIB
+    return ram_size <= phys < PHYS_TOP
 
 
 def hole_read(uc: Any, ram_size: int, phys: int, size: int) -> bytes:
-    """What a read of `size` bytes at `phys` (at or above the end of RAM, below 4 GiB) sees."""
+    """What a read of `size` bytes at `phys` (at or above the end of RAM) sees."""
     end = phys + size
     bus = max(0, min(end, ROM_MIRROR) - phys)
     out = b"\xff" * bus
-    if end > ROM_MIRROR:
+    if end > ROM_MIRROR and phys < FOUR_GIB:
         start = max(phys, ROM_MIRROR)
         out += bytes(uc.mem_read(ROM_LOW + (start - ROM_MIRROR), min(end, FOUR_GIB) - start))
     return out + b"\xff" * (size - len(out))
@@ -57,6 +57,7 @@ def install(uc: Any, ram_size: int) -> None:
     if start < ROM_MIRROR:
         uc.mmio_map(start, ROM_MIRROR - start, bus_read, None, drop, None)
     uc.mmio_map(ROM_MIRROR, ROM_MIRROR_SIZE, rom_read, None, drop, None)
+    uc.mmio_map(FOUR_GIB, PHYS_TOP - FOUR_GIB, bus_read, None, drop, None)
 
 
 def fetch_outside_ram(m: Any, err: Exception) -> Any:

@@ -41,3 +41,34 @@ def test_reads_across_the_edges_of_the_holes(boot):
     mem = m.mem
     assert mem.read_phys(0xFFFDFFFE, 4) == b"\xff\xff" + mem.read_phys(0xE0000, 2)
     assert mem.read_phys((128 << 20) - 1, 3) == mem.read_phys((128 << 20) - 1, 1) + b"\xff\xff"
+
+
+def test_pae_page_above_4gib_is_open_bus(boot):
+    # PAE: linear 0-2 MiB -> physical 0, linear 2-4 MiB -> physical 4 GiB (no RAM there).
+    m = boot(GDT_PM + """
+    mov edi, 0x10000
+    xor eax, eax
+    mov ecx, 2 * 1024
+    rep stosd
+    mov dword [0x10000], 0x11001             ; PDPTE 0 -> PD at 11000h
+    mov dword [0x11000], 0x83                ; 2 MiB page at 0
+    mov dword [0x11008], 0x83
+    mov dword [0x1100c], 1                   ; 2 MiB page at 1_0000_0000h
+    mov eax, cr4
+    or eax, 0x20
+    mov cr4, eax
+    mov eax, 0x10000
+    mov cr3, eax
+    mov eax, cr0
+    or eax, 0x80000000
+    mov cr0, eax
+    mov dword [0x200010], 0x12345678        ; dropped
+    mov eax, [0x200010]
+    mov [0x600], eax
+    cli
+    hlt
+""" + GDT_TAIL)
+    r = m.run(10_000)
+    assert r.reason == "halted", r
+    assert m.mem.read_u(0x600, 4) == 0xFFFFFFFF
+    assert m.mem.read_phys((1 << 32) + 0x10, 4) == b"\xff" * 4
