@@ -44,6 +44,7 @@ class Interpreter:
         self._draining = False
         self._depth = 0
         self._loops = 0
+        self._parsed: dict[str, object] = {}              # condition text -> parsed Expr
         self.last: tuple[Command, str] | None = None     # the last repeatable command
 
     # -- feeding --------------------------------------------------------------------------------
@@ -121,8 +122,15 @@ class Interpreter:
             self._raw(node)
 
     def _cond(self, text: str, origin: "Origin") -> bool:
+        """Evaluate an if/while condition, parsed once per text (a loop re-evaluates it only)."""
         try:
-            return bool(self.ctx.session.eval(text))
+            expr = self._parsed.get(text)
+            if expr is None:
+                expr = self.ctx.session.parse(text)
+                if len(self._parsed) >= 256:
+                    self._parsed.clear()
+                self._parsed[text] = expr
+            return bool(self.ctx.session.eval(expr))
         except SessionError as exc:
             raise ScriptError(located(origin, str(exc))) from None
 
