@@ -141,6 +141,7 @@ class Interpreter:
         try:
             while self._cond(node.cond, node.origin):
                 n += 1
+                refused = self.ctx.refused_runs
                 if n > limit:
                     raise ScriptError(located(node.origin, f"while loop gave up after {limit} "
                                                            "iterations (set max_iterations N)"))
@@ -149,7 +150,9 @@ class Interpreter:
                 except _LoopBreak:
                     break
                 except _LoopContinue:
-                    continue
+                    pass
+                if self.ctx.refused_runs != refused:
+                    break          # the guest stopped for good: the loop cannot progress
         finally:
             self._loops -= 1
 
