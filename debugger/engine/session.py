@@ -390,6 +390,11 @@ class Session:
     def serial(self) -> bytes:
         return self.machine.serial
 
+    @property
+    def debugcon(self) -> bytes:
+        """Everything the guest wrote to port E9h (Bochs/QEMU debug console), as `serial`."""
+        return self.machine.devices.debugcon.output
+
     def screen(self) -> list[str]:
         return self.machine.devices.vga.screen_text()
 
