@@ -11,10 +11,13 @@ run, and get a `StopEvent` back from every run.  A Session never prints and neve
 """
 from __future__ import annotations
 
+import struct
 import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from unicorn import UcError
 
 from debugger.cpustate import CpuState, Mode
 from debugger.engine import runner
@@ -39,6 +42,20 @@ __all__ = ["Session", "SessionError"]
 
 class SessionError(Exception):
     """A request the session cannot carry out (bad address, bad expression, ...): one line."""
+
+
+# What the machine below may raise for a request out of its range; Session methods turn them
+# into SessionError (one line) instead of letting them through.
+_ENGINE_ERRORS = (UcError, MemoryError_, PageFault, struct.error, OverflowError)
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, UcError):
+        return f"the CPU engine refused it ({text})"
+    if isinstance(exc, (struct.error, OverflowError)):
+        return f"a value is out of range ({text})"
+    return text
 
 
 class Session:
@@ -95,7 +112,10 @@ class Session:
 
     def set_state(self, st: CpuState) -> None:
         self._edited("state", state=st)
-        self.machine.set_state(st)
+        try:
+            self.machine.set_state(st)
+        except _ENGINE_ERRORS as exc:
+            raise SessionError(f"cannot load that state: {_why(exc)}") from None
 
     def _edited(self, kind: str, **details: Any) -> None:
         """A user edit of the guest state: time travel drops its future and logs it."""
@@ -108,10 +128,15 @@ class Session:
 
         try:
             st = regwrite.apply(self.state(), name, value)
-            self._edited("state", state=st)
-            self.machine.set_state(st)
         except KeyError as exc:
             raise SessionError(str(exc).strip("'\"")) from None
+        except ValueError as exc:
+            raise SessionError(str(exc)) from None
+        self._edited("state", state=st)
+        try:
+            self.machine.set_state(st)
+        except _ENGINE_ERRORS as exc:
+            raise SessionError(f"cannot set {name} to {value:#x}: {_why(exc)}") from None
 
     # -- expressions -----------------------------------------------------------------------------------
     def context(self) -> Any:
@@ -358,7 +383,10 @@ class Session:
         before: Any = self._state_cache if cached else m.cpu.raw_state()
         pc, icount = m.cpu.linear_pc(), m.icount
         with self._lock:
-            r = m.step_lean()
+            try:
+                r = m.step_lean()
+            except _ENGINE_ERRORS as exc:
+                raise SessionError(f"cannot run the guest: {_why(exc)}") from None
             if r is False:
                 return None
             self._mut += 1
@@ -374,7 +402,12 @@ class Session:
         with self._lock:
             self._mut += 1
             self.interrupt_requested = False
-            ev = fn()
+            try:
+                ev = fn()
+            except _ENGINE_ERRORS as exc:
+                # The engine refused (an address or value out of its range): one line, and
+                # the session stays usable.
+                raise SessionError(f"cannot run the guest: {_why(exc)}") from None
         return self._stopped(before, ev)
 
     def _stopped(self, before: Any, ev: StopEvent) -> StopEvent:
