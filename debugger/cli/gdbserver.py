@@ -16,7 +16,7 @@ from typing import Any
 from debugger.cli import UserError
 from debugger.cli._machine import add_machine_args, config_from_args, disks_from_args
 from debugger.cli._sessionargs import (
-    add_session_args, load_plugins, outcome, prepare_session, write_json,
+    add_session_args, load_plugins, prepare_session, write_json,
 )
 
 NAME = "gdbserver"
@@ -72,7 +72,10 @@ def run(args: argparse.Namespace) -> int:
         write_json(session, args, "interrupt", 130)
         raise
     failed = next((ev for ev in session.stops if _fails(session, ev)), None)
-    code, reason = outcome(session, error=False, batch=True, failed=failed)
+    last = session.last_stop
+    # (a client's Ctrl-C is a stop like any other, not the server being interrupted)
+    code, reason = (1, f"fail:{failed.kind}") if failed is not None else \
+        (0, last.kind if last is not None and last.final else "end-of-session")
     write_json(session, args, reason, code)
     return code
 

@@ -49,6 +49,13 @@ class SessionError(Exception):
 _ENGINE_ERRORS = (UcError, MemoryError_, PageFault, struct.error, OverflowError)
 
 
+def _address(addr: int) -> int:
+    """An address given as a number: within the 64-bit address space, or a SessionError."""
+    if not 0 <= addr <= 0xFFFF_FFFF_FFFF_FFFF:
+        raise SessionError(f"address {addr:#x} is out of range (0..0xffffffffffffffff)")
+    return addr
+
+
 def _why(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     if isinstance(exc, UcError):
@@ -180,6 +187,9 @@ class Session:
     # -- memory ----------------------------------------------------------------------------------------
     def read_memory(self, address: int, size: int, space: str = "linear") -> bytes:
         mem = self.machine.mem
+        _address(address)
+        if size < 0:
+            raise SessionError(f"cannot read {size} bytes")
         try:
             if space == "physical":
                 return mem.read_phys(address, size)
@@ -190,6 +200,7 @@ class Session:
 
     def write_memory(self, address: int, data: bytes, space: str = "linear") -> None:
         mem = self.machine.mem
+        _address(address)
         self._edited("memory", address=address, space=space, data=bytes(data))
         try:
             if space == "physical":
@@ -217,7 +228,8 @@ class Session:
     # -- points ----------------------------------------------------------------------------------------
     def break_at(self, location: str | int, *, physical: bool = False, temporary: bool = False,
                  condition: str | None = None, ignore: int = 0) -> Breakpoint:
-        addr = location if isinstance(location, int) else self.resolve(location, physical)
+        addr = _address(location) if isinstance(location, int) else \
+            self.resolve(location, physical)
         cond = self.parse(condition) if condition else None
         bp = Breakpoint(linear=addr, physical=physical, location=str(location),
                         temporary=temporary, condition=cond, ignore=ignore)
@@ -230,7 +242,7 @@ class Session:
             raise SessionError(f"unknown watch access {access!r} (write, read or access)")
         if not 1 <= length <= 1 << 20:
             raise SessionError(f"watch length {length} out of range")
-        addr = location if isinstance(location, int) else self.resolve(
+        addr = _address(location) if isinstance(location, int) else self.resolve(
             location, space == "physical")
         wp = Watchpoint(address=addr, length=length, access=access, space=space,
                         location=str(location), condition=self.parse(condition) if condition
@@ -351,7 +363,7 @@ class Session:
                                                same_stack=st))
 
     def until(self, location: str | int) -> StopEvent:
-        addr = location if isinstance(location, int) else self.resolve(location)
+        addr = _address(location) if isinstance(location, int) else self.resolve(location)
         return self._run(lambda: runner.run_to(self, addr, kind="until"))
 
     def finish(self) -> StopEvent:

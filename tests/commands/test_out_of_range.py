@@ -104,3 +104,19 @@ def test_cli_printf_width_is_one_line_and_exit_2(tmp_path):
     assert r.returncode == 2 and len(r.stdout) < 1000
     assert r.stderr.strip() == "-ex:1: printf: field width 100000000 is out of range " \
                                "(at most 4096)"
+
+
+def test_session_addresses_outside_64_bits_are_refused():
+    from debugger.engine.session import Session, SessionError
+
+    s = Session(disks=Driver(HELLO).session.disks)
+    before = s.read_memory(0, 16)
+    for call in (lambda: s.read_memory(-1, 4), lambda: s.read_memory(1 << 64, 4),
+                 lambda: s.read_memory(0, -1), lambda: s.write_memory(1 << 70, b"x"),
+                 lambda: s.write_memory(-5, b"x"), lambda: s.break_at(1 << 70),
+                 lambda: s.watch(-1), lambda: s.until(-3)):
+        with pytest.raises(SessionError) as ei:
+            call()
+        assert "\n" not in str(ei.value)
+    assert s.read_memory(0, 16) == before and not list(s.points)
+    assert s.step().icount == 1
