@@ -217,8 +217,8 @@ def _write_plain(console: Console, obj: Any) -> bool:
                 or obj.end != "\n" or obj.tab_size not in (None, 8):
             return False
         text = obj.plain
-    elif isinstance(obj, str):
-        text = obj
+    elif isinstance(obj, str) and not getattr(console, "_emoji", True):
+        text = obj                # (with emoji on, rich would replace :codes: in a str)
     else:
         return False
     width = console.width

@@ -81,10 +81,14 @@ def test_listing_styled_and_plain_have_the_same_text():
     assert lines[5].startswith(" => ") and all(lines[k].startswith("*") for k in range(0, 30, 7))
 
 
-def _rich_plain(obj: object, width: int) -> str:
+def _console(buf: io.StringIO, width: int, emoji: bool) -> Console:
+    return Console(file=buf, width=width, force_terminal=False, color_system=None,
+                   highlight=False, soft_wrap=False, emoji=emoji)
+
+
+def _rich_plain(obj: object, width: int, emoji: bool) -> str:
     buf = io.StringIO()
-    Console(file=buf, width=width, force_terminal=False, color_system=None, highlight=False,
-            soft_wrap=False, emoji=False).print(obj, markup=False, highlight=False)
+    _console(buf, width, emoji).print(obj, markup=False, highlight=False)
     return buf.getvalue()
 
 
@@ -94,19 +98,19 @@ def test_plain_printing_equals_rich():
 
     d = Driver(HELLO)
     rnd = random.Random(3)
-    alphabet = "ab c\n\t[]é€x" + "".join(chr(c) for c in range(0x20, 0x7F, 7))
+    alphabet = ["a", "b", " ", "\n", "\t", "[", "]", "é", "€", ":", ":ok:", ":ab:", "x"] + \
+        [chr(c) for c in range(0x20, 0x7F, 7)]
     for n in range(400):
         width = rnd.choice([20, 60, 140])
-        s = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 90)))
+        emoji = rnd.random() < 0.5
+        s = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 60)))
         obj: object = s if n % 2 else Text(s, style="bold")
         if n % 5 == 0:
             obj = Text(s, justify="right")
         buf = io.StringIO()
-        ctx = CommandContext(d.session, Console(file=buf, width=width, force_terminal=False,
-                                                color_system=None, highlight=False,
-                                                soft_wrap=False, emoji=False))
+        ctx = CommandContext(d.session, _console(buf, width, emoji))
         ctx.print(obj)
-        assert buf.getvalue() == _rich_plain(obj, width), (s, width)
+        assert buf.getvalue() == _rich_plain(obj, width, emoji), (s, width, emoji)
 
 
 def test_x_65536_instructions_lists_every_line():
