@@ -44,7 +44,6 @@ class Interpreter:
         self._draining = False
         self._depth = 0
         self._loops = 0
-        self._parsed: dict[str, object] = {}              # condition text -> parsed Expr
         self.last: tuple[Command, str] | None = None     # the last repeatable command
 
     # -- feeding --------------------------------------------------------------------------------
@@ -121,25 +120,26 @@ class Interpreter:
         elif isinstance(node, RawBlock):
             self._raw(node)
 
-    def _cond(self, text: str, origin: "Origin") -> bool:
-        """Evaluate an if/while condition, parsed once per text (a loop re-evaluates it only)."""
+    def _cond(self, text: str, origin: "Origin", parsed: object = None) -> bool:
+        """Evaluate an if/while condition (`parsed`: already compiled, as a loop does once)."""
         try:
-            expr = self._parsed.get(text)
-            if expr is None:
-                expr = self.ctx.session.parse(text)
-                if len(self._parsed) >= 256:
-                    self._parsed.clear()
-                self._parsed[text] = expr
-            return bool(self.ctx.session.eval(expr))
+            return bool(self.ctx.session.eval(parsed if parsed is not None else text))
+        except SessionError as exc:
+            raise ScriptError(located(origin, str(exc))) from None
+
+    def _parse_cond(self, text: str, origin: "Origin") -> object:
+        try:
+            return self.ctx.session.parse(text)
         except SessionError as exc:
             raise ScriptError(located(origin, str(exc))) from None
 
     def _while(self, node: While) -> None:
         limit = self.ctx.settings.max_iterations
         n = 0
+        cond = self._parse_cond(node.cond, node.origin)      # parsed once, evaluated each time
         self._loops += 1
         try:
-            while self._cond(node.cond, node.origin):
+            while self._cond(node.cond, node.origin, cond):
                 n += 1
                 refused = self.ctx.refused_runs
                 if n > limit:
