@@ -8,19 +8,18 @@ the point is `silent` or a batch run is not verbose) and queues the point's comm
 """
 from __future__ import annotations
 
-import re
 import signal
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from rich.console import Console
-from rich.text import Text
 
 from debugger.commands import CommandError
 from debugger.engine.points import Catchpoint, Point
 from debugger.engine.session import Session, SessionError
 from debugger.engine.stops import StopEvent
+from debugger.ui.fastprint import write_fast
 
 if TYPE_CHECKING:
     from debugger.script.interpreter import Interpreter
@@ -91,7 +90,7 @@ class CommandContext:
 
     # -- output ---------------------------------------------------------------------------------
     def print(self, *objects: Any, **kw: Any) -> None:
-        if not kw and len(objects) == 1 and _write_plain(self.console, objects[0]):
+        if not kw and len(objects) == 1 and write_fast(self.console, objects[0]):
             return
         kw.setdefault("markup", False)
         kw.setdefault("highlight", False)
@@ -203,33 +202,6 @@ class CommandContext:
         view = view_of(self.session, before=st.code_before, after=st.code_after,
                        stack_slots=st.stack_slots, events=st.events)
         self.print(render_context(view, self.width))
-
-
-def _write_plain(console: Console, obj: Any) -> bool:
-    """Write a Text or str to a console without colour straight to its file (what rich would
-    write, without its per-segment rendering, which costs ~2 ms a line: long listings).  False
-    when rich has something to do: colour, markup-free wrapping, tabs, wide or control
-    characters, or a line wider than the console."""
-    if console.color_system is not None or console.record or console.is_dumb_terminal:
-        return False
-    if isinstance(obj, Text):
-        if obj.justify not in (None, "default") or obj.overflow not in (None, "fold") \
-                or obj.end != "\n" or obj.tab_size not in (None, 8):
-            return False
-        text = obj.plain
-    elif isinstance(obj, str) and not getattr(console, "_emoji", True):
-        text = obj                # (with emoji on, rich would replace :codes: in a str)
-    else:
-        return False
-    width = console.width
-    if not _PLAIN_OK.fullmatch(text) or any(len(ln) > width for ln in text.split("\n")):
-        return False
-    console.file.write(text + "\n")
-    return True
-
-
-# printable ASCII and Latin-1 (one cell each, no tab or control character), and newlines
-_PLAIN_OK = re.compile(r"[\n\x20-\x7e\xa0-\xff]*")
 
 
 def stop_summary(ev: StopEvent, number: int, session: Session | None = None,

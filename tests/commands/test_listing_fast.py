@@ -81,36 +81,72 @@ def test_listing_styled_and_plain_have_the_same_text():
     assert lines[5].startswith(" => ") and all(lines[k].startswith("*") for k in range(0, 30, 7))
 
 
-def _console(buf: io.StringIO, width: int, emoji: bool) -> Console:
-    return Console(file=buf, width=width, force_terminal=False, color_system=None,
-                   highlight=False, soft_wrap=False, emoji=emoji)
+def _console(buf: io.StringIO, width: int, emoji: bool, system: str | None = None) -> Console:
+    from debugger.ui.theme import THEME
+
+    return Console(file=buf, width=width, force_terminal=system is not None,
+                   color_system=system, highlight=False, soft_wrap=False, emoji=emoji,
+                   theme=THEME)
 
 
-def _rich_plain(obj: object, width: int, emoji: bool) -> str:
+def _rich(obj: object, width: int, emoji: bool, system: str | None = None) -> str:
     buf = io.StringIO()
-    _console(buf, width, emoji).print(obj, markup=False, highlight=False)
+    _console(buf, width, emoji, system).print(obj, markup=False, highlight=False)
     return buf.getvalue()
 
 
-def test_plain_printing_equals_rich():
-    """CommandContext.print writes plain Text itself when there is no colour: same bytes."""
+def _random_text(rnd: random.Random) -> object:
+    from debugger.ui.theme import STYLES
+
+    alphabet = ["a", "b", " ", "\n", "\t", "[", "]", "é", "€", ":", ":ok:", ":ab:", "x"] + \
+        [chr(c) for c in range(0x20, 0x7F, 7)]
+    s = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 60)))
+    kind = rnd.randrange(4)
+    if kind == 0:
+        return s
+    if kind == 1:
+        return Text(s, justify="right") if rnd.random() < 0.3 else Text(s, style="bold")
+    t = Text(s)
+    names = list(STYLES) + ["", "bold red", "nosuchstyle"]
+    pos = 0
+    while pos < len(s):                     # spans, mostly disjoint, sometimes overlapping
+        a = pos + rnd.randrange(0, 4)
+        b = a + rnd.randrange(0, 8)
+        t.stylize(rnd.choice(names), a, b)
+        pos = b if rnd.random() < 0.9 else a
+    return t
+
+
+@pytest.mark.parametrize("system", [None, "standard", "256", "truecolor"])
+def test_fast_printing_equals_rich(system):
+    """CommandContext.print writes simple Text and str itself: the same bytes as rich."""
     from debugger.commands.context import CommandContext
 
     d = Driver(HELLO)
-    rnd = random.Random(3)
-    alphabet = ["a", "b", " ", "\n", "\t", "[", "]", "é", "€", ":", ":ok:", ":ab:", "x"] + \
-        [chr(c) for c in range(0x20, 0x7F, 7)]
-    for n in range(400):
+    rnd = random.Random(str(system))
+    for _ in range(300):
         width = rnd.choice([20, 60, 140])
         emoji = rnd.random() < 0.5
-        s = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 60)))
-        obj: object = s if n % 2 else Text(s, style="bold")
-        if n % 5 == 0:
-            obj = Text(s, justify="right")
+        obj = _random_text(rnd)
         buf = io.StringIO()
-        ctx = CommandContext(d.session, _console(buf, width, emoji))
-        ctx.print(obj)
-        assert buf.getvalue() == _rich_plain(obj, width, emoji), (s, width, emoji)
+        CommandContext(d.session, _console(buf, width, emoji, system)).print(obj)
+        assert buf.getvalue() == _rich(obj, width, emoji, system), (repr(obj), width, emoji)
+
+
+def test_coloured_listing_prints_as_rich_does():
+    from debugger.commands.context import CommandContext
+    from debugger.engine.disasm import disassemble
+    from debugger.ui.panes.code import listing
+
+    d = Driver(HELLO)
+    ins = disassemble(_random_code(11, 2000), 0x7C00, 32)
+    t = listing(d.session.state(), ins, current=ins[3].address,
+                breakpoints=frozenset({ins[9].address}))
+    for system in ("standard", "truecolor"):
+        buf = io.StringIO()
+        CommandContext(d.session, _console(buf, 140, True, system)).print(t)
+        assert buf.getvalue() == _rich(t, 140, True, system)
+        assert "\x1b[" in buf.getvalue()
 
 
 def test_x_65536_instructions_lists_every_line():
