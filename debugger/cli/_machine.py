@@ -52,8 +52,14 @@ def disks_from_args(args: argparse.Namespace, image: str) -> tuple[list[Disk], i
 def config_from_args(args: argparse.Namespace, boot_number: int):  # type: ignore[no-untyped-def]
     from debugger.machine.pc import MachineConfig
 
+    from debugger.machine.devices.scancodes import text_to_scancodes
+
     if args.ram < 2 or args.ram > 3072:
         raise UserError(f"--ram {args.ram}: choose between 2 and 3072 MiB")
+    try:
+        text_to_scancodes(args.keys)
+    except ValueError as exc:
+        raise UserError(f"--keys: {exc}") from None
     return MachineConfig(ram_size=args.ram << 20, boot_drive=boot_number,
                          serial_input=args.serial_input.encode("latin-1", "replace"),
                          keys=args.keys)

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from rich.console import Console
 
-from debugger.commands import CommandError, SessionOver
+from debugger.commands import CommandError
 from debugger.engine.points import Catchpoint, Point
 from debugger.engine.session import Session, SessionError
 from debugger.engine.stops import StopEvent
+from debugger.ui.fastprint import write_fast
 
 if TYPE_CHECKING:
     from debugger.script.interpreter import Interpreter
@@ -85,9 +86,12 @@ class CommandContext:
         self.budget: int | None = None             # instructions left (batch --max-insns)
         self.pending_commands: list[tuple[list[str], StopEvent]] = []
         self.value_history: list[int] = []
+        self.refused_runs = 0          # forward runs refused after the final stop (batch)
 
     # -- output ---------------------------------------------------------------------------------
     def print(self, *objects: Any, **kw: Any) -> None:
+        if not kw and len(objects) == 1 and write_fast(self.console, objects[0]):
+            return
         kw.setdefault("markup", False)
         kw.setdefault("highlight", False)
         self.console.print(*objects, **kw)
@@ -100,6 +104,11 @@ class CommandContext:
     def error(self, message: str) -> None:
         self.err_console.print(message, markup=False, highlight=False, style="error",
                                soft_wrap=True)
+
+    @property
+    def styled(self) -> bool:
+        """Whether output has colour (else renderables can be built without styles)."""
+        return self.console.color_system is not None
 
     @property
     def width(self) -> int:
@@ -116,8 +125,9 @@ class CommandContext:
     def should_end(self) -> bool:
         """Whether the run is over: quit, or in batch mode a `fail` catchpoint fired.
 
-        When the guest stops for good a batch script still runs its inspecting commands; the
-        first command that would run the guest again ends the run (`run` raises SessionOver).
+        When the guest stops for good a batch script goes on: inspecting commands, time travel
+        and `echo` work, and a command that would run the guest forward says in one line that
+        it cannot (`run`), without making the run an error.
         """
         if self.quit_requested:
             return True
@@ -128,12 +138,24 @@ class CommandContext:
             return wanted
         return self.budget if wanted is None else min(wanted, self.budget)
 
-    def run(self, fn: Callable[[], StopEvent]) -> StopEvent:
-        """Run the guest with Ctrl-C mapped to `session.interrupt()`, then report the stop."""
+    def run(self, fn: Callable[[], StopEvent], *, travel: bool = False) -> StopEvent:
+        """Run the guest with Ctrl-C mapped to `session.interrupt()`, then report the stop.
+
+        `travel`: a time-travel move (goto, reverse-*), which works after the final stop too.
+        In batch mode a forward run after the guest stopped for good is not attempted: one line
+        says so and the last stop is returned (`refused_runs` counts these, so a `while` loop
+        that can no longer make progress ends)."""
         s = self.session
-        if self.batch and self.guest_ended:
-            raise SessionOver()
-        if self.budget is not None and self.budget <= 0:
+        if self.batch and not travel and self.guest_ended:
+            last = s.last_stop
+            assert last is not None
+            self.refused_runs += 1
+            what = "the instruction budget (--max-insns) is used up" if not last.final else \
+                f"the guest stopped for good ({last.kind} at icount {last.icount})"
+            self.print(f"Not running: {what}; time travel and inspecting commands still work.",
+                       style="warning")
+            return last
+        if not travel and self.budget is not None and self.budget <= 0:
             raise CommandError("the instruction budget (--max-insns) is used up")
         before = {p.number: p for p in s.points}
         start = s.icount

@@ -209,6 +209,7 @@ def _split_top(text: str) -> list[str]:
     return [p.strip() for p in parts]
 
 
+PRINTF_MAX_WIDTH = 4096          # a field width or precision beyond is a user error
 _CONV = re.compile(r"%([-+ #0]*)(\d+|\*)?(?:\.(\d+))?(hh|h|ll|l|z|j|t)?([diouxXcsp%])")
 
 
@@ -236,6 +237,10 @@ def printf(ctx: "CommandContext", args: str) -> None:
             continue
         if width == "*":
             raise CommandError("printf: '*' widths are not supported")
+        for what, n in (("field width", width), ("precision", prec)):
+            if n and int(n) > PRINTF_MAX_WIDTH:
+                raise CommandError(f"printf: {what} {int(n)} is out of range (at most "
+                                   f"{PRINTF_MAX_WIDTH})")
         if argi >= len(exprs):
             raise CommandError("printf: not enough arguments for the format")
         v = value(ctx, exprs[argi])

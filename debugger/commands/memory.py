@@ -100,7 +100,7 @@ def examine(ctx: "CommandContext", args: str, space: str) -> Any:
         if not ins:
             raise CommandError(f"cannot read code at linear {addr:#x}")
         ctx.last_x = XState(ins[-1].address + ins[-1].size, count, fmt, size, space)
-        return listing(st, ins, current=st.pc, breakpoints=_bps(ctx))
+        return listing(st, ins, current=st.pc, breakpoints=_bps(ctx), styled=ctx.styled)
     lines: list[str] = []
     if fmt == "s":
         a = addr
@@ -199,4 +199,4 @@ def disassemble(ctx: "CommandContext", args: str) -> Any:
         ins = s.disassemble(start, count or 10, bits)
     if not ins:
         raise CommandError(f"cannot read code at linear {start:#x}")
-    return listing(st, ins, current=st.pc, breakpoints=_bps(ctx))
+    return listing(st, ins, current=st.pc, breakpoints=_bps(ctx), styled=ctx.styled)

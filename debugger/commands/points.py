@@ -258,7 +258,10 @@ def condition(ctx: "CommandContext", args: str) -> str:
     num, _, expr = args.strip().partition(" ")
     if not num:
         raise CommandError("condition needs a point number")
-    n = point_numbers(ctx, num)[0]
+    found = point_numbers(ctx, num)
+    if len(found) != 1:
+        raise CommandError(f"condition needs one point number, not {num!r}")
+    n = found[0]
     ctx.session.condition(n, expr.strip() or None)
     return f"Point {n} now unconditional." if not expr.strip() else \
         f"Point {n} stops only if {expr.strip()}."
@@ -270,7 +273,10 @@ def ignore(ctx: "CommandContext", args: str) -> str:
     parts = args.split()
     if len(parts) != 2:
         raise CommandError("usage: ignore N COUNT")
-    n = point_numbers(ctx, parts[0])[0]
+    found = point_numbers(ctx, parts[0])
+    if len(found) != 1:
+        raise CommandError(f"ignore needs one point number, not {parts[0]!r}")
+    n = found[0]
     c = number(parts[1], "count")
     if c < 0:
         raise CommandError("count must not be negative")

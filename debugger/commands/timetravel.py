@@ -40,7 +40,7 @@ def _travel(ctx: "CommandContext", fn: Any) -> None:
     budget = ctx.budget
     ctx.budget = None            # going back does not spend the instruction budget
     try:
-        ctx.run(go)
+        ctx.run(go, travel=True)
     finally:
         ctx.budget = budget
 

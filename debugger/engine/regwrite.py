@@ -40,6 +40,21 @@ def _gpr_alias(name: str) -> tuple[str, int, int] | None:
     return None
 
 
+# Widths of the hidden-cache and table-register fields (as the VMCS holds them).
+_FIELD_BITS = {"selector": 16, "base": 64, "limit": 32, "ar": 32}
+
+
+def _in_range(name: str, value: int, bits: int) -> int:
+    """`value` as an unsigned `bits`-bit field (a negative one in two's complement), or a
+    ValueError that says the range."""
+    top = (1 << bits) - 1
+    if -(1 << (bits - 1)) <= value < 0:
+        value &= top
+    if not 0 <= value <= top:
+        raise ValueError(f"cannot set {name}: {value:#x} is out of range (0..{top:#x})")
+    return value
+
+
 def apply(st: CpuState, name: str, value: int) -> CpuState:
     n = name.strip().lower()
     if n in GPR_NAMES or n in _PLAIN:
@@ -62,9 +77,13 @@ def apply(st: CpuState, name: str, value: int) -> CpuState:
                 raise KeyError(f"cannot set {name}: segment fields are selector, base, "
                                "limit, ar")
             seg: Segment = getattr(st, reg)
+            # (ES/CS/SS/DS bases are 32 bits wide on the CPU, as in the VMCS checks)
+            bits = 32 if fld == "base" and reg in ("es", "cs", "ss", "ds") else _FIELD_BITS[fld]
+            value = _in_range(name, value, bits)
             return st.replace(**{reg: dataclasses.replace(seg, **{fld: value})})
         if reg in ("gdtr", "idtr") and fld in ("base", "limit"):
             dt: DescriptorTable = getattr(st, reg)
+            value = _in_range(name, value, _FIELD_BITS[fld])
             return st.replace(**{reg: dataclasses.replace(dt, **{fld: value})})
     if n in ("es", "cs", "ss", "ds", "fs", "gs"):
         seg = getattr(st, n)

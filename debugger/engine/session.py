@@ -11,10 +11,13 @@ run, and get a `StopEvent` back from every run.  A Session never prints and neve
 """
 from __future__ import annotations
 
+import struct
 import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from unicorn import UcError
 
 from debugger.cpustate import CpuState, Mode
 from debugger.engine import runner
@@ -39,6 +42,27 @@ __all__ = ["Session", "SessionError"]
 
 class SessionError(Exception):
     """A request the session cannot carry out (bad address, bad expression, ...): one line."""
+
+
+# What the machine below may raise for a request out of its range; Session methods turn them
+# into SessionError (one line) instead of letting them through.
+_ENGINE_ERRORS = (UcError, MemoryError_, PageFault, struct.error, OverflowError)
+
+
+def _address(addr: int) -> int:
+    """An address given as a number: within the 64-bit address space, or a SessionError."""
+    if not 0 <= addr <= 0xFFFF_FFFF_FFFF_FFFF:
+        raise SessionError(f"address {addr:#x} is out of range (0..0xffffffffffffffff)")
+    return addr
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, UcError):
+        return f"the CPU engine refused it ({text})"
+    if isinstance(exc, (struct.error, OverflowError)):
+        return f"a value is out of range ({text})"
+    return text
 
 
 class Session:
@@ -95,7 +119,10 @@ class Session:
 
     def set_state(self, st: CpuState) -> None:
         self._edited("state", state=st)
-        self.machine.set_state(st)
+        try:
+            self.machine.set_state(st)
+        except _ENGINE_ERRORS as exc:
+            raise SessionError(f"cannot load that state: {_why(exc)}") from None
 
     def _edited(self, kind: str, **details: Any) -> None:
         """A user edit of the guest state: time travel drops its future and logs it."""
@@ -108,10 +135,15 @@ class Session:
 
         try:
             st = regwrite.apply(self.state(), name, value)
-            self._edited("state", state=st)
-            self.machine.set_state(st)
         except KeyError as exc:
             raise SessionError(str(exc).strip("'\"")) from None
+        except ValueError as exc:
+            raise SessionError(str(exc)) from None
+        self._edited("state", state=st)
+        try:
+            self.machine.set_state(st)
+        except _ENGINE_ERRORS as exc:
+            raise SessionError(f"cannot set {name} to {value:#x}: {_why(exc)}") from None
 
     # -- expressions -----------------------------------------------------------------------------------
     def context(self) -> Any:
@@ -155,6 +187,9 @@ class Session:
     # -- memory ----------------------------------------------------------------------------------------
     def read_memory(self, address: int, size: int, space: str = "linear") -> bytes:
         mem = self.machine.mem
+        _address(address)
+        if size < 0:
+            raise SessionError(f"cannot read {size} bytes")
         try:
             if space == "physical":
                 return mem.read_phys(address, size)
@@ -165,6 +200,7 @@ class Session:
 
     def write_memory(self, address: int, data: bytes, space: str = "linear") -> None:
         mem = self.machine.mem
+        _address(address)
         self._edited("memory", address=address, space=space, data=bytes(data))
         try:
             if space == "physical":
@@ -192,7 +228,8 @@ class Session:
     # -- points ----------------------------------------------------------------------------------------
     def break_at(self, location: str | int, *, physical: bool = False, temporary: bool = False,
                  condition: str | None = None, ignore: int = 0) -> Breakpoint:
-        addr = location if isinstance(location, int) else self.resolve(location, physical)
+        addr = _address(location) if isinstance(location, int) else \
+            self.resolve(location, physical)
         cond = self.parse(condition) if condition else None
         bp = Breakpoint(linear=addr, physical=physical, location=str(location),
                         temporary=temporary, condition=cond, ignore=ignore)
@@ -205,7 +242,7 @@ class Session:
             raise SessionError(f"unknown watch access {access!r} (write, read or access)")
         if not 1 <= length <= 1 << 20:
             raise SessionError(f"watch length {length} out of range")
-        addr = location if isinstance(location, int) else self.resolve(
+        addr = _address(location) if isinstance(location, int) else self.resolve(
             location, space == "physical")
         wp = Watchpoint(address=addr, length=length, access=access, space=space,
                         location=str(location), condition=self.parse(condition) if condition
@@ -326,7 +363,7 @@ class Session:
                                                same_stack=st))
 
     def until(self, location: str | int) -> StopEvent:
-        addr = location if isinstance(location, int) else self.resolve(location)
+        addr = _address(location) if isinstance(location, int) else self.resolve(location)
         return self._run(lambda: runner.run_to(self, addr, kind="until"))
 
     def finish(self) -> StopEvent:
@@ -358,7 +395,10 @@ class Session:
         before: Any = self._state_cache if cached else m.cpu.raw_state()
         pc, icount = m.cpu.linear_pc(), m.icount
         with self._lock:
-            r = m.step_lean()
+            try:
+                r = m.step_lean()
+            except _ENGINE_ERRORS as exc:
+                raise SessionError(f"cannot run the guest: {_why(exc)}") from None
             if r is False:
                 return None
             self._mut += 1
@@ -374,7 +414,12 @@ class Session:
         with self._lock:
             self._mut += 1
             self.interrupt_requested = False
-            ev = fn()
+            try:
+                ev = fn()
+            except _ENGINE_ERRORS as exc:
+                # The engine refused (an address or value out of its range): one line, and
+                # the session stays usable.
+                raise SessionError(f"cannot run the guest: {_why(exc)}") from None
         return self._stopped(before, ev)
 
     def _stopped(self, before: Any, ev: StopEvent) -> StopEvent:
@@ -389,6 +434,11 @@ class Session:
     @property
     def serial(self) -> bytes:
         return self.machine.serial
+
+    @property
+    def debugcon(self) -> bytes:
+        """Everything the guest wrote to port E9h (Bochs/QEMU debug console), as `serial`."""
+        return self.machine.devices.debugcon.output
 
     def screen(self) -> list[str]:
         return self.machine.devices.vga.screen_text()

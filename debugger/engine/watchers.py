@@ -147,7 +147,7 @@ class Watchers:
             return w.address
         try:
             return self.m.mem.translate(w.address)
-        except PageFault:
+        except (PageFault, MemoryError_):      # (page tables outside RAM: nothing mapped)
             return None
 
     def _sync_baseline(self) -> None:

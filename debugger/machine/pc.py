@@ -481,7 +481,7 @@ class Machine:
             self.uc.ctl_flush_tb()
         else:
             for a in changed:
-                self.uc.ctl_remove_cache(a, a + 1)
+                self.uc.ctl_remove_cache(min(a, 2**64 - 2), min(a + 1, 2**64 - 1))
         self._fetch_exit_was = self._fetch_exit
         self._exits_installed = sorted(wanted)
         self._exits_set = frozenset(wanted)

@@ -120,19 +120,28 @@ class Interpreter:
         elif isinstance(node, RawBlock):
             self._raw(node)
 
-    def _cond(self, text: str, origin: "Origin") -> bool:
+    def _cond(self, text: str, origin: "Origin", parsed: object = None) -> bool:
+        """Evaluate an if/while condition (`parsed`: already compiled, as a loop does once)."""
         try:
-            return bool(self.ctx.session.eval(text))
+            return bool(self.ctx.session.eval(parsed if parsed is not None else text))
+        except SessionError as exc:
+            raise ScriptError(located(origin, str(exc))) from None
+
+    def _parse_cond(self, text: str, origin: "Origin") -> object:
+        try:
+            return self.ctx.session.parse(text)
         except SessionError as exc:
             raise ScriptError(located(origin, str(exc))) from None
 
     def _while(self, node: While) -> None:
         limit = self.ctx.settings.max_iterations
         n = 0
+        cond = self._parse_cond(node.cond, node.origin)      # parsed once, evaluated each time
         self._loops += 1
         try:
-            while self._cond(node.cond, node.origin):
+            while self._cond(node.cond, node.origin, cond):
                 n += 1
+                refused = self.ctx.refused_runs
                 if n > limit:
                     raise ScriptError(located(node.origin, f"while loop gave up after {limit} "
                                                            "iterations (set max_iterations N)"))
@@ -141,7 +150,9 @@ class Interpreter:
                 except _LoopBreak:
                     break
                 except _LoopContinue:
-                    continue
+                    pass
+                if self.ctx.refused_runs != refused:
+                    break          # the guest stopped for good: the loop cannot progress
         finally:
             self._loops -= 1
 

@@ -107,54 +107,71 @@ def _raw_body(lines: list[Line], i: int, opener: Line) -> tuple[list[Line], int]
                                              "matching 'end'"))
 
 
-def _parse_seq(lines: list[Line], i: int, inside: Line | None, allow_else: bool
-               ) -> tuple[list[Node], int, str]:
-    nodes: list[Node] = []
+MAX_NESTING = 100          # if/while blocks inside one another (a clear error beyond)
+
+
+@dataclass
+class _Open:
+    """A block being parsed: where its nodes go and how it may be closed."""
+
+    line: Line | None
+    node: If | While | None
+    nodes: list[Node]
+    allow_else: bool
+
+
+def parse(lines: list[Line]) -> list[Node]:
+    """The tree of `lines` (an explicit stack, so any nesting is one clear error, not a crash)."""
+    top = _Open(None, None, [], False)
+    stack = [top]
+    i = 0
     while i < len(lines):
         ln = lines[i]
         c = classify(ln.text)
         i += 1
+        cur = stack[-1]
         if c is None:
             if ln.text.strip() and not ln.text.strip().startswith("#"):
-                nodes.append(Simple(ln))
+                cur.nodes.append(Simple(ln))
             continue
         kind, args = c
         if kind == "end":
-            if inside is None:
+            if cur.line is None:
                 raise ScriptError(located(ln.origin, "'end' without an open block"))
             if args:
                 raise ScriptError(located(ln.origin, "'end' takes no arguments"))
-            return nodes, i, "end"
+            stack.pop()
+            continue
         if kind == "else":
-            if not allow_else:
+            if not cur.allow_else:
                 raise ScriptError(located(ln.origin, "'else' outside an 'if' block"))
             if args:
                 raise ScriptError(located(ln.origin, "'else' takes no arguments "
                                                      "(use a nested 'if')"))
-            return nodes, i, "else"
+            assert isinstance(cur.node, If)
+            cur.nodes = cur.node.orelse
+            cur.allow_else = False
+            continue
         if kind in ("if", "while"):
             if not args:
                 raise ScriptError(located(ln.origin, f"'{kind}' needs a condition"))
-            body, i, how = _parse_seq(lines, i, ln, allow_else=kind == "if")
-            if kind == "while":
-                nodes.append(While(args, ln.origin, body))
-                continue
-            node = If(args, ln.origin, body)
-            if how == "else":
-                node.orelse, i, how = _parse_seq(lines, i, ln, allow_else=False)
-            nodes.append(node)
+            if len(stack) > MAX_NESTING:
+                raise ScriptError(located(ln.origin, f"blocks nested more than {MAX_NESTING} "
+                                                     "deep"))
+            node: If | While = While(args, ln.origin) if kind == "while" else \
+                If(args, ln.origin)
+            cur.nodes.append(node)
+            body = node.body if isinstance(node, While) else node.then
+            stack.append(_Open(ln, node, body, kind == "if"))
             continue
         body_lines, i = _raw_body(lines, i, ln)
-        nodes.append(RawBlock(kind, args, ln.origin, body_lines))
-    if inside is not None:
+        cur.nodes.append(RawBlock(kind, args, ln.origin, body_lines))
+    if len(stack) > 1:
+        inside = stack[-1].line
+        assert inside is not None
         word = inside.text.strip().split()[0]
         raise ScriptError(located(inside.origin, f"'{word}' has no matching 'end'"))
-    return nodes, i, ""
-
-
-def parse(lines: list[Line]) -> list[Node]:
-    nodes, _, _ = _parse_seq(lines, 0, None, allow_else=False)
-    return nodes
+    return top.nodes
 
 
 class Collector:

@@ -2,7 +2,8 @@
 
     {"version": 1, "image": {"path", "sha256"}, "stops": [{"kind", "icount", "cs", "eip",
      "linear", "instruction", "details", ...}], "final": {CPU state with segment caches, "mode",
-     "cpl", "icount"}, "serial": "...", "screen": [25 lines of 80], "exit_reason", "exit_code"}
+     "cpl", "icount"}, "serial": "...", "debugcon": "... (port E9h)", "screen": [25 lines
+     of 80], "exit_reason", "exit_code"}
 
 Stop kinds are the stable strings of `debugger.engine.stops.STOP_KINDS`; a vmx-invalid stop's
 details carry the profile and the failing rule IDs.
@@ -63,6 +64,7 @@ def build_report(session: "Session", exit_reason: str, exit_code: int) -> dict[s
         "stops": [stop_record(ev) for ev in session.stops],
         "final": final,
         "serial": session.serial.decode("latin-1"),
+        "debugcon": session.debugcon.decode("latin-1"),
         "screen": screen,
         "exit_reason": exit_reason,
         "exit_code": exit_code,

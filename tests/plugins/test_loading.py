@@ -177,12 +177,15 @@ def test_cli_plugin_option_and_config_file(tmp_path):
     cfg.write_text('[plugins]\nload = ["disklog"]\n[plugins.options.disklog]\n'
                    f'csv = "{tmp_path / "d.csv"}"\n')
     env["BOOTDBG_CONFIG"] = str(cfg)
-    r = subprocess.run([sys.executable, "-m", "debugger", str(IMAGES / "hello.img"), "--batch",
-                        "--plugin", "bootkit", "--plugin", "nosuchplugin", "-ex", "continue",
-                        "-ex", "bootkit"], capture_output=True, text=True, env=env, timeout=120,
-                       cwd=tmp_path)
+    argv = [sys.executable, "-m", "debugger", str(IMAGES / "hello.img"), "--batch",
+            "--plugin", "bootkit", "-ex", "continue", "-ex", "bootkit"]
+    # a --plugin that cannot be loaded is an input error: exit 2 before anything runs
+    r = subprocess.run(argv + ["--plugin", "nosuchplugin"], capture_output=True, text=True,
+                       env=env, timeout=120, cwd=tmp_path)
+    assert r.returncode == 2 and "no plugin named 'nosuchplugin'" in r.stderr
+    assert not r.stdout and not (tmp_path / "d.csv").exists()
+    r = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "no plugin named 'nosuchplugin'" in r.stderr
     assert "disk [" in r.stdout and "hda" not in r.stdout
     assert (tmp_path / "d.csv").read_text().startswith("icount,drive,op,lba")
 

@@ -162,8 +162,10 @@ def test_ex_commands_run_in_order_with_x(tmp_path):
     assert r.returncode == 0 and [s["icount"] for s in rep["stops"]] == [2, 3, 6]
 
 
-def test_after_the_guest_stops_inspection_runs_and_the_next_run_ends(tmp_path):
-    r, rep = batch(tmp_path, "c\np/x ip\ninfo registers\nsi\necho never\n")
+def test_after_the_guest_stops_the_script_goes_on_and_a_run_says_it_cannot(tmp_path):
+    r, rep = batch(tmp_path, "c\np/x ip\ninfo registers\nsi\necho still here\n")
     assert r.returncode == 0, r.stderr
-    assert "$1 = 0x7c22" in r.stdout and "EFLAGS" in r.stdout and "never" not in r.stdout
+    assert "$1 = 0x7c22" in r.stdout and "EFLAGS" in r.stdout and "still here" in r.stdout
+    refused = [ln for ln in r.stdout.splitlines() if ln.startswith("Not running")]
+    assert len(refused) == 1 and "stopped for good (halted at icount" in refused[0]
     assert rep["exit_reason"] == "halted" and len(rep["stops"]) == 1
