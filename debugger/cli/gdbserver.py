@@ -12,6 +12,7 @@ import sys
 
 from debugger.cli import UserError
 from debugger.cli._machine import add_machine_args, config_from_args, disks_from_args
+from debugger.gdb import command as _gdbserver_command  # noqa: F401  (registers `gdbserver`)
 
 NAME = "gdbserver"
 HELP = "serve the GDB remote protocol for an image (gdb: target remote 127.0.0.1:1234)"
