@@ -100,7 +100,7 @@ class PluginApi:
             raise ValueError(f"pane {name!r} is already taken")
         wrapped = self._guard(f"pane {name}", fn)
         registry.PANES[name] = registry._PaneEntry(name, self.name, wrapped, title or name, order)
-        panes.pane(name, order=order, title=title)(wrapped)
+        panes.pane(name, order=order, title=title, plugin=self.name)(wrapped)
 
         def undo() -> None:
             registry.PANES.pop(name, None)
