@@ -1,4 +1,34 @@
-"""bootdbg: a debugger for x86 boot code."""
+"""bootdbg: a debugger for x86 boot code.
+
+The house, one way only (lower layers never import upper ones; checked by import-linter's
+contracts in pyproject.toml and tests/architecture):
+
+    cli                      the `bootdbg` command line: builds sessions, prints what they return
+    gdb | script | bench     frontends over commands: the GDB stub, the command language, bench
+    commands                 one registry of REPL/script/TUI commands (`@command`)
+    trace : ui : plugins     recordings and time travel; panes, context, REPL and TUI;
+                             plugins (ui and plugins see the layers above only as protocols:
+                             ui/commandline.py, plugins/registry.CommandTable)
+    engine                   Session: points, stops, runs, expressions (returns values, never prints)
+    checks | machine         VM-entry guest-state rules (pure functions of a CpuState) | the PC:
+                             CPU on Unicorn, memory, devices, BIOS
+    cpustate | images | errors   plain data, the built-in images, the one-line user errors
+
+Where a newcomer adds...
+- a command: a function with `@command(...)` in a module of `debugger/commands/` (found by
+  iterating the package); a command that needs a frontend lives with it (`debugger/gdb/command.py`).
+- a context pane: `@pane("name", order=N)` in a module of `debugger/ui/panes/` (a pure function of
+  a `ContextView`); a TUI pane: `@tui_pane` in `debugger/ui/tui/panes.py`.
+- a BIOS service: a module `debugger/machine/bios/services/intNN.py` with `VECTOR` and
+  `handle(call)`.
+- a device: a `Device` (`debugger/machine/bus.py`) in `debugger/machine/devices/`, added to
+  `standard_devices()`; plugins attach theirs through `api.add_device`.
+- a catch kind: its name in `CATCH_KINDS` (`debugger/engine/points.py`) and its test on a state
+  change in `debugger/engine/transitions.py` (or on an event in `engine/watchers.py`); plugins
+  register theirs with `api.register_catch_kind`.
+- a checker profile: a `Profile` in `PROFILES` (`debugger/checks/profiles.py`), its rules as data
+  in `debugger/checks/rules*.py`; plugins use `api.register_profile`.
+"""
 from __future__ import annotations
 
 __version__ = "0.1.0"

@@ -18,6 +18,7 @@ from debugger.cli._machine import add_machine_args, config_from_args, disks_from
 from debugger.cli._sessionargs import (
     add_session_args, load_plugins, prepare_session, write_json,
 )
+from debugger.gdb import command as _gdbserver_command  # noqa: F401  (registers `gdbserver`)
 
 NAME = "gdbserver"
 HELP = "serve the GDB remote protocol for an image (gdb: target remote 127.0.0.1:1234)"

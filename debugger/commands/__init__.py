@@ -16,8 +16,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from debugger.errors import CommandError, SessionOver
+from debugger.plugins import registry as _plugin_registry
 
 if TYPE_CHECKING:
     from debugger.commands.context import CommandContext
@@ -39,13 +43,6 @@ CATEGORIES = {
 Completer = Callable[["CommandContext", str], Iterable[str]]
 
 
-class CommandError(Exception):
-    """A user error in a command: shown as one line."""
-
-
-class SessionOver(Exception):
-    """The run is over (quit; in batch mode a `fail` catchpoint fired, or the guest can no
-    longer run and a command asked it to): unwind every script and block being executed."""
 
 
 @dataclass(frozen=True)
@@ -160,3 +157,7 @@ def split_command(line: str) -> tuple[str, str]:
     if rest and not rest[0].isspace() and rest[0] != "/":
         raise CommandError(f'undefined command: "{name}{rest.split()[0]}"; try "help"')
     return name, rest.strip()
+
+
+# Plugins add their commands here through this module (as `plugins.registry.CommandTable`).
+_plugin_registry.bind_commands(sys.modules[__name__])

@@ -11,23 +11,32 @@ from __future__ import annotations
 import signal
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from rich.console import Console
 
-from debugger.commands import CommandError
 from debugger.engine.points import Catchpoint, Point
 from debugger.engine.session import Session, SessionError
 from debugger.engine.stops import StopEvent
+from debugger.errors import CommandError
+from debugger.ui.commandline import LineInterpreter
 from debugger.ui.fastprint import write_fast
 
 if TYPE_CHECKING:
-    from debugger.script.interpreter import Interpreter
+    from pathlib import Path
 
 __all__ = ["CommandContext", "Settings", "XState", "UserCommand", "Origin", "stop_summary",
            "SETTINGS_HELP"]
 
 Origin = tuple[str, int] | None
+
+
+class ScriptRunner(LineInterpreter, Protocol):
+    """What commands need of the interpreter running them (`source` runs a file through it, `tui`
+    hands it to the TUI): `debugger.script.interpreter.Interpreter`, one layer up, sets itself as
+    `ctx.interp`; commands never import it."""
+
+    def run_file(self, path: "str | Path") -> None: ...
 
 
 @dataclass
@@ -80,7 +89,7 @@ class CommandContext:
         self.settings = settings or Settings()
         self.user_commands: dict[str, UserCommand] = {}
         self.last_x: XState | None = None
-        self.interp: "Interpreter | None" = None
+        self.interp: "ScriptRunner | None" = None
         self.quit_requested = False
         self.failed: StopEvent | None = None       # a `fail` catchpoint fired
         self.budget: int | None = None             # instructions left (batch --max-insns)

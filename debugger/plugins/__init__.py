@@ -12,27 +12,13 @@ every registration returns a `Handle` with `remove()`.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 __all__ = ["manager_for", "PluginError", "PluginApi", "Handle"]
-
-if TYPE_CHECKING:
-    from debugger.engine.session import Session
-    from debugger.plugins.manager import PluginManager
-
-
-def manager_for(session: "Session") -> "PluginManager":
-    """The plugin manager of `session` (created on first use, kept on the session)."""
-    from debugger.plugins.manager import PluginManager
-
-    mgr = getattr(session, "plugin_manager", None)
-    if mgr is None:
-        mgr = PluginManager(session)
-        session.plugin_manager = mgr  # type: ignore[attr-defined]
-    return mgr
 
 
 def __getattr__(name: str) -> object:
+    if name == "manager_for":
+        from debugger.plugins.manager import manager_for
+        return manager_for
     if name == "PluginError":
         from debugger.plugins.manager import PluginError
         return PluginError

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from debugger.errors import CommandError, SessionOver
 from debugger.plugins import registry
 from debugger.plugins.registry import Handle
 
@@ -58,8 +59,6 @@ class PluginApi:
                          completer: Callable[..., Iterable[str]] | None = None,
                          repeatable: bool = False) -> Handle:
         """A command for the REPL, scripts and the TUI command line: `fn(ctx, args)`."""
-        from debugger.commands import CommandError, SessionOver
-
         wrapped = self._guard(f"command {name}", fn, (CommandError, SessionOver))
         undo = registry.add_command(name, wrapped, help=help or f"(from plugin {self.name})",
                                     usage=usage or name, aliases=tuple(aliases),
@@ -101,7 +100,7 @@ class PluginApi:
             raise ValueError(f"pane {name!r} is already taken")
         wrapped = self._guard(f"pane {name}", fn)
         registry.PANES[name] = registry._PaneEntry(name, self.name, wrapped, title or name, order)
-        panes.pane(name, order=order, title=title)(wrapped)
+        panes.pane(name, order=order, title=title, plugin=self.name)(wrapped)
 
         def undo() -> None:
             registry.PANES.pop(name, None)

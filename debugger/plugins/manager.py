@@ -191,6 +191,9 @@ def _stderr(msg: str) -> None:
 
 
 def manager_for(session: "Session") -> PluginManager:
-    from debugger.plugins import manager_for as mf
-
-    return mf(session)
+    """The plugin manager of `session` (created on first use, kept on the session)."""
+    mgr = getattr(session, "plugin_manager", None)
+    if mgr is None:
+        mgr = PluginManager(session)
+        session.plugin_manager = mgr  # type: ignore[attr-defined]
+    return mgr

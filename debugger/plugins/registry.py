@@ -7,7 +7,7 @@ catchpoint kinds live here (`EXPORTERS`, `CATCH_KINDS`) for the trace and TUI co
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 __all__ = ["Handle", "EXPORTERS", "CATCH_KINDS", "PANES", "CatchKind", "Exporter",
            "add_command"]
@@ -72,10 +72,34 @@ CATCH_KINDS: dict[str, CatchKind] = {}
 PANES: dict[str, _PaneEntry] = {}
 
 
+class CommandTable(Protocol):
+    """What the plugin layer needs of the command registry (`debugger.commands` binds itself
+    here when it is imported: the registry sits above plugins and plugins never import it)."""
+
+    def command(self, name: str, **kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        ...
+
+    def unregister(self, name: str) -> None:
+        ...
+
+    def names(self) -> list[str]:
+        ...
+
+
+_commands: CommandTable | None = None
+
+
+def bind_commands(table: CommandTable) -> None:
+    """Called once by `debugger.commands` so that plugins can add commands to it."""
+    global _commands
+    _commands = table
+
+
 def add_command(name: str, fn: Callable[..., Any], **kw: Any) -> Callable[[], None]:
     """Register a command in the global registry; returns the function that removes it."""
-    from debugger import commands
-
+    commands = _commands
+    if commands is None:
+        raise ValueError("no command registry is loaded in this process (import debugger.commands)")
     taken = set(commands.names())
     for n in (name, *kw.get("aliases", ())):
         if n in taken:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from debugger.commands import Command, CommandError, SessionOver, find, split_command
+from debugger.commands.completion import candidates, completes_paths
 from debugger.engine.session import SessionError
 from debugger.script.parser import (
     Collector, If, Line, Node, RawBlock, ScriptError, Simple, While, classify, located, parse,
@@ -210,6 +211,14 @@ class Interpreter:
         cmd, args = self.last
         self.execute_line(f"{cmd.name}" + ("" if cmd.name == "x" or cmd.name == "xp"
                                             else f" {args}" if args else ""))
+
+    def complete(self, text: str) -> tuple[list[str], str]:
+        """TAB: (candidates, the word they complete) for the text before the cursor."""
+        return candidates(self.ctx, text)
+
+    def completes_paths(self, text: str) -> bool:
+        """TAB: whether the word before the cursor is a file name."""
+        return completes_paths(self.ctx, text)
 
     # -- user commands and breakpoint command lists --------------------------------------------
     def run_user_command(self, name: str, args: str) -> None:

@@ -11,15 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
+from debugger.errors import ScriptError
+
 __all__ = ["Line", "Simple", "If", "While", "RawBlock", "Node", "ScriptError", "parse",
            "Collector", "classify", "located", "OPENERS"]
 
 Origin = tuple[str, int] | None
 OPENERS = ("if", "while", "define", "document", "commands")
-
-
-class ScriptError(Exception):
-    """An error in a command or script, already prefixed with FILE:LINE when known."""
 
 
 def located(origin: Origin, message: str) -> str:

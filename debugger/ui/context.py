@@ -16,6 +16,7 @@ from rich.text import Text
 
 from debugger.cpustate import CpuState, Mode
 from debugger.engine.disasm import Insn
+from debugger.ui.verdicts import violations_by_register
 
 if TYPE_CHECKING:
     from debugger.engine.session import Session
@@ -39,20 +40,6 @@ class ContextView:
     stack: bytes = b""                  # bytes at SS.base + SP
     events: Sequence[Any] = ()          # latest machine events (newest last)
     options: dict[str, int] = field(default_factory=dict)
-
-
-def violations_by_register(verdict: Any) -> dict[str, list[tuple[str, str]]]:
-    """{register: [(field, rule id)]} of the verdict's violations ('' register: global rules)."""
-    out: dict[str, list[tuple[str, str]]] = {}
-    if verdict is None:
-        return out
-    for v in getattr(verdict, "violations", ()):
-        reg = (getattr(v, "register", "") or "").lower()
-        fld = (getattr(v, "field", "") or "").lower()
-        if not reg and "." in fld:
-            reg = fld.split(".", 1)[0]
-        out.setdefault(reg, []).append((fld, str(getattr(v, "rule", ""))))
-    return out
 
 
 def code_around(session: "Session", pc: int, bits: int, before: int, after: int

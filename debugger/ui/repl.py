@@ -12,9 +12,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from debugger.errors import ScriptError, SessionOver
+
 if TYPE_CHECKING:
-    from debugger.commands.context import CommandContext
-    from debugger.script.interpreter import Interpreter
+    from debugger.ui.commandline import CommandLine, LineInterpreter
 
 __all__ = ["history_path", "handle_line", "run_prompt", "run_pipe", "PROMPT", "MORE_PROMPT"]
 
@@ -30,10 +31,8 @@ def history_path() -> Path:
     return Path(base) / "bootdbg" / "history"
 
 
-def handle_line(ctx: "CommandContext", interp: "Interpreter", line: str) -> None:
+def handle_line(ctx: "CommandLine", interp: "LineInterpreter", line: str) -> None:
     """Run one line typed by the user; errors become one line on the error console."""
-    from debugger.script.interpreter import ScriptError, SessionOver
-
     try:
         if not line.strip() and not interp.pending:
             interp.repeat_last()
@@ -48,7 +47,7 @@ def handle_line(ctx: "CommandContext", interp: "Interpreter", line: str) -> None
         ctx.error("Interrupted.")
 
 
-def run_prompt(ctx: "CommandContext", interp: "Interpreter") -> None:
+def run_prompt(ctx: "CommandLine", interp: "LineInterpreter") -> None:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 
@@ -63,7 +62,7 @@ def run_prompt(ctx: "CommandContext", interp: "Interpreter") -> None:
     except OSError as exc:
         ctx.error(f"history not saved: {path}: {exc.strerror or exc}")
         hist = InMemoryHistory()
-    ps: PromptSession[str] = PromptSession(history=hist, completer=CommandCompleter(lambda: ctx),
+    ps: PromptSession[str] = PromptSession(history=hist, completer=CommandCompleter(interp),
                                            complete_while_typing=False, enable_suspend=True)
     while not ctx.quit_requested:
         try:
@@ -76,10 +75,8 @@ def run_prompt(ctx: "CommandContext", interp: "Interpreter") -> None:
         handle_line(ctx, interp, line)
 
 
-def run_pipe(ctx: "CommandContext", interp: "Interpreter", stream: TextIO) -> None:
+def run_pipe(ctx: "CommandLine", interp: "LineInterpreter", stream: TextIO) -> None:
     """Commands from a pipe, one per line, no prompt (the REPL made scriptable)."""
-    from debugger.script.interpreter import ScriptError
-
     for line in stream:
         if ctx.quit_requested:
             break

@@ -2,7 +2,6 @@
 failing alone and holding), written from the reference's description of KVM, Xen and the APM."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -89,16 +88,13 @@ def test_transition_state_after_setting_pe_needs_emulation_without_ug():
     assert evaluate(cpu, "kvm").rules() == ["KVM.PM.CS_SS_RPL", "KVM.PM.SS.DPL_RPL"]
 
 
-def test_evaluate_is_fast():
+def test_every_profile_judges_every_mode():
+    # (How fast the checker is, is measured by `bootdbg bench` — every catchpoint armed includes
+    # vmx-invalid under every profile — never by a timed unit test on a shared machine.)
     for prof in PROFILES:
         for cpu in (REAL, PM, UNREAL, V86, L64):
-            evaluate(cpu, prof)
-    n = 2000
-    t = time.perf_counter()
-    for _ in range(n):
-        evaluate(PM, "vmx")
-    per = (time.perf_counter() - t) / n
-    assert per < 500e-6, f"{per * 1e6:.0f} us per evaluation"
+            v = evaluate(cpu, prof)
+            assert v.profile == prof and isinstance(v.ok, bool)
 
 
 # -- KVM, Xen, SVM rule sets ----------------------------------------------------------------

@@ -25,18 +25,19 @@ class Pane:
     order: int
     title: str
     fn: Callable[["ContextView", int], Any]
+    plugin: str | None = None      # the plugin that registered it (shown while it is loaded)
 
 
 _PANES: dict[str, Pane] = {}
 _loaded = False
 
 
-def pane(name: str, *, order: int, title: str | None = None
+def pane(name: str, *, order: int, title: str | None = None, plugin: str | None = None
          ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         if name in _PANES and _PANES[name].fn is not fn:
             raise ValueError(f"pane {name!r} registered twice")
-        _PANES[name] = Pane(name, order, name if title is None else title, fn)
+        _PANES[name] = Pane(name, order, name if title is None else title, fn, plugin)
         return fn
     return deco
 

@@ -47,6 +47,6 @@ def control_registers(st: CpuState, prev: CpuState | None = None,
 
 @pane("control", order=40, title="control registers")
 def control_pane(view: "ContextView", width: int) -> Text:
-    from debugger.ui.context import violations_by_register
+    from debugger.ui.verdicts import violations_by_register
 
     return control_registers(view.state, view.previous, violations_by_register(view.verdict))

@@ -91,7 +91,7 @@ def dtr_line(st: CpuState) -> Text:
 def segments_pane(view: "ContextView", width: int) -> Any:
     from rich.console import Group
 
-    from debugger.ui.context import violations_by_register
+    from debugger.ui.verdicts import violations_by_register
 
     bad = violations_by_register(view.verdict)
     return Group(segment_table(view.state, view.previous, bad), dtr_line(view.state))

@@ -28,21 +28,20 @@ from debugger.ui.tui.styles import THEMES, Fragments, chrome_style, effective_th
 from debugger.ui.tui.view import TuiView, take_view
 
 if TYPE_CHECKING:
-    from debugger.commands.context import CommandContext
-    from debugger.script.interpreter import Interpreter
+    from debugger.ui.commandline import CommandLine, LineInterpreter
 
 __all__ = ["TuiApp", "run_tui", "active_tui"]
 
 _ACTIVE: "weakref.WeakKeyDictionary[Any, TuiApp]" = weakref.WeakKeyDictionary()
 
 
-def active_tui(ctx: "CommandContext") -> "TuiApp | None":
+def active_tui(ctx: "CommandLine") -> "TuiApp | None":
     """The TUI running over `ctx`, if any (the `layout` and `tui` commands act on it)."""
     return _ACTIVE.get(ctx)
 
 
 class TuiApp:
-    def __init__(self, ctx: "CommandContext", interp: "Interpreter", *,
+    def __init__(self, ctx: "CommandLine", interp: "LineInterpreter", *,
                  state: TuiState | None = None, input: Any = None, output: Any = None) -> None:
         from prompt_toolkit.history import InMemoryHistory
 
@@ -54,7 +53,7 @@ class TuiApp:
         self.view: TuiView | None = None
         self.last_pane = "code"
         self.cmdline_buffer = Buffer(multiline=False, history=_history() or InMemoryHistory(),
-                                     completer=CommandCompleter(lambda: ctx),
+                                     completer=CommandCompleter(interp),
                                      complete_while_typing=False, accept_handler=self._accept)
         cmd_window = Window(BufferControl(self.cmdline_buffer), height=1, style="class:cmdline")
         prompt = Window(FormattedTextControl(lambda: [("class:prompt bold", "(bootdbg) ")]),
@@ -272,7 +271,8 @@ def _history() -> Any:
         return None
 
 
-def run_tui(ctx: "CommandContext", interp: "Interpreter", state: TuiState | None = None) -> None:
+def run_tui(ctx: "CommandLine", interp: "LineInterpreter",
+            state: TuiState | None = None) -> None:
     """Run the TUI over `ctx` on the terminal; the layout file is read first if it exists."""
     ts = state or TuiState()
     if state is None:

@@ -44,9 +44,10 @@ def title_of(name: str, view: "TuiView", ts: "TuiState") -> str:
 
 
 def _plugin_panes() -> dict[str, Any]:
-    from debugger.plugins.registry import PANES as PLUGIN_PANES
+    """The context panes that plugins registered (`api.register_pane`), by name."""
+    from debugger.ui import panes
 
-    return PLUGIN_PANES
+    return {p.name: p for p in panes.all_panes() if p.plugin is not None}
 
 
 def plugin_panes() -> list[str]:
@@ -76,7 +77,7 @@ def _crop(text: Text) -> Text:
 
 @tui_pane("regs", "registers")
 def regs(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
-    from debugger.ui.context import violations_by_register
+    from debugger.ui.verdicts import violations_by_register
     from debugger.ui.panes.control import control_registers
     from debugger.ui.panes.mode import mode_line
     from debugger.ui.panes.registers import registers
@@ -188,7 +189,7 @@ def segment_rows(st: "CpuState", prev: "CpuState | None",
 
 @tui_pane("segments", lambda v, s: "segments · VM-entry verdict")
 def segments(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
-    from debugger.ui.context import violations_by_register
+    from debugger.ui.verdicts import violations_by_register
     from debugger.ui.panes.segments import dtr_line
 
     c = view.context

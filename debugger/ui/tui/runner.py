@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from debugger.engine.livecount import LiveCount
 
 if TYPE_CHECKING:
-    from debugger.commands.context import CommandContext
-    from debugger.script.interpreter import Interpreter
+    from debugger.ui.commandline import CommandLine, LineInterpreter
     from debugger.ui.tui.state import TuiState
 
 __all__ = ["Runner", "OutputSink"]
@@ -53,7 +52,7 @@ class OutputSink:
 
 
 class Runner:
-    def __init__(self, ctx: "CommandContext", interp: "Interpreter", ts: "TuiState",
+    def __init__(self, ctx: "CommandLine", interp: "LineInterpreter", ts: "TuiState",
                  refresh: Callable[[], None], wake: Callable[[], None]) -> None:
         self.ctx = ctx
         self.interp = interp

@@ -1,4 +1,8 @@
-"""`gdbserver [HOST:]PORT`: serve the GDB remote protocol for this session from the prompt."""
+"""`gdbserver [HOST:]PORT`: serve the GDB remote protocol for this session from the prompt.
+
+The command lives with the server, one layer above the command registry (commands never import
+the gdb stub); `debugger.cli.gdbserver` imports this module, so every session the command line
+opens has it."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
