@@ -11,8 +11,10 @@ contracts in pyproject.toml and tests/architecture):
                              ui/commandline.py, plugins/registry.CommandTable)
     engine                   Session: points, stops, runs, expressions (returns values, never prints)
     checks | machine         VM-entry guest-state rules (pure functions of a CpuState) | the PC:
-                             CPU on Unicorn, memory, devices, BIOS
-    cpustate | images | errors   plain data, the built-in images, the one-line user errors
+                             CPU on Unicorn, memory, devices, BIOS (which sees the machine
+                             as machine/port.MachinePort and never imports its run loop)
+    cpustate | images | errors | disasm   plain data, the built-in images, the one-line
+                             user errors, capstone in the bitness the CPU executes
 
 Where a newcomer adds...
 - a command: a function with `@command(...)` in a module of `debugger/commands/` (found by

@@ -188,7 +188,7 @@ def disassemble(ctx: "CommandContext", args: str) -> Any:
     if count < 0 or count > 4096:
         raise CommandError("count must be between 1 and 4096")
     if end is not None:
-        from debugger.engine.disasm import disassemble as dis
+        from debugger.disasm import disassemble as dis
 
         try:
             code = s.read_memory(start, end - start + 15)

@@ -293,7 +293,7 @@ class ActivityLog:
         if delivered and kind == "irq":
             insn_pc = None          # delivered before the instruction at insn_pc ran
         if insn_pc is not None and code:
-            from debugger.engine.disasm import decode_one
+            from debugger.disasm import decode_one
 
             ins = decode_one(code, insn_pc, bits or before.bits)
             insn = ins.text if ins is not None else ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from debugger.engine.disasm import disassemble
+from debugger.disasm import disassemble
 
 __all__ = ["classify", "CATEGORIES", "relevant_categories"]
 

@@ -165,7 +165,7 @@ def _deeper(now: CpuState, then: CpuState) -> bool:
 
 def run_finish(s: "Session") -> StopEvent:
     """Step until a RET/RETF/IRET pops the current frame (stack pointer above where it was)."""
-    from debugger.engine.disasm import decode_one
+    from debugger.disasm import decode_one
 
     m = s.machine
     st0 = s.state()

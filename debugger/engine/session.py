@@ -21,7 +21,7 @@ from unicorn import UcError
 
 from debugger.cpustate import CpuState, Mode
 from debugger.engine import runner
-from debugger.engine.disasm import Insn, disassemble
+from debugger.disasm import Insn, disassemble
 from debugger.engine.points import (
     CATCH_KINDS, Breakpoint, Catchpoint, ExprWatch, IoWatch, Point, PointTable, Watchpoint,
 )

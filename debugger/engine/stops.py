@@ -59,7 +59,7 @@ class StopEvent:
         if self._text is None:
             self._text = ""
             if self.instruction_bytes and self.instruction_address is not None:
-                from debugger.engine.disasm import decode_one
+                from debugger.disasm import decode_one
 
                 ins = decode_one(self.instruction_bytes, self.instruction_address, self.bits)
                 if ins is not None:

@@ -11,7 +11,7 @@ from debugger.cpustate import CR0_PE, EFER_LMA, EFER_SCE, RF_IF, RF_RF, RF_VM, S
 from debugger.machine.delivery import GuestFault
 
 if TYPE_CHECKING:
-    from debugger.machine.pc import Machine
+    from debugger.machine.port import MachinePort
 
 __all__ = ["sysenter", "syscall"]
 
@@ -19,7 +19,7 @@ FLAT = 0xFFFFFFFF
 CODE32, CODE64, DATA = 0xC09B, 0xA09B, 0xC093
 
 
-def sysenter(m: "Machine") -> None:
+def sysenter(m: "MachinePort") -> None:
     cpu = m.cpu
     cs_sel = cpu.uc.msr_read(0x174) & 0xFFFF
     if not cpu.cr(0) & CR0_PE or cs_sel & 0xFFFC == 0:
@@ -36,7 +36,7 @@ def sysenter(m: "Machine") -> None:
     cpu.update_hflags()
 
 
-def syscall(m: "Machine") -> None:
+def syscall(m: "MachinePort") -> None:
     cpu = m.cpu
     efer = cpu.efer
     if not efer & EFER_SCE:

@@ -15,21 +15,22 @@ from typing import TYPE_CHECKING
 from debugger.cpustate import RF_IF
 
 if TYPE_CHECKING:
-    from debugger.machine.pc import Machine, RunResult
+    from debugger.machine.port import MachinePort
+    from debugger.machine.results import RunResult
 
 __all__ = ["wait_halted", "all_irqs_masked"]
 
 CASCADE_BIT = 1 << 2
 
 
-def all_irqs_masked(m: "Machine") -> bool:
+def all_irqs_masked(m: "MachinePort") -> bool:
     pic = m.devices.pic
     master, slave = pic.master.imr, pic.slave.imr
     return master == 0xFF or (master | CASCADE_BIT == 0xFF and slave == 0xFF)
 
 
-def wait_halted(m: "Machine") -> "RunResult | None":
-    from debugger.machine.pc import Stop
+def wait_halted(m: "MachinePort") -> "RunResult | None":
+    from debugger.machine.results import Stop
 
     if not m.cpu.eflags & RF_IF:
         return m._result(Stop.HALTED, f"HLT with interrupts disabled at {m._pc():#x}")

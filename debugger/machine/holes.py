@@ -64,7 +64,7 @@ def fetch_outside_ram(m: Any, err: Exception) -> Any:
     """The `unmapped` stop for an engine error that is a fetch from one of these ranges."""
     if "FETCH_PROT" not in str(err):
         return None
-    from debugger.machine.pc import Stop
+    from debugger.machine.results import Stop
 
     pc = m._pc()
     try:

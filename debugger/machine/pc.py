@@ -38,40 +38,17 @@ from debugger.machine.disk import Disk
 from debugger.machine.events import EventLog
 from debugger.machine.halt import wait_halted
 from debugger.machine.memory import Memory, MemoryError_
+from debugger.machine.results import RunResult, Stop, StopRequest
 
 if TYPE_CHECKING:
     from debugger.machine.snapshot import Checkpoint
 
-__all__ = ["Machine", "MachineConfig", "RunResult", "Stop"]
+__all__ = ["Machine", "MachineConfig", "RunResult", "Stop", "StopRequest"]
 
 SLICE = 1 << 24          # at most this many instructions per emu_start
 FAST_MIN = 1 << 16       # slices this long (after one as long) are counted by blocks
 _UNSET: Any = object()
 _REDO: Any = object()
-
-
-class Stop:
-    """Stable names of the reasons a run ends."""
-
-    BUDGET = "budget"                # instruction budget used up
-    HALTED = "halted"                # HLT with interrupts disabled (or nothing will ever wake it)
-    TRIPLE_FAULT = "triple-fault"
-    RESET = "reset"                  # the guest asked for a reset (port 0x92, 8042 0xFE)
-    UNMAPPED = "unmapped"            # fetch/read/write with no memory behind it
-    UNSUPPORTED = "unsupported"      # something bootdbg does not implement (task gates, ...)
-    EXIT = "exit"                    # an address the caller asked to stop at
-    INTERRUPT = "interrupt"          # the user (Ctrl-C) or the caller's stop flag
-    BOOT_FAILED = "boot-failed"      # INT 18h: no bootable device
-    EVENT = "event"                  # the caller's event filter asked to stop
-    TIMEOUT = "timeout"              # `wall_deadline` passed while the CPU was halted
-
-
-@dataclass
-class RunResult:
-    reason: str
-    message: str
-    icount: int
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -849,7 +826,7 @@ class Machine:
             code = self.mem.read_linear(pc, page_end - pc)
         except Exception:
             return False
-        from debugger.engine.disasm import disassemble
+        from debugger.disasm import disassemble
 
         if self._may_access_memory(code, pc, bits):
             # (a data fault of this instruction looks the same: running it again would count
@@ -969,14 +946,3 @@ class Machine:
 
     def _result(self, reason: str, message: str, **details: Any) -> RunResult:
         return RunResult(reason, message, self.icount, details)
-
-
-class StopRequest(Exception):
-    """Raised by a BIOS service to end the run (e.g. INT 18h: no bootable device)."""
-
-    def __init__(self, reason: str, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.details = details
-

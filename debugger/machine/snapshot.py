@@ -19,7 +19,7 @@ from debugger.cpustate import Activity
 if TYPE_CHECKING:
     from unicorn import UcContext
 
-    from debugger.machine.pc import Machine
+    from debugger.machine.port import MachinePort
 
 __all__ = ["Checkpoint", "take", "restore", "valid", "devices_restored"]
 
@@ -38,13 +38,13 @@ class Checkpoint:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _shared(machine: "Machine") -> dict[int, Any]:
+def _shared(machine: "MachinePort") -> dict[int, Any]:
     objs = [machine, machine.clock, machine.events, machine.mem, machine.bus, machine.uc,
             machine.cpu, machine.eng, machine.bios]
     return {id(o): o for o in objs}
 
 
-def take(machine: "Machine") -> Checkpoint:
+def take(machine: "MachinePort") -> Checkpoint:
     # Device state changes only through guest I/O, device ticks, BIOS services, restores (all
     # bump the machine's device epoch or mutation count): unchanged state shares the previous
     # checkpoint's copy (copies are never modified; restore copies them again).
@@ -67,12 +67,12 @@ def take(machine: "Machine") -> Checkpoint:
         activity=machine.cpu.activity, ident=machine._snap_next)
 
 
-def valid(machine: "Machine", cp: Checkpoint) -> bool:
+def valid(machine: "MachinePort", cp: Checkpoint) -> bool:
     """False once a restore of an earlier checkpoint has discarded this one's memory layer."""
     return cp.ident in machine._snap_live
 
 
-def restore(machine: "Machine", cp: Checkpoint) -> None:
+def restore(machine: "MachinePort", cp: Checkpoint) -> None:
     if not valid(machine, cp):
         raise ValueError("checkpoint no longer valid (an earlier one was restored since)")
     machine.uc.context_restore(cp.context)
@@ -97,11 +97,11 @@ def restore(machine: "Machine", cp: Checkpoint) -> None:
     del machine._snap_live[machine._snap_live.index(cp.ident) + 1:]
 
 
-def _device_key(machine: "Machine") -> tuple[int, int, int]:
+def _device_key(machine: "MachinePort") -> tuple[int, int, int]:
     return machine._device_epoch, machine.mutations, len(machine.bus.devices)
 
 
-def devices_restored(machine: "Machine", cp: Checkpoint) -> None:
+def devices_restored(machine: "MachinePort", cp: Checkpoint) -> None:
     """After a restore: the devices are in `cp`'s state, so the next checkpoint can share it."""
     machine._snap_devices = (_device_key(machine), cp.devices)
 

@@ -20,21 +20,22 @@ from typing import TYPE_CHECKING
 from debugger.machine import uc_layout
 
 if TYPE_CHECKING:
-    from debugger.machine.pc import Machine, RunResult
+    from debugger.machine.port import MachinePort
+    from debugger.machine.results import RunResult
 
 __all__ = ["int_start", "software_int6", "sysret_is_ud", "deliver_int", "invalid_opcode"]
 
 _PREFIXES = frozenset({0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3})
 
 
-def _bytes_before(m: "Machine", linear: int, n: int) -> bytes:
+def _bytes_before(m: "MachinePort", linear: int, n: int) -> bytes:
     try:
         return m.mem.read_linear(linear - n, n)
     except Exception:
         return b""
 
 
-def int_start(m: "Machine", vector: int) -> int:
+def int_start(m: "MachinePort", vector: int) -> int:
     """The RIP of the software interrupt that Unicorn just reported with RIP after it."""
     rip = m.cpu.rip
     pc = m.cpu.linear_pc()
@@ -44,14 +45,14 @@ def int_start(m: "Machine", vector: int) -> int:
     return rip - 2          # CD nn
 
 
-def software_int6(m: "Machine") -> int | None:
+def software_int6(m: "MachinePort") -> int | None:
     """At Unicorn's invalid-instruction hook: the address after the INT when it is `INT 6`."""
     if m.eng.i32(uc_layout.OFF_IS_INT):
         return m.eng.u64(uc_layout.OFF_NEXT_EIP)
     return None
 
 
-def sysret_is_ud(m: "Machine") -> bool:
+def sysret_is_ud(m: "MachinePort") -> bool:
     """Is the #GP Unicorn reports at RIP really SYSRET (0F 07) outside 64-bit mode (#UD)?"""
     if m.cpu.where()[3] == 64:
         return False
@@ -65,14 +66,14 @@ def sysret_is_ud(m: "Machine") -> bool:
     return code[i:i + 2] == b"\x0f\x07"
 
 
-def deliver_int(m: "Machine", vector: int, next_rip: int | None) -> "RunResult | None":
+def deliver_int(m: "MachinePort", vector: int, next_rip: int | None) -> "RunResult | None":
     """Deliver a software interrupt Unicorn reported (`next_rip`: INT 6, reported as #UD)."""
     if next_rip is not None:
         m.cpu.rip = next_rip
     return m.raise_exception(vector, None, software=True, int_rip=int_start(m, vector))
 
 
-def invalid_opcode(m: "Machine") -> "RunResult | None":
+def invalid_opcode(m: "MachinePort") -> "RunResult | None":
     """Unicorn's invalid-instruction report: ICEBP (F1, a trap after it), the undocumented
     encodings real CPUs execute (undocumented.py), else #UD at the instruction."""
     from debugger.machine import undocumented

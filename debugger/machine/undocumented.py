@@ -16,7 +16,8 @@ from debugger.machine import uc_layout
 from debugger.machine.memory import PageFault
 
 if TYPE_CHECKING:
-    from debugger.machine.pc import Machine, RunResult
+    from debugger.machine.port import MachinePort
+    from debugger.machine.results import RunResult
 
 __all__ = ["execute_test_alias"]
 
@@ -26,11 +27,11 @@ _NOT_HANDLED = object()
 _FLAGS = 0x8D5          # OF SF ZF AF PF CF
 
 
-def _reg(m: "Machine", name: str) -> int:
+def _reg(m: "MachinePort", name: str) -> int:
     return int(m.uc.reg_read(getattr(x86_const, f"UC_X86_REG_{name.upper()}")))
 
 
-def execute_test_alias(m: "Machine") -> "RunResult | None | object":
+def execute_test_alias(m: "MachinePort") -> "RunResult | None | object":
     """Run F6 /1 or F7 /1 at CS:IP; `NOT_HANDLED` when the instruction is something else."""
     bits = m.cpu.where()[3]
     try:

@@ -74,7 +74,7 @@ class Rec:
     @property
     def text(self) -> str | None:
         if self._text is None and self.code:
-            from debugger.engine.disasm import decode_one
+            from debugger.disasm import decode_one
 
             ins = decode_one(self.code, self.linear, self.bits)
             # QEMU's in_asm shows at most 8 bytes: a longer instruction does not decode.

@@ -119,7 +119,7 @@ def block_class(read: Any, address: int, size: int, bits: int) -> int:
     engine's block scan), OUT (the A20 gate), moves to control and debug registers, LMSW, CLTS,
     undecodable bytes."""
     from debugger.engine.blockscan import classify
-    from debugger.engine.disasm import disassemble
+    from debugger.disasm import disassemble
 
     if classify(read, address, size, bits):
         return SUSPECT

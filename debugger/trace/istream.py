@@ -209,7 +209,7 @@ class InstructionStream:
         yield end                       # (hooks off: a reader may stop at the End)
 
     def _steps(self, stop: int):  # -> Generator[Item, None, End]
-        from debugger.engine.disasm import decode_one
+        from debugger.disasm import decode_one
         from debugger.machine.memory import MemoryError_, PageFault
 
         m = self.machine
@@ -246,7 +246,7 @@ class InstructionStream:
 
     def _full_steps(self, ft: Any, start: int, stop: int) -> Iterator[Item]:
         """Steps read from the per-instruction trace (see the module docstring)."""
-        from debugger.engine.disasm import decode_one
+        from debugger.disasm import decode_one
         from debugger.machine.memory import Memory, MemoryError_, PageFault
         from debugger.trace.fulltrace import state_from_slots
 

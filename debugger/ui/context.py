@@ -15,7 +15,7 @@ from rich.rule import Rule
 from rich.text import Text
 
 from debugger.cpustate import CpuState, Mode
-from debugger.engine.disasm import Insn
+from debugger.disasm import Insn
 from debugger.ui.verdicts import violations_by_register
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def code_around(session: "Session", pc: int, bits: int, before: int, after: int
                 ) -> list[Insn]:
     """Instructions before and after `pc`: the backward part is found by decoding from earlier
     start points and keeping the one that lands exactly on `pc` with the most instructions."""
-    from debugger.engine.disasm import disassemble
+    from debugger.disasm import disassemble
 
     forward = session.disassemble(pc, after + 1, bits)
     best: list[Insn] = []

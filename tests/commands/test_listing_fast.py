@@ -44,7 +44,7 @@ def _random_code(seed: int, n: int) -> bytes:
 
 @pytest.mark.parametrize("bits", [16, 32, 64])
 def test_asm_colours_equal_the_lexer(bits):
-    from debugger.engine.disasm import disassemble
+    from debugger.disasm import disassemble
     from debugger.ui.panes.code import asm_text
 
     seen = 0
@@ -57,7 +57,7 @@ def test_asm_colours_equal_the_lexer(bits):
 
 
 def test_listing_styled_and_plain_have_the_same_text():
-    from debugger.engine.disasm import disassemble
+    from debugger.disasm import disassemble
     from debugger.engine.session import Session
     from debugger.images import demo_image
     from debugger.ui.panes.code import asm_text, listing
@@ -135,7 +135,7 @@ def test_fast_printing_equals_rich(system):
 
 def test_coloured_listing_prints_as_rich_does():
     from debugger.commands.context import CommandContext
-    from debugger.engine.disasm import disassemble
+    from debugger.disasm import disassemble
     from debugger.ui.panes.code import listing
 
     d = Driver(HELLO)

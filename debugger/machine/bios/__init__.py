@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Callable
 from debugger.machine.bios.call import BiosCall
 
 if TYPE_CHECKING:
-    from debugger.machine.pc import Machine
+    from debugger.machine.port import MachinePort
 
 __all__ = ["Bios", "BiosCall", "ROM_SEGMENT", "stub_offset", "ServiceHook"]
 
@@ -81,7 +81,7 @@ def _load_services() -> dict[int, Handler]:
 
 
 class Bios:
-    def __init__(self, machine: "Machine") -> None:
+    def __init__(self, machine: "MachinePort") -> None:
         self.machine = machine
         self.services: dict[int, Handler] = _load_services()
         self.hooks: list[ServiceHook] = []

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from debugger.machine.bus import IoBus
-    from debugger.machine.pc import Machine
+    from debugger.machine.port import MachinePort
 
 __all__ = ["initialise", "BDA", "EBDA_SEGMENT", "BASE_MEMORY_KB", "TICKS_PER_DAY",
            "ticks_for_time"]
@@ -71,7 +71,7 @@ def _bcd(v: int) -> int:
     return (v >> 4) * 10 + (v & 0xF)
 
 
-def rtc_time(machine: "Machine") -> tuple[int, int, int] | None:
+def rtc_time(machine: "MachinePort") -> tuple[int, int, int] | None:
     """(hours, minutes, seconds) from the CMOS clock, read through its ports; None if absent."""
     bus = machine.bus
     if bus.device_at(0x70) is None:
@@ -95,7 +95,7 @@ def _select(bus: "IoBus", reg: int) -> None:
     bus.write(0x70, 1, reg)                      # bit 7 clear: NMI stays enabled
 
 
-def initialise(machine: "Machine") -> None:
+def initialise(machine: "MachinePort") -> None:
     from debugger.machine.bios import tables
 
     m = machine.mem

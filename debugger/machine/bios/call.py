@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from debugger.cpustate import RF_CF, RF_ZF
 
 if TYPE_CHECKING:
-    from debugger.machine.pc import Machine
+    from debugger.machine.port import MachinePort
 
 __all__ = ["BiosCall"]
 
@@ -23,7 +23,7 @@ _SEGS = ("es", "cs", "ss", "ds", "fs", "gs")
 class BiosCall:
     """Registers of the interrupted guest, by their 8/16/32-bit names, plus result flags."""
 
-    def __init__(self, machine: "Machine", vector: int) -> None:
+    def __init__(self, machine: "MachinePort", vector: int) -> None:
         object.__setattr__(self, "machine", machine)
         object.__setattr__(self, "vector", vector)
         object.__setattr__(self, "note", "")

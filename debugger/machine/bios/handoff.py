@@ -13,7 +13,7 @@ from debugger.cpustate import Activity, CpuState, DescriptorTable, Segment
 from debugger.machine.disk import SECTOR
 
 if TYPE_CHECKING:
-    from debugger.machine.pc import Machine
+    from debugger.machine.port import MachinePort
 
 __all__ = ["prepare", "handoff_state", "HANDOFF_SP"]
 
@@ -32,7 +32,7 @@ def handoff_state(boot_drive: int) -> CpuState:
     )
 
 
-def prepare(machine: "Machine") -> None:
+def prepare(machine: "MachinePort") -> None:
     """Set up BIOS data, devices and the boot sector, then put the CPU in the hand-off state."""
     from debugger.machine.bios import bda
     from debugger.machine.bios.services.int10 import set_mode

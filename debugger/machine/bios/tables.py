@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from debugger.machine.disk import Disk
-    from debugger.machine.pc import Machine
+    from debugger.machine.port import MachinePort
 
 __all__ = ["write_rom_tables", "install_data_vectors", "fixed_disk_table", "floppy_dpt_offset",
            "CONFIG_TABLE", "FLOPPY_DPT", "VIDEO_PARAMS", "FONT_8X8", "FDPT_EBDA_OFFSETS",
@@ -88,11 +88,11 @@ def fixed_disk_table(disk: "Disk") -> bytes:
     return bytes(t)
 
 
-def _set_vector(machine: "Machine", vector: int, seg: int, off: int) -> None:
+def _set_vector(machine: "MachinePort", vector: int, seg: int, off: int) -> None:
     machine.mem.write_u(vector * 4, 4, (seg << 16) | off)
 
 
-def install_data_vectors(machine: "Machine", ebda_segment: int) -> None:
+def install_data_vectors(machine: "MachinePort", ebda_segment: int) -> None:
     """Point the data vectors at their tables and write the per-disk tables into the EBDA."""
     mem = machine.mem
     _set_vector(machine, 0x1D, ROM, VIDEO_PARAMS)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from rich.text import Span, Text
 
 from debugger.cpustate import CpuState, Mode
-from debugger.engine.disasm import Insn
+from debugger.disasm import Insn
 from debugger.ui.fmt import seg_off
 from debugger.ui.panes import pane
 

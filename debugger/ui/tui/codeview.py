@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Callable
 
-from debugger.engine.disasm import Insn, decode_one
+from debugger.disasm import Insn, decode_one
 
 __all__ = ["KnownStarts", "listing_before"]
 

@@ -54,7 +54,7 @@ def _opcode(code: bytes) -> int | None:
 
 def exception_stop(call: "BiosCall") -> None:
     """A CPU exception reached the BIOS's dummy handler: log it and end the run."""
-    from debugger.machine.pc import Stop, StopRequest
+    from debugger.machine.results import Stop, StopRequest
 
     v = call.vector
     try:

@@ -19,7 +19,7 @@ from debugger.machine.bios.services._frame import unsupported
 
 if TYPE_CHECKING:
     from debugger.machine.bios.call import BiosCall
-    from debugger.machine.pc import Machine
+    from debugger.machine.port import MachinePort
 
 VECTOR = 0x10
 
@@ -30,7 +30,7 @@ GRAPHICS_MODES = {0x04: 40, 0x05: 40, 0x06: 80, 0x0D: 40, 0x0E: 80, 0x0F: 80, 0x
 
 # -- video state from the BDA ----------------------------------------------------------------------
 class Screen:
-    def __init__(self, m: "Machine") -> None:
+    def __init__(self, m: "MachinePort") -> None:
         mem = m.mem
         self.m = m
         self.mode = mem.read_u(bda.VIDEO_MODE, 1)
@@ -95,7 +95,7 @@ class Screen:
                 mem.write_phys(dst, blank)
 
 
-def crtc(m: "Machine", index: int, value: int) -> None:
+def crtc(m: "MachinePort", index: int, value: int) -> None:
     """Write a CRTC register through the ports, leaving the index register as it was."""
     port = m.mem.read_u(bda.CRTC_PORT, 2)
     if port not in (0x3D4, 0x3B4) or m.bus.device_at(port) is None:
@@ -145,7 +145,7 @@ def _set_mode(call: "BiosCall", s: Screen) -> None:
     call.al = 0x20 if mode > 7 else 0x3F if mode == 6 else 0x30    # what VGA BIOSes return
 
 
-def set_mode(m: "Machine", mode: int, clear: bool = True) -> None:
+def set_mode(m: "MachinePort", mode: int, clear: bool = True) -> None:
     mem = m.mem
     if mode not in TEXT_MODES and mode not in GRAPHICS_MODES:
         m.events.emit("bios-unknown", f"INT 10h AH=00h: video mode {mode:02X}h not provided",
@@ -344,13 +344,13 @@ def _palette(call: "BiosCall", s: Screen) -> None:
         unsupported(call, "palette")
 
 
-def _attr_write(m: "Machine", index: int, value: int) -> None:
+def _attr_write(m: "MachinePort", index: int, value: int) -> None:
     m.bus.read(0x3DA, 1)                         # reset the attribute flip-flop
     m.bus.write(0x3C0, 1, index | 0x20)
     m.bus.write(0x3C0, 1, value & 0xFF)
 
 
-def _attr_read(m: "Machine", index: int) -> int:
+def _attr_read(m: "MachinePort", index: int) -> int:
     m.bus.read(0x3DA, 1)
     m.bus.write(0x3C0, 1, index | 0x20)
     v = m.bus.read(0x3C1, 1)

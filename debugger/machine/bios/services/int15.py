@@ -18,7 +18,7 @@ from debugger.machine.memory import MemoryError_
 
 if TYPE_CHECKING:
     from debugger.machine.bios.call import BiosCall
-    from debugger.machine.pc import Machine
+    from debugger.machine.port import MachinePort
 
 VECTOR = 0x15
 
@@ -28,7 +28,7 @@ RESERVED_TOP = 0x20000
 NOT_SUPPORTED = 0x86
 
 
-def memory_map(machine: "Machine") -> list[tuple[int, int, int]]:
+def memory_map(machine: "MachinePort") -> list[tuple[int, int, int]]:
     """The E820 map: (base, length, type), derived from the configured RAM size."""
     ram = machine.config.ram_size
     ebda = bda.EBDA_SEGMENT << 4
@@ -127,7 +127,7 @@ def _a20(call: "BiosCall") -> None:
         unsupported(call, "A20 gate", NOT_SUPPORTED)
 
 
-def set_a20(machine: "Machine", enabled: bool) -> None:
+def set_a20(machine: "MachinePort", enabled: bool) -> None:
     """Set the A20 gate through system control port A (92h), so the device's view agrees.
 
     The device logs the change ("a20" event); without one the CPU's gate is set directly.

@@ -18,7 +18,7 @@ from debugger.machine.bios.services._keymap import to_standard
 
 if TYPE_CHECKING:
     from debugger.machine.bios.call import BiosCall
-    from debugger.machine.pc import Machine
+    from debugger.machine.port import MachinePort
 
 VECTOR = 0x16
 
@@ -76,7 +76,7 @@ def _wait_for_key(call: "BiosCall") -> None:
     m = call.machine
     reason = _never_arrives(m)
     if reason:
-        from debugger.machine.pc import Stop, StopRequest
+        from debugger.machine.results import Stop, StopRequest
 
         msg = f"waiting for a key (INT 16h AH={call.ah:02X}h at {caller(call)}) and {reason}"
         m.events.emit("bios", msg, vector=0x16, waiting=True)
@@ -84,7 +84,7 @@ def _wait_for_key(call: "BiosCall") -> None:
     wait_for_interrupt(call)
 
 
-def _never_arrives(m: "Machine") -> str | None:
+def _never_arrives(m: "MachinePort") -> str | None:
     """Why no key can reach the buffer any more, or None if one may."""
     kbc = m.devices.kbc
     if m.bus.read(0x64, 1) & 0x01:               # a byte waits in the 8042's output buffer

@@ -12,7 +12,7 @@ VECTOR = 0x18
 
 
 def handle(call: "BiosCall") -> None:
-    from debugger.machine.pc import Stop, StopRequest
+    from debugger.machine.results import Stop, StopRequest
 
     where = caller(call)
     msg = f"INT 18h from {where}: no bootable device (the boot code gave up)"

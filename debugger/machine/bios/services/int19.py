@@ -21,7 +21,7 @@ VECTOR = 0x19
 
 
 def handle(call: "BiosCall") -> None:
-    from debugger.machine.pc import Stop, StopRequest
+    from debugger.machine.results import Stop, StopRequest
 
     m = call.machine
     disk = m.boot_disk()

@@ -22,7 +22,7 @@ from debugger.machine.bios.services._frame import frame
 
 if TYPE_CHECKING:
     from debugger.machine.bios.call import BiosCall
-    from debugger.machine.pc import Machine
+    from debugger.machine.port import MachinePort
 
 VECTORS = tuple(range(0x08, 0x10)) + tuple(range(0x70, 0x78))
 
@@ -69,7 +69,7 @@ def _is_exception(call: "BiosCall") -> bool:
 
 
 # -- IRQ0 ------------------------------------------------------------------------------------------
-def _timer(m: "Machine") -> None:
+def _timer(m: "MachinePort") -> None:
     mem = m.mem
     ticks = mem.read_u(bda.TICKS, 4) + 1
     if ticks >= bda.TICKS_PER_DAY:
@@ -92,7 +92,7 @@ _LOCK_PRESSED = {0x3A: (_keymap.CAPS, 0x40), 0x45: (_keymap.NUM, 0x20),
                  0x46: (_keymap.SCROLL, 0x10)}
 
 
-def _keyboard(m: "Machine") -> None:
+def _keyboard(m: "MachinePort") -> None:
     if not m.bus.read(0x64, 1) & 0x01:           # output buffer empty: spurious
         return
     code = m.bus.read(0x60, 1)
@@ -152,8 +152,8 @@ def _keyboard(m: "Machine") -> None:
         m.events.emit("keyboard", f"keyboard buffer full: key {word:04X}h dropped", key=word)
 
 
-def _ctrl_alt_del(m: "Machine") -> None:
-    from debugger.machine.pc import Stop, StopRequest
+def _ctrl_alt_del(m: "MachinePort") -> None:
+    from debugger.machine.results import Stop, StopRequest
 
     m.mem.write_u(bda.RESET_FLAG, 2, 0x1234)        # warm boot
     m.events.emit("reset", "Ctrl-Alt-Del: the BIOS resets the machine")
