@@ -58,7 +58,8 @@ def _info_help() -> str:
 @command("info", aliases=["i", "inf"], category="info", completer=complete_info,
          usage="info WHAT [ARGS]",
          help="Show machine state. WHAT (unique prefixes work):\n"
-              "breakpoints registers sreg cr gdt ldt idt ivt tss mode bios devices e820 events")
+              "breakpoints registers sreg cr gdt ldt idt ivt tss mode bios devices e820 events\n"
+              "tlb mem translate")
 def info(ctx: "CommandContext", args: str) -> Any:
     word, _, rest = args.strip().partition(" ")
     if not word:

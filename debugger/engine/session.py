@@ -159,9 +159,17 @@ class Session:
             if space == "physical":
                 return mem.read_phys(address, size)
             return mem.read_linear(address, size)
-        except (PageFault, MemoryError_) as exc:
+        except PageFault as exc:
+            raise SessionError(f"cannot read {size} bytes at {space} {address:#x}: "
+                               f"{self._fault_text(exc)}") from None
+        except MemoryError_ as exc:
             raise SessionError(f"cannot read {size} bytes at {space} {address:#x}: {exc}") \
                 from None
+
+    def _fault_text(self, exc: PageFault) -> str:
+        """A page fault with the level of the walk that failed ('PTE 0x5 is not present')."""
+        w = self.translate(exc.linear)
+        return f"{exc}: {w.fault}" if w.fault else str(exc)
 
     def write_memory(self, address: int, data: bytes, space: str = "linear") -> None:
         mem = self.machine.mem
@@ -173,6 +181,29 @@ class Session:
                 mem.write_linear(address, data)
         except (PageFault, MemoryError_) as exc:
             raise SessionError(f"cannot write at {space} {address:#x}: {exc}") from None
+
+    # -- paging --------------------------------------------------------------------------------------
+    def translate(self, linear: int, access: str = "read", cpl: int | None = None) -> Any:
+        """The page walk for `linear` (a `paging.Walk`): each entry read, the physical address,
+        or the #PF an access ("read", "write", "fetch") at `cpl` (default: the current one)
+        would raise."""
+        from debugger.engine import paging
+
+        if access not in ("read", "write", "fetch"):
+            raise SessionError(f"access must be read, write or fetch, not {access!r}")
+        st = self.state()
+        user = (st.cpl if cpl is None else cpl) == 3
+        return paging.walk(self.machine.mem.read_phys, (st.cr0, st.cr3, st.cr4, st.efer),
+                           linear, write=access == "write", fetch=access == "fetch",
+                           user=user, a20=st.a20)
+
+    def mappings(self) -> list[Any]:
+        """Every present page (`paging.Mapping`) in linear order; empty with paging off."""
+        from debugger.engine import paging
+
+        st = self.state()
+        return list(paging.mappings(self.machine.mem.read_phys, (st.cr0, st.cr3, st.cr4,
+                                                                 st.efer)))
 
     def disassemble(self, linear: int | None = None, count: int = 10,
                     bits: int | None = None) -> list[Insn]:
