@@ -188,6 +188,10 @@ def stop_summary(ev: StopEvent, number: int, session: Session | None = None,
     bits = session.state().bits if session is not None else ev.bits
     ow = 4 if bits == 16 and ev.eip <= 0xFFFF else 16 if bits == 64 else 8
     text = f"Stop #{number} {ev.kind} at {ev.cs:04x}:{ev.eip:0{ow}x} (linear {ev.linear:#x})"
+    where = session.symbols.describe(ev.linear) if session is not None and \
+        getattr(session, "symbols", None) else None
+    if where:
+        text += f" <{where}>"
     insn = ev.instruction
     if insn and ev.instruction_address is not None and ev.instruction_address != ev.linear:
         text += f" after {insn}"

@@ -98,9 +98,11 @@ def examine(ctx: "CommandContext", args: str, space: str) -> Any:
         st = s.state()
         ins = s.disassemble(addr, count)
         if not ins:
+            s.read_memory(addr, 1)      # says which level of the page walk failed
             raise CommandError(f"cannot read code at linear {addr:#x}")
         ctx.last_x = XState(ins[-1].address + ins[-1].size, count, fmt, size, space)
-        return listing(st, ins, current=st.pc, breakpoints=_bps(ctx))
+        return listing(st, ins, current=st.pc, breakpoints=_bps(ctx),
+                   symbols=s.symbols or None)
     lines: list[str] = []
     if fmt == "s":
         a = addr
@@ -199,4 +201,5 @@ def disassemble(ctx: "CommandContext", args: str) -> Any:
         ins = s.disassemble(start, count or 10, bits)
     if not ins:
         raise CommandError(f"cannot read code at linear {start:#x}")
-    return listing(st, ins, current=st.pc, breakpoints=_bps(ctx))
+    return listing(st, ins, current=st.pc, breakpoints=_bps(ctx),
+                   symbols=s.symbols or None)

@@ -46,3 +46,7 @@ class SessionContext:
 
     def variable(self, name: str) -> int:
         return self._s.variables[name]
+
+    def lookup_symbol(self, name: str) -> int | None:
+        """A loaded symbol's address (for names that are not registers)."""
+        return self._s.symbols.lookup(name)

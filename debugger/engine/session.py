@@ -23,6 +23,7 @@ from debugger.engine.points import (
     CATCH_KINDS, Breakpoint, Catchpoint, ExprWatch, IoWatch, Point, PointTable, Watchpoint,
 )
 from debugger.engine.stops import StopEvent
+from debugger.engine.symbols import SymbolTable
 from debugger.machine.disk import Disk, DiskError, open_disk
 from debugger.machine.memory import MemoryError_, PageFault
 from debugger.machine.cpu import decode_state
@@ -60,6 +61,7 @@ class Session:
         self.profile = profile
         self.stops: list[StopEvent] = []
         self.variables: dict[str, int] = {}
+        self.symbols = SymbolTable()          # names for addresses (symbol-file, ldsym)
         self.native = runner.native_available() if native is None else native
         self._lock = threading.Lock()
         self._prev_state: Any = None        # CpuState, or a raw copy (see previous_state)
@@ -123,7 +125,7 @@ class Session:
         from debugger.engine.expr import ExprError, parse
 
         try:
-            return parse(text)
+            return parse(text, self.symbols.lookup)
         except ExprError as exc:
             raise SessionError(str(exc)) from None
 

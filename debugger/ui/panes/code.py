@@ -2,7 +2,8 @@
 current instruction and breakpoints marked."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+import re
+from typing import TYPE_CHECKING, Any, Iterable
 
 from rich.text import Text
 
@@ -30,7 +31,10 @@ def asm_text(text: str) -> Text:
 
 
 def listing(st: CpuState, code: Iterable[Insn], *, current: int | None = None,
-            breakpoints: frozenset[int] = frozenset(), byte_cols: int = 8) -> Text:
+            breakpoints: frozenset[int] = frozenset(), byte_cols: int = 8,
+            symbols: Any = None) -> Text:
+    """Instructions, one a line; with `symbols` (a SymbolTable, as gdb does) `<name+off>` after
+    each address a symbol covers and after direct branch targets."""
     t = Text()
     for i, ins in enumerate(code):
         if i:
@@ -41,16 +45,36 @@ def listing(st: CpuState, code: Iterable[Insn], *, current: int | None = None,
         t.append("=> " if is_cur else "   ", style="disasm.marker")
         t.append(seg_off(st, ins.address), style="disasm.current" if is_cur else "disasm.addr")
         t.append(f" {ins.address:08x}  ", style="muted")
+        where = symbols.describe(ins.address) if symbols else None
+        if where:
+            t.append(f"<{where}> ", style="disasm.label")
         hx = ins.bytes.hex()
         if len(ins.bytes) > byte_cols:
             hx = ins.bytes[:byte_cols - 1].hex() + ".."
         t.append(f"{hx:<{2 * byte_cols}}  ", style="disasm.bytes")
         t.append_text(asm_text(ins.text))
+        if symbols:
+            target = branch_target(ins.text)
+            name = symbols.describe(target) if target is not None else None
+            if name:
+                t.append(f" <{name}>", style="disasm.label")
     return t
+
+
+_BRANCH = re.compile(r"^(?:call|j[a-z]+|loop[a-z]*|jmp)\s+(?:(?:near|far|short)\s+)?"
+                     r"(0x[0-9a-f]+)\s*$")
+
+
+def branch_target(text: str) -> int | None:
+    """The address a direct call/jump/loop goes to, from its disassembly."""
+    m = _BRANCH.match(text.strip().lower())
+    return int(m.group(1), 16) if m else None
+
 
 
 @pane("code", order=50, title="code")
 def code_pane(view: "ContextView", width: int) -> Text:
     if not view.code:
         return Text("(no code readable at CS:EIP)", style="muted")
-    return listing(view.state, view.code, current=view.state.pc, breakpoints=view.breakpoints)
+    return listing(view.state, view.code, current=view.state.pc, breakpoints=view.breakpoints,
+                   symbols=view.symbols)
