@@ -23,6 +23,7 @@ from debugger.engine.points import (
     CATCH_KINDS, Breakpoint, Catchpoint, ExprWatch, IoWatch, Point, PointTable, Watchpoint,
 )
 from debugger.engine.stops import StopEvent
+from debugger.engine.backtrace import DeliveryLog
 from debugger.engine.symbols import SymbolTable
 from debugger.machine.disk import Disk, DiskError, open_disk
 from debugger.machine.memory import MemoryError_, PageFault
@@ -62,6 +63,7 @@ class Session:
         self.stops: list[StopEvent] = []
         self.variables: dict[str, int] = {}
         self.symbols = SymbolTable()          # names for addresses (symbol-file, ldsym)
+        self.deliveries = DeliveryLog(self.machine)   # interrupt frames, for backtraces
         self.native = runner.native_available() if native is None else native
         self._lock = threading.Lock()
         self._prev_state: Any = None        # CpuState, or a raw copy (see previous_state)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 __all__ = ["Symbol", "SymbolTable", "SymbolError", "load", "parse_text", "parse_elf"]
 
-MAX_DISTANCE = 0x10000     # `nearest` does not name addresses further than this past a symbol
+MAX_DISTANCE = 0x1000      # `nearest` does not name addresses further than this past a symbol
 
 
 class SymbolError(Exception):
