@@ -168,6 +168,10 @@ class CommandContext:
             self.print(stop_summary(ev, len(s.stops), s, p), style="stop.header")
             if self.settings.context and (not self.batch or self.settings.verbose):
                 self.show_context()
+            if getattr(self, "displays", None):
+                from debugger.commands.display import show_displays
+
+                show_displays(self)
         if p is not None and p.commands:
             self.pending_commands.append((list(p.commands), ev))
         if "hook-stop" in self.user_commands:

@@ -30,6 +30,9 @@ def asm_text(text: str) -> Text:
     return out
 
 
+FLAVOR = {"syntax": "intel"}     # `set disassembly-flavor att|intel` (display only)
+
+
 def listing(st: CpuState, code: Iterable[Insn], *, current: int | None = None,
             breakpoints: frozenset[int] = frozenset(), byte_cols: int = 8,
             symbols: Any = None) -> Text:
@@ -52,7 +55,12 @@ def listing(st: CpuState, code: Iterable[Insn], *, current: int | None = None,
         if len(ins.bytes) > byte_cols:
             hx = ins.bytes[:byte_cols - 1].hex() + ".."
         t.append(f"{hx:<{2 * byte_cols}}  ", style="disasm.bytes")
-        t.append_text(asm_text(ins.text))
+        if FLAVOR["syntax"] == "att":
+            from debugger.engine.disasm import att_text
+
+            t.append(att_text(ins, st.bits))
+        else:
+            t.append_text(asm_text(ins.text))
         if symbols:
             target = branch_target(ins.text)
             name = symbols.describe(target) if target is not None else None
