@@ -43,10 +43,14 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     until = args.until_serial.encode("latin-1", "replace") if args.until_serial else None
 
+    from debugger.ui.progress import RunProgress
+
+    progress = RunProgress(machine, sys.stderr)      # on a terminal only, never in a pipe
+
     def on_serial(byte: int) -> None:
         if not args.quiet:
-            out.write(chr(byte) if byte in (9, 10, 13) or 32 <= byte < 127 else f"\\x{byte:02x}")
-            out.flush()
+            progress.output(chr(byte) if byte in (9, 10, 13) or 32 <= byte < 127
+                            else f"\\x{byte:02x}", out)
         if until is not None and machine.serial_out.endswith(until):
             machine.request_stop("serial", f"serial output reached {args.until_serial!r}")
     machine.on_serial = on_serial
@@ -57,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
 
     old = signal.signal(signal.SIGINT, on_sigint)
     try:
-        result = machine.run(args.max_insns)
+        with progress:
+            result = machine.run(args.max_insns)
     finally:
         signal.signal(signal.SIGINT, old)
     serial = machine.serial

@@ -140,8 +140,12 @@ class CommandContext:
         old = None
         if threading.current_thread() is threading.main_thread():
             old = signal.signal(signal.SIGINT, lambda *_: s.interrupt())
+        from debugger.ui.progress import RunProgress, real_tty
+
         try:
-            ev = fn()
+            with RunProgress(s.machine, self.console.file,
+                             enabled=not self.batch and real_tty(self.console.file)):
+                ev = fn()
         except SessionError as exc:
             raise CommandError(str(exc)) from None
         finally:
