@@ -30,6 +30,20 @@ def history_path() -> Path:
     return Path(base) / "bootdbg" / "history"
 
 
+def _forget_repeat(ctx: "CommandContext", interp: "Interpreter", line: str) -> None:
+    """After a typed command that does not repeat (p, info, ...) Enter repeats nothing."""
+    from debugger.commands import CommandError, find, split_command
+
+    if interp.pending:
+        return
+    try:
+        cmd = find(split_command(line.strip())[0], ctx.user_commands)
+    except CommandError:
+        return
+    if isinstance(cmd, str) or not cmd.repeatable:
+        interp.last = None
+
+
 def handle_line(ctx: "CommandContext", interp: "Interpreter", line: str) -> None:
     """Run one line typed by the user; errors become one line on the error console."""
     from debugger.script.interpreter import ScriptError, SessionOver
@@ -39,6 +53,7 @@ def handle_line(ctx: "CommandContext", interp: "Interpreter", line: str) -> None
             interp.repeat_last()
         else:
             interp.feed(line)
+            _forget_repeat(ctx, interp, line)
     except ScriptError as exc:
         ctx.error(str(exc))
     except SessionOver:
