@@ -68,3 +68,27 @@ def test_enter_after_print_repeats_nothing():
     handle_line(d.ctx, d.interp, "stepi")
     handle_line(d.ctx, d.interp, "")
     assert d.session.icount == 4
+
+
+def test_help_wraps_instead_of_cutting():
+    from rich.console import Console
+
+    from debugger.commands import all_commands
+    from debugger.commands.misc import summary_of
+    from debugger.ui.theme import THEME
+
+    d = Driver(None)
+    start = d.out.tell()
+    d.ctx.console = Console(file=d.out, width=80, force_terminal=False, highlight=False,
+                            theme=THEME)
+    d("help")
+    out = d.out.getvalue()[start:]
+    assert all(len(ln.rstrip()) <= 80 for ln in out.splitlines())
+    assert "…" not in out
+    words = out.split()
+    for c in all_commands():
+        summary = summary_of(c.help).split()
+        assert summary[-1] in words, (c.name, summary)      # the whole sentence is there
+        assert c.name in out
+    assert summary_of("Run until X.\nMore text. Even more.") == "Run until X."
+    assert summary_of("Two\nlines, one sentence.\n\nDetails.") == "Two lines, one sentence."
