@@ -92,3 +92,22 @@ def test_help_wraps_instead_of_cutting():
         assert c.name in out
     assert summary_of("Run until X.\nMore text. Even more.") == "Run until X."
     assert summary_of("Two\nlines, one sentence.\n\nDetails.") == "Two lines, one sentence."
+
+
+def test_breakpoint_in_vm86_names_a_seg_off_that_exists():
+    from tests.conftest import ROOT
+
+    d = Driver(None, image=ROOT / "images" / "vm86.img")
+    d("set context off")
+    d("catch vm86 enter")
+    d("continue")
+    assert d.session.state().vm
+    out = d("b 0xd1").strip()
+    m = re.fullmatch(r"Breakpoint 2 at ([0-9a-f]{4}):([0-9a-f]{4}) \(linear 0xd1\)", out)
+    assert m, out
+    seg, off = int(m.group(1), 16), int(m.group(2), 16)
+    assert off <= 0xFFFF and seg * 16 + off == 0xd1
+    assert d.session.resolve(f"{m.group(1)}:{m.group(2)}") == 0xd1
+    cs = d.session.state().cs
+    here = d("b *0x10005").strip()
+    assert here == f"Breakpoint 3 at {cs.selector:04x}:0005 (linear 0x10005)"
