@@ -23,6 +23,7 @@ import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 __all__ = ["Symbol", "SymbolTable", "SymbolError", "load", "parse_text", "parse_elf"]
 
@@ -73,6 +74,21 @@ class SymbolTable:
         self.files.append((source, offset, len(shifted)))
         self._reindex()
         return len(shifted)
+
+    def to_json(self) -> list[list[Any]]:
+        """The symbols as [name, address, size, kind, file] rows (for a recording's header)."""
+        return [[x.name, x.address, x.size, x.kind, x.file] for x in self.symbols]
+
+    def load_json(self, rows: Any) -> int:
+        """Add rows written by `to_json`; malformed rows are skipped."""
+        syms = []
+        for row in rows if isinstance(rows, list) else []:
+            try:
+                name, addr, size, kind, file = row
+                syms.append(Symbol(str(name), int(addr), int(size), str(kind), str(file)))
+            except (TypeError, ValueError):
+                continue
+        return self.add(syms, "") if syms else 0
 
     def clear(self) -> None:
         self.symbols, self.files = [], []

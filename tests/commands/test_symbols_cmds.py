@@ -171,3 +171,22 @@ def test_symbols_from_a_batch_script(tmp_path, exceptions_map):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr
     assert re.search(r"Stop #1 breakpoint at \S+ \(linear 0x[0-9a-f]+\) <p_putc>", r.stdout)
     assert "<p_putc+0x1>" in r.stdout
+
+
+def test_symbols_travel_with_a_recording(tmp_path, exceptions_map):
+    """Loaded before `record FILE`, the names are in the recording: `bootdbg replay` shows
+    them without loading anything."""
+    d = Driver(None, image=IMAGES / "exceptions.img")
+    d(f"symbol-file {exceptions_map}")
+    bdt = tmp_path / "run.bdt"
+    d(f"record {bdt}")
+    d("break p_putc")
+    d("continue")
+    d("record stop")
+    r = subprocess.run([sys.executable, "-m", "debugger", "replay", str(bdt), "--batch",
+                        "-ex", "break p_puts", "-ex", "continue", "-ex", "info symbol $pc"],
+                       capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                       env=dict(os.environ, NO_COLOR="1"))
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr
+    assert re.search(r"Stop #1 breakpoint at \S+ \(linear 0x[0-9a-f]+\) <p_puts>", r.stdout)
+    assert "p_puts at linear" in r.stdout
