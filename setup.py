@@ -1,7 +1,32 @@
-"""Builds the optional native fast paths (C hooks used through ctypes); metadata is in pyproject."""
-from setuptools import Extension, setup
+"""Builds the optional native fast paths (C hooks used through ctypes); metadata is in pyproject.
 
-setup(ext_modules=[
+A wheel also carries the demo and benchmark images and the in-tree plugins: build_py copies the
+checkout's top-level images/*.img and plugins/ into debugger/data/ (debugger.images.shipped_dir
+finds them there).  Without a C compiler the extensions are skipped (optional=True) and bootdbg
+runs its pure-Python path, saying so once on stderr.
+"""
+from pathlib import Path
+import shutil
+
+from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
+
+ROOT = Path(__file__).resolve().parent
+SHIPPED = {"images": ("*.img",), "plugins": ("*.py", "README.md")}
+
+
+class BuildPyWithData(build_py):
+    def run(self) -> None:
+        super().run()
+        for folder, patterns in SHIPPED.items():
+            dest = Path(self.build_lib) / "debugger" / "data" / folder
+            dest.mkdir(parents=True, exist_ok=True)
+            for pattern in patterns:
+                for src in sorted((ROOT / folder).glob(pattern)):
+                    shutil.copy2(src, dest / src.name)
+
+
+setup(cmdclass={"build_py": BuildPyWithData}, ext_modules=[
     Extension("debugger.engine._native", ["debugger/engine/_native.c"], optional=True),
     Extension("debugger.machine._irqwait", ["debugger/machine/_irqwait.c"], optional=True),
     Extension("debugger.machine._blockcount", ["debugger/machine/_blockcount.c"],

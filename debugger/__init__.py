@@ -35,7 +35,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "version_report", "Session"]
+__all__ = ["__version__", "version_report", "slow_path_notice", "Session"]
 
 
 def __getattr__(name: str) -> object:
@@ -86,3 +86,23 @@ def version_report() -> str:
     except Exception as exc:  # pragma: no cover
         lines.append(f"full trace: unavailable ({exc})")
     return "\n".join(lines)
+
+
+def slow_path_notice() -> str | None:
+    """One line for stderr when the native fast path was not built (e.g. no C compiler when
+    bootdbg was installed); None when it is there or BOOTDBG_NO_NATIVE turned it off."""
+    import os
+
+    if os.environ.get("BOOTDBG_NO_NATIVE"):
+        return None
+    try:
+        from debugger.engine import native
+
+        if native.available():
+            return None
+        why = native.why_unavailable()
+    except Exception as exc:  # pragma: no cover - reported, not fatal
+        why = str(exc)
+    return (f"bootdbg: running the slow pure-Python path (native fast path: {why}). For the "
+            "fast one install a C compiler (e.g. apt install gcc python3-dev) and reinstall "
+            "bootdbg from its source: pip install --force-reinstall --no-deps <checkout>")

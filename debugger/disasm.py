@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import capstone
 
-__all__ = ["Insn", "disassemble", "decode_one"]
+__all__ = ["Insn", "disassemble", "decode_one", "att_text"]
 
 
 @dataclass(frozen=True)
@@ -57,3 +57,20 @@ def disassemble(code: bytes, address: int, bits: int, count: int = 0) -> list[In
 def decode_one(code: bytes, address: int, bits: int) -> Insn | None:
     r = disassemble(code[:16], address, bits, 1)
     return r[0] if r else None
+
+
+@lru_cache(maxsize=None)
+def _cs_att(bits: int) -> capstone.Cs:
+    mode = {16: capstone.CS_MODE_16, 32: capstone.CS_MODE_32, 64: capstone.CS_MODE_64}[bits]
+    md = capstone.Cs(capstone.CS_ARCH_X86, mode)
+    md.syntax = capstone.CS_OPT_SYNTAX_ATT
+    return md
+
+
+def att_text(ins: Insn, bits: int) -> str:
+    """The instruction in AT&T syntax (display only: everything else reads Intel syntax); the
+    Intel text when the bytes do not decode to the same length in `bits`."""
+    for one in _cs_att(bits).disasm(ins.bytes, ins.address, 1):
+        if one.size == ins.size:
+            return f"{one.mnemonic} {one.op_str}".strip()
+    return ins.text

@@ -68,6 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 0
+    if args.command != "check":
+        from debugger import slow_path_notice
+
+        note = slow_path_notice()          # once: this process's only such line
+        if note:
+            print(note, file=sys.stderr)
     try:
         return int(func(args) or 0)
     except UserError as exc:

@@ -48,7 +48,10 @@ def run(args: argparse.Namespace) -> int:
     if args.max_insns is not None and args.max_insns < 0:
         raise UserError("--max-insns must be a positive number")
     machine = Machine(disks, config_from_args(args, boot))
-    out = _Consoles(sys.stdout, quiet=args.quiet)
+    from debugger.ui.progress import RunProgress
+
+    progress = RunProgress(machine, sys.stderr)      # on a terminal only, never in a pipe
+    out = _Consoles(sys.stdout, quiet=args.quiet, progress=progress)
     until = args.until_serial.encode("latin-1", "replace") if args.until_serial else None
 
     def on_serial(byte: int) -> None:
@@ -71,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
     old = signal.signal(signal.SIGINT, on_sigint)
     try:
-        result = machine.run(args.max_insns)
+        with progress:
+            result = machine.run(args.max_insns)
     finally:
         signal.signal(signal.SIGINT, old)
     out.end_line()
@@ -96,27 +100,34 @@ class _Consoles:
 
     LABELS = {"serial": "", "e9": "[e9] "}
 
-    def __init__(self, stream: Any, quiet: bool = False) -> None:
-        self.stream, self.quiet = stream, quiet
+    def __init__(self, stream: Any, quiet: bool = False, progress: Any = None) -> None:
+        self.stream, self.quiet, self.progress = stream, quiet, progress
         self.source: str | None = None      # whose line the cursor is in (None: line start)
 
     def put(self, source: str, byte: int) -> None:
         if self.quiet:
             return
+        text = ""
         if self.source is not None and self.source != source:
-            self.stream.write("\n")
+            text = "\n"
             self.source = None
         if self.source is None and byte != 10:
-            self.stream.write(self.LABELS[source])
-        self.stream.write(chr(byte) if byte in (9, 10, 13) or 32 <= byte < 127
-                          else f"\\x{byte:02x}")
+            text += self.LABELS[source]
+        text += chr(byte) if byte in (9, 10, 13) or 32 <= byte < 127 else f"\\x{byte:02x}"
         self.source = None if byte == 10 else source
-        self.stream.flush()
+        self._write(text)
 
     def end_line(self) -> None:
         if self.source is not None:
-            self.stream.write("\n")
+            self._write("\n")
             self.source = None
+
+    def _write(self, text: str) -> None:
+        if self.progress is not None:        # erases the progress line first (ui/progress.py)
+            self.progress.output(text, self.stream)
+        else:
+            self.stream.write(text)
+            self.stream.flush()
 
 
 def _report(args: argparse.Namespace, machine: Any, result: Any, code: int) -> None:

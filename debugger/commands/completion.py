@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["candidates", "completes_paths"]
 
-_FILE_COMMANDS = ("source",)
+_FILE_COMMANDS = ("source", "symbol-file", "add-symbol-file", "ldsym")
 
 
 def candidates(ctx: "CommandContext", text: str) -> tuple[list[str], str]:
@@ -48,12 +48,16 @@ def candidates(ctx: "CommandContext", text: str) -> tuple[list[str], str]:
                 return ([str(getattr(d, "name", type(d).__name__)) for d in devs.all()]
                         if devs is not None and hasattr(devs, "all") else []), word
             return [], word
-    if cmd.completer is None:
-        return [], word
-    try:
-        got = list(cmd.completer(ctx, argtext))
-    except Exception:
-        got = []
+    got: list[str] = []
+    if cmd.completer is not None:
+        try:
+            got = list(cmd.completer(ctx, argtext))
+        except Exception:
+            got = []
+    if ctx.session.symbols and word and cmd.category in ("points", "memory", "data", "running"):
+        from debugger.commands.symbols import complete_symbols
+
+        got += complete_symbols(ctx, word)        # b mai<TAB>, x/i *fu<TAB>
     return got, word
 
 

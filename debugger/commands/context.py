@@ -93,6 +93,8 @@ class CommandContext:
         self.quit_requested = False
         self.failed: StopEvent | None = None       # a `fail` catchpoint fired
         self.budget: int | None = None             # instructions left (batch --max-insns)
+        # shown after the context at every stop that is not silent (`display` adds one)
+        self.stop_hooks: list[Callable[["CommandContext"], None]] = []
         self.pending_commands: list[tuple[list[str], StopEvent]] = []
         self.value_history: list[int] = []
         self.refused_runs = 0          # forward runs refused after the final stop (batch)
@@ -171,8 +173,12 @@ class CommandContext:
         old = None
         if threading.current_thread() is threading.main_thread():
             old = signal.signal(signal.SIGINT, lambda *_: s.interrupt())
+        from debugger.ui.progress import RunProgress, real_tty
+
         try:
-            ev = fn()
+            with RunProgress(s.machine, self.console.file,
+                             enabled=not self.batch and real_tty(self.console.file)):
+                ev = fn()
         except SessionError as exc:
             raise CommandError(str(exc)) from None
         finally:
@@ -199,6 +205,8 @@ class CommandContext:
             self.print(stop_summary(ev, len(s.stops), s, p), style="stop.header")
             if self.settings.context and (not self.batch or self.settings.verbose):
                 self.show_context()
+            for hook in list(self.stop_hooks):
+                hook(self)
         if p is not None and p.commands:
             self.pending_commands.append((list(p.commands), ev))
         if "hook-stop" in self.user_commands:
@@ -219,6 +227,10 @@ def stop_summary(ev: StopEvent, number: int, session: Session | None = None,
     bits = session.state().bits if session is not None else ev.bits
     ow = 4 if bits == 16 and ev.eip <= 0xFFFF else 16 if bits == 64 else 8
     text = f"Stop #{number} {ev.kind} at {ev.cs:04x}:{ev.eip:0{ow}x} (linear {ev.linear:#x})"
+    where = session.symbols.describe(ev.linear) if session is not None and \
+        getattr(session, "symbols", None) else None
+    if where:
+        text += f" <{where}>"
     insn = ev.instruction
     if insn and ev.instruction_address is not None and ev.instruction_address != ev.linear:
         text += f" after {insn}"

@@ -65,7 +65,12 @@ def print_(ctx: "CommandContext", args: str) -> str:
         text = text[m.end():]
     elif text.startswith("/"):
         raise CommandError(f"unknown print format {text.split()[0]!r} (use x d u o t c a)")
-    v = value(ctx, text)
+    m = _ASSIGN.match(text)
+    if m and not text.lstrip().startswith(("=", "!")):
+        v = value(ctx, m.group(2))            # gdb: p $x = 5, p eax = 1 assign, then print
+        set_(ctx, f"{m.group(1).strip()} = {v}")
+    else:
+        v = value(ctx, text)
     ctx.value_history.append(v)
     n = len(ctx.value_history)
     ctx.session.variables[str(n)] = v
@@ -86,6 +91,14 @@ def _set_setting(ctx: "CommandContext", name: str, arg: str) -> str:
     if key == "profile":
         ctx.session.set_profile(arg.strip())
         return f"Checker profile: {arg.strip()}"
+    if key == "disassembly_flavor":
+        from debugger.ui.panes.code import FLAVOR
+
+        flavor = arg.strip().lower()
+        if flavor not in ("att", "intel"):
+            raise CommandError("disassembly-flavor: att or intel")
+        FLAVOR["syntax"] = flavor
+        return f"The disassembly flavor is {flavor!r}."
     if key not in SETTINGS_HELP:
         raise CommandError(f"no setting or register {name!r}; settings: "
                            + ", ".join(sorted(SETTINGS_HELP)))

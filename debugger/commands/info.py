@@ -58,7 +58,8 @@ def _info_help() -> str:
 @command("info", aliases=["i", "inf"], category="info", completer=complete_info,
          usage="info WHAT [ARGS]",
          help="Show machine state. WHAT (unique prefixes work):\n"
-              "breakpoints registers sreg cr gdt ldt idt ivt tss mode bios devices e820 events")
+              "breakpoints registers sreg cr gdt ldt idt ivt tss mode bios devices e820 events\n"
+              "tlb mem translate")
 def info(ctx: "CommandContext", args: str) -> Any:
     word, _, rest = args.strip().partition(" ")
     if not word:
@@ -257,13 +258,48 @@ def _gates(ctx: "CommandContext", args: str, force_ivt: bool) -> Any:
         return t
     for c in ("vec", "gate", "target", "DPL", "P", "IST", "description"):
         t.add_column(c, no_wrap=c != "description")
+    irqs = _pic_vectors(s)
     for g in gates:
         target = f"TSS {g.selector:04x}" if g.kind == "task" else f"{g.selector:04x}:{g.offset:x}"
         t.add_row(f"{g.vector:02x}", g.kind if g.raw else "empty",
                   target if g.raw else "", str(g.dpl), str(g.present),
-                  str(g.ist) if g.ist else "", VECTOR_NAMES.get(g.vector, "").split(" /")[0]
-                  if g.vector < 32 else "", style="" if g.raw else "muted")
+                  str(g.ist) if g.ist else "", pm_vector_name(g.vector, irqs),
+                  style="" if g.raw else "muted")
     return t
+
+
+# The SDM's names of the protected-mode exception vectors (Vol. 3A, Table 6-1).
+PM_VECTORS = {0: "#DE divide error", 1: "#DB debug", 2: "NMI", 3: "#BP breakpoint",
+              4: "#OF overflow", 5: "#BR BOUND range exceeded", 6: "#UD invalid opcode",
+              7: "#NM device not available", 8: "#DF double fault",
+              9: "coprocessor segment overrun (reserved)", 10: "#TS invalid TSS",
+              11: "#NP segment not present", 12: "#SS stack-segment fault",
+              13: "#GP general protection", 14: "#PF page fault", 15: "(reserved)",
+              16: "#MF x87 FPU error", 17: "#AC alignment check", 18: "#MC machine check",
+              19: "#XM SIMD floating-point", 20: "#VE virtualization exception",
+              21: "#CP control protection"}
+
+
+def _pic_vectors(s: Any) -> dict[int, int]:
+    """{vector: IRQ line} as the two 8259s are programmed now."""
+    pic = getattr(getattr(s.machine, "devices", None), "pic", None)
+    out: dict[int, int] = {}
+    for chip, first in ((getattr(pic, "master", None), 0), (getattr(pic, "slave", None), 8)):
+        base = getattr(chip, "base", None)
+        if isinstance(base, int):
+            for line in range(8):
+                out.setdefault((base + line) & 0xFF, first + line)
+    return out
+
+
+def pm_vector_name(vector: int, irqs: dict[int, int]) -> str:
+    """A protected-mode vector's name: the SDM's exception, and the IRQ the PICs send there."""
+    names = []
+    if vector < 32:
+        names.append(PM_VECTORS.get(vector, "(reserved)"))
+    if vector in irqs:
+        names.append(f"IRQ {irqs[vector]}")
+    return " / ".join(names)
 
 
 @sub("idt", "the IDT's gates decoded (16/32/64-bit); in real mode the IVT")

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 _SIZES = {"b": 1, "h": 2, "w": 4, "g": 8}
 _FMTS = "xduotacsi"
 _PER_LINE = {1: 8, 2: 8, 4: 4, 8: 2}
-_FMT_RE = re.compile(r"^/(\d*)([a-z]*)")
+_FMT_RE = re.compile(r"^/(0x[0-9a-fA-F]+|\d*)([a-z]*)")
 
 
 def parse_fmt(text: str, last: Any) -> tuple[int, str, int, str]:
@@ -25,7 +25,7 @@ def parse_fmt(text: str, last: Any) -> tuple[int, str, int, str]:
     if not m:
         return count, fmt, size, text.strip()
     if m.group(1):
-        count = int(m.group(1))
+        count = int(m.group(1), 0) if m.group(1).startswith("0x") else int(m.group(1))
         if count < 1:
             raise CommandError("count must be at least 1")
         if count > 1 << 16:
@@ -98,9 +98,12 @@ def examine(ctx: "CommandContext", args: str, space: str) -> Any:
         st = s.state()
         ins = s.disassemble(addr, count)
         if not ins:
+            s.read_memory(addr, 1)      # says which level of the page walk failed
             raise CommandError(f"cannot read code at linear {addr:#x}")
         ctx.last_x = XState(ins[-1].address + ins[-1].size, count, fmt, size, space)
-        return listing(st, ins, current=st.pc, breakpoints=_bps(ctx), styled=ctx.styled)
+        s.variables["_"] = ins[-1].address
+        return listing(st, ins, current=st.pc, breakpoints=_bps(ctx), styled=ctx.styled,
+                       symbols=s.symbols or None)
     lines: list[str] = []
     if fmt == "s":
         a = addr
@@ -114,6 +117,7 @@ def examine(ctx: "CommandContext", args: str, space: str) -> Any:
             lines.append(f"0x{a:08x}: {_c_string(data)}")
             a += len(data) + 1
         ctx.last_x = XState(a, count, fmt, size, space)
+        s.variables["_"] = a - len(data) - 1
         return Text("\n".join(lines))
     data = s.read_memory(addr, count * size, space)
     per = _PER_LINE[size] if fmt not in ("t",) else max(1, 8 // size)
@@ -123,6 +127,8 @@ def examine(ctx: "CommandContext", args: str, space: str) -> Any:
         lines.append(f"0x{addr + i * size:08x}: " + " ".join(
             format_unit(u, fmt, size) for u in units))
     ctx.last_x = XState(addr + count * size, count, fmt, size, space)
+    s.variables["_"] = addr + (count - 1) * size         # gdb: the last unit examined...
+    s.variables["__"] = int.from_bytes(data[-size:], "little")   # ...and its contents
     return Text("\n".join(lines))
 
 
@@ -148,7 +154,9 @@ def xp(ctx: "CommandContext", args: str) -> Any:
 
 @command("disassemble", aliases=["u", "disas", "disasm"], category="memory",
          usage="disassemble [/N] [-16|-32|-64] [LOCATION [COUNT] | START,END | START,+LEN]",
-         help="Disassemble (default: 10 instructions at CS:EIP, in the code size the CPU runs).")
+         help="Disassemble (default: 10 instructions at CS:EIP, in the code size the CPU runs).\n"
+              "Counts may be hex (0x10).  Bochs form: u START END (END a hex address above "
+              "START).")
 def disassemble(ctx: "CommandContext", args: str) -> Any:
     from debugger.ui.panes.code import listing
 
@@ -156,9 +164,9 @@ def disassemble(ctx: "CommandContext", args: str) -> Any:
     st = s.state()
     text = args.strip()
     count, bits = 10, None
-    m = re.match(r"^/(\d+)\s*", text)
+    m = re.match(r"^/(0x[0-9a-fA-F]+|\d+)\s*", text)
     if m:
-        count = int(m.group(1))
+        count = int(m.group(1), 0) if m.group(1).startswith("0x") else int(m.group(1))
         text = text[m.end():]
     words = []
     for w in text.split():
@@ -182,6 +190,13 @@ def disassemble(ctx: "CommandContext", args: str) -> Any:
         parts = text.rsplit(None, 1)
         if len(parts) == 2 and re.fullmatch(r"\d+", parts[1]):
             text, count = parts[0], int(parts[1])
+        elif len(parts) == 2 and re.fullmatch(r"0x[0-9a-fA-F]+|[0-9][0-9a-fA-F]*h", parts[1]):
+            second = number(parts[1])
+            first = s.resolve(parts[0])
+            if second > first:                  # Bochs: u START END
+                return disassemble(ctx, (f"-{bits} " if bits else "") +
+                                   f"{parts[0]},{parts[1]}")
+            text, count = parts[0], second      # a hex count
         start = s.resolve(text)
     else:
         start = st.pc
@@ -199,4 +214,5 @@ def disassemble(ctx: "CommandContext", args: str) -> Any:
         ins = s.disassemble(start, count or 10, bits)
     if not ins:
         raise CommandError(f"cannot read code at linear {start:#x}")
-    return listing(st, ins, current=st.pc, breakpoints=_bps(ctx), styled=ctx.styled)
+    return listing(st, ins, current=st.pc, breakpoints=_bps(ctx), styled=ctx.styled,
+                       symbols=s.symbols or None)

@@ -44,17 +44,23 @@ def help_(ctx: "CommandContext", args: str) -> Any:
             text.append(f"   (aliases: {', '.join(c.aliases)})", style="muted")
         text.append("\n" + c.help.strip())
         return text
+    from rich import box
+    from rich.table import Table
+
     parts: list[Any] = []
     cmds = all_commands()
     for cat, title in CATEGORIES.items():
         mine = [c for c in cmds if c.category == cat]
         if not mine:
             continue
-        t = Text(title, style="heading")
+        parts.append(Text(title, style="heading"))
+        t = Table(box=box.SIMPLE, show_header=False, show_edge=False, pad_edge=False,
+                  padding=(0, 1, 0, 2))
+        t.add_column(style="reg.name", max_width=28, overflow="fold")
+        t.add_column(overflow="fold")        # the summary wraps under itself, never cut
         for c in mine:
-            names = c.name + (f" ({', '.join(c.aliases)})" if c.aliases else "")
-            t.append(f"\n  {names:<34} ", style="reg.name")
-            t.append(c.summary)
+            t.add_row(c.name + (f" ({', '.join(c.aliases)})" if c.aliases else ""),
+                      summary_of(c.help))
         parts.append(t)
     if ctx.user_commands:
         parts.append(Text("User-defined: " + ", ".join(sorted(ctx.user_commands)),
@@ -62,6 +68,16 @@ def help_(ctx: "CommandContext", args: str) -> Any:
     parts.append(Text('Unique prefixes work; Enter repeats step/next/x; "help CMD" for more.',
                       style="muted"))
     return Group(*parts)
+
+
+def summary_of(help_text: str) -> str:
+    """The first sentence of a command's help (it may span lines), for the command list."""
+    para = " ".join(ln.strip() for ln in help_text.strip().split("\n\n", 1)[0].splitlines())
+    for i, ch in enumerate(para):
+        if ch == "." and (i + 1 == len(para) or para[i + 1] == " ") and \
+                not para[max(0, i - 3):i + 1].endswith(("e.g.", "i.e.")):
+            return para[:i + 1]
+    return para
 
 
 @command("quit", aliases=["q", "exit"], category="misc", usage="quit",

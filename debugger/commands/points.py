@@ -35,9 +35,13 @@ def complete_points(ctx: "CommandContext", text: str) -> Iterable[str]:
 
 
 def _where(ctx: "CommandContext", linear: int) -> str:
-    from debugger.ui.fmt import seg_off
+    """CS:IP when CS reaches `linear` now, else another seg:off (real/vm86) or the linear
+    address alone -- never an offset the CPU could not use; then the symbol, if any."""
+    from debugger.engine.addresses import format_location
 
-    return f"{seg_off(ctx.session.state(), linear)} (linear {linear:#x})"
+    s = ctx.session
+    name = s.symbols.describe(linear) if s.symbols else None
+    return format_location(s.state(), linear) + (f" <{name}>" if name else "")
 
 
 def _break(ctx: "CommandContext", args: str, *, physical: bool = False, temporary: bool = False,

@@ -52,7 +52,7 @@ def _resolve(text: str, ctx: EvalContext) -> tuple[str, int, int | None, int | N
         raise ExprError("an address is needed (seg:off, *linear or an expression)")
     shift = len(text) - len(text.lstrip()) + (len(raw) - len(body))
     try:
-        a = parse_address(body)
+        a = parse_address(body, getattr(ctx, "lookup_symbol", None))
         value, seg, off = a.resolve(ctx)
     except ExprError as exc:
         raise ExprError(exc.message, None if exc.column is None else exc.column + shift) \

@@ -45,4 +45,17 @@ class SessionContext:
         return Segment.from_descriptor(selector, raw).base
 
     def variable(self, name: str) -> int:
+        if name == "_icount":
+            return self._s.icount
+        if name == "_exitcode" and "_exitcode" not in self._s.variables:
+            from debugger.engine.stops import FINAL_KINDS
+
+            ev = self._s.last_stop             # as `bootdbg run` exits: 0 halted, 1 otherwise
+            if ev is None or ev.kind not in FINAL_KINDS:
+                raise KeyError(name)           # gdb: void until the program has exited
+            return 0 if ev.kind == "halted" else 1
         return self._s.variables[name]
+
+    def lookup_symbol(self, name: str) -> int | None:
+        """A loaded symbol's address (for names that are not registers)."""
+        return self._s.symbols.lookup(name)

@@ -216,18 +216,20 @@ class AddressExpr:
         return f"AddressExpr({self.text!r})"
 
 
-def parse(text: str) -> Expr:
-    """Compile an expression; raises ExprError (one line, with the column) if it is bad."""
-    p = Parser(text)
+def parse(text: str, symbols: Callable[[str], int | None] | None = None) -> Expr:
+    """Compile an expression; raises ExprError (one line, with the column) if it is bad.
+    `symbols` maps other names (loaded symbols) to addresses."""
+    p = Parser(text, symbols)
     code, _ = p.expression()
     p.expect_end()
     fn = _compile(code, p.uses_state)
     return Expr(text.strip(), fn, frozenset(p.names), frozenset(p.vars), p.memory)
 
 
-def parse_address(text: str) -> AddressExpr:
+def parse_address(text: str, symbols: Callable[[str], int | None] | None = None
+                  ) -> AddressExpr:
     """Compile an address: SEG:OFF (hex-side rule as in memory operands) or an expression."""
-    p = Parser(text)
+    p = Parser(text, symbols)
     seg, segreg, off = p.address(end=None)
     p.expect_end()
     if seg is None:

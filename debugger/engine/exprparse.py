@@ -201,9 +201,10 @@ _Code = tuple[str, int]          # (python source, tree height)
 
 
 class Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, symbols: Callable[[str], int | None] | None = None) -> None:
         if not text.strip():
             raise ExprError("empty expression")
+        self.symbols = symbols          # name -> address (loaded symbols), or None
         self.toks = _lex(text)
         self.i = self.depth = 0
         self.names: set[str] = set()
@@ -326,14 +327,18 @@ class Parser:
         raise ExprError(f"unexpected {tok}", tok.col)
 
     def register(self, name: str, tok: _Tok) -> _Code:
-        full = name
+        full, raw = name, tok.raw
         if self.peek().is_op("."):
             self.i += 1
             ftok = self.take()
             if ftok.kind != "name":
                 raise ExprError(f"expected a field name after '{name}.', found {ftok}", ftok.col)
-            full = f"{name}.{ftok.raw.lower()}"
+            full, raw = f"{name}.{ftok.raw.lower()}", f"{tok.raw}.{ftok.raw}"
         if full not in _NAMES:
+            value = self.symbols(raw) if self.symbols is not None and tok.kind == "name" \
+                else None
+            if value is not None:           # a loaded symbol: its address, fixed now
+                return repr(value), 0
             raise ExprError(_unknown(name, full, tok.raw), tok.col)
         self.names.add(full)
         self.uses_state = True

@@ -26,6 +26,8 @@ from debugger.engine.points import (
     CATCH_KINDS, Breakpoint, Catchpoint, ExprWatch, IoWatch, Point, PointTable, Watchpoint,
 )
 from debugger.engine.stops import StopEvent
+from debugger.engine.backtrace import DeliveryLog
+from debugger.engine.symbols import SymbolTable
 from debugger.machine.disk import Disk, DiskError, open_disk
 from debugger.machine.memory import MemoryError_, PageFault
 from debugger.machine.cpu import decode_state
@@ -84,6 +86,8 @@ class Session:
         self.profile = profile
         self.stops: list[StopEvent] = []
         self.variables: dict[str, int] = {}
+        self.symbols = SymbolTable()          # names for addresses (symbol-file, ldsym)
+        self.deliveries = DeliveryLog(self.machine)   # interrupt frames, for backtraces
         self.native = runner.native_available() if native is None else native
         self._lock = threading.Lock()
         self._prev_state: Any = None        # CpuState, or a raw copy (see previous_state)
@@ -155,7 +159,7 @@ class Session:
         from debugger.engine.expr import ExprError, parse
 
         try:
-            return parse(text)
+            return parse(text, self.symbols.lookup)
         except ExprError as exc:
             raise SessionError(str(exc)) from None
 
@@ -194,9 +198,17 @@ class Session:
             if space == "physical":
                 return mem.read_phys(address, size)
             return mem.read_linear(address, size)
-        except (PageFault, MemoryError_) as exc:
+        except PageFault as exc:
+            raise SessionError(f"cannot read {size} bytes at {space} {address:#x}: "
+                               f"{self._fault_text(exc)}") from None
+        except MemoryError_ as exc:
             raise SessionError(f"cannot read {size} bytes at {space} {address:#x}: {exc}") \
                 from None
+
+    def _fault_text(self, exc: PageFault) -> str:
+        """A page fault with the level of the walk that failed ('PTE 0x5 is not present')."""
+        w = self.translate(exc.linear)
+        return f"{exc}: {w.fault}" if w.fault else str(exc)
 
     def write_memory(self, address: int, data: bytes, space: str = "linear") -> None:
         mem = self.machine.mem
@@ -209,6 +221,29 @@ class Session:
                 mem.write_linear(address, data)
         except (PageFault, MemoryError_) as exc:
             raise SessionError(f"cannot write at {space} {address:#x}: {exc}") from None
+
+    # -- paging --------------------------------------------------------------------------------------
+    def translate(self, linear: int, access: str = "read", cpl: int | None = None) -> Any:
+        """The page walk for `linear` (a `paging.Walk`): each entry read, the physical address,
+        or the #PF an access ("read", "write", "fetch") at `cpl` (default: the current one)
+        would raise."""
+        from debugger.engine import paging
+
+        if access not in ("read", "write", "fetch"):
+            raise SessionError(f"access must be read, write or fetch, not {access!r}")
+        st = self.state()
+        user = (st.cpl if cpl is None else cpl) == 3
+        return paging.walk(self.machine.mem.read_phys, (st.cr0, st.cr3, st.cr4, st.efer),
+                           linear, write=access == "write", fetch=access == "fetch",
+                           user=user, a20=st.a20)
+
+    def mappings(self) -> list[Any]:
+        """Every present page (`paging.Mapping`) in linear order; empty with paging off."""
+        from debugger.engine import paging
+
+        st = self.state()
+        return list(paging.mappings(self.machine.mem.read_phys, (st.cr0, st.cr3, st.cr4,
+                                                                 st.efer)))
 
     def disassemble(self, linear: int | None = None, count: int = 10,
                     bits: int | None = None) -> list[Insn]:

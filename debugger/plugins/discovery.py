@@ -14,11 +14,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from debugger.images import shipped_dir
+
 __all__ = ["Source", "available", "resolve", "import_source", "ENTRY_POINT_GROUP", "plugin_dirs",
            "PluginNotFound"]
 
 ENTRY_POINT_GROUP = "bootdbg.plugins"
-IN_TREE = Path(__file__).resolve().parents[2] / "plugins"
+IN_TREE = shipped_dir("plugins")      # the checkout's plugins/, or their copy in a wheel
 
 
 class PluginNotFound(Exception):

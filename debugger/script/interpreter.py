@@ -212,6 +212,19 @@ class Interpreter:
         self.execute_line(f"{cmd.name}" + ("" if cmd.name == "x" or cmd.name == "xp"
                                             else f" {args}" if args else ""))
 
+    def type_line(self, line: str) -> None:
+        """A line typed at the prompt: fed like any other; after a command that does not repeat
+        (p, info, ...) Enter then repeats nothing."""
+        self.feed(line)
+        if self.pending:
+            return
+        try:
+            cmd = find(split_command(line.strip())[0], self.ctx.user_commands)
+        except CommandError:
+            return
+        if isinstance(cmd, str) or not cmd.repeatable:
+            self.last = None
+
     def complete(self, text: str) -> tuple[list[str], str]:
         """TAB: (candidates, the word they complete) for the text before the cursor."""
         return candidates(self.ctx, text)

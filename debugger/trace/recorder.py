@@ -44,6 +44,7 @@ def header_for(s: "Session", *, embed: bool, interval: int, full: bool = False
         "disks": [{"name": d.name, "kind": d.kind, "path": d.path, "sha256": d.sha256,
                    "size": len(d.data), "embedded": embed} for d in s.disks],
         "interval": interval, "full": full, "profile": s.profile,
+        "symbols": s.symbols.to_json() if getattr(s, "symbols", None) else [],
     }
 
 

@@ -77,6 +77,7 @@ class Replay:
                 raise F.TraceError(str(exc)) from None
         self.session: "Session" = Session(disks=disks, config=config,
                                           profile=str(h.get("profile", "vmx")), native=native)
+        self.session.symbols.load_json(h.get("symbols") or [])   # names travel with the run
         self.tt = attach(self.session, interval=self.interval)
         self.inputs = self._line()
         self.end = r.end()

@@ -40,6 +40,7 @@ class ContextView:
     stack: bytes = b""                  # bytes at SS.base + SP
     events: Sequence[Any] = ()          # latest machine events (newest last)
     options: dict[str, int] = field(default_factory=dict)
+    symbols: Any = None                 # the session's SymbolTable (names in the code pane)
 
 
 def code_around(session: "Session", pc: int, bits: int, before: int, after: int
@@ -94,7 +95,8 @@ def view_of(session: "Session", *, before: int = 3, after: int = 7, stack_slots:
     return ContextView(state=st, previous=session.previous_state, verdict=verdict,
                        verdict_error=err, profile=session.profile, icount=session.icount,
                        code=code, breakpoints=bps, stack=stack, events=evs,
-                       options={"stack_slots": stack_slots})
+                       options={"stack_slots": stack_slots},
+                       symbols=getattr(session, "symbols", None) or None)
 
 
 def _stack_width(st: CpuState) -> int:

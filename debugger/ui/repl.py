@@ -37,7 +37,7 @@ def handle_line(ctx: "CommandLine", interp: "LineInterpreter", line: str) -> Non
         if not line.strip() and not interp.pending:
             interp.repeat_last()
         else:
-            interp.feed(line)
+            interp.type_line(line)
     except ScriptError as exc:
         ctx.error(str(exc))
     except SessionOver:

@@ -47,6 +47,7 @@ STYLES: dict[str, str] = {
     "disasm.current": "bold green",
     "disasm.marker": "bold green",
     "disasm.breakpoint": "bold red",
+    "disasm.label": "magenta",
     "stack.addr": "cyan",
     "stack.sp": "bold green",
     "event.kind": "magenta",

@@ -16,7 +16,8 @@ from tests.conftest import assemble  # noqa: E402
 class Driver:
     """Feeds lines to the interpreter like the prompt does and returns what they printed."""
 
-    def __init__(self, source: str, batch: bool = False, **session_kw: object) -> None:
+    def __init__(self, source: str | None, batch: bool = False, image: Path | None = None,
+                 **session_kw: object) -> None:
         from rich.console import Console
 
         from debugger.commands.context import CommandContext
@@ -25,8 +26,11 @@ class Driver:
         from debugger.script.interpreter import Interpreter
         from debugger.ui.theme import THEME
 
-        self.session = Session(disks=[disk_from_bytes(assemble(source), "t.img", boot=True)],
-                               **session_kw)  # type: ignore[arg-type]
+        from debugger.machine.disk import open_disk
+
+        disk = open_disk(image, boot=True) if image is not None else \
+            disk_from_bytes(assemble(source or ""), "t.img", boot=True)
+        self.session = Session(disks=[disk], **session_kw)  # type: ignore[arg-type]
         self.out = io.StringIO()
         self.err = io.StringIO()
         con = Console(file=self.out, width=140, force_terminal=False, theme=THEME,

@@ -168,7 +168,7 @@ def test_api_registrations_are_removable(drive, tmp_path):
     assert bus.read(0x5F0, 1) == 0xFF                           # no device there any more
     assert "strict" not in PROFILES and "hello" not in registry.PANES
     assert "null" not in registry.EXPORTERS and "disk-any" not in registry.CATCH_KINDS
-    assert d.session.machine.interrupt_listeners == []
+    assert d.session.machine.interrupt_listeners == [d.session.deliveries._on_interrupt]  # bt's
 
 
 def test_cli_plugin_option_and_config_file(tmp_path):

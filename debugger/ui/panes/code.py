@@ -2,6 +2,7 @@
 current instruction and breakpoints marked."""
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -56,11 +57,15 @@ def _token_style(tok: Any) -> str:
     return token_style(tok)
 
 
+FLAVOR = {"syntax": "intel"}     # `set disassembly-flavor att|intel` (display only)
+
+
 def listing(st: CpuState, code: Iterable[Insn], *, current: int | None = None,
             breakpoints: frozenset[int] = frozenset(), byte_cols: int = 8,
-            styled: bool = True) -> Text:
-    """The instructions, one a line.  `styled=False` (output without colour): the same text
-    without styles, built several times faster."""
+            styled: bool = True, symbols: Any = None) -> Text:
+    """The instructions, one a line; with `symbols` (a SymbolTable, as gdb does) `<name+off>`
+    after each address a symbol covers and after direct branch targets.  `styled=False` (output
+    without colour): the same text without styles, built several times faster."""
     # One string and one span list, then one Text: Text.append per piece costs ~20 µs, which
     # made x/65536i take minutes.
     parts: list[str] = []
@@ -76,6 +81,7 @@ def listing(st: CpuState, code: Iterable[Insn], *, current: int | None = None,
         pos += n
 
     where = _seg_off_fn(st)
+    att = FLAVOR["syntax"] == "att"
     for i, ins in enumerate(code):
         if i:
             parts.append("\n")
@@ -85,15 +91,27 @@ def listing(st: CpuState, code: Iterable[Insn], *, current: int | None = None,
         add("=> " if is_cur else "   ", "disasm.marker")
         add(where(ins.address), "disasm.current" if is_cur else "disasm.addr")
         add(f" {ins.address:08x}  ", "muted")
+        name = symbols.describe(ins.address) if symbols else None
+        if name:
+            add(f"<{name}> ", "disasm.label")
         hx = ins.bytes.hex()
         if len(ins.bytes) > byte_cols:
             hx = ins.bytes[:byte_cols - 1].hex() + ".."
         add(f"{hx:<{2 * byte_cols}}  ", "disasm.bytes")
-        if styled:
+        if att:
+            from debugger.disasm import att_text
+
+            add(att_text(ins, st.bits), "")
+        elif styled:
             for value, style in _asm_spans(ins.text):
                 add(value, style)
         else:
             add(ins.text, "")
+        if symbols:
+            target = branch_target(ins.text)
+            name = symbols.describe(target) if target is not None else None
+            if name:
+                add(f" <{name}>", "disasm.label")
     return Text("".join(parts), spans=spans)
 
 
@@ -109,8 +127,20 @@ def _seg_off_fn(st: CpuState) -> Any:
     return fast
 
 
+_BRANCH = re.compile(r"^(?:call|j[a-z]+|loop[a-z]*|jmp)\s+(?:(?:near|far|short)\s+)?"
+                     r"(0x[0-9a-f]+)\s*$")
+
+
+def branch_target(text: str) -> int | None:
+    """The address a direct call/jump/loop goes to, from its disassembly."""
+    m = _BRANCH.match(text.strip().lower())
+    return int(m.group(1), 16) if m else None
+
+
+
 @pane("code", order=50, title="code")
 def code_pane(view: "ContextView", width: int) -> Text:
     if not view.code:
         return Text("(no code readable at CS:EIP)", style="muted")
-    return listing(view.state, view.code, current=view.state.pc, breakpoints=view.breakpoints)
+    return listing(view.state, view.code, current=view.state.pc, breakpoints=view.breakpoints,
+                   symbols=view.symbols)

@@ -235,7 +235,8 @@ def code(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragm
     if not c.code:
         return to_lines(Text("(no code readable here)", style="muted"), width, ts.theme)
     lines = to_lines(_crop(listing(c.state, c.code, current=c.state.pc,
-                                   breakpoints=c.breakpoints)), width, ts.theme)
+                                   breakpoints=c.breakpoints, symbols=c.symbols)), width,
+                     ts.theme)
     for i, ins in enumerate(c.code):
         if ins.address in view.code_guessed and i < len(lines):
             lines[i] = _guessed(lines[i])
