@@ -100,7 +100,7 @@ def test_completion_offers_symbol_names(exceptions_map):
 
     d = Driver(None, image=IMAGES / "exceptions.img")
     d(f"symbol-file {exceptions_map}")
-    comp = CommandCompleter(lambda: d.ctx)
+    comp = CommandCompleter(d.interp)
 
     def done(text: str) -> list[str]:
         return [text[:len(text) + c.start_position] + c.text

@@ -57,9 +57,9 @@ def test_a_while_condition_is_parsed_once(tmp_path, monkeypatch):
     calls = []
     real = expr.parse
 
-    def counting(text):
+    def counting(text, *args, **kw):
         calls.append(text)
-        return real(text)
+        return real(text, *args, **kw)
     monkeypatch.setattr(expr, "parse", counting)
     d.lines("set max_iterations 5000", "set $n = 0", "while $n < 3000 && 1 + 1 == 2",
             "if $n >= 0", "end", "set $n = $n + 1", "end")
