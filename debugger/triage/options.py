@@ -32,6 +32,7 @@ class TriageOptions:
     record_dir: str | None = None
     ram_mb: int = 64
     activity_budget: int = 500                # transitions localised per run (activity log)
+    kill_grace: float = 15.0                  # seconds past `timeout` before the worker is killed
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

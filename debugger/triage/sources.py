@@ -52,8 +52,12 @@ def _from_list(listfile: Path, depth: int) -> Iterator[Path]:
         p = Path(line)
         if not p.is_absolute():
             p = listfile.parent / p
-        yield from _expand(str(p) if not line.startswith("@") else "@" + str(
-            listfile.parent / line[1:]), depth + 1)
+        if line.startswith("@"):
+            yield from _expand("@" + str(listfile.parent / line[1:]), depth + 1)
+        elif p.is_dir():
+            yield from _walk(p)
+        else:
+            yield p                    # missing or unreadable: its row says so
 
 
 def _expand(src: str, depth: int) -> Iterator[Path]:

@@ -47,7 +47,7 @@ def run_isolated(job: dict[str, Any]) -> dict[str, Any]:
     import time
 
     opts = job["options"]
-    timeout = float(opts.get("timeout") or 0) + KILL_GRACE
+    timeout = float(opts.get("timeout") or 0) + float(opts.get("kill_grace", KILL_GRACE))
     t0 = time.perf_counter()
     try:
         proc = subprocess.Popen([sys.executable, "-m", "debugger.triage.worker"],
@@ -78,7 +78,8 @@ def run_isolated(job: dict[str, Any]) -> dict[str, Any]:
 def _diagnose(code: int, stderr: str, opts: dict[str, Any]) -> tuple[str, str]:
     tail = [ln for ln in stderr.strip().splitlines() if ln.strip()]
     last = tail[-1].strip() if tail else ""
-    if "MemoryError" in stderr or "Cannot allocate memory" in stderr or "NOMEM" in stderr:
+    if any(s in stderr for s in ("MemoryError", "Cannot allocate memory", "NOMEM",
+                                 "Could not allocate")):
         return "memory", (f"out of memory (limit {opts.get('memory_mb')} MiB of address "
                           f"space): {last[:200]}")
     if code < 0:
