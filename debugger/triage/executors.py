@@ -71,7 +71,7 @@ class DaskExecutor:
             raise ClusterError("--scheduler needs Dask: pip install 'bootdbg[cluster]'") \
                 from None
         try:
-            self.client = Client(address, timeout="20s")
+            self.client = Client(address, timeout="10s")
         except (OSError, TimeoutError) as exc:
             raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
         self.shared = shared

@@ -279,10 +279,13 @@ def _default_sigint() -> None:
 
 
 def _children(pid: int) -> list[int]:
-    try:
-        return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):     # workers start from pool threads
+        try:
+            out += [int(x) for x in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
 
 
 def _cmdline(pid: int) -> str:
