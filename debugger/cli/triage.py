@@ -56,6 +56,10 @@ def register(p: argparse.ArgumentParser) -> None:
                         "vmx-invalid, vm86-enter, triple-fault), for bootdbg replay")
     p.add_argument("--record-dir", metavar="DIR",
                    help="where --record-on keeps its recordings (default: next to -o)")
+    p.add_argument("--fast", action="store_true",
+                   help="do not watch mode changes and VM-entry verdicts instruction by "
+                        "instruction (much faster on loaders that switch modes often): modes "
+                        "and verdicts are those of the first and the last state")
     p.add_argument("--no-summary", action="store_true", help="no summary table at the end")
     p.set_defaults(func=run)
 
@@ -96,7 +100,7 @@ def _options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return TriageOptions(profiles=profiles, max_insns=args.max_insns, timeout=args.timeout,
                          memory_mb=args.memory_limit, script=script, script_name=name,
                          plugins=tuple(args.plugin), record_on=args.record_on,
-                         record_dir=record_dir, ram_mb=args.ram)
+                         record_dir=record_dir, ram_mb=args.ram, fast=args.fast)
 
 
 def run(args: argparse.Namespace) -> int:

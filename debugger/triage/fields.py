@@ -26,10 +26,11 @@ from typing import Any
 from debugger.triage.options import ROW_VERSION, TriageOptions
 
 __all__ = ["base_row", "Snapshot", "unenterable", "fill", "kinds_seen", "LOG_CAPACITY",
-           "ALWAYS", "cs_eip", "TIMING_FIELDS"]
+           "ALWAYS", "AT_END", "cs_eip", "TIMING_FIELDS", "fast_verdicts"]
 
 LOG_CAPACITY = 50_000
 ALWAYS = "always enterable"
+AT_END = "enterable at the start and at the end (fast: not watched in between)"
 TIMING_FIELDS = ("wall_s",)
 _PROMPT = re.compile(r"[>:$#?]\s*$")
 _SERIAL_MAX = 64 * 1024
@@ -74,6 +75,18 @@ def unenterable(st: Any, icount: int, instruction: str, verdict: Any, note: str,
     return d
 
 
+def fast_verdicts(s: Any, options: TriageOptions, first_bad: dict[str, Any]) -> None:
+    """--fast: the verdict of the last state for every profile not refused at the start."""
+    st = s.state()
+    for prof in options.profiles:
+        if prof in first_bad:
+            continue
+        v = s.check(prof)
+        first_bad[prof] = AT_END if v.ok else unenterable(
+            st, s.icount, "", v, "the state at the end (fast: the first such state was not "
+                                 "looked for)")
+
+
 def _modes(initial: Any, entries: list[Any], final: Any, end_icount: int) -> dict[str, Any]:
     modes: dict[str, Any] = {initial.mode.value: {"icount": 0, "cs_eip": cs_eip(
         initial.cs.selector, initial.rip)}}
@@ -95,7 +108,8 @@ def _modes(initial: Any, entries: list[Any], final: Any, end_icount: int) -> dic
             modes[m] = {"icount": a.icount, "cs_eip": cs_eip(a.cs, a.eip)}
     if final.mode.value not in modes:
         modes[final.mode.value] = {"icount": None, "cs_eip": None,
-                                   "note": f"the mode at the end (icount {end_icount})"}
+                                   "note": f"the mode at the end (icount {end_icount}); "
+                                           "where it was entered was not logged"}
     return modes
 
 
@@ -205,6 +219,6 @@ def fill(row: dict[str, Any], s: Any, log: Any, ev: Any, before: Snapshot,
 def kinds_seen(row: dict[str, Any]) -> set[str]:
     """Every kind that happened in the run (for --record-on)."""
     seen = set(row.get("activity") or ()) | {row.get("stop_reason") or ""}
-    if any(v != ALWAYS for v in (row.get("profiles") or {}).values()):
+    if any(isinstance(v, dict) for v in (row.get("profiles") or {}).values()):
         seen.add("vmx-invalid")
     return seen

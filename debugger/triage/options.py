@@ -32,6 +32,7 @@ class TriageOptions:
     record_dir: str | None = None
     ram_mb: int = 64
     activity_budget: int = 500                # transitions localised per run (activity log)
+    fast: bool = False                        # no transition watching (see probe)
     kill_grace: float = 15.0                  # seconds past `timeout` before the worker is killed
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -57,5 +58,6 @@ class TriageOptions:
                  "max_insns": self.max_insns, "script": self.script,
                  "plugins": list(self.plugins), "record_on": self.record_on,
                  "ram_mb": self.ram_mb, "activity_budget": self.activity_budget,
+                 "fast": self.fast,
                  **self.extra}
         return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:16]

@@ -10,6 +10,11 @@ Where each field comes from (nothing here watches the guest on its own):
 - IVT vectors rewired and memory taken via 0x413: the IVT and the BDA word compared between the
   first instruction and the end (the `bootkit` plugin tells who wrote them, `--plugin bootkit`);
 - serial and screen text: the machine's serial log and VGA text (as `bootdbg run` prints them).
+
+`fast`: watching transitions exactly (the activity log's and the catchpoints') makes a guest
+that switches modes often run many times slower (SYSLINUX: ~20x); a fast triage turns it off,
+so modes reached and the profiles' verdicts are those of the first and the last state only
+(each such field says so).
 """
 from __future__ import annotations
 
@@ -88,8 +93,10 @@ def _run(row: dict[str, Any], data: bytes, label: str, options: TriageOptions, t
         v = s.check(prof)
         if not v.ok:
             first_bad[prof] = fields.unenterable(s.state(), s.icount, "", v, "initial state")
+    if options.fast:
+        log.transitions = False
     catches = {prof: s.catch("vmx-invalid", prof) for prof in options.profiles
-               if prof not in first_bad}
+               if prof not in first_bad and not options.fast}
     recorder = _start_recording(s, options, row)
     plugins = _load_plugins(s, options, row)
     script_out = _run_script(s, options, t0) if options.script else None
@@ -119,6 +126,8 @@ def _run(row: dict[str, Any], data: bytes, label: str, options: TriageOptions, t
             break
     for cp in catches.values():
         s.delete(cp.number)
+    if options.fast:
+        fields.fast_verdicts(s, options, first_bad)
     fields.fill(row, s, log, ev, before, first_bad, options, plugins)
     if recorder is not None:
         _finish_recording(recorder, row, options)

@@ -5,8 +5,6 @@ import time
 from collections import Counter
 from typing import Any, Iterable
 
-from debugger.triage.fields import ALWAYS
-
 __all__ = ["summarise", "summary_table", "Progress"]
 
 
@@ -18,7 +16,7 @@ def summarise(rows: Iterable[dict[str, Any]], profiles: Iterable[str]) -> dict[s
     rules: Counter[str] = Counter()
     for r in rows:
         for p, v in (r.get("profiles") or {}).items():
-            if v != ALWAYS and isinstance(v, dict):
+            if isinstance(v, dict):
                 unent[p] += 1
                 for rule in v.get("rules") or ():
                     rules[rule] += 1

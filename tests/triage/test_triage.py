@@ -303,3 +303,20 @@ def test_bad_input_is_one_line(tmp_path):
         r = cli(*args)
         assert r.returncode == 2 and text in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_fast_triage_agrees_with_the_exact_one_except_in_what_it_does_not_watch(corpus):
+    from debugger.triage.fields import AT_END
+
+    imgs = [corpus[n] for n in ("pmode", "bootkit2k", "vm86")]
+    exact = {r["path"]: r for r in run(imgs, TriageOptions(max_insns=100_000), jobs=2)}
+    fast = {r["path"]: r for r in run(imgs, TriageOptions(max_insns=100_000, fast=True),
+                                      jobs=2)}
+    same = ("stop_reason", "icount", "serial", "screen", "bios_calls", "ivt_rewired",
+            "memory_kib", "sector0_writes", "final_mode", "sha256", "prompt")
+    for path, row in exact.items():
+        assert {k: fast[path][k] for k in same} == {k: row[k] for k in same}
+        assert fast[path]["options"] != row["options"]          # other options, other rows
+    pm = fast[str(corpus["pmode"])]
+    assert pm["profiles"]["vmx"] == AT_END                        # ends in real mode again
+    assert exact[str(corpus["pmode"])]["profiles"]["vmx"]["icount"] > 0
