@@ -22,7 +22,10 @@ HELP = "run a corpus of boot images unattended: one row per image (how far it bo
 
 def register(p: argparse.ArgumentParser) -> None:
     from debugger.triage.options import (
-        DEFAULT_MAX_INSNS, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, PROFILE_NAMES,
+        DEFAULT_MAX_INSNS,
+        DEFAULT_MEMORY_MB,
+        DEFAULT_TIMEOUT,
+        PROFILE_NAMES,
     )
 
     p.add_argument("sources", nargs="+", metavar="SOURCE",

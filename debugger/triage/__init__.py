@@ -10,4 +10,4 @@ Each image runs in a worker process of its own (`worker`), on a local pool or a 
 from debugger.triage.options import PROFILE_NAMES, TriageOptions
 from debugger.triage.runner import plan, run
 
-__all__ = ["run", "plan", "TriageOptions", "PROFILE_NAMES"]
+__all__ = ["PROFILE_NAMES", "TriageOptions", "plan", "run"]

@@ -10,12 +10,13 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from debugger.triage.options import TriageOptions
 
-__all__ = ["bench_triage", "BENCH_SET", "format_report"]
+__all__ = ["BENCH_SET", "bench_triage", "format_report"]
 
 BENCH_SET = ("hello", "pmode", "vm86", "longmode", "unreal", "int13hook-hd", "exceptions")
 
@@ -32,11 +33,11 @@ def _bare_run(path: Path, max_insns: int) -> float:
 
 def bench_triage(images: Sequence[Path] | None = None, *, copies: int = 3,
                  jobs: Sequence[int] = (1, 2), max_insns: int = 2_000_000) -> dict[str, Any]:
-    from debugger.images import image_path
-    from debugger.triage import run
-
     import shutil
     import tempfile
+
+    from debugger.images import image_path
+    from debugger.triage import run
 
     base = [Path(p) for p in images] if images else [image_path(n) for n in BENCH_SET]
     opts = TriageOptions(max_insns=max_insns, timeout=300)
@@ -68,8 +69,9 @@ def bench_triage(images: Sequence[Path] | None = None, *, copies: int = 3,
 
 
 def format_report(r: dict[str, Any]) -> str:
-    lines = [f"triage benchmark: {len(r['images'])} images x {r['copies']} copies, "
-             f"{r['cpus']} CPUs (load average {r['load_before']:.1f} at the start)"]
+    head = (f"triage benchmark: {len(r['images'])} images x {r['copies']} copies, "
+            f"{r['cpus']} CPUs (load average {r['load_before']:.1f} at the start)")
+    lines = [head]
     for f in r["figures"]:
         lines.append(f"  --jobs {f['jobs']}: {f['images']} images in {f['seconds']:.1f} s = "
                      f"{f['images_per_min']:.1f} images/min ({f['failures']} failed)")

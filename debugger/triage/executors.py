@@ -17,7 +17,7 @@ from typing import Any
 
 from debugger.triage.worker import run_isolated
 
-__all__ = ["LocalExecutor", "DaskExecutor", "default_jobs", "ClusterError"]
+__all__ = ["ClusterError", "DaskExecutor", "LocalExecutor", "default_jobs"]
 
 
 class ClusterError(Exception):
@@ -36,7 +36,7 @@ class LocalExecutor:
         self.jobs = jobs or default_jobs()
         self._pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="triage")
 
-    def submit(self, job: dict[str, Any]) -> "Future[dict[str, Any]]":
+    def submit(self, job: dict[str, Any]) -> Future[dict[str, Any]]:
         return self._pool.submit(run_isolated, job)
 
     def wait_first(self, futures: set[Any]) -> tuple[set[Any], set[Any]]:

@@ -25,8 +25,19 @@ from typing import Any
 
 from debugger.triage.options import ROW_VERSION, TriageOptions
 
-__all__ = ["base_row", "Snapshot", "unenterable", "fill", "kinds_seen", "LOG_CAPACITY",
-           "ALWAYS", "AT_END", "cs_eip", "TIMING_FIELDS", "fast_verdicts"]
+__all__ = [
+    "ALWAYS",
+    "AT_END",
+    "LOG_CAPACITY",
+    "TIMING_FIELDS",
+    "Snapshot",
+    "base_row",
+    "cs_eip",
+    "fast_verdicts",
+    "fill",
+    "kinds_seen",
+    "unenterable",
+]
 
 LOG_CAPACITY = 50_000
 ALWAYS = "always enterable"
@@ -58,7 +69,7 @@ class Snapshot:
     state: Any                  # the CpuState at the first instruction
 
     @classmethod
-    def take(cls, s: Any) -> "Snapshot":
+    def take(cls, s: Any) -> Snapshot:
         mem = s.machine.mem
         return cls(mem.read_phys(0, 0x400), int.from_bytes(mem.read_phys(0x413, 2), "little"),
                    {d.name: d.read(0, 1) for d in s.disks}, s.state())

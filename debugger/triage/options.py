@@ -7,8 +7,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["TriageOptions", "PROFILE_NAMES", "DEFAULT_MAX_INSNS", "DEFAULT_TIMEOUT",
-           "DEFAULT_MEMORY_MB", "ROW_VERSION"]
+__all__ = [
+    "DEFAULT_MAX_INSNS",
+    "DEFAULT_MEMORY_MB",
+    "DEFAULT_TIMEOUT",
+    "PROFILE_NAMES",
+    "ROW_VERSION",
+    "TriageOptions",
+]
 
 ROW_VERSION = 1
 PROFILE_NAMES = ("vmx", "kvm", "xen", "svm", "vmx-ug")
@@ -43,7 +49,7 @@ class TriageOptions:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TriageOptions":
+    def from_dict(cls, d: dict[str, Any]) -> TriageOptions:
         d = dict(d)
         d["profiles"] = tuple(d.get("profiles", PROFILE_NAMES))
         d["plugins"] = tuple(d.get("plugins", ()))

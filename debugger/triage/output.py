@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["RowWriter", "done_keys", "read_rows", "CSV_COLUMNS", "OutputError"]
+__all__ = ["CSV_COLUMNS", "OutputError", "RowWriter", "done_keys", "read_rows"]
 
 CSV_COLUMNS = ("path", "sha256", "size", "options", "drive", "outcome", "stop_reason",
                "stop_message", "icount", "wall_s", "final_mode", "final_cs_eip", "modes", "vm86",

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from debugger.triage.options import TriageOptions
 from debugger.triage.sources import expand_sources
 from debugger.triage.worker import error_row
 
-__all__ = ["run", "plan"]
+__all__ = ["plan", "run"]
 
 
 def _hash(path: Path) -> tuple[str | None, int | None, str | None]:

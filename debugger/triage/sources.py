@@ -3,10 +3,10 @@ like boot images) and `@list.txt` files (one source per line, `#` comments)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
-__all__ = ["expand_sources", "looks_like_image", "SourceError"]
+__all__ = ["SourceError", "expand_sources", "looks_like_image"]
 
 SECTOR = 512
 MAX_IMAGE = 64 << 30

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-__all__ = ["summarise", "summary_table", "Progress"]
+__all__ = ["Progress", "summarise", "summary_table"]
 
 
 def summarise(rows: Iterable[dict[str, Any]], profiles: Iterable[str]) -> dict[str, Any]:
@@ -60,8 +61,8 @@ class Progress:
             self.console.print(f"{skipped} image(s) already in the results: skipped")
         if not self.enabled or total == 0:
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, \
-            TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Bar
 
         self._bar = Bar(TextColumn("triage"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[rate]} images/min"),

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["run_isolated", "error_row", "KILL_GRACE"]
+__all__ = ["KILL_GRACE", "error_row", "run_isolated"]
 
 KILL_GRACE = 15.0          # seconds past the per-image timeout before the child is killed
 _ROOT = str(Path(__file__).resolve().parents[2])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from debugger.triage.bench import bench_triage, format_report  # noqa: E402
+from debugger.triage.bench import bench_triage, format_report
 
 
 def main(argv: list[str] | None = None) -> int:
