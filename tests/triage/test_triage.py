@@ -321,3 +321,21 @@ def test_fast_triage_agrees_with_the_exact_one_except_in_what_it_does_not_watch(
     pm = fast[str(corpus["pmode"])]
     assert pm["profiles"]["vmx"] == AT_END                        # ends in real mode again
     assert exact[str(corpus["pmode"])]["profiles"]["vmx"]["icount"] > 0
+
+
+def test_progress_bar_on_a_terminal(corpus, tmp_path):
+    pexpect = pytest.importorskip("pexpect")
+    out = tmp_path / "rows.jsonl"
+    child = pexpect.spawn(sys.executable, ["-m", "debugger", "triage", str(corpus["hello"]),
+                                           str(corpus["bootkit2k"]), "-o", str(out),
+                                           "--max-insns", "50000"],
+                          env=dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="120"),
+                          cwd=str(ROOT), encoding="utf-8", timeout=300)
+    child.expect(r"images/min")                     # the bar: done/total, rate, failures
+    child.expect(r"failed")
+    # the summary (bootkit2k ends at "A:> "), through the table's colour codes
+    child.expect(r"boot to a prompt(\x1b\[[0-9;]*m|\s)+1")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert len(out.read_text().splitlines()) == 2
