@@ -115,12 +115,15 @@ def _run(row: dict[str, Any], data: bytes, label: str, options: TriageOptions, t
         remaining = options.timeout - (time.perf_counter() - t0)
         ev = s.cont(max_insns=left, timeout=max(0.05, remaining))
         if ev.kind == "vmx-invalid" and ev.point is not None:
-            prof = next((p for p, cp in catches.items() if cp.number == ev.point), None)
-            if prof is not None:
+            # The stop names one catchpoint; any other profile still watched that refuses this
+            # state became un-enterable at the same instruction (it was enterable until now,
+            # or its own catchpoint would have stopped earlier).
+            for prof in list(catches):
                 v = s.check(prof)
-                first_bad[prof] = fields.unenterable(s.state(), ev.icount, ev.instruction, v,
-                                                     "", insn_address=ev.instruction_address)
-                s.delete(catches.pop(prof).number)
+                if not v.ok:
+                    first_bad[prof] = fields.unenterable(s.state(), ev.icount, ev.instruction,
+                                                         v, "")
+                    s.delete(catches.pop(prof).number)
             continue
         if ev.final or ev.kind in _ENDS:
             break

@@ -339,3 +339,19 @@ def test_progress_bar_on_a_terminal(corpus, tmp_path):
     child.close()
     assert child.exitstatus == 0
     assert len(out.read_text().splitlines()) == 2
+
+
+def test_each_profile_alone_gives_the_same_first_unenterable_state():
+    """Watching several profiles at once (one catchpoint each, stopping on any) finds, for
+    each profile, what watching it alone finds (in-process API, bounded runs)."""
+    from debugger.images import image_path
+    from debugger.triage.probe import triage_path
+
+    profiles = ("vmx", "kvm", "xen")
+    for name, budget in (("pmode", 20_000), ("bench-switch", 1_300)):
+        both = triage_path(image_path(name), TriageOptions(max_insns=budget, profiles=profiles))
+        for prof in profiles:
+            alone = triage_path(image_path(name), TriageOptions(max_insns=budget,
+                                                                profiles=(prof,)))
+            assert alone["profiles"][prof] == both["profiles"][prof], (name, prof)
+    assert isinstance(both["profiles"]["kvm"], dict)      # bench-switch fails both vmx, kvm
