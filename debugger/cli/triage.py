@@ -10,7 +10,9 @@ in flight and leaves a valid file.  Exit codes: 0 done (whatever the images did)
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from debugger.cli import UserError
@@ -126,9 +128,17 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(err)
     rows = []
     interrupted = False
+    # Ctrl-C sets a flag the runner reads between rows: no row is cut in the middle of being
+    # written, the rows in flight finish, and the file stays valid.
+    stop = threading.Event()
+
+    def on_sigint(_sig: int, _frame: object) -> None:
+        stop.set()
+
+    old = signal.signal(signal.SIGINT, on_sigint)
     try:
         for row in triage(args.sources, options, jobs=args.jobs, scheduler=args.scheduler,
-                          shared=args.shared, done=done, on_plan=progress.start):
+                          shared=args.shared, done=done, on_plan=progress.start, stop=stop):
             if writer is not None:
                 writer.write(row)
             else:
@@ -141,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
     except (SourceError, ClusterError) as exc:
         raise UserError(str(exc)) from None
     finally:
+        signal.signal(signal.SIGINT, old)
         progress.stop()
         if writer is not None:
             writer.close()
@@ -148,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         every = _all_rows(args.output, options.key()) if args.output else rows
         if every:
             err.print(summary_table(summarise(every, options.profiles)))
-    if interrupted:
+    if interrupted or stop.is_set():
         err.print(f"interrupted: {len(rows)} row(s) written; run again with the same -o to "
                   "go on")
         return 130

@@ -52,7 +52,8 @@ def plan(sources: Iterable[str | os.PathLike[str]], options: TriageOptions,
 def run(sources: Iterable[str | os.PathLike[str]], options: TriageOptions | None = None, *,
         jobs: int | None = None, scheduler: str | None = None, shared: bool = False,
         done: set[tuple[str, str]] = frozenset(),  # type: ignore[assignment]
-        on_plan: Callable[[int, int], None] | None = None) -> Iterator[dict[str, Any]]:
+        on_plan: Callable[[int, int], None] | None = None,
+        stop: threading.Event | None = None) -> Iterator[dict[str, Any]]:
     """Yield the row of every image in `sources` as it finishes.
 
     jobs: images at once on this machine (default: every core); scheduler: a Dask scheduler
@@ -61,7 +62,8 @@ def run(sources: Iterable[str | os.PathLike[str]], options: TriageOptions | None
     skip (rows already written); on_plan(total, skipped) is called once the work is known.
 
     KeyboardInterrupt while waiting: no new image starts, the rows in flight are yielded as they
-    finish, then the KeyboardInterrupt goes on."""
+    finish, then the KeyboardInterrupt goes on.  `stop` (set from a signal handler, say) does the
+    same without the exception: the generator simply ends after the rows in flight."""
     from debugger.triage.executors import DaskExecutor, LocalExecutor
 
     options = options or TriageOptions()
@@ -80,6 +82,9 @@ def run(sources: Iterable[str | os.PathLike[str]], options: TriageOptions | None
     try:
         while pending or inflight:
             try:
+                if stop is not None and stop.is_set() and pending:
+                    pending.clear()
+                    inflight = ex.keep_running(inflight)
                 while pending and len(inflight) < window and not interrupted:
                     job = pending.pop()
                     fut = ex.submit(job)
