@@ -99,14 +99,26 @@ def _run(row: dict[str, Any], data: bytes, label: str, options: TriageOptions, t
                if prof not in first_bad and not options.fast}
     recorder = _start_recording(s, options, row)
     plugins = _load_plugins(s, options, row)
-    script_out = _run_script(s, options, t0) if options.script else None
-    if script_out is not None:
-        row["script_output"] = script_out
-        for prof, cp in list(catches.items()):     # what the script ran past
+
+    def on_vmx_stop(ev: Any) -> None:
+        """A vmx-invalid stop names one catchpoint; any other profile still watched that
+        refuses this state became un-enterable at the same instruction (it was enterable
+        until now, or its own catchpoint would have stopped earlier)."""
+        if ev.kind != "vmx-invalid" or ev.point is None:
+            return
+        for prof in list(catches):
             v = s.check(prof)
-            if not v.ok and prof not in first_bad:
-                first_bad[prof] = fields.unenterable(s.state(), s.icount, "", v,
-                                                     "after the -x script")
+            if not v.ok:
+                first_bad[prof] = fields.unenterable(s.state(), ev.icount, ev.instruction, v,
+                                                     "")
+                s.delete(catches.pop(prof).number)
+
+    if options.script:            # its runs stop at the catchpoints too: they are recorded
+        s.on_stop.append(on_vmx_stop)
+        try:
+            row["script_output"] = _run_script(s, options, t0)
+        finally:
+            s.on_stop.remove(on_vmx_stop)
     ev = None
     while True:
         left = options.max_insns - s.icount
@@ -115,15 +127,7 @@ def _run(row: dict[str, Any], data: bytes, label: str, options: TriageOptions, t
         remaining = options.timeout - (time.perf_counter() - t0)
         ev = s.cont(max_insns=left, timeout=max(0.05, remaining))
         if ev.kind == "vmx-invalid" and ev.point is not None:
-            # The stop names one catchpoint; any other profile still watched that refuses this
-            # state became un-enterable at the same instruction (it was enterable until now,
-            # or its own catchpoint would have stopped earlier).
-            for prof in list(catches):
-                v = s.check(prof)
-                if not v.ok:
-                    first_bad[prof] = fields.unenterable(s.state(), ev.icount, ev.instruction,
-                                                         v, "")
-                    s.delete(catches.pop(prof).number)
+            on_vmx_stop(ev)
             continue
         if ev.final or ev.kind in _ENDS:
             break
@@ -163,13 +167,12 @@ def _run_script(s: Any, options: TriageOptions, t0: float) -> str:
     """-x SCRIPT in batch mode (as `bootdbg IMAGE -x SCRIPT --batch`); its output is kept."""
     import io
 
-    from rich.console import Console
-
     from debugger.commands.context import CommandContext
     from debugger.script.interpreter import Interpreter, ScriptError, SessionOver
+    from debugger.ui.theme import make_console
 
     buf = io.StringIO()
-    console = Console(file=buf, width=100, color_system=None, force_terminal=False)
+    console = make_console(buf, width=100, force_terminal=False)
     ctx = CommandContext(s, console, batch=True, err_console=console)
     ctx.budget = options.max_insns
     interp = Interpreter(ctx)

@@ -355,3 +355,20 @@ def test_each_profile_alone_gives_the_same_first_unenterable_state():
                                                                 profiles=(prof,)))
             assert alone["profiles"][prof] == both["profiles"][prof], (name, prof)
     assert isinstance(both["profiles"]["kvm"], dict)      # bench-switch fails both vmx, kvm
+
+
+def test_script_runs_with_the_profile_catchpoints_armed():
+    """-x SCRIPT: a `continue` in the script stops at the first un-enterable state, which the
+    row records exactly as without a script."""
+    from debugger.images import image_path
+    from debugger.triage.probe import triage_path
+
+    opts = dict(max_insns=20_000, profiles=("vmx", "kvm", "vmx-ug"))
+    plain = triage_path(image_path("pmode"), TriageOptions(**opts))
+    scripted = triage_path(image_path("pmode"), TriageOptions(
+        **opts, script="continue\ncontinue\ncontinue\n", script_name="s.gdb"))
+    assert scripted["profiles"] == plain["profiles"]
+    assert isinstance(plain["profiles"]["vmx"], dict)
+    assert "vmx-invalid" in scripted["script_output"] or "enterable" in \
+        scripted["script_output"], scripted["script_output"]
+    assert scripted["icount"] == plain["icount"] and scripted["serial"] == plain["serial"]
