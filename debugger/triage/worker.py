@@ -1,6 +1,6 @@
 """One image per worker process: the isolation of a triage run.
 
-`run_isolated(job)` starts `python -m debugger.triage.worker`, hands it the job on stdin and
+`run_isolated(job)` starts `python -m debugger.triage` (this module's `main`), hands it the job on stdin and
 reads the row from its stdout.  The child limits its own address space (RLIMIT_AS) before it
 imports the engine, runs in its own session (Ctrl-C at the terminal does not reach it, so rows in
 flight finish), and is killed when it overruns the per-image timeout (the engine's own wall-time
@@ -50,7 +50,7 @@ def run_isolated(job: dict[str, Any]) -> dict[str, Any]:
     timeout = float(opts.get("timeout") or 0) + float(opts.get("kill_grace", KILL_GRACE))
     t0 = time.perf_counter()
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "debugger.triage.worker"],
+        proc = subprocess.Popen([sys.executable, "-m", "debugger.triage"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=_env(), start_new_session=True)
     except OSError as exc:
@@ -114,6 +114,3 @@ def main() -> int:
     sys.stdout.flush()
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -262,7 +262,7 @@ def test_ctrl_c_finishes_rows_in_flight_and_leaves_a_valid_file(corpus, tmp_path
                          cwd=ROOT, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:       # wait until the first image is being run
-        if any("debugger.triage.worker" in _cmdline(c) for c in _children(p.pid)):
+        if any("-m debugger.triage " in _cmdline(c) for c in _children(p.pid)):
             break
         time.sleep(0.1)
     p.send_signal(signal.SIGINT)
