@@ -133,7 +133,10 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
     def on_sigint(_sig: int, _frame: object) -> None:
+        if stop.is_set():                 # a second Ctrl-C: stop waiting for the rows in flight
+            raise KeyboardInterrupt
         stop.set()
+        err.print("Ctrl-C: finishing the images in flight (Ctrl-C again to stop at once)")
 
     old = signal.signal(signal.SIGINT, on_sigint)
     try:
