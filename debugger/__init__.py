@@ -4,6 +4,7 @@ The house, one way only (lower layers never import upper ones; checked by import
 contracts in pyproject.toml and tests/architecture):
 
     cli                      the `bootdbg` command line: builds sessions, prints what they return
+    triage                   many images unattended (worker processes or a Dask cluster)
     gdb | script | bench     frontends over commands: the GDB stub, the command language, bench
     commands                 one registry of REPL/script/TUI commands (`@command`)
     trace : ui : plugins     recordings and time travel; panes, context, REPL and TUI;
