@@ -73,6 +73,7 @@ class Watchers:
         self._verdicts: dict[str, bool] = {}
         self._bits: int | None = None
         self._suspect: tuple[int, int] | None = None
+        self._limit = 1 << 62
         self._categories = relevant_categories(
             {c.catch for c in self.trans} | ({"vmx-invalid"} if self.log else set()),
             any(_expr_is_fast(w) for w in self.exprs)) if not exact else frozenset()
@@ -240,6 +241,8 @@ class Watchers:
         self.exact = True
         try:
             for _ in range(size + 1):
+                if m.icount >= self._limit:
+                    break                 # the chunk's budget (stepi N) ends inside the block
                 ev = self.step_once()
                 if ev is not None:
                     return ev
@@ -480,6 +483,7 @@ class Watchers:
         if self._native is not None:
             self._native.sync(m.icount)
         self._suspect = None
+        self._limit = m.icount + n         # localising never runs past the chunk's budget
         r = m.run(n)
         if self._native is not None:
             self._det_hit = self._native.hit
@@ -526,7 +530,7 @@ class Watchers:
         finally:
             self.muted = False
         self._sync_baseline()
-        limit = upto + 4
+        limit = min(upto + 4, self._limit - 1)
         self.exact = True
         try:
             while m.icount <= limit:

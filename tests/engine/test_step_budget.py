@@ -1,0 +1,37 @@
+"""`stepi N` (and `cont(max_insns=N)`) never runs past N, whatever is armed: a point detected
+late by the fast path is localised within the budget, not after it (issue 13, defect 1)."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import demo_session
+
+ARMED = [("catch", ("mode",)), ("catch", ("sreg",)), ("catch", ("vmx-invalid", "kvm")),
+         ("catch", ("cr",)), ("watch", ("0000:7e00",))]
+
+
+@pytest.mark.parametrize("native", [False, True])
+@pytest.mark.parametrize("what,args", ARMED)
+def test_step_n_stops_after_exactly_n(what, args, native):
+    from debugger.engine import runner
+
+    if native and not runner.native_available():
+        pytest.skip("native fast path not built")
+    s = demo_session("hello", native=native)
+    getattr(s, what)(*args)
+    for n in (1, 2, 3, 5):
+        start = s.icount
+        ev = s.step(n)
+        assert ev.icount == start + n, (ev.kind, ev.icount, start, n)
+        assert ev.kind == "step"
+
+
+def test_step_n_via_cli_batch():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = subprocess.run([sys.executable, "-m", "debugger", "images/hello.img", "--batch",
+                          "-ex", "catch mode", "-ex", "stepi 2"], capture_output=True,
+                         text=True, timeout=60, cwd=Path(__file__).parents[2])
+    assert "step at 0000:7c06" in out.stdout and "icount 2" in out.stdout, out.stdout
