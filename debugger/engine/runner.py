@@ -172,6 +172,9 @@ def run_finish(s: "Session") -> StopEvent:
                 code = m.mem.read_linear(pc, 16)
             except Exception:
                 code = b""
+            if code and m.bios.vector_at(pc) is not None:
+                # A BIOS entry stub: this step runs the service and then the stub's IRET.
+                pc, code = pc + 1, code[1:]
             ins = decode_one(code, pc, st.bits) if code else None
             is_ret = ins is not None and ins.mnemonic.startswith(("ret", "iret"))
             ev = w.step_once()

@@ -35,3 +35,18 @@ def test_step_n_via_cli_batch():
                           "-ex", "catch mode", "-ex", "stepi 2"], capture_output=True,
                          text=True, timeout=60, cwd=Path(__file__).parents[2])
     assert "step at 0000:7c06" in out.stdout and "icount 2" in out.stdout, out.stdout
+
+
+def test_finish_at_a_bios_stub_returns_to_the_caller():
+    """At a BIOS entry stub (the guest's INT just delivered), `finish` runs the service and
+    the stub's IRET and stops after the guest's INT -- not at some later RET."""
+    s = demo_session("hello", native=False)
+    while s.machine.bios.vector_at(s.state().pc) is None:
+        s.step()
+    st = s.state()
+    ret_cs, ret_ip = s.read_memory(st.sp_linear + 2, 2), s.read_memory(st.sp_linear, 2)
+    ic = s.icount
+    ev = s.finish()
+    assert ev.kind == "finish" and ev.icount == ic + 1, ev.summary()
+    assert (ev.cs, ev.eip) == (int.from_bytes(ret_cs, "little"), int.from_bytes(ret_ip, "little"))
+    assert ev.instruction == "iret"
