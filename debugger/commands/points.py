@@ -194,7 +194,10 @@ def complete_catch(ctx: "CommandContext", text: str) -> Iterable[str]:
          help="Stop on an event. KIND: " + ", ".join(CATCH_KINDS) + ".\n"
               "catch vm86 [enter|leave]   catch vmx-invalid [PROFILE...]   catch int 0x13 [AH]\n"
               "catch sreg [ds ...]   catch cr [cr0 ...]   catch io [PORT [LAST]]   "
-              "catch exception [VEC]\n'fail' at the end makes a batch run exit with code 1 when "
+              "catch exception [VEC]\ncatch bios [VEC [AH]] stops on the call, before the service "
+              "runs: CS:IP is the BIOS entry stub (F000:xxxx) and the registers are those the guest "
+              "passed (AH = function); 'finish' runs the service and returns to the caller, "
+              "'nexti' runs it and stops at the stub's IRET with its results.\n'fail' at the end makes a batch run exit with code 1 when "
               "it fires.")
 def catch(ctx: "CommandContext", args: str) -> str:
     words = args.split()
