@@ -182,7 +182,7 @@ def run_finish(s: "Session") -> StopEvent:
                 return ev
             if is_ret and s.state().sp_linear > sp0:
                 return make_stop(s, "finish", f"returned by {ins.text}" if ins else "",
-                                 insn_pc=pc, insn_bytes=code)
+                                 insn_pc=pc, insn_bytes=code, bits=st.bits)
         return make_stop(s, "budget", "finish gave up after 50 million instructions")
     finally:
         w.disarm()

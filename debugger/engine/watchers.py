@@ -513,7 +513,9 @@ class Watchers:
             return self._runner.machine_stop(self.s, r, None)
         if r.reason == Stop.EVENT and self._event is not None:
             return self._check_event(*self._event, None, b"")
-        if r.reason == Stop.EXIT:
+        if r.reason in (Stop.EXIT, Stop.BUDGET):
+            # (a budget can end where a breakpoint is: the next run would start there and
+            # execute it, so it is checked now, as after an exact step)
             return self._check_breakpoint(r)
         return None
 

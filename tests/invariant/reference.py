@@ -24,7 +24,7 @@ its ignore count, a point not reached is left as it was):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
 from unicorn import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE
 
@@ -77,22 +77,24 @@ class _P:
 
 
 class Reference:
-    def __init__(self, session: Any, specs: list[Spec], cap: int) -> None:
-        """`session`: a fresh Session used only for its Machine and its expression evaluator
-        (positioned where the example starts)."""
-        self.s = session
-        self.m = session.machine
+    def __init__(self, make: Callable[[], Any], specs: list[Spec], cap: int,
+                 history: bool = False) -> None:
+        """`make()`: a fresh Session, positioned where the example starts, used only for its
+        Machine and its expression evaluator.  `history`: keep every step's state and the
+        stop a point would make there (for the reverse commands)."""
+        self.make = make
         self.cap = cap
         self.steps = 0
-        self.m.event_filter = self._on_event
-        self.m.bus.watchers.append(self._on_io)
         self._event: tuple[str, dict[str, Any]] | None = None
         self._io: list[tuple[str, int, int, int]] = []
         self._acc: list[tuple[str, int, int]] = []
         self._vcache: dict[Any, bool] = {}
-        uc = self.m.uc
-        uc.hook_add(UC_HOOK_MEM_WRITE | UC_HOOK_MEM_READ, self._on_mem)
-        uc.ctl_flush_tb()
+        self._dry = False
+        session = self._attach(make())
+        self.history = history
+        self.start = (self.m.icount, self.state())
+        # per step: (icount after it, state after it, the stop a point would make there)
+        self.hist: list[tuple[int, Any, RefStop | None]] = []
         self.points: list[_P] = []
         for i, sp in enumerate(specs, 1):
             p = _P(i, sp, sp.ignore)
@@ -106,6 +108,25 @@ class Reference:
             elif sp.what == "regwatch":
                 p.last = self._eval(sp.args[0])
             self.points.append(p)
+
+    def _attach(self, session: Any) -> Any:
+        self.s = session
+        self.m = m = session.machine
+        m.event_filter = self._on_event
+        m.bus.watchers.append(self._on_io)
+        m.uc.hook_add(UC_HOOK_MEM_WRITE | UC_HOOK_MEM_READ, self._on_mem)
+        m.uc.ctl_flush_tb()
+        return session
+
+    def _goto(self, index: int) -> None:
+        """Back to the position after step `index` of the history (-1: the start), by running
+        the same steps again on a new machine."""
+        self._attach(self.make())
+        for _ in range(index + 1):
+            self.m.run(1)
+        self.m._bios_asked = None         # (what a restore does: see Machine.restore)
+        self.s._mut += 1
+        del self.hist[index + 1:]
 
     # -- observation ---------------------------------------------------------------------------
     def _on_event(self, kind: str, details: dict[str, Any]) -> bool:
@@ -142,6 +163,8 @@ class Reference:
                     return False
             except Exception:
                 return True
+        if self._dry:
+            return True
         if p.ignore > 0:
             p.ignore -= 1
             return False
@@ -185,7 +208,19 @@ class Reference:
         self.prev = after
         insn = (pc, code, bits) if m.icount > ic else None
         if r.reason in _FINAL:
-            return self._stop(_FINAL[r.reason], final=True)
+            stop = self._stop(_FINAL[r.reason], final=True)
+            if self.history:
+                self.hist.append((m.icount, after, None))
+            return stop
+        if self.history:
+            self._dry = True              # what would stop here, ignore counts aside
+            try:
+                self.hist.append((m.icount, after, self._check(st0, after, insn)))
+            finally:
+                self._dry = False
+        return self._check(st0, after, insn)
+
+    def _check(self, st0: Any, after: Any, insn: Any) -> RefStop | None:
         return (self._check_event(insn, after) or self._check_mem(insn)
                 or self._check_io(insn) or self._check_trans(st0, after, insn)
                 or self._check_regs(insn) or self._check_break(after))
@@ -259,12 +294,15 @@ class Reference:
             if p.catch in ("vmx-invalid", "vmx-valid"):
                 for prof in p.args:
                     now = self._verdict(after, prof)
-                    was, p.verdicts[prof] = p.verdicts[prof], now
+                    if self._dry:
+                        was = self._verdict(before, prof)
+                    else:
+                        was, p.verdicts[prof] = p.verdicts[prof], now
                     if (p.catch == "vmx-invalid" and was and not now) or (
                             p.catch == "vmx-valid" and not was and now):
                         if self._passes(p):
                             # (the other profiles of this catchpoint follow too)
-                            for other in p.args:
+                            for other in p.args if not self._dry else ():
                                 p.verdicts[other] = self._verdict(after, other)
                             return self._stop(p.catch, insn=insn, point=p.number)
                 continue
@@ -291,7 +329,7 @@ class Reference:
     def _check_regs(self, insn: Any) -> RefStop | None:
         changed = []
         for p in self.points:
-            if p.spec.what != "regwatch":
+            if p.spec.what != "regwatch" or self._dry:
                 continue
             try:
                 v = self._eval(p.spec.args[0])
@@ -377,4 +415,42 @@ class Reference:
                 if ins is not None and ins.mnemonic.startswith(("ret", "iret")) and \
                         self.prev.sp_linear > sp0:
                     return self._stop("finish", insn=(st.pc, code, st.bits))
+        if cmd.name.startswith("reverse"):
+            return self._reverse(cmd)
         raise ValueError(cmd.name)
+
+    def _state_at(self, icount: int) -> int:
+        """The history index of the position at `icount` (-1: the start): after the last step
+        that ends there (a fault or interrupt delivered before the next instruction included)."""
+        for i in range(len(self.hist) - 1, -1, -1):
+            if self.hist[i][0] == icount:
+                return i
+            if self.hist[i][0] < icount:
+                break
+        return -1
+
+    def _at(self, index: int) -> Any:
+        return self.hist[index][1] if index >= 0 else self.start[1]
+
+    def _reverse(self, cmd: Cmd) -> RefStop:
+        first, now = self.start[0], self.m.icount
+        if cmd.name == "reverse-stepi":
+            if now <= first:
+                return self._stop("history")
+            self._goto(self._state_at(max(first, now - cmd.arg)))
+            return self._stop("step")
+        if cmd.name == "reverse-continue":
+            for i in range(len(self.hist) - 1, -1, -1):
+                ic, _, fire = self.hist[i]
+                if fire is not None and ic < now:
+                    self._goto(i)
+                    return fire
+        elif cmd.name == "reverse-finish":
+            sp0 = self.state().sp_linear
+            for c in range(now - 1, first - 1, -1):
+                i = self._state_at(c)
+                if self._at(i).sp_linear > sp0:
+                    self._goto(i)
+                    return self._stop("finish")
+        self._goto(-1)
+        return self._stop("history")

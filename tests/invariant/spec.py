@@ -28,7 +28,8 @@ class Spec:
 
 @dataclass(frozen=True)
 class Cmd:
-    name: str                      # "stepi" | "nexti" | "continue" | "until" | "finish"
+    name: str                      # "stepi" | "nexti" | "continue" | "until" | "finish" |
+    #                                "reverse-stepi" | "reverse-continue" | "reverse-finish"
     arg: Any = None
 
     def text(self) -> str:
@@ -72,4 +73,10 @@ def run_session(s: Any, cmd: Cmd) -> Any:
         return s.until(cmd.arg)
     if cmd.name == "finish":
         return s.finish()
+    if cmd.name == "reverse-stepi":
+        return s.timeline.reverse_stepi(cmd.arg)
+    if cmd.name == "reverse-continue":
+        return s.timeline.reverse_continue()
+    if cmd.name == "reverse-finish":
+        return s.timeline.reverse_finish()
     raise ValueError(cmd.name)

@@ -50,3 +50,35 @@ def test_finish_at_a_bios_stub_returns_to_the_caller():
     assert ev.kind == "finish" and ev.icount == ic + 1, ev.summary()
     assert (ev.cs, ev.eip) == (int.from_bytes(ret_cs, "little"), int.from_bytes(ret_ip, "little"))
     assert ev.instruction == "iret"
+
+
+@pytest.mark.parametrize("native", [False, True])
+@pytest.mark.parametrize("count", [1, 2, 27])
+def test_a_budget_that_ends_on_a_breakpoint_reports_the_breakpoint(native, count):
+    """`stepi N` / `continue` with a budget that ends exactly at a breakpoint stops there as a
+    breakpoint (as a single step does), in the fast path too."""
+    from debugger.engine import runner
+
+    if native and not runner.native_available():
+        pytest.skip("native fast path not built")
+    probe = demo_session("longmode", native=native)
+    probe.cont(max_insns=27 + count)
+    target = probe.state().pc
+    s = demo_session("longmode", native=native)
+    s.cont(max_insns=27)
+    bp = s.break_at(target)
+    ev = s.cont(max_insns=count)
+    assert (ev.kind, ev.icount, ev.point) == ("breakpoint", 27 + count, bp.number), ev.summary()
+    s2 = demo_session("longmode", native=native)
+    s2.cont(max_insns=27)
+    s2.break_at(target)
+    ev = s2.step(count)
+    assert (ev.kind, ev.icount) == ("breakpoint", 27 + count), ev.summary()
+
+
+def test_finish_names_the_return_in_the_code_size_it_ran_in():
+    """A `finish` ended by an IRETD that enters vm86 names `iretd` (32-bit), not `iret`."""
+    s = demo_session("vm86", native=False)
+    s.cont(max_insns=1140)
+    ev = s.finish()
+    assert ev.kind == "finish" and ev.instruction == "iretd", (ev.summary(), ev.instruction)
