@@ -261,6 +261,8 @@ class Watchers:
             code = m.mem.read_linear(pc, 16)
         except (PageFault, MemoryError_):
             code = b""
+        if code[:1] == b"\xcc" and m.bios.vector_at(pc) is not None:
+            pc, code = pc + 1, code[1:]     # a BIOS stub: the service, then the stub's IRET
         olds = {id(w): self._read_watch(w) for w in self.mems}
         self._mem_hits.clear()
         self._io_hits.clear()

@@ -193,11 +193,7 @@ class Reference:
         if self.steps > self.cap:
             raise TooLong
         st0 = self.prev
-        pc = st0.pc
-        try:
-            code = m.mem.read_linear(pc, 16)
-        except Exception:
-            code = b""
+        pc, code = self._insn_at(st0)
         bits = st0.bits
         self._event, self._io, self._acc = None, [], []
         ic = m.icount
@@ -219,6 +215,18 @@ class Reference:
             finally:
                 self._dry = False
         return self._check(st0, after, insn)
+
+    def _insn_at(self, st: Any) -> tuple[int, bytes]:
+        """The instruction a step from `st` executes: at a BIOS entry stub (INT3 then IRET),
+        the service runs in the INT3's place and the instruction is the IRET."""
+        pc = st.pc
+        try:
+            code = self.m.mem.read_linear(pc, 16)
+        except Exception:
+            return pc, b""
+        if code[:1] == b"\xcc" and self.m.bios.vector_at(pc) is not None:
+            return pc + 1, code[1:]
+        return pc, code
 
     def _check(self, st0: Any, after: Any, insn: Any) -> RefStop | None:
         return (self._check_event(insn, after) or self._check_mem(insn)
@@ -404,17 +412,14 @@ class Reference:
             sp0 = self.prev.sp_linear
             while True:
                 st = self.prev
-                try:
-                    code = m.mem.read_linear(st.pc, 16)
-                except Exception:
-                    code = b""
-                ins = decode_one(code, st.pc, st.bits) if code else None
+                pc, code = self._insn_at(st)
+                ins = decode_one(code, pc, st.bits) if code else None
                 ev = self.step()
                 if ev is not None:
                     return ev
                 if ins is not None and ins.mnemonic.startswith(("ret", "iret")) and \
                         self.prev.sp_linear > sp0:
-                    return self._stop("finish", insn=(st.pc, code, st.bits))
+                    return self._stop("finish", insn=(pc, code, st.bits))
         if cmd.name.startswith("reverse"):
             return self._reverse(cmd)
         raise ValueError(cmd.name)
