@@ -70,7 +70,7 @@ class Watchers:
         self._io_hits: list[tuple[Point, str, int, int, int, int]] = []
         self._event: tuple[str, dict[str, Any]] | None = None
         self._det_hit: tuple[int, int] | None = None
-        self._verdicts: dict[str, bool] = {}
+        self._verdicts: dict[tuple[int, str], bool] = {}
         self._bits: int | None = None
         self._suspect: tuple[int, int] | None = None
         self._limit = 1 << 62
@@ -159,8 +159,9 @@ class Watchers:
             for c in self.trans:
                 if c.catch in ("vmx-invalid", "vmx-valid"):
                     for prof in c.args:
-                        if prof not in self._verdicts:
-                            self._verdicts[prof] = self.s.check(prof, self._state).ok
+                        if (c.number, prof) not in self._verdicts:
+                            self._verdicts[(c.number, prof)] = self.s.check(prof,
+                                                                            self._state).ok
         self._det_prev = self.m.icount
         if getattr(self, "_native", None) is not None:
             self._native.sync(self.m.icount)
@@ -186,20 +187,14 @@ class Watchers:
     def _io_cb(self, direction: str, port: int, size: int, value: int) -> None:
         if self.muted:
             return
-        hit = None
-        for w in self.ios:
-            if w.first <= port <= w.last and w.direction in ("both", direction):
-                hit = w
-                break
-        if hit is None:
-            for c in self.io_catches:
-                ports = c.args
-                if not ports or ports[0] <= port <= ports[-1]:
-                    hit = c
-                    break
-        if hit is None:
+        # every matching point (watches first): one whose condition is false leaves the next
+        hits: list[Point] = [w for w in self.ios if w.first <= port <= w.last
+                             and w.direction in ("both", direction)]
+        hits += [c for c in self.io_catches if not c.args or c.args[0] <= port <= c.args[-1]]
+        if not hits:
             return
-        self._io_hits.append((hit, direction, port, size, value, self.m.icount))
+        for hit in hits:
+            self._io_hits.append((hit, direction, port, size, value, self.m.icount))
         if not self.exact:
             m = self.m
             self._hit_icount = m.running_icount()
@@ -359,38 +354,40 @@ class Watchers:
         if self.log is not None:
             self.log.transition(before, after, found, insn_pc, code, self._bits)
         hit: StopEvent | None = None
+        # Every vmx catchpoint follows each of its profiles' verdicts itself, at every check
+        # (one stopping does not leave the others' verdicts behind).
+        flips: dict[int, list[tuple[str, Any]]] = {}
+        for c in self.trans:
+            if c.catch in ("vmx-invalid", "vmx-valid"):
+                for prof in c.args:
+                    v = self.s.check(prof, after)
+                    was = self._verdicts.get((c.number, prof), True)
+                    self._verdicts[(c.number, prof)] = v.ok
+                    if (c.catch == "vmx-invalid" and was and not v.ok) or (
+                            c.catch == "vmx-valid" and not was and v.ok):
+                        flips.setdefault(c.number, []).append((prof, v))
         for c in self.trans:
             if hit is not None:
                 break
             if c.catch in ("vmx-invalid", "vmx-valid"):
-                for prof in c.args:
-                    v = self.s.check(prof, after)
-                    was = self._verdicts.get(prof, True)
-                    self._verdicts[prof] = v.ok
-                    became_bad = was and not v.ok
-                    became_ok = not was and v.ok
-                    if (c.catch == "vmx-invalid" and became_bad) or (
-                            c.catch == "vmx-valid" and became_ok):
-                        if not self._passes(c):
-                            continue
-                        rules = [x.rule for x in v.violations]
-                        msg = (f"not enterable under {prof}: {', '.join(rules)}"
-                               if became_bad else f"enterable again under {prof}")
-                        hit = self._make(
-                            self.s, c.catch, msg, insn_pc=insn_pc, insn_bytes=code,
-                            details={"profile": prof, "rules": rules,
-                                     "violations": [{"rule": x.rule, "field": x.field,
-                                                     "register": x.register} for x in
-                                                    v.violations]},
-                            point=c.number, changes=[ch for t in found for ch in t.changes])
-                        hit = self._stop_point(c, hit)
-                        break
+                if c.number in flips and self._passes(c):
+                    prof, v = flips[c.number][0]
+                    rules = [x.rule for x in v.violations]
+                    msg = (f"not enterable under {prof}: {', '.join(rules)}"
+                           if not v.ok else f"enterable again under {prof}")
+                    hit = self._stop_point(c, self._make(
+                        self.s, c.catch, msg, insn_pc=insn_pc, insn_bytes=code,
+                        details={"profile": prof, "rules": rules,
+                                 "violations": [{"rule": x.rule, "field": x.field,
+                                                 "register": x.register}
+                                                for x in v.violations]},
+                        point=c.number, changes=[ch for t in found for ch in t.changes]))
                 continue
             for t in found:
                 if not _matches(c, t.kind, t.details):
                     continue
                 if not self._passes(c):
-                    continue
+                    break                 # (one hit per catchpoint per instruction)
                 hit = self._stop_point(c, self._make(
                     self.s, t.kind, "; ".join(str(ch) for ch in t.changes), insn_pc=insn_pc,
                     insn_bytes=code, changes=t.changes, details=dict(t.details),
@@ -399,15 +396,17 @@ class Watchers:
         return hit
 
     def _check_exprs(self, insn_pc: int | None, code: bytes) -> StopEvent | None:
-        for w in self.exprs:
+        changed = []
+        for w in self.exprs:          # every watch takes its new value, stopping or not
             try:
                 v = self.s.eval(w.expr)
             except Exception:
                 continue
             if v != w.last_value:
-                old, w.last_value = w.last_value, v
-                if not self._passes(w):
-                    continue
+                changed.append((w, w.last_value, v))
+                w.last_value = v
+        for w, old, v in changed:
+            if self._passes(w):
                 return self._stop_point(w, self._make(
                     self.s, "watchpoint", f"{w.text}: {old:#x} -> {v:#x}" if old is not None
                     else f"{w.text} = {v:#x}", insn_pc=insn_pc, insn_bytes=code,

@@ -17,7 +17,8 @@ its ignore count, a point not reached is left as it was):
    order of first access);
 4. an I/O access: every I/O watchpoint matching port, direction and value, then every `catch io`;
 5. a transition catchpoint (in point order; `vmx-invalid`/`vmx-valid`: each catchpoint follows
-   each of its profiles' verdicts itself, from the state at the start of the command);
+   each of its profiles' verdicts itself, at every step, from the state at the start of the
+   command, and is considered once when one of them changes the way it watches);
 6. a register watch whose value changed (every one is updated each step);
 7. a breakpoint at the next instruction's linear (or physical) address.
 """
@@ -296,9 +297,8 @@ class Reference:
 
     def _check_trans(self, before: Any, after: Any, insn: Any) -> RefStop | None:
         found = None
+        flipped = set()            # every vmx catchpoint follows its verdicts at every step
         for p in self.points:
-            if p.catch not in _TRANS:
-                continue
             if p.catch in ("vmx-invalid", "vmx-valid"):
                 for prof in p.args:
                     now = self._verdict(after, prof)
@@ -308,11 +308,13 @@ class Reference:
                         was, p.verdicts[prof] = p.verdicts[prof], now
                     if (p.catch == "vmx-invalid" and was and not now) or (
                             p.catch == "vmx-valid" and not was and now):
-                        if self._passes(p):
-                            # (the other profiles of this catchpoint follow too)
-                            for other in p.args if not self._dry else ():
-                                p.verdicts[other] = self._verdict(after, other)
-                            return self._stop(p.catch, insn=insn, point=p.number)
+                        flipped.add(p.number)
+        for p in self.points:
+            if p.catch not in _TRANS:
+                continue
+            if p.catch in ("vmx-invalid", "vmx-valid"):
+                if p.number in flipped and self._passes(p):
+                    return self._stop(p.catch, insn=insn, point=p.number)
                 continue
             if found is None:
                 found = diff_states(before, after)

@@ -30,6 +30,21 @@ CASES = {
     # a stop made by the step from a BIOS stub names the stub's IRET, not its INT3
     "stop-after-bios-service": ("hello", 46, [Spec("catch", ("sreg", "cs"))],
                                 [Cmd("stepi", 1), Cmd("stepi", 50)]),
+    # vmx-invalid and vmx-valid on one profile: each catchpoint follows the verdict itself
+    "vmx-invalid-and-valid": ("pmode", 0, [Spec("catch", ("vmx-invalid", "vmx")),
+                                           Spec("catch", ("vmx-valid", "vmx"))],
+                              [Cmd("continue", 3000)] * 4),
+    # two I/O watchpoints on one port: the second is considered when the first's value
+    # condition is false
+    "io-two-watches": ("hello", 0, [Spec("io", (0x3F8, 0x3FF, "both", "$value == 0x12345")),
+                                    Spec("io", (0x3F8, 0x3FF, "both", None))],
+                       [Cmd("continue", 3000)]),
+    # two register watches changing at one instruction: both take the new value
+    "regwatch-same-insn": ("pmode", 0, [Spec("regwatch", ("cr0",)), Spec("regwatch", ("cr0.pe",))],
+                           [Cmd("continue", 3000)] * 3),
+    # an instruction that reloads several segment registers is one hit of `catch sreg`
+    "sreg-ignore-once-per-insn": ("vm86", 0, [Spec("catch", ("sreg",), None, 1)],
+                                  [Cmd("continue", 3000)] * 3),
     # a budget ending on a breakpoint is a breakpoint stop
     "budget-on-breakpoint": ("longmode", 27, [Spec("break", ("07cb:0003", "segoff"))],
                              [Cmd("continue", 27)]),
