@@ -28,6 +28,7 @@ EVENT_KINDS = ("int", "exception", "irq", "hlt", "bios")
 # Names whose value lives in the transition signature (watchable at block granularity).
 _SIG_NAMES = {"cr0", "cr3", "cr4", "efer", "gdtr", "idtr", "ldtr", "tr", "es", "cs", "ss", "ds",
               "fs", "gs", "vm", "iopl", "cpl", "a20", "mode"}
+_WIDEST = 64           # bytes one memory access can span (XSAVE-sized areas aside)
 _FINAL = {Stop.HALTED, Stop.TRIPLE_FAULT, Stop.RESET, Stop.UNMAPPED, Stop.UNSUPPORTED,
           Stop.INTERRUPT, Stop.BOOT_FAILED}
 
@@ -101,12 +102,15 @@ class Watchers:
             phys = self._watch_phys(w)
             if phys is None:
                 continue
+            # Unicorn matches a hook's range against an access's first byte only: start the
+            # range early enough for the widest access that can end inside the watch.
+            lo, hi = max(0, phys - _WIDEST + 1), phys + w.length - 1
             if w.access in ("write", "access"):
-                self._hooks.append(uc.hook_add(UC_HOOK_MEM_WRITE, self._mem_cb, w, phys,
-                                               phys + w.length - 1))
+                self._hooks.append(uc.hook_add(UC_HOOK_MEM_WRITE, self._mem_cb, (w, phys), lo,
+                                               hi))
             if w.access in ("read", "access"):
-                self._hooks.append(uc.hook_add(UC_HOOK_MEM_READ, self._mem_cb, w, phys,
-                                               phys + w.length - 1))
+                self._hooks.append(uc.hook_add(UC_HOOK_MEM_READ, self._mem_cb, (w, phys), lo,
+                                               hi))
         self._native = None
         if not self.exact and self.watch_transitions:
             if s.native:
@@ -174,9 +178,10 @@ class Watchers:
         return True
 
     def _mem_cb(self, uc: Any, access: int, address: int, size: int, value: int,
-                w: Watchpoint) -> None:
-        if self.muted:
-            return
+                wp: tuple[Watchpoint, int]) -> None:
+        w, phys = wp
+        if self.muted or address + size <= phys or any(h[0] is w for h in self._mem_hits):
+            return                        # (not this watch's bytes; or hit already)
         m = self.m
         at = m.running_icount()
         self._mem_hits.append((w, access, address, size, value))

@@ -79,7 +79,7 @@ class _P:
 
 class Reference:
     def __init__(self, make: Callable[[], Any], specs: list[Spec], cap: int,
-                 history: bool = False) -> None:
+                 history: bool = False, session: Any = None) -> None:
         """`make()`: a fresh Session, positioned where the example starts, used only for its
         Machine and its expression evaluator.  `history`: keep every step's state and the
         stop a point would make there (for the reverse commands)."""
@@ -91,7 +91,7 @@ class Reference:
         self._acc: list[tuple[str, int, int]] = []
         self._vcache: dict[Any, bool] = {}
         self._dry = False
-        session = self._attach(make())
+        session = self._attach(session if session is not None else make())
         self.history = history
         self.start = (self.m.icount, self.state())
         # per step: (icount after it, state after it, the stop a point would make there)

@@ -164,12 +164,12 @@ def check_scenario(name: str, start: int, specs: list[Spec], cmds: list[Cmd],
             rs.machine.run(start)         # positioned counting every instruction (no stops)
         return rs
 
-    ref = Reference(make, specs, CAP, history=tt)
-    at_start = ref.state()
+    rs = make()
+    at_start = rs.machine.state()
     if at_start.pe and not at_start.vm:       # SEG:OFF names a real-mode address only
         specs = [Spec(sp.what, (_linear_of(sp.args[0]), "linear"), sp.condition, sp.ignore)
                  if sp.what == "break" and sp.args[1] == "segoff" else sp for sp in specs]
-        ref = Reference(make, specs, CAP, history=tt)
+    ref = Reference(make, specs, CAP, history=tt, session=rs)
     expected = []
     try:
         for c in cmds:

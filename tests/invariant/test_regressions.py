@@ -45,6 +45,9 @@ CASES = {
     # an instruction that reloads several segment registers is one hit of `catch sreg`
     "sreg-ignore-once-per-insn": ("vm86", 0, [Spec("catch", ("sreg",), None, 1)],
                                   [Cmd("continue", 3000)] * 3),
+    # a write that starts below a watched byte and covers it (push edx onto a watched byte)
+    "watch-overlapping-write": ("hello", 2638, [Spec("watch", (0x7BE8, 1, "write", "linear"))],
+                                [Cmd("continue", 2412)]),
     # a budget ending on a breakpoint is a breakpoint stop
     "budget-on-breakpoint": ("longmode", 27, [Spec("break", ("07cb:0003", "segoff"))],
                              [Cmd("continue", 27)]),
