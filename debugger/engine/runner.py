@@ -131,8 +131,7 @@ def run(s: "Session", max_insns: int | None = None, timeout: float | None = None
 def run_to(s: "Session", address: int, *, kind: str, same_stack: CpuState | None = None
            ) -> StopEvent:
     """Run until execution reaches linear `address` (points stay armed)."""
-    m = s.machine
-    added = address not in m.extra_exits
+    added = address not in s._internal_exits     # (m.extra_exits may still hold it)
     s._internal_exits.add(address)
     try:
         while True:

@@ -48,6 +48,9 @@ CASES = {
     # a write that starts below a watched byte and covers it (push edx onto a watched byte)
     "watch-overlapping-write": ("hello", 2638, [Spec("watch", (0x7BE8, 1, "write", "linear"))],
                                 [Cmd("continue", 2412)]),
+    # `until` twice to one address: the internal stop it sets does not outlive it
+    "until-twice": ("pmode", 368, [], [Cmd("stepi", 1), Cmd("until", "*0x7cbd"),
+                                       Cmd("until", "*0x7cbd"), Cmd("stepi", 50)]),
     # a budget ending on a breakpoint is a breakpoint stop
     "budget-on-breakpoint": ("longmode", 27, [Spec("break", ("07cb:0003", "segoff"))],
                              [Cmd("continue", 27)]),
