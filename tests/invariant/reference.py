@@ -393,7 +393,8 @@ class Reference:
             if cmd.name == "until":
                 target = self.s.resolve(cmd.arg)
             else:
-                ins = decode_one(m.mem.read_linear(st0.pc, 16), st0.pc, st0.bits)
+                pc, code = self._insn_at(st0)
+                ins = decode_one(code, pc, st0.bits) if code else None
                 over = ins is not None and (ins.mnemonic.startswith(
                     ("call", "int", "rep", "loop")) or ins.mnemonic in ("into", "int3", "int1"))
                 if not over:

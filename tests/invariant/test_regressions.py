@@ -51,6 +51,10 @@ CASES = {
     # `until` twice to one address: the internal stop it sets does not outlive it
     "until-twice": ("pmode", 368, [], [Cmd("stepi", 1), Cmd("until", "*0x7cbd"),
                                        Cmd("until", "*0x7cbd"), Cmd("stepi", 50)]),
+    # nexti at a BIOS stub (a budget ended there): the service and its IRET, back at the caller
+    "nexti-at-bios-stub": ("hello", 320, [Spec("break", ("07cb:0006", "segoff"),
+                                               "byte[0x7c00] == 0xfa")],
+                           [Cmd("continue", 632), Cmd("continue", 16), Cmd("nexti")]),
     # a budget ending on a breakpoint is a breakpoint stop
     "budget-on-breakpoint": ("longmode", 27, [Spec("break", ("07cb:0003", "segoff"))],
                              [Cmd("continue", 27)]),
