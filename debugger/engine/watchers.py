@@ -75,6 +75,7 @@ class Watchers:
         self._bits: int | None = None
         self._suspect: tuple[int, int] | None = None
         self._limit = 1 << 62
+        self._cp_asked: tuple[int, int] | None = None
         self._categories = relevant_categories(
             {c.catch for c in self.trans} | ({"vmx-invalid"} if self.log else set()),
             any(_expr_is_fast(w) for w in self.exprs)) if not exact else frozenset()
@@ -330,9 +331,9 @@ class Watchers:
                 return ev
         return self._check_breakpoint(r)
 
-    def _check_event(self, kind: str, details: dict[str, Any], insn_pc: int | None,
-                     code: bytes) -> StopEvent | None:
+    def _event_catches(self, kind: str, details: dict[str, Any]) -> list[Catchpoint]:
         vec = details.get("vector")
+        out = []
         for c in self.events:
             if c.catch != kind:
                 continue
@@ -342,6 +343,13 @@ class Watchers:
                 if len(c.args) > 1:
                     if (self.s.state().rax >> 8) & 0xFF != c.args[1]:
                         continue
+            out.append(c)
+        return out
+
+    def _check_event(self, kind: str, details: dict[str, Any], insn_pc: int | None,
+                     code: bytes) -> StopEvent | None:
+        vec = details.get("vector")
+        for c in self._event_catches(kind, details):
             if not self._passes(c):
                 continue
             name = f"{vec:#04x}" if isinstance(vec, int) else ""
@@ -479,8 +487,11 @@ class Watchers:
         if self.watch_transitions and self._log_only() and self.log is not None \
                 and not self.log.charge_left():
             self._stop_logging()
-        need_cp = bool(self.mems or self.ios or self.io_catches or self.watch_transitions)
+        need_cp = bool(self.mems or self.ios or self.io_catches or self.watch_transitions
+                       or self.events)
         cp = m.checkpoint() if need_cp else None
+        cp_icount = m.icount
+        self._cp_asked = m._bios_asked        # (a BIOS call already stopped at: see _localise)
         self._det_hit = None
         self._mem_hits.clear()
         self._io_hits.clear()
@@ -518,7 +529,12 @@ class Watchers:
         if r.reason in _FINAL:
             return self._runner.machine_stop(self.s, r, None)
         if r.reason == Stop.EVENT and self._event is not None:
-            return self._check_event(*self._event, None, b"")
+            if not self._event_catches(*self._event):
+                return None
+            # A catchpoint's event: step its instruction again exactly, so the stop names it
+            # (and its condition and ignore count are seen once, there).
+            assert cp is not None
+            return self._localise(cp, max(cp_icount, m.icount - 1), m.icount, r)
         if r.reason in (Stop.EXIT, Stop.BUDGET):
             # (a budget can end where a breakpoint is: the next run would start there and
             # execute it, so it is checked now, as after an exact step)
@@ -529,6 +545,7 @@ class Watchers:
         """Go back to `cp`, re-execute to icount `start`, then step exactly past `upto`."""
         m = self.m
         m.restore(cp)
+        m._bios_asked = self._cp_asked        # as at the checkpoint: not a second stop there
         self.muted = True
         try:
             while m.icount < start:

@@ -71,3 +71,21 @@ def test_bios_catch_in_batch_mode():
                           "-ex", "catch bios 0x13 0x02", "-ex", "continue", "-ex", "print/x ah"],
                          capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert "bios at f000:" in out.stdout and "0x2" in out.stdout, out.stdout + out.stderr
+
+
+def test_continue_from_a_bios_stop_does_not_stop_there_again():
+    """Continuing from a `catch bios` stop with an event catchpoint also armed runs the service
+    (a fast run re-stepping from its checkpoint must not ask about that call again)."""
+    s = demo_session("hello")
+    s.catch("bios", 0x10)
+    s.catch("int")
+    ev = s.cont()
+    assert ev.kind in ("bios", "int")
+    seen = set()
+    for _ in range(30):
+        ev = s.cont()
+        if ev.final:
+            break
+        key = (ev.kind, ev.icount, ev.linear)
+        assert key not in seen, ev.summary()
+        seen.add(key)

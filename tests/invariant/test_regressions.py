@@ -55,6 +55,10 @@ CASES = {
     "nexti-at-bios-stub": ("hello", 320, [Spec("break", ("07cb:0006", "segoff"),
                                                "byte[0x7c00] == 0xfa")],
                            [Cmd("continue", 632), Cmd("continue", 16), Cmd("nexti")]),
+    # an event catchpoint found by a fast run names the instruction, as stepping does
+    "fast-event-instruction": ("hello", 443, [Spec("catch", ("int",), None, 5)],
+                               [Cmd("nexti"), Cmd("continue", 2), Cmd("continue", 972),
+                                Cmd("continue", 2)]),
     # a budget ending on a breakpoint is a breakpoint stop
     "budget-on-breakpoint": ("longmode", 27, [Spec("break", ("07cb:0003", "segoff"))],
                              [Cmd("continue", 27)]),
