@@ -24,7 +24,7 @@ from tests.invariant.reference import Reference, TooLong
 from tests.invariant.spec import Cmd, Spec, arm_session, run_session
 
 CAMPAIGN = int(os.environ.get("BOOTDBG_INVARIANT_EXAMPLES", "0"))
-EXAMPLES = CAMPAIGN or 8          # per image in the default run
+EXAMPLES = CAMPAIGN or 6          # per image in the default run
 CAP = 8000                        # reference steps per example
 TOTALS = {"examples": 0, "commands": 0, "stops": 0, "instructions": 0, "engine_runs": 0}
 
