@@ -198,8 +198,12 @@ def complete_catch(ctx: "CommandContext", text: str) -> Iterable[str]:
          help="Stop on an event. KIND: " + ", ".join(CATCH_KINDS) + ".\n"
               "catch vm86 [enter|leave]   catch vmx-invalid [PROFILE...]   catch int 0x13 [AH]\n"
               "catch sreg [ds ...]   catch cr [cr0 ...]   catch io [PORT [LAST]]   "
-              "catch exception [VEC]\n'fail' at the end makes a batch run exit with code 1 when "
-              "it fires.")
+              "catch exception [VEC]\n"
+              "catch bios [VEC [AH]] stops on the call, before the service runs: CS:IP is the "
+              "BIOS entry stub (F000:xxxx) and the registers are those the guest passed (AH = "
+              "function); 'finish', 'nexti' or 'stepi' run the service and the stub's IRET and "
+              "stop after the guest's INT.\n'fail' at the end makes a batch run exit with code 1 "
+              "when it fires.")
 def catch(ctx: "CommandContext", args: str) -> str:
     words = args.split()
     if not words:

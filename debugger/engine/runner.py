@@ -140,8 +140,7 @@ def _run(s: "Session", m: Any, max_insns: int | None, timeout: float | None,
 def run_to(s: "Session", address: int, *, kind: str, same_stack: CpuState | None = None
            ) -> StopEvent:
     """Run until execution reaches linear `address` (points stay armed)."""
-    m = s.machine
-    added = address not in m.extra_exits
+    added = address not in s._internal_exits     # (m.extra_exits may still hold it)
     s._internal_exits.add(address)
     try:
         while True:
@@ -181,6 +180,9 @@ def run_finish(s: "Session") -> StopEvent:
                 code = m.mem.read_linear(pc, 16)
             except Exception:
                 code = b""
+            if code and m.bios.vector_at(pc) is not None:
+                # A BIOS entry stub: this step runs the service and then the stub's IRET.
+                pc, code = pc + 1, code[1:]
             ins = decode_one(code, pc, st.bits) if code else None
             is_ret = ins is not None and ins.mnemonic.startswith(("ret", "iret"))
             ev = w.step_once()
@@ -188,7 +190,7 @@ def run_finish(s: "Session") -> StopEvent:
                 return ev
             if is_ret and s.state().sp_linear > sp0:
                 return make_stop(s, "finish", f"returned by {ins.text}" if ins else "",
-                                 insn_pc=pc, insn_bytes=code)
+                                 insn_pc=pc, insn_bytes=code, bits=st.bits)
         return make_stop(s, "budget", "finish gave up after 50 million instructions")
     finally:
         w.disarm()

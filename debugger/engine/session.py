@@ -387,8 +387,8 @@ class Session:
         """Step over CALL, INT, REP and LOOP: run until the instruction after this one."""
         st = self.state()
         ins = self.disassemble(st.pc, 1)
-        if not ins:
-            return self.step()
+        if not ins or self.machine.bios.vector_at(st.pc) is not None:
+            return self.step()      # (a BIOS stub: the service and its IRET are one step)
         i = ins[0]
         over = i.mnemonic.startswith(("call", "int", "rep", "loop")) or i.mnemonic in (
             "into", "int3", "int1")

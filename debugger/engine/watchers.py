@@ -28,6 +28,7 @@ EVENT_KINDS = ("int", "exception", "irq", "hlt", "bios")
 # Names whose value lives in the transition signature (watchable at block granularity).
 _SIG_NAMES = {"cr0", "cr3", "cr4", "efer", "gdtr", "idtr", "ldtr", "tr", "es", "cs", "ss", "ds",
               "fs", "gs", "vm", "iopl", "cpl", "a20", "mode"}
+_WIDEST = 64           # bytes one memory access can span (XSAVE-sized areas aside)
 _FINAL = {Stop.HALTED, Stop.TRIPLE_FAULT, Stop.RESET, Stop.UNMAPPED, Stop.UNSUPPORTED,
           Stop.INTERRUPT, Stop.BOOT_FAILED}
 
@@ -70,9 +71,11 @@ class Watchers:
         self._io_hits: list[tuple[Point, str, int, int, int, int]] = []
         self._event: tuple[str, dict[str, Any]] | None = None
         self._det_hit: tuple[int, int] | None = None
-        self._verdicts: dict[str, bool] = {}
+        self._verdicts: dict[tuple[int, str], bool] = {}
         self._bits: int | None = None
         self._suspect: tuple[int, int] | None = None
+        self._limit = 1 << 62
+        self._cp_asked: tuple[int, int] | None = None
         self._categories = relevant_categories(
             {c.catch for c in self.trans} | ({"vmx-invalid"} if self.log else set()),
             any(_expr_is_fast(w) for w in self.exprs)) if not exact else frozenset()
@@ -100,12 +103,15 @@ class Watchers:
             phys = self._watch_phys(w)
             if phys is None:
                 continue
+            # Unicorn matches a hook's range against an access's first byte only: start the
+            # range early enough for the widest access that can end inside the watch.
+            lo, hi = max(0, phys - _WIDEST + 1), phys + w.length - 1
             if w.access in ("write", "access"):
-                self._hooks.append(uc.hook_add(UC_HOOK_MEM_WRITE, self._mem_cb, w, phys,
-                                               phys + w.length - 1))
+                self._hooks.append(uc.hook_add(UC_HOOK_MEM_WRITE, self._mem_cb, (w, phys), lo,
+                                               hi))
             if w.access in ("read", "access"):
-                self._hooks.append(uc.hook_add(UC_HOOK_MEM_READ, self._mem_cb, w, phys,
-                                               phys + w.length - 1))
+                self._hooks.append(uc.hook_add(UC_HOOK_MEM_READ, self._mem_cb, (w, phys), lo,
+                                               hi))
         self._native = None
         if not self.exact and self.watch_transitions:
             if s.native:
@@ -158,8 +164,9 @@ class Watchers:
             for c in self.trans:
                 if c.catch in ("vmx-invalid", "vmx-valid"):
                     for prof in c.args:
-                        if prof not in self._verdicts:
-                            self._verdicts[prof] = self.s.check(prof, self._state).ok
+                        if (c.number, prof) not in self._verdicts:
+                            self._verdicts[(c.number, prof)] = self.s.check(prof,
+                                                                            self._state).ok
         self._det_prev = self.m.icount
         if getattr(self, "_native", None) is not None:
             self._native.sync(self.m.icount)
@@ -172,9 +179,10 @@ class Watchers:
         return True
 
     def _mem_cb(self, uc: Any, access: int, address: int, size: int, value: int,
-                w: Watchpoint) -> None:
-        if self.muted:
-            return
+                wp: tuple[Watchpoint, int]) -> None:
+        w, phys = wp
+        if self.muted or address + size <= phys or any(h[0] is w for h in self._mem_hits):
+            return                        # (not this watch's bytes; or hit already)
         m = self.m
         at = m.running_icount()
         self._mem_hits.append((w, access, address, size, value))
@@ -185,20 +193,14 @@ class Watchers:
     def _io_cb(self, direction: str, port: int, size: int, value: int) -> None:
         if self.muted:
             return
-        hit = None
-        for w in self.ios:
-            if w.first <= port <= w.last and w.direction in ("both", direction):
-                hit = w
-                break
-        if hit is None:
-            for c in self.io_catches:
-                ports = c.args
-                if not ports or ports[0] <= port <= ports[-1]:
-                    hit = c
-                    break
-        if hit is None:
+        # every matching point (watches first): one whose condition is false leaves the next
+        hits: list[Point] = [w for w in self.ios if w.first <= port <= w.last
+                             and w.direction in ("both", direction)]
+        hits += [c for c in self.io_catches if not c.args or c.args[0] <= port <= c.args[-1]]
+        if not hits:
             return
-        self._io_hits.append((hit, direction, port, size, value, self.m.icount))
+        for hit in hits:
+            self._io_hits.append((hit, direction, port, size, value, self.m.icount))
         if not self.exact:
             m = self.m
             self._hit_icount = m.running_icount()
@@ -240,6 +242,8 @@ class Watchers:
         self.exact = True
         try:
             for _ in range(size + 1):
+                if m.icount >= self._limit:
+                    break                 # the chunk's budget (stepi N) ends inside the block
                 ev = self.step_once()
                 if ev is not None:
                     return ev
@@ -258,6 +262,8 @@ class Watchers:
             code = m.mem.read_linear(pc, 16)
         except (PageFault, MemoryError_):
             code = b""
+        if code[:1] == b"\xcc" and m.bios.vector_at(pc) is not None:
+            pc, code = pc + 1, code[1:]     # a BIOS stub: the service, then the stub's IRET
         olds = {id(w): self._read_watch(w) for w in self.mems}
         self._mem_hits.clear()
         self._io_hits.clear()
@@ -325,9 +331,9 @@ class Watchers:
                 return ev
         return self._check_breakpoint(r)
 
-    def _check_event(self, kind: str, details: dict[str, Any], insn_pc: int | None,
-                     code: bytes) -> StopEvent | None:
+    def _event_catches(self, kind: str, details: dict[str, Any]) -> list[Catchpoint]:
         vec = details.get("vector")
+        out = []
         for c in self.events:
             if c.catch != kind:
                 continue
@@ -337,6 +343,13 @@ class Watchers:
                 if len(c.args) > 1:
                     if (self.s.state().rax >> 8) & 0xFF != c.args[1]:
                         continue
+            out.append(c)
+        return out
+
+    def _check_event(self, kind: str, details: dict[str, Any], insn_pc: int | None,
+                     code: bytes) -> StopEvent | None:
+        vec = details.get("vector")
+        for c in self._event_catches(kind, details):
             if not self._passes(c):
                 continue
             name = f"{vec:#04x}" if isinstance(vec, int) else ""
@@ -354,38 +367,40 @@ class Watchers:
         if self.log is not None:
             self.log.transition(before, after, found, insn_pc, code, self._bits)
         hit: StopEvent | None = None
+        # Every vmx catchpoint follows each of its profiles' verdicts itself, at every check
+        # (one stopping does not leave the others' verdicts behind).
+        flips: dict[int, list[tuple[str, Any]]] = {}
+        for c in self.trans:
+            if c.catch in ("vmx-invalid", "vmx-valid"):
+                for prof in c.args:
+                    v = self.s.check(prof, after)
+                    was = self._verdicts.get((c.number, prof), True)
+                    self._verdicts[(c.number, prof)] = v.ok
+                    if (c.catch == "vmx-invalid" and was and not v.ok) or (
+                            c.catch == "vmx-valid" and not was and v.ok):
+                        flips.setdefault(c.number, []).append((prof, v))
         for c in self.trans:
             if hit is not None:
                 break
             if c.catch in ("vmx-invalid", "vmx-valid"):
-                for prof in c.args:
-                    v = self.s.check(prof, after)
-                    was = self._verdicts.get(prof, True)
-                    self._verdicts[prof] = v.ok
-                    became_bad = was and not v.ok
-                    became_ok = not was and v.ok
-                    if (c.catch == "vmx-invalid" and became_bad) or (
-                            c.catch == "vmx-valid" and became_ok):
-                        if not self._passes(c):
-                            continue
-                        rules = [x.rule for x in v.violations]
-                        msg = (f"not enterable under {prof}: {', '.join(rules)}"
-                               if became_bad else f"enterable again under {prof}")
-                        hit = self._make(
-                            self.s, c.catch, msg, insn_pc=insn_pc, insn_bytes=code,
-                            details={"profile": prof, "rules": rules,
-                                     "violations": [{"rule": x.rule, "field": x.field,
-                                                     "register": x.register} for x in
-                                                    v.violations]},
-                            point=c.number, changes=[ch for t in found for ch in t.changes])
-                        hit = self._stop_point(c, hit)
-                        break
+                if c.number in flips and self._passes(c):
+                    prof, v = flips[c.number][0]
+                    rules = [x.rule for x in v.violations]
+                    msg = (f"not enterable under {prof}: {', '.join(rules)}"
+                           if not v.ok else f"enterable again under {prof}")
+                    hit = self._stop_point(c, self._make(
+                        self.s, c.catch, msg, insn_pc=insn_pc, insn_bytes=code,
+                        details={"profile": prof, "rules": rules,
+                                 "violations": [{"rule": x.rule, "field": x.field,
+                                                 "register": x.register}
+                                                for x in v.violations]},
+                        point=c.number, changes=[ch for t in found for ch in t.changes]))
                 continue
             for t in found:
                 if not _matches(c, t.kind, t.details):
                     continue
                 if not self._passes(c):
-                    continue
+                    break                 # (one hit per catchpoint per instruction)
                 hit = self._stop_point(c, self._make(
                     self.s, t.kind, "; ".join(str(ch) for ch in t.changes), insn_pc=insn_pc,
                     insn_bytes=code, changes=t.changes, details=dict(t.details),
@@ -394,15 +409,17 @@ class Watchers:
         return hit
 
     def _check_exprs(self, insn_pc: int | None, code: bytes) -> StopEvent | None:
-        for w in self.exprs:
+        changed = []
+        for w in self.exprs:          # every watch takes its new value, stopping or not
             try:
                 v = self.s.eval(w.expr)
             except Exception:
                 continue
             if v != w.last_value:
-                old, w.last_value = w.last_value, v
-                if not self._passes(w):
-                    continue
+                changed.append((w, w.last_value, v))
+                w.last_value = v
+        for w, old, v in changed:
+            if self._passes(w):
                 return self._stop_point(w, self._make(
                     self.s, "watchpoint", f"{w.text}: {old:#x} -> {v:#x}" if old is not None
                     else f"{w.text} = {v:#x}", insn_pc=insn_pc, insn_bytes=code,
@@ -470,8 +487,11 @@ class Watchers:
         if self.watch_transitions and self._log_only() and self.log is not None \
                 and not self.log.charge_left():
             self._stop_logging()
-        need_cp = bool(self.mems or self.ios or self.io_catches or self.watch_transitions)
+        need_cp = bool(self.mems or self.ios or self.io_catches or self.watch_transitions
+                       or self.events)
         cp = m.checkpoint() if need_cp else None
+        cp_icount = m.icount
+        self._cp_asked = m._bios_asked        # (a BIOS call already stopped at: see _localise)
         self._det_hit = None
         self._mem_hits.clear()
         self._io_hits.clear()
@@ -480,6 +500,7 @@ class Watchers:
         if self._native is not None:
             self._native.sync(m.icount)
         self._suspect = None
+        self._limit = m.icount + n         # localising never runs past the chunk's budget
         r = m.run(n)
         if self._native is not None:
             self._det_hit = self._native.hit
@@ -508,8 +529,15 @@ class Watchers:
         if r.reason in _FINAL:
             return self._runner.machine_stop(self.s, r, None)
         if r.reason == Stop.EVENT and self._event is not None:
-            return self._check_event(*self._event, None, b"")
-        if r.reason == Stop.EXIT:
+            if not self._event_catches(*self._event):
+                return None
+            # A catchpoint's event: step its instruction again exactly, so the stop names it
+            # (and its condition and ignore count are seen once, there).
+            assert cp is not None
+            return self._localise(cp, max(cp_icount, m.icount - 1), m.icount, r)
+        if r.reason in (Stop.EXIT, Stop.BUDGET):
+            # (a budget can end where a breakpoint is: the next run would start there and
+            # execute it, so it is checked now, as after an exact step)
             return self._check_breakpoint(r)
         return None
 
@@ -517,6 +545,7 @@ class Watchers:
         """Go back to `cp`, re-execute to icount `start`, then step exactly past `upto`."""
         m = self.m
         m.restore(cp)
+        m._bios_asked = self._cp_asked        # as at the checkpoint: not a second stop there
         self.muted = True
         try:
             while m.icount < start:
@@ -526,7 +555,7 @@ class Watchers:
         finally:
             self.muted = False
         self._sync_baseline()
-        limit = upto + 4
+        limit = min(upto + 4, self._limit - 1)
         self.exact = True
         try:
             while m.icount <= limit:

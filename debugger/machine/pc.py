@@ -127,6 +127,7 @@ class Machine:
         self._install_devices()
         self.bios = Bios(self)
         self._exits_key: object = None
+        self._bios_asked: tuple[int, int] | None = None    # see _bios
         self._fetch_exit: int | None = None         # see _block_lookahead_fault
         self._fetch_exit_was: int | None = None
         self._install_hooks()
@@ -234,6 +235,7 @@ class Machine:
         from debugger.machine import snapshot
 
         snapshot.restore(self, cp)
+        self._bios_asked = None
         self.mutations += 1
         self._device_epoch += 1
         snapshot.devices_restored(self, cp)
@@ -750,6 +752,12 @@ class Machine:
         return None
 
     def _bios(self, vector: int, pc: int) -> RunResult | None:
+        # The event filter sees the call before the service runs (as the guest passed it).
+        if self.event_filter is not None and self._bios_asked != (self.icount, pc) \
+                and self.event_filter("bios", {"vector": vector}):
+            self._bios_asked = (self.icount, pc)      # (resuming here: run the service)
+            return self._result(Stop.EVENT, "bios", event="bios", vector=vector)
+        self._bios_asked = None
         self.mutations += 1
         for fn in self.service_listeners:
             fn(self.icount)
@@ -762,7 +770,7 @@ class Machine:
             return self._result(Stop.UNSUPPORTED, str(exc))
         except StopRequest as req:
             return self._result(req.reason, req.message, **req.details)
-        return self._check_event_filter("bios", {"vector": vector})
+        return None
 
     def _check_event_filter(self, kind: str, details: dict[str, Any]) -> RunResult | None:
         if self.event_filter is not None and self.event_filter(kind, details):

@@ -1,0 +1,69 @@
+"""What each demo image does, so the examples arm points where something happens: the linear
+address executed at every icount, addresses it writes, ports it uses, the vectors it raises.
+
+Recorded once per process by a plain run with Unicorn hooks (only to *choose* inputs; no
+expected answer comes from here)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_WRITE
+
+from tests.conftest import demo_session
+
+__all__ = ["DEMOS", "Profile", "profile"]
+
+DEMOS = ("hello", "pmode", "unreal", "vm86", "longmode", "exceptions", "int13hook-hd")
+
+
+@dataclass
+class Profile:
+    name: str
+    pcs: list[int] = field(default_factory=list)        # linear pc at each icount
+    writes: list[int] = field(default_factory=list)     # written linear addresses (a sample)
+    ports: list[int] = field(default_factory=list)
+    vectors: dict[str, list[int]] = field(default_factory=dict)
+    bios_ah: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.pcs)
+
+
+@lru_cache(maxsize=None)
+def profile(name: str) -> Profile:
+    s = demo_session(name, native=False)
+    m = s.machine
+    p = Profile(name)
+    writes: dict[int, None] = {}
+    ports: dict[int, None] = {}
+    vecs: dict[str, dict[int, None]] = {"int": {}, "exception": {}, "irq": {}, "bios": {}}
+    ahs: dict[tuple[int, int], None] = {}
+
+    def code(uc, address, size, _ud):       # noqa: ANN001
+        p.pcs.append(address)
+
+    def write(uc, access, address, size, value, _ud):      # noqa: ANN001
+        if len(writes) < 4000:
+            writes.setdefault(address, None)
+
+    def event(kind, details):               # noqa: ANN001
+        v = details.get("vector")
+        if kind in vecs and isinstance(v, int):
+            vecs[kind].setdefault(v, None)
+            if kind in ("bios", "int"):
+                ahs.setdefault((v, (m.cpu.gpr(0) >> 8) & 0xFF), None)
+        return False
+
+    m.uc.hook_add(UC_HOOK_CODE, code)
+    m.uc.hook_add(UC_HOOK_MEM_WRITE, write)
+    m.uc.ctl_flush_tb()
+    m.event_filter = event
+    m.bus.watchers.append(lambda d, port, size, value: ports.setdefault(port, None))
+    m.run(200_000)
+    p.writes = sorted(writes)
+    p.ports = sorted(ports)
+    p.vectors = {k: sorted(v) for k, v in vecs.items()}
+    p.bios_ah = sorted(ahs)
+    return p

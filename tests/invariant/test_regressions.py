@@ -1,0 +1,85 @@
+"""Fixed differential examples: each mismatch the harness found (and the issue's defects), run
+against the reference in every engine configuration -- in this process, and once more in a
+process where the native helpers and fast slices are switched off (BOOTDBG_NO_NATIVE=1,
+BOOTDBG_NO_FAST_SLICES=1: the pure-Python fallbacks)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.invariant.spec import Cmd, Spec
+from tests.invariant.test_differential import check_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CASES = {
+    # issue 13 defect 1: stepi N ran past N with a transition catchpoint armed
+    "stepi-n-catch-mode": ("hello", 0, [Spec("catch", ("mode",))], [Cmd("stepi", 2)]),
+    "stepi-n-catch-sreg": ("hello", 0, [Spec("catch", ("sreg",))], [Cmd("stepi", 2)]),
+    "stepi-n-vmx-invalid": ("hello", 0, [Spec("catch", ("vmx-invalid", "kvm"))],
+                            [Cmd("stepi", 2), Cmd("stepi", 3)]),
+    # issue 13 defect 2: catch bios VEC AH compared AH after the service
+    "bios-ah": ("vm86", 0, [Spec("catch", ("bios", 0x13, 0x02))],
+                [Cmd("continue", 3000), Cmd("finish")]),
+    # finish at a BIOS stub returns to the caller
+    "finish-at-bios-stub": ("hello", 46, [], [Cmd("finish")]),
+    # a stop made by the step from a BIOS stub names the stub's IRET, not its INT3
+    "stop-after-bios-service": ("hello", 46, [Spec("catch", ("sreg", "cs"))],
+                                [Cmd("stepi", 1), Cmd("stepi", 50)]),
+    # vmx-invalid and vmx-valid on one profile: each catchpoint follows the verdict itself
+    "vmx-invalid-and-valid": ("pmode", 0, [Spec("catch", ("vmx-invalid", "vmx")),
+                                           Spec("catch", ("vmx-valid", "vmx"))],
+                              [Cmd("continue", 3000)] * 4),
+    # two I/O watchpoints on one port: the second is considered when the first's value
+    # condition is false
+    "io-two-watches": ("hello", 0, [Spec("io", (0x3F8, 0x3FF, "both", "$value == 0x12345")),
+                                    Spec("io", (0x3F8, 0x3FF, "both", None))],
+                       [Cmd("continue", 3000)]),
+    # two register watches changing at one instruction: both take the new value
+    "regwatch-same-insn": ("pmode", 0, [Spec("regwatch", ("cr0",)), Spec("regwatch", ("cr0.pe",))],
+                           [Cmd("continue", 3000)] * 3),
+    # an instruction that reloads several segment registers is one hit of `catch sreg`
+    "sreg-ignore-once-per-insn": ("vm86", 0, [Spec("catch", ("sreg",), None, 1)],
+                                  [Cmd("continue", 3000)] * 3),
+    # a write that starts below a watched byte and covers it (push edx onto a watched byte)
+    "watch-overlapping-write": ("hello", 2638, [Spec("watch", (0x7BE8, 1, "write", "linear"))],
+                                [Cmd("continue", 2412)]),
+    # `until` twice to one address: the internal stop it sets does not outlive it
+    "until-twice": ("pmode", 368, [], [Cmd("stepi", 1), Cmd("until", "*0x7cbd"),
+                                       Cmd("until", "*0x7cbd"), Cmd("stepi", 50)]),
+    # nexti at a BIOS stub (a budget ended there): the service and its IRET, back at the caller
+    "nexti-at-bios-stub": ("hello", 320, [Spec("break", ("07cb:0006", "segoff"),
+                                               "byte[0x7c00] == 0xfa")],
+                           [Cmd("continue", 632), Cmd("continue", 16), Cmd("nexti")]),
+    # an event catchpoint found by a fast run names the instruction, as stepping does
+    "fast-event-instruction": ("hello", 443, [Spec("catch", ("int",), None, 5)],
+                               [Cmd("nexti"), Cmd("continue", 2), Cmd("continue", 972),
+                                Cmd("continue", 2)]),
+    # a budget ending on a breakpoint is a breakpoint stop
+    "budget-on-breakpoint": ("longmode", 27, [Spec("break", ("07cb:0003", "segoff"))],
+                             [Cmd("continue", 27)]),
+    # finish names IRETD (32-bit) when it enters vm86
+    "finish-iretd": ("vm86", 1140, [], [Cmd("finish")]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_case_matches_the_reference(case):
+    check_scenario(*CASES[case])
+
+
+def test_pure_python_fallbacks_match_the_reference():
+    env = dict(os.environ, BOOTDBG_NO_NATIVE="1", BOOTDBG_NO_FAST_SLICES="1",
+               PYTHONPATH=str(ROOT))
+    code = ("from tests.invariant.test_regressions import CASES, check_scenario\n"
+            "from debugger.engine import runner\n"
+            "assert not runner.native_available()\n"
+            "for c in sorted(CASES): check_scenario(*CASES[c])\n"
+            "print('ok', len(CASES))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, cwd=ROOT, timeout=600)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stdout + out.stderr
