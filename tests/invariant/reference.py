@@ -30,7 +30,7 @@ from typing import Any, Callable
 from unicorn import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE
 
 from debugger.checks import evaluate
-from debugger.engine.disasm import decode_one
+from debugger.disasm import decode_one
 from debugger.engine.transitions import diff_states
 from debugger.machine.pc import Stop
 from tests.invariant.spec import Cmd, Spec
