@@ -6,7 +6,7 @@ import socket
 import threading
 from typing import Any
 
-from debugger.gdb.packets import checksum
+from debugger.gdb.packets import checksum, escape
 
 
 class RawClient:
@@ -24,7 +24,7 @@ class RawClient:
         self.sock.sendall(data)
 
     def send(self, payload: bytes | str) -> None:
-        data = payload.encode("latin-1") if isinstance(payload, str) else payload
+        data = escape(payload.encode("latin-1") if isinstance(payload, str) else payload)
         self.sock.sendall(b"$" + data + b"#" + f"{checksum(data):02x}".encode())
 
     def reply(self) -> bytes:
