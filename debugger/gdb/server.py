@@ -268,7 +268,7 @@ class GdbServer:
                             parse_hex(parts[2], "kind"))
         if kind > 4:
             return ""
-        if addr + max(1, size) > 1 << 64:
+        if addr + max(1, size) >= 1 << 64:       # (the engine cannot cover the last byte)
             raise BadPacket(f"Z: {addr:#x}+{size} past the end of the address space")
         key = (kind, addr, size)
         if not insert:

@@ -70,7 +70,7 @@ def test_breakpoint_at_the_top_of_the_address_space_then_step(live):
         reply = c.ask("Z0,ffffffffffffffff,1")
         assert reply == b"OK" or ERROR.fullmatch(reply), reply
         step = c.ask("s")
-        assert step.startswith(b"T05") or ERROR.fullmatch(step), step
+        assert step.startswith(b"T05"), f"stepping failed after Z0 at 2^64-1: {step!r}"
         c.ask("z0,ffffffffffffffff,1")
         _still_serving(live, c)
     finally:
