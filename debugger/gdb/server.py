@@ -294,6 +294,34 @@ class GdbServer:
         return "OK"
 
     # -- running -----------------------------------------------------------------------------------
+    def _interruptible(self, go: Callable[[], Any]) -> tuple[Any, bool]:
+        """Run `go` in a thread while ^C from the client interrupts the session; (its result
+        or the exception it raised, whether the client went away meanwhile)."""
+        assert self.io is not None
+        result: list[Any] = []
+        done = threading.Event()
+        gone = False
+
+        def run_thread() -> None:
+            try:
+                result.append(go())
+            except BaseException as exc:            # reported to the client
+                result.append(exc)
+            finally:
+                done.set()
+        t = threading.Thread(target=run_thread, name="bootdbg-gdb-run", daemon=True)
+        t.start()
+        while not done.is_set():
+            try:
+                if self.io.poll_interrupt(0.05):
+                    self.s.interrupt()
+            except Disconnected:
+                gone = True
+                self.s.interrupt()
+                done.wait()
+        t.join()
+        return result[0], gone
+
     def _timetravel(self) -> Any:
         return getattr(self.s, "timeline", None)
 
@@ -325,33 +353,11 @@ class GdbServer:
 
     def _resume(self, step: bool, run: Callable[[], "StopEvent"] | None = None) -> str:
         assert self.io is not None
-        result: list[Any] = []
-        done = threading.Event()
         gone = False
         if step:
             ev = run() if run is not None else self.s.step(1)
         else:
-            go = run or self.s.cont
-
-            def run_thread() -> None:
-                try:
-                    result.append(go())
-                except BaseException as exc:        # reported to the client as a fault
-                    result.append(exc)
-                finally:
-                    done.set()
-            t = threading.Thread(target=run_thread, name="bootdbg-gdb-run", daemon=True)
-            t.start()
-            while not done.is_set():
-                try:
-                    if self.io.poll_interrupt(0.05):
-                        self.s.interrupt()
-                except Disconnected:
-                    gone = True
-                    self.s.interrupt()
-                    done.wait()
-            t.join()
-            ev = result[0]
+            ev, gone = self._interruptible(run or self.s.cont)
             if isinstance(ev, BaseException):
                 self.log(f"gdbserver: run failed: {ev}")
                 return f"T{SIGSEGV:02x}thread:1;"
@@ -385,7 +391,11 @@ class GdbServer:
     # -- monitor -----------------------------------------------------------------------------------
     def _monitor(self, line: str) -> str:
         assert self.io is not None
-        text = self.run_command(line)
+        text, gone = self._interruptible(lambda: self.run_command(line))   # ^C stops `continue`
+        if gone:
+            raise Disconnected()
+        if isinstance(text, BaseException):
+            raise text
         if text and not text.endswith("\n"):
             text += "\n"
         data = text.encode("utf-8", "replace")

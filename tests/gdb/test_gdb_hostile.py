@@ -122,3 +122,29 @@ def test_negative_register_numbers_are_errors(live):
         assert c.ask("p8") == last
     finally:
         c.close()
+
+
+def test_ctrl_c_stops_a_monitor_continue_on_a_looping_guest():
+    """`monitor continue` on a guest that loops for ever: ^C stops it, the monitor output and
+    OK come back, and the server still serves (it used to block for ever, deaf to ^C)."""
+    import socket
+
+    from debugger.engine.session import Session
+
+    s = Session(IMAGES / "hello.img")
+    live = LiveServer(s)
+    c = live.client()
+    try:
+        assert c.ask("M7c00,2:ebfe") == b"OK"         # jmp $ at 0000:7C00
+        c.send("qRcmd," + b"continue".hex())
+        c.sock.settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            c.reply()                                  # still running
+        c.sock.settimeout(30)
+        c.send_raw(b"\x03")
+        assert c.reply() == b"OK"
+        assert c.ask("?").startswith(b"T")
+        assert c.ask("p8") == (0x7C00).to_bytes(4, "little").hex().encode()
+    finally:
+        c.close()
+    assert live.alive
