@@ -42,9 +42,9 @@ class RspKind(Kind):
         self.count = 0
 
     def reset(self) -> None:
+        """After a hang or a dropped client: a new server (the old one may be stuck)."""
         self._drop()
-        if not self.server.alive:
-            self.setup()
+        self.setup()
 
     def _drop(self) -> None:
         if self.client is not None:
