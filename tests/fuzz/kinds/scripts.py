@@ -7,7 +7,9 @@ from __future__ import annotations
 import io
 import os
 import random
+import signal
 import tempfile
+import threading
 
 from tests.fuzz.engine import ROOT, Kind
 
@@ -52,7 +54,7 @@ def _token(rng: random.Random) -> str:
 
 class ScriptsKind(Kind):
     name = "scripts"
-    limit = 5.0
+    limit = 4.0
 
     def setup(self) -> None:
         from debugger.commands import all_commands
@@ -129,6 +131,17 @@ class ScriptsKind(Kind):
         self.buf.seek(0)
         self.buf.truncate()
         origin = "fuzz"
+        # Long work a script asks for (`stepi 0xffff`) is no hang if Ctrl-C stops it: a
+        # SIGINT part-way through the limit, handled as at the prompt.
+        armed = [True]
+
+        def on_sigint(signum, frame):
+            if armed[0]:
+                raise KeyboardInterrupt
+        old = signal.signal(signal.SIGINT, on_sigint)
+        timer = threading.Timer(self.limit * 0.5, os.kill, (os.getpid(), signal.SIGINT))
+        timer.daemon = True
+        timer.start()
         try:
             self.interp.run_lines([(ln, (origin, i + 1)) for i, ln in
                                    enumerate(text.split("\n"))])
@@ -136,7 +149,13 @@ class ScriptsKind(Kind):
             self.buf.write(str(exc) + "\n")
         except self.SessionOver:
             self._interp()
+        except KeyboardInterrupt:
+            self.interp.cancel()
+            self.buf.write("Interrupted.\n")
         finally:
+            armed[0] = False
+            timer.cancel()
+            signal.signal(signal.SIGINT, old)
             try:
                 self.session.delete()
             except Exception:                    # noqa: BLE001 -- nothing to delete
