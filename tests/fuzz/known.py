@@ -4,4 +4,8 @@ from __future__ import annotations
 
 KNOWN: dict[str, str] = {
     # "KIND/FILE": "owner: what is wrong (issue 14 item)",
+    "dumps/exception-dd57eff9cc05":
+        "tracechk: a QEMU dump with DR4=/DR5= is a TypeError in parse_qemu (issue 14 item 3)",
+    "scripts/output-7e675a5061c3":
+        "issue 14 item 6 (cli?): `until *0xffffffffffffffff` is 'internal error: UcError'",
 }
