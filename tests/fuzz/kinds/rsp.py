@@ -98,7 +98,7 @@ class RspKind(Kind):
             return ""
         pkt = data[1:]
         c.send(pkt)
-        if pkt in (b"k",) or pkt.startswith(b"D"):
+        if pkt.startswith((b"k", b"D")):           # kill / detach: the server hangs up
             self._drop()
             return ""
         resumes = pkt[:1] in (b"c", b"s") or pkt in (b"bc", b"bs") or pkt.startswith(b"vCont;")
