@@ -101,7 +101,8 @@ class RspKind(Kind):
         if pkt.startswith((b"k", b"D")):           # kill / detach: the server hangs up
             self._drop()
             return ""
-        resumes = pkt[:1] in (b"c", b"s") or pkt in (b"bc", b"bs") or pkt.startswith(b"vCont;")
+        resumes = pkt[:1] in (b"c", b"s") or pkt in (b"bc", b"bs") or \
+            pkt.startswith((b"vCont;", b"qRcmd,"))    # (a monitor command may run the guest)
         try:
             if resumes:
                 c.sock.settimeout(0.3)
