@@ -8,6 +8,8 @@ KNOWN: dict[str, str] = {
         "tracechk: a QEMU dump with DR4=/DR5= is a TypeError in parse_qemu (issue 14 item 3)",
     "scripts/output-7e675a5061c3":
         "issue 14 item 6 (cli?): `until *0xffffffffffffffff` is 'internal error: UcError'",
+    "keys/exception-f4d471a71c50":
+        "cli?: `bootdbg run --keys '{nokey}'` is a ValueError traceback (issue 14 item 5)",
     "images/hang-54b211adc41e":
         "machine/speed: HLT with IF=1 in a loop runs ~260 instructions/s (each wake-up through "
         "the PIT/IRQ0 path); cont(max_insns=4000) takes ~15 s (Ctrl-C does stop it)",

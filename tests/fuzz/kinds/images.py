@@ -49,14 +49,15 @@ class ImagesKind(Kind):
         code = code[:n]
         if mode == 1 and len(code) >= 512:
             code[510:512] = b"\x55\xaa"
+        if mode != 2 and rng.randrange(32) == 0:
+            mode = 3                             # a whole new image, opened from bytes
         return bytes([mode]) + bytes(code)
 
     def run(self, data: bytes) -> str:
         if not data:
             return ""
-        mode, code = data[0] % 3, data[1:]
-        self.count += 1
-        if self.count % 32 == 0 and mode != 2:
+        mode, code = data[0] % 4, data[1:]
+        if mode == 3:
             return self._whole_image(code)
         s, cp, at = (self.pm, self.pm_cp, self.pm_pc) if mode == 2 else \
             (self.real, self.real_cp, 0x7C00)

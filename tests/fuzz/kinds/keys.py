@@ -1,7 +1,7 @@
 """Key and serial input strings: random text, key names in braces (valid, unknown, unclosed,
 with modifiers), control characters and non-ASCII, typed into a guest that echoes INT 16h keys
-and COM1 bytes to the serial port (restored from a checkpoint before each input), and every
-64th input through `bootdbg run --keys/--serial-input` as a user would."""
+and COM1 bytes to the serial port (restored from a checkpoint before each input), and 1 input in
+64 through `bootdbg run --keys/--serial-input` as a user would."""
 from __future__ import annotations
 
 import random
@@ -67,13 +67,13 @@ class KeysKind(Kind):
                 parts.append(rng.choice(["{{", "}}", "\\n", "\r\n", "\t", "\b", "\x7f"]))
         keys = "".join(parts)
         serial = rng.randbytes(rng.randrange(0, 64))
-        return keys.encode("utf-8", "surrogatepass") + b"\x00\x1f" + serial
+        cli = b"C" if rng.randrange(64) == 0 else b"K"
+        return cli + keys.encode("utf-8", "surrogatepass") + b"\x00\x1f" + serial
 
     def run(self, data: bytes) -> str:
-        keys_b, _, serial = data.partition(b"\x00\x1f")
+        keys_b, _, serial = data[1:].partition(b"\x00\x1f")
         keys = keys_b.decode("utf-8", "replace")
-        self.count += 1
-        if self.count % 64 == 0:
+        if data[:1] == b"C":                     # through the command line
             return self._cli(keys, serial)
         s = self.session
         self.snapshot.restore(s.machine, self.cp)
