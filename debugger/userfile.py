@@ -107,6 +107,8 @@ def open_image(path: str | Path, *, what: str = "disk image",
             size = os.fstat(fd).st_size
         elif stat.S_ISBLK(mode):
             size = os.lseek(fd, 0, os.SEEK_END)
+        elif stat.S_ISDIR(mode):
+            raise error(f"{path}: is a directory, not a {what}")
         else:
             raise error(f"{path}: {_kind(mode)}, not a {what} (give a file)")
     except BaseException:
