@@ -77,7 +77,6 @@ class ScriptsKind(Kind):
         self.ScriptError, self.SessionOver = ScriptError, SessionOver
         self.snapshot = snapshot
         self.tmp = tempfile.mkdtemp(prefix="bootdbg-fuzz-")
-        os.environ["BOOTDBG_TUI_CONFIG"] = os.path.join(self.tmp, "tui.json")
         self.session = Session(ROOT / "images" / "hello.img")
         self.cp = snapshot.take(self.session.machine)
         self._interp()
