@@ -54,6 +54,8 @@ def _open(path: str | Path, error: type[Exception]) -> BinaryIO:
         raise error(f"{path}: is a directory") from None
     except OSError as exc:
         raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except ValueError:                           # a NUL in the name (from a script line)
+        raise error(f"{path!r}: not a file name") from None
 
 
 def read_capped(path: str | Path, cap: int, *, what: str = "file",
@@ -101,6 +103,8 @@ def open_image(path: str | Path, *, what: str = "disk image",
         raise error(f"{path}: is a directory, not a {what}") from None
     except OSError as exc:
         raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except ValueError:                           # a NUL in the name (from a script line)
+        raise error(f"{path!r}: not a file name") from None
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISREG(mode):

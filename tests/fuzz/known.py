@@ -20,6 +20,12 @@ KNOWN: dict[str, str] = {
         "tracechk: QemuLogError escapes `trace diff` as a traceback (issue 14 item 4)",
     "scripts/output-b34090abdd3e":
         "cli? (commands/points.py): `condition , 010` is 'internal error: IndexError'",
+    "argv/exception-08f610b6233e":
+        "cli?: `bootdbg record --keys ...` with an untypeable key is a ValueError traceback "
+        "(issue 14 item 5)",
+    "argv/exception-4b4536ee6c0b":
+        "cli?: `bootdbg record --keys ...` with an untypeable key is a ValueError traceback "
+        "(issue 14 item 5)",
     "images/hang-54b211adc41e":
         "machine/speed: HLT with IF=1 in a loop runs ~260 instructions/s (each wake-up through "
         "the PIT/IRQ0 path); cont(max_insns=4000) takes ~15 s (Ctrl-C does stop it)",

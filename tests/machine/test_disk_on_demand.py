@@ -144,3 +144,14 @@ def test_an_image_cut_short_under_the_debugger_reads_as_zeros(tmp_path):
     os.truncate(img, 1024)
     assert d.read(1, 1) == b"\x11" * 512
     assert d.read(2, 2) == bytes(1024)
+
+
+def test_a_file_name_with_a_nul_is_one_line():
+    """(A script's `source` or a path built by a program can carry a NUL: ValueError before.)"""
+    from debugger.machine.disk import DiskError, open_disk
+    from debugger.userfile import UserFileError, read_capped
+
+    with pytest.raises(DiskError, match="not a file name"):
+        open_disk("a\x00b.img")
+    with pytest.raises(UserFileError, match="not a file name"):
+        read_capped("a\x00b.bdg", 100)
