@@ -30,10 +30,13 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 def _read(path: str) -> str:
-    try:
-        data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    from debugger.userfile import TEXT_CAP, read_capped, read_stream_capped
+
+    if path == "-":
+        data = read_stream_capped(sys.stdin.buffer, TEXT_CAP, "standard input", what="dump",
+                                  error=UserError)
+    else:
+        data = read_capped(path, TEXT_CAP, what="dump", error=UserError)
     return data.decode("utf-8", errors="replace")
 
 

@@ -4,13 +4,42 @@ from __future__ import annotations
 import select
 import socket
 
-__all__ = ["PacketIO", "Disconnected", "INTERRUPT", "escape", "checksum"]
+__all__ = ["PacketIO", "Disconnected", "BadPacket", "INTERRUPT", "escape", "checksum",
+           "parse_hex", "parse_hex_bytes"]
 
 INTERRUPT = object()     # what `read` returns for a ^C (0x03) from the client
 
 
 class Disconnected(Exception):
     """The client went away."""
+
+
+class BadPacket(ValueError):
+    """A malformed or impossible request: the client gets an `E NN` reply."""
+
+    def __init__(self, message: str, code: int = 0x16) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def parse_hex(text: str, what: str = "number", limit: int = 1 << 64) -> int:
+    """A protocol number: hex digits only (no sign, prefix, blanks or `_`), below `limit`."""
+    if not text or len(text) > 32 or not _HEX.issuperset(text):
+        raise BadPacket(f"bad {what} {text[:40]!r}")
+    value = int(text, 16)
+    if value >= limit:
+        raise BadPacket(f"{what} {value:#x} out of range")
+    return value
+
+
+def parse_hex_bytes(text: str, what: str = "data") -> bytes:
+    """Hex-encoded bytes: an even number of hex digits, nothing else."""
+    if len(text) % 2 or not _HEX.issuperset(text):
+        raise BadPacket(f"bad hex {what}")
+    return bytes.fromhex(text)
 
 
 def checksum(data: bytes) -> int:

@@ -15,7 +15,8 @@ import socket
 import threading
 from typing import TYPE_CHECKING, Any, Callable
 
-from debugger.gdb.packets import INTERRUPT, Disconnected, PacketIO
+from debugger.gdb.packets import (INTERRUPT, BadPacket, Disconnected, PacketIO, parse_hex,
+                                  parse_hex_bytes)
 from debugger.gdb.tdesc import Layout, layout_for
 
 if TYPE_CHECKING:
@@ -88,53 +89,80 @@ class GdbServer:
 
     # -- packets -----------------------------------------------------------------------------------
     def handle(self, pkt: str) -> Any:
+        """The reply to one packet.  The error boundary: whatever goes wrong while serving a
+        request (a malformed number, an address the machine cannot reach, a failure inside the
+        session) becomes an `E NN` reply and one log line; the server keeps serving."""
+        try:
+            return self._dispatch(pkt)
+        except Disconnected:
+            raise
+        except BadPacket as exc:
+            self.log(f"gdbserver: refused {pkt[:40]!r}: {exc}")
+            return f"E{exc.code:02x}"
+        except Exception as exc:                 # noqa: BLE001 -- the boundary, see above
+            from debugger.engine.session import SessionError
+
+            code = 0x0E if isinstance(exc, SessionError) else 0x01
+            self.log(f"gdbserver: {pkt[:40]!r} failed: {type(exc).__name__}: {exc}")
+            return f"E{code:02x}"
+
+    def _dispatch(self, pkt: str) -> Any:
         if not pkt:
             return ""
         c, body = pkt[0], pkt[1:]
-        try:
-            if c == "?":
-                last = self.s.last_stop         # (the end of history is no news to a new client)
-                return self._stop_reply(None if last is None or last.kind == "history" else last,
-                                        SIGTRAP)
-            if c == "g":
-                return self._layout().encode_all(self.s.state())
-            if c == "G":
-                return self._write_all(body)
-            if c == "p":
-                return self._read_reg(int(body, 16))
-            if c == "P":
-                n, _, val = body.partition("=")
-                return self._write_reg(int(n, 16), val)
-            if c == "m":
-                addr, _, n = body.partition(",")
-                return self._read_mem(int(addr, 16), int(n, 16))
-            if c == "M":
-                head, _, data = body.partition(":")
-                addr, _, n = head.partition(",")
-                self.s.write_memory(int(addr, 16), bytes.fromhex(data)[:int(n, 16)])
-                return "OK"
-            if c in ("c", "s"):
-                if body:
-                    self._set_pc(int(body.split(";")[0], 16))
-                return self._resume(step=c == "s")
-            if pkt in ("bc", "bs"):
-                return self._reverse(step=pkt == "bs")
-            if c in "Zz":
-                return self._point(c == "Z", body)
-            if c == "H" or c == "T":
-                return "OK"
-            if c == "D":
-                self.io and self.io.send("OK")
-                return _CLOSE
-            if c == "k":
-                return _CLOSE
-            if c == "q" or c == "Q":
-                return self._query(pkt)
-            if c == "v":
-                return "OK" if pkt == "vKill" or pkt.startswith("vKill;") else ""
-            return ""                                # the rest: not supported
-        except (ValueError, IndexError):
-            return "E01"
+        if c == "?":
+            last = self.s.last_stop         # (the end of history is no news to a new client)
+            return self._stop_reply(None if last is None or last.kind == "history" else last,
+                                    SIGTRAP)
+        if c == "g":
+            return self._layout().encode_all(self.s.state())
+        if c == "G":
+            return self._write_all(body)
+        if c == "p":
+            return self._read_reg(parse_hex(body, "register number"))
+        if c == "P":
+            n, sep, val = body.partition("=")
+            if not sep:
+                raise BadPacket("P without '='")
+            return self._write_reg(parse_hex(n, "register number"), val)
+        if c == "m":
+            addr, _, n = body.partition(",")
+            return self._read_mem(parse_hex(addr, "address"), parse_hex(n, "length"))
+        if c == "M":
+            head, sep, data = body.partition(":")
+            addr, _, n = head.partition(",")
+            a, k, raw = parse_hex(addr, "address"), parse_hex(n, "length"), \
+                parse_hex_bytes(data)
+            if not sep or k != len(raw):
+                raise BadPacket(f"M: length {k} but {len(raw)} bytes of data")
+            if a + k > 1 << 64:
+                raise BadPacket("M: past the end of the address space")
+            try:
+                self.s.write_memory(a, raw)
+            except Exception as exc:         # noqa: BLE001 -- unmapped, faulting, beyond RAM
+                self.log(f"gdbserver: M{a:x},{k:x}: {exc}")
+                return "E0e"
+            return "OK"
+        if c in ("c", "s"):
+            if body:
+                self._set_pc(parse_hex(body.split(";")[0], "address"))
+            return self._resume(step=c == "s")
+        if pkt in ("bc", "bs"):
+            return self._reverse(step=pkt == "bs")
+        if c in "Zz":
+            return self._point(c == "Z", body)
+        if c == "H" or c == "T":
+            return "OK"
+        if c == "D":
+            self.io and self.io.send("OK")
+            return _CLOSE
+        if c == "k":
+            return _CLOSE
+        if c == "q" or c == "Q":
+            return self._query(pkt)
+        if c == "v":
+            return "OK" if pkt == "vKill" or pkt.startswith("vKill;") else ""
+        return ""                                # the rest: not supported
 
     def _query(self, pkt: str) -> Any:
         if pkt.startswith("qSupported"):
@@ -142,8 +170,8 @@ class GdbServer:
             return "PacketSize=4000;qXfer:features:read+;swbreak+;hwbreak+" + reverse
         if pkt.startswith("qXfer:features:read:target.xml:"):
             off, _, n = pkt.rsplit(":", 1)[1].partition(",")
+            o, k = parse_hex(off, "offset"), parse_hex(n, "length")
             xml = self._layout(fresh=True).xml().encode()
-            o, k = int(off, 16), int(n, 16)
             chunk = xml[o:o + k]
             return (b"l" if o + k >= len(xml) else b"m") + chunk
         if pkt.startswith("qXfer:"):
@@ -159,7 +187,7 @@ class GdbServer:
         if pkt.startswith("qSymbol"):
             return "OK"
         if pkt.startswith("qRcmd,"):
-            return self._monitor(bytes.fromhex(pkt[6:]).decode("utf-8", "replace"))
+            return self._monitor(parse_hex_bytes(pkt[6:], "command").decode("utf-8", "replace"))
         return ""
 
     # -- registers ---------------------------------------------------------------------------------
@@ -179,7 +207,7 @@ class GdbServer:
         if n >= len(lay.regs):
             return "E45"
         r = lay.regs[n]
-        value = int.from_bytes(bytes.fromhex(hexval), "little")
+        value = int.from_bytes(parse_hex_bytes(hexval, "register value"), "little")
         if r.write is None:
             return "OK"                          # not modelled (x87/SSE): ignored
         if r.get(self.s.state()) & ((1 << r.bits) - 1) == value:
@@ -234,9 +262,14 @@ class GdbServer:
         from debugger.engine.session import SessionError
 
         parts = body.split(";")[0].split(",")
-        kind, addr, size = int(parts[0]), int(parts[1], 16), int(parts[2], 16)
+        if len(parts) != 3:
+            raise BadPacket("Z/z needs TYPE,ADDR,KIND")
+        kind, addr, size = (parse_hex(parts[0], "type"), parse_hex(parts[1], "address"),
+                            parse_hex(parts[2], "kind"))
         if kind > 4:
             return ""
+        if addr + max(1, size) >= 1 << 64:       # (the engine cannot cover the last byte)
+            raise BadPacket(f"Z: {addr:#x}+{size} past the end of the address space")
         key = (kind, addr, size)
         if not insert:
             number = self.points.pop(key, None)
@@ -253,13 +286,42 @@ class GdbServer:
                 p = self.s.break_at(f"*{addr:#x}")
             else:
                 p = self.s.watch(addr, max(1, size), _WATCH_ACCESS[kind][0])
-        except SessionError:
-            return "E22"
+        except SessionError as exc:
+            self.log(f"gdbserver: Z{kind},{addr:x}: {exc}")
+            return "E16"
         p.silent = True
         self.points[key] = p.number
         return "OK"
 
     # -- running -----------------------------------------------------------------------------------
+    def _interruptible(self, go: Callable[[], Any]) -> tuple[Any, bool]:
+        """Run `go` in a thread while ^C from the client interrupts the session; (its result
+        or the exception it raised, whether the client went away meanwhile)."""
+        assert self.io is not None
+        result: list[Any] = []
+        done = threading.Event()
+        gone = False
+
+        def run_thread() -> None:
+            try:
+                result.append(go())
+            except BaseException as exc:            # reported to the client
+                result.append(exc)
+            finally:
+                done.set()
+        t = threading.Thread(target=run_thread, name="bootdbg-gdb-run", daemon=True)
+        t.start()
+        while not done.is_set():
+            try:
+                if self.io.poll_interrupt(0.05):
+                    self.s.interrupt()
+            except Disconnected:
+                gone = True
+                self.s.interrupt()
+                done.wait()
+        t.join()
+        return result[0], gone
+
     def _timetravel(self) -> Any:
         return getattr(self.s, "timeline", None)
 
@@ -291,33 +353,11 @@ class GdbServer:
 
     def _resume(self, step: bool, run: Callable[[], "StopEvent"] | None = None) -> str:
         assert self.io is not None
-        result: list[Any] = []
-        done = threading.Event()
         gone = False
         if step:
             ev = run() if run is not None else self.s.step(1)
         else:
-            go = run or self.s.cont
-
-            def run_thread() -> None:
-                try:
-                    result.append(go())
-                except BaseException as exc:        # reported to the client as a fault
-                    result.append(exc)
-                finally:
-                    done.set()
-            t = threading.Thread(target=run_thread, name="bootdbg-gdb-run", daemon=True)
-            t.start()
-            while not done.is_set():
-                try:
-                    if self.io.poll_interrupt(0.05):
-                        self.s.interrupt()
-                except Disconnected:
-                    gone = True
-                    self.s.interrupt()
-                    done.wait()
-            t.join()
-            ev = result[0]
+            ev, gone = self._interruptible(run or self.s.cont)
             if isinstance(ev, BaseException):
                 self.log(f"gdbserver: run failed: {ev}")
                 return f"T{SIGSEGV:02x}thread:1;"
@@ -351,7 +391,11 @@ class GdbServer:
     # -- monitor -----------------------------------------------------------------------------------
     def _monitor(self, line: str) -> str:
         assert self.io is not None
-        text = self.run_command(line)
+        text, gone = self._interruptible(lambda: self.run_command(line))   # ^C stops `continue`
+        if gone:
+            raise Disconnected()
+        if isinstance(text, BaseException):
+            raise text
         if text and not text.endswith("\n"):
             text += "\n"
         data = text.encode("utf-8", "replace")
@@ -410,7 +454,10 @@ def serve(session: "Session", host: str, port: int, *, once: bool = False,
             with conn:
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 (log or (lambda t: None))(f"gdbserver: client {peer[0]}:{peer[1]} connected")
-                why = server.serve_socket(conn)
+                try:
+                    why = server.serve_socket(conn)
+                except Exception as exc:         # noqa: BLE001 -- one client never ends the server
+                    why = f"dropped after an internal error: {type(exc).__name__}: {exc}"
                 (log or (lambda t: None))(f"gdbserver: client {why}")
             if once:
                 return

@@ -1,7 +1,9 @@
 """Disk images: floppy and hard-disk geometry, CHS/LBA addressing, copy-on-write sectors.
 
 The user's image file is never modified: guest writes land in an in-memory overlay
-(`Disk.dirty`), which `save()` can write out on request.
+(`Disk.dirty`), which `save()` can write out on request.  An image file is not read whole:
+`ImageFile` reads the sectors the guest asks for (positioned reads), so its size costs
+nothing until the guest reads it.
 """
 from __future__ import annotations
 
@@ -9,10 +11,63 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Disk", "DiskError", "Geometry", "FLOPPY_GEOMETRIES", "open_disk"]
+__all__ = ["Disk", "DiskError", "Geometry", "FLOPPY_GEOMETRIES", "ImageFile", "open_disk",
+           "image_sha256"]
 
 SECTOR = 512
+_PIECE = 1 << 20
+
+
+class ImageFile:
+    """An image file read on demand: `len`, `[i]` and `[a:b]` like the bytes it holds.
+    A file cut short under us reads as zeros past its new end (never a crash)."""
+
+    def __init__(self, fd: int, size: int, label: str) -> None:
+        self.fd, self.size, self.label = fd, size, label
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, key: int | slice) -> Any:
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self.size)
+            data = self._read(start, max(0, stop - start))
+            return data if step == 1 else data[::step]
+        i = key + self.size if key < 0 else key
+        if not 0 <= i < self.size:
+            raise IndexError("image index out of range")
+        return self._read(i, 1)[0]
+
+    def _read(self, offset: int, n: int) -> bytes:
+        out = bytearray()
+        while len(out) < n:
+            try:
+                got = os.pread(self.fd, n - len(out), offset + len(out))
+            except OSError:
+                got = b""
+            if not got:
+                break
+            out += got
+        return bytes(out) + bytes(n - len(out))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "ImageFile":
+        return self                              # read-only: shared by every copy
+
+    def __del__(self) -> None:
+        try:
+            os.close(self.fd)
+        except (OSError, AttributeError, TypeError):
+            pass
+
+
+def image_sha256(data: Any) -> str:
+    """SHA-256 of an image's bytes (an `ImageFile` is hashed piece by piece)."""
+    h = hashlib.sha256()
+    for off in range(0, len(data), _PIECE):
+        h.update(data[off:off + _PIECE])
+    return h.hexdigest()
 
 
 class DiskError(Exception):
@@ -43,7 +98,7 @@ FLOPPY_GEOMETRIES = {
 @dataclass
 class Disk:
     name: str                  # "fda", "hda", ...
-    data: bytes
+    data: Any                  # bytes, or an ImageFile read on demand
     path: str | None = None
     kind: str = "floppy"       # "floppy" | "hd"
     geometry: Geometry = field(default_factory=lambda: FLOPPY_GEOMETRIES[1440 * 1024])
@@ -62,7 +117,10 @@ class Disk:
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+        cached = self.__dict__.get("_sha256")
+        if cached is None or cached[0] is not self.data:
+            cached = self.__dict__["_sha256"] = (self.data, image_sha256(self.data))
+        return cached[1]
 
     def chs_to_lba(self, c: int, h: int, s: int) -> int:
         g = self.geometry
@@ -72,13 +130,13 @@ class Disk:
         if lba < 0 or lba + count > self.sectors:
             raise DiskError(f"{self.name}: sectors {lba}..{lba + count - 1} beyond the end "
                             f"({self.sectors} sectors)")
-        out = bytearray()
-        for n in range(lba, lba + count):
-            if n in self.overlay:
-                out += self.overlay[n]
-            else:
-                chunk = self.data[n * SECTOR:(n + 1) * SECTOR]
-                out += chunk + bytes(SECTOR - len(chunk))
+        out = bytearray(self.data[lba * SECTOR:(lba + count) * SECTOR])
+        out += bytes(count * SECTOR - len(out))
+        if self.overlay:
+            for n in range(lba, lba + count):
+                sec = self.overlay.get(n)
+                if sec is not None:
+                    out[(n - lba) * SECTOR:(n - lba + 1) * SECTOR] = sec
         self.reads += count
         return bytes(out)
 
@@ -95,13 +153,22 @@ class Disk:
         return bool(self.overlay)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        buf = bytearray(self.data)
-        for n, sec in self.overlay.items():
-            end = (n + 1) * SECTOR
-            if len(buf) < end:
-                buf += bytes(end - len(buf))
-            buf[n * SECTOR:end] = sec
-        Path(path).write_bytes(bytes(buf))
+        """The image with the guest's writes, piece by piece (a new file put in place, so
+        saving over the image this disk reads from is safe)."""
+        target = Path(path)
+        tmp = target.with_name(target.name + ".bootdbg-save")
+        size = max(len(self.data), max(self.overlay, default=-1) * SECTOR + SECTOR)
+        with open(tmp, "wb") as f:
+            for off in range(0, size, _PIECE):
+                piece = bytearray(self.data[off:off + _PIECE])
+                piece += bytes(min(_PIECE, size - off) - len(piece))
+                first = off // SECTOR
+                for n in range(first, first + len(piece) // SECTOR):
+                    sec = self.overlay.get(n)
+                    if sec is not None:
+                        piece[(n - first) * SECTOR:(n - first + 1) * SECTOR] = sec
+                f.write(piece)
+        os.replace(tmp, target)
 
 
 def _hd_geometry(size: int) -> Geometry:
@@ -117,16 +184,11 @@ def _hd_geometry(size: int) -> Geometry:
 def open_disk(path: str | os.PathLike[str], name: str | None = None,
               kind: str | None = None, *, boot: bool = False) -> Disk:
     """Open an image file as a disk; `kind` None chooses by size (standard floppy sizes)."""
+    from debugger.userfile import open_image
+
     p = Path(path)
-    if not p.exists():
-        raise DiskError(f"{p}: no such file")
-    if p.is_dir():
-        raise DiskError(f"{p}: is a directory, not a disk image")
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise DiskError(f"{p}: cannot read ({exc.strerror})") from None
-    return disk_from_bytes(data, str(p), name, kind, boot=boot)
+    fd, size = open_image(p, error=DiskError)
+    return disk_from_bytes(ImageFile(fd, size, str(p)), str(p), name, kind, boot=boot)
 
 
 def disk_from_bytes(data: bytes, label: str, name: str | None = None, kind: str | None = None,

@@ -38,8 +38,10 @@ def configured_plugins(path: Path | None = None) -> list[tuple[str, dict[str, st
     if not path.is_file():
         return []
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        from debugger.userfile import CONFIG_CAP, UserFileError, read_capped
+
+        data = tomllib.loads(read_capped(path, CONFIG_CAP, what="config file").decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, UserFileError) as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
     section = data.get("plugins", {})
     load = section.get("load", [])

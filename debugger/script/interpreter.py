@@ -88,15 +88,11 @@ class Interpreter:
             self._collector = saved
 
     def run_file(self, path: str | Path) -> None:
+        from debugger.userfile import SCRIPT_CAP, read_capped
+
         p = Path(os.path.expanduser(str(path)))
-        try:
-            text = p.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            raise ScriptError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise ScriptError(f"{path}: is a directory") from None
-        except OSError as exc:
-            raise ScriptError(f"{path}: {exc.strerror or exc}") from None
+        text = read_capped(p, SCRIPT_CAP, what="script", error=ScriptError).decode(
+            "utf-8", errors="replace")
         if self._depth >= MAX_DEPTH:
             raise ScriptError(f"{path}: scripts nested more than {MAX_DEPTH} deep")
         self._depth += 1

@@ -39,7 +39,7 @@ class VerifyResult:
 class Replay:
     def __init__(self, path: str | Path, *, native: bool | None = None) -> None:
         from debugger.engine.session import Session
-        from debugger.machine.disk import DiskError, disk_from_bytes
+        from debugger.machine.disk import DiskError, disk_from_bytes, image_sha256
         from debugger.machine.pc import MachineConfig
         from debugger.trace.timetravel import attach
 
@@ -66,9 +66,7 @@ class Replay:
                                        + (f" ({r.damage})" if r.damage else ""))
             else:
                 data = _disk_from_path(path, spec)
-            import hashlib
-
-            if hashlib.sha256(data).hexdigest() != spec.get("sha256"):
+            if image_sha256(data) != spec.get("sha256"):
                 raise F.TraceError(f"{path}: disk {name}: SHA-256 differs from the recording")
             try:
                 disks.append(disk_from_bytes(data, str(spec.get("path") or name), name, kind,
@@ -158,12 +156,15 @@ class Replay:
         return res
 
 
-def _disk_from_path(trace: str | Path, spec: dict[str, Any]) -> bytes:
+def _disk_from_path(trace: str | Path, spec: dict[str, Any]) -> Any:
+    from debugger.machine.disk import ImageFile
+    from debugger.userfile import UserFileError, open_image
+
     p = spec.get("path")
     if not p:
         raise F.TraceError(f"{trace}: disk {spec.get('name')} is neither embedded nor has a path")
     try:
-        return Path(p).read_bytes()
-    except OSError as exc:
-        raise F.TraceError(f"{trace}: disk {spec.get('name')}: cannot read {p} "
-                           f"({exc.strerror or exc})") from None
+        fd, size = open_image(str(p))
+    except UserFileError as exc:
+        raise F.TraceError(f"{trace}: disk {spec.get('name')}: {exc}") from None
+    return ImageFile(fd, size, str(p))

@@ -157,15 +157,13 @@ class TuiState:
         return p
 
     def load(self, path: str | Path | None = None, *, missing_ok: bool = False) -> Path:
+        from debugger.userfile import CONFIG_CAP, read_capped
+
         p = Path(path).expanduser() if path else config_path()
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            if missing_ok:
-                return p
-            raise ConfigError(f"{p}: no such file") from None
-        except OSError as exc:
-            raise ConfigError(f"{p}: {exc.strerror or exc}") from None
+        if missing_ok and not os.path.lexists(p):
+            return p
+        text = read_capped(p, CONFIG_CAP, what="layout file", error=ConfigError).decode(
+            "utf-8", errors="replace")
         try:
             cfg = json.loads(text)
         except ValueError as exc:

@@ -1,0 +1,191 @@
+"""The oracle and the campaign loop shared by every fuzz kind."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import random
+import signal
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = Path(__file__).resolve().parent / "corpus"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+BAD_OUTPUT = ("Traceback (most recent call last)", "internal error")
+
+
+class Hang(BaseException):
+    """An input ran past its time limit (raised in the main thread by a timer signal)."""
+
+
+@dataclass
+class Finding:
+    kind: str
+    data: bytes
+    what: str                  # "exception", "hang", "output", "server"
+    detail: str
+
+    @property
+    def name(self) -> str:
+        return hashlib.sha1(self.data).hexdigest()[:12]
+
+    @property
+    def key(self) -> str:
+        """What makes two findings the same bug: where it was raised and its type."""
+        import re
+
+        files = re.findall(r'File "([^"]+)", line (\d+)', self.detail)
+        last = self.detail.strip().splitlines()[-1] if self.detail.strip() else ""
+        etype = re.match(r"\s*([\w.]+)(:|$)", last)
+        internal = re.search(r"internal error: (\w+)", self.detail)
+        return "|".join([self.what, ":".join(files[-1]) if files else "",
+                         etype.group(1) if etype and files else "",
+                         internal.group(1) if internal else ""])
+
+    def save(self) -> Path:
+        d = CORPUS / self.kind
+        d.mkdir(parents=True, exist_ok=True)
+        p = d / f"{self.what}-{self.name}"
+        if not p.exists():
+            p.write_bytes(self.data)
+        return p
+
+
+class Kind:
+    """One input kind: `generate` an input (bytes), `run` it against bootdbg.
+
+    `run` returns the text the user would have seen (checked for tracebacks); it raises only
+    for findings.  `expected` lists the exception types that are one-line user errors."""
+
+    name = "?"
+    limit = 5.0                 # seconds per input
+    expected: tuple[type[BaseException], ...] = ()
+
+    def setup(self) -> None:
+        pass
+
+    def reset(self) -> None:
+        """Called after a hang or an unexpected exception: rebuild whatever may be broken."""
+        self.setup()
+
+    def generate(self, rng: random.Random) -> bytes:
+        raise NotImplementedError
+
+    def run(self, data: bytes) -> str:
+        raise NotImplementedError
+
+    def batch_check(self) -> str | None:
+        """Called every `batch` inputs: a problem description, or None."""
+        return None
+
+    batch = 0
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Raise Hang in the main thread after `seconds` (no-op outside the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def fire(signum: int, frame: Any) -> None:
+        raise Hang()
+    old = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@contextlib.contextmanager
+def captured():
+    """stdout and stderr into one buffer (bootdbg's CLI prints to both)."""
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+        yield buf
+
+
+def judge(kind: Kind, data: bytes) -> Finding | None:
+    """Run one input under the oracle."""
+    try:
+        with time_limit(kind.limit):
+            text = kind.run(data)
+    except Hang:
+        kind.reset()
+        return Finding(kind.name, data, "hang", f"over {kind.limit} s")
+    except kind.expected:
+        return None
+    except (Exception, RecursionError) as exc:  # noqa: BLE001 -- the oracle
+        detail = "".join(traceback.format_exception(exc)[-6:])
+        try:
+            kind.reset()
+        except Exception:                       # noqa: BLE001
+            pass
+        return Finding(kind.name, data, "exception", detail)
+    for bad in BAD_OUTPUT:
+        if text and bad in text:
+            i = text.index(bad)
+            return Finding(kind.name, data, "output", text[max(0, i - 200):i + 600])
+    return None
+
+
+@dataclass
+class Stats:
+    kind: str
+    inputs: int = 0
+    seconds: float = 0.0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.inputs / self.seconds if self.seconds else 0.0
+
+
+def campaign(kind: Kind, *, inputs: int | None = None, seconds: float | None = None,
+             seed: int = 0, on_finding: Callable[[Finding], None] | None = None,
+             save: bool = True, progress: Callable[[Stats], None] | None = None) -> Stats:
+    """Generate and judge inputs until `inputs` are done or `seconds` have passed."""
+    rng = random.Random(seed)
+    stats = Stats(kind.name)
+    kind.setup()
+    start = last = time.monotonic()
+    seen: set[str] = set()
+    while True:
+        now = time.monotonic()
+        if inputs is not None and stats.inputs >= inputs:
+            break
+        if seconds is not None and now - start >= seconds:
+            break
+        data = kind.generate(rng)
+        f = judge(kind, data)
+        stats.inputs += 1
+        if f is None and kind.batch and stats.inputs % kind.batch == 0:
+            problem = kind.batch_check()
+            if problem:
+                f = Finding(kind.name, data, "server", problem)
+                kind.reset()
+        if f is not None:
+            key = f.key
+            if key not in seen:
+                seen.add(key)
+                stats.findings.append(f)
+                if save:
+                    f.save()
+                if on_finding:
+                    on_finding(f)
+        if progress and now - last >= 10:
+            last = now
+            stats.seconds = now - start
+            progress(stats)
+    stats.seconds = time.monotonic() - start
+    return stats
