@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from debugger.cpustate import CpuState, Segment
 
 if TYPE_CHECKING:
-    from debugger.engine.session import Session
+    from debugger.engine.sessionview import SessionView
     from debugger.machine.pc import Machine
 
 __all__ = ["Delivery", "DeliveryLog", "Frame", "backtrace", "attach"]
@@ -117,7 +117,7 @@ class DeliveryLog:
         self.records.append(rec)
 
 
-def attach(session: "Session") -> DeliveryLog:
+def attach(session: "SessionView") -> DeliveryLog:
     log = getattr(session, "deliveries", None)
     if log is None:
         log = DeliveryLog(session.machine)
@@ -138,7 +138,7 @@ class Frame:
     delivery: Delivery | None = None   # the delivery that interrupted this frame
 
 
-def _segment(session: "Session", st: CpuState, selector: int, real: bool) -> Segment | None:
+def _segment(session: "SessionView", st: CpuState, selector: int, real: bool) -> Segment | None:
     if real:
         return Segment(selector=selector, base=(selector & 0xFFFF) << 4, limit=0xFFFF,
                        ar=0x93)
@@ -152,7 +152,7 @@ def _segment(session: "Session", st: CpuState, selector: int, real: bool) -> Seg
         return None
 
 
-def _read(session: "Session", linear: int, width: int) -> int | None:
+def _read(session: "SessionView", linear: int, width: int) -> int | None:
     try:
         return int.from_bytes(session.read_memory(linear, width), "little")
     except Exception:
@@ -185,7 +185,7 @@ def _handled_here(d: Delivery, ctx: _Ctx) -> bool:
     return (ctx.bits == 64) == d.long
 
 
-def _live(session: "Session", d: Delivery) -> bool:
+def _live(session: "SessionView", d: Delivery) -> bool:
     """Does memory still hold the CS:IP this delivery pushed?"""
     w = d.width
     ip = _read(session, d.ip_slot, w)
@@ -195,7 +195,7 @@ def _live(session: "Session", d: Delivery) -> bool:
     return ip == (d.ip & ((1 << (8 * w)) - 1)) and (cs & 0xFFFF) == d.cs
 
 
-def backtrace(session: "Session", limit: int = MAX_FRAMES) -> list[Frame]:
+def backtrace(session: "SessionView", limit: int = MAX_FRAMES) -> list[Frame]:
     st = session.state()
     log = getattr(session, "deliveries", None)
     records = [d for d in (log.records if log else ()) if d.icount <= session.icount]
@@ -263,7 +263,7 @@ def _frame(level: int, ctx: _Ctx, ip: int, how: str, guessed: bool) -> Frame:
     return Frame(level, ctx.cs, ip, lin, ctx.lin(ctx.sp), how, guessed, ctx.bits)
 
 
-def _after_call(session: "Session", ctx: _Ctx, ret: int | None) -> bool:
+def _after_call(session: "SessionView", ctx: _Ctx, ret: int | None) -> bool:
     """Is `ret` (an offset in the frame's CS) just after a call instruction?"""
     from debugger.disasm import disassemble
 
@@ -281,7 +281,7 @@ def _after_call(session: "Session", ctx: _Ctx, ret: int | None) -> bool:
     return False
 
 
-def _entry_frame(session: "Session", ctx: _Ctx, pc: int) -> tuple[int, int | None] | None:
+def _entry_frame(session: "SessionView", ctx: _Ctx, pc: int) -> tuple[int, int | None] | None:
     """At a function's entry (a symbol's start, or push bp): (return slot, caller's bp)."""
     from debugger.disasm import disassemble
 
@@ -302,7 +302,7 @@ def _entry_frame(session: "Session", ctx: _Ctx, pc: int) -> tuple[int, int | Non
     return None
 
 
-def _after_interrupt(session: "Session", st: CpuState, ctx: _Ctx, d: Delivery) -> _Ctx | None:
+def _after_interrupt(session: "SessionView", st: CpuState, ctx: _Ctx, d: Delivery) -> _Ctx | None:
     """The interrupted code's context, from the frame `d` describes."""
     w = d.width
     slot = d.ip_slot
@@ -338,7 +338,7 @@ def _after_interrupt(session: "Session", st: CpuState, ctx: _Ctx, d: Delivery) -
     return _Ctx(bits, d.cs, cs_base, ss_base, sp, ctx.bp, False, False)
 
 
-def format_frames(session: "Session", frames: list[Frame]) -> list[str]:
+def format_frames(session: "SessionView", frames: list[Frame]) -> list[str]:
     out = []
     for f in frames:
         name = session.symbols.describe(f.linear) if session.symbols else None

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from debugger.cpustate import CpuState, Segment
 
 if TYPE_CHECKING:
-    from debugger.engine.session import Session
+    from debugger.engine.sessionview import SessionView
 
 __all__ = ["SessionContext"]
 
@@ -14,7 +14,7 @@ __all__ = ["SessionContext"]
 class SessionContext:
     """Implements `debugger.engine.expr.EvalContext` over a Session (state read once)."""
 
-    def __init__(self, session: "Session") -> None:
+    def __init__(self, session: "SessionView") -> None:
         self._s = session
         self._state: CpuState | None = None
 

@@ -13,19 +13,23 @@ Two ways of running, which must find the same stops:
 """
 from __future__ import annotations
 
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from debugger.cpustate import CpuState
 from debugger.engine.stops import Change, StopEvent
 from debugger.engine.watchers import Watchers
-from debugger.machine.pc import Stop
+from debugger.machine.results import Stop
 
 if TYPE_CHECKING:
     from debugger.engine.session import Session
 
 __all__ = ["run", "run_exact", "run_to", "run_finish", "native_available", "make_stop",
            "machine_stop", "CHUNK"]
+
+# This module as the watchers' `StopMaker` (they never import the runner).
+_SELF = sys.modules[__name__]
 
 CHUNK = 1 << 22          # instructions between checkpoints / time checks in a fast run
 
@@ -77,7 +81,7 @@ def run_exact(s: "Session", n: int | None, *, step_kind: str = "step",
               target: int | None = None, deadline: float | None = None) -> StopEvent:
     """Execute instruction by instruction, checking every armed point after each one."""
     m = s.machine
-    w = Watchers(s, exact=True)
+    w = Watchers(s, exact=True, stops=_SELF)
     start = m.icount
     try:
         while n is None or m.icount - start < n:
@@ -112,7 +116,7 @@ def _run(s: "Session", m: Any, max_insns: int | None, timeout: float | None,
          budget_kind: str, deadline: float | None) -> StopEvent:
     if Watchers.needs_exact(s):
         return run_exact(s, max_insns, step_kind=budget_kind, deadline=deadline)
-    w = Watchers(s, exact=False)
+    w = Watchers(s, exact=False, stops=_SELF)
     start = m.icount
     try:
         while True:
@@ -169,7 +173,7 @@ def run_finish(s: "Session") -> StopEvent:
     m = s.machine
     st0 = s.state()
     sp0 = st0.sp_linear
-    w = Watchers(s, exact=True)
+    w = Watchers(s, exact=True, stops=_SELF)
     try:
         for _ in range(50_000_000):
             if s.interrupt_requested:

@@ -7,7 +7,7 @@ a fast run turns a late detection into an exact stop by re-executing from a chec
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from unicorn import UC_HOOK_BLOCK, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE
 
@@ -42,11 +42,18 @@ def _expr_is_fast(w: ExprWatch) -> bool:
         ("eflags.vm", "rflags.vm", "eflags.iopl", "cr0.", "cr4.", "efer.")) for n in names)
 
 
-class Watchers:
-    def __init__(self, s: "Session", exact: bool) -> None:
-        from debugger.engine import runner
+class StopMaker(Protocol):
+    """How a watcher turns what it saw into a StopEvent: `debugger.engine.runner`, which creates
+    the watchers, hands itself in (watchers never import the runner)."""
 
-        self._runner = runner
+    def machine_stop(self, s: "Session", r: Any, insn_pc: int | None) -> StopEvent: ...
+
+    def make_stop(self, s: "Session", kind: str, message: str = "", **kw: Any) -> StopEvent: ...
+
+
+class Watchers:
+    def __init__(self, s: "Session", exact: bool, stops: StopMaker) -> None:
+        self._runner = stops
         self.s = s
         self.m = s.machine
         self.exact = exact
