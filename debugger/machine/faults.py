@@ -1,0 +1,166 @@
+"""How the machine raises exceptions and takes interrupts, the way a CPU does: delivery through
+the IVT/IDT with the double- and triple-fault rules, an IRQ taken when IF allows it, HLT, and
+the page faults QEMU's translator raises by reading ahead of a block (which a CPU raises only
+once the instruction before has run).  A part of `Machine` (mixed into it in pc.py), in a file of
+its own; it sees the rest of the machine as `self`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from debugger.cpustate import RF_IF, Activity
+from debugger.machine import uc_layout
+from debugger.machine.delivery import (
+    VECTOR_NAMES, GuestFault, Unsupported, promotes_to_double_fault,
+)
+from debugger.machine.halt import wait_halted
+from debugger.machine.memory import MemoryError_
+from debugger.machine.results import RunResult, Stop
+
+__all__ = ["FaultRules"]
+
+
+class FaultRules:
+    """Exception raising and delivery rules of `debugger.machine.pc.Machine`."""
+
+    def _block_lookahead_fault(self) -> bool:
+        """Was this page fault raised by the translator reading ahead?  QEMU 5 translates a
+        block in one go: when an instruction after the first falls through onto a page that is
+        not present, the fetch fault is raised for the block's first instruction, before any of
+        it ran (QEMU 7.2, like a CPU, runs the instructions before it).  Then run again up to
+        that instruction (an exit there ends the block before it) and let its fetch fault.
+
+        CR2 keeps the fault address (a CPU would set it to the same when the fetch faults)."""
+        if self._fetch_exit is not None:
+            self._fetch_exit = None             # (a fault again before the exit: a real one)
+            self._sync_exits()
+            return False
+        cr2, pc = self.cpu.cr(2), self._pc()
+        page_end = (pc | 0xFFF) + 1
+        if cr2 >> 12 != page_end >> 12:
+            return False                        # (not a fetch from the next page)
+        try:
+            bits = self.cpu.where()[3]
+            code = self.mem.read_linear(pc, page_end - pc)
+        except Exception:
+            return False
+        from debugger.disasm import disassemble
+
+        if self._may_access_memory(code, pc, bits):
+            # (a data fault of this instruction looks the same: running it again would count
+            # it twice; left as QEMU 5 reports it)
+            return False
+        victim = None
+        for ins in disassemble(code, pc, bits, count=64):
+            if ins.mnemonic == "(bad)" and page_end - ins.address < 15:
+                victim = ins.address            # (cut at the page end: it goes on there)
+                break
+            if ins.mnemonic.startswith(("j", "call", "ret", "loop", "int", "iret", "sys",
+                                        "hlt", "ljmp", "lcall", "(bad)")):
+                return False                    # (the block ends there)
+            if ins.address + ins.size >= page_end:
+                victim = ins.address + ins.size if ins.address + ins.size == page_end \
+                    else ins.address
+                break
+        if victim is None or victim == pc:
+            return False                        # (the fault is the first instruction's own)
+        self._fetch_exit = victim
+        self._sync_exits()
+        return True
+
+    @staticmethod
+    def _may_access_memory(code: bytes, address: int, bits: int) -> bool:
+        """Can the instruction at the start of `code` read or write memory (an operand, the
+        stack, a string)?  When in doubt, yes."""
+        from capstone import CS_ARCH_X86, CS_MODE_16, CS_MODE_32, CS_MODE_64, Cs
+        from capstone.x86 import X86_OP_MEM
+
+        md = Cs(CS_ARCH_X86, {16: CS_MODE_16, 32: CS_MODE_32, 64: CS_MODE_64}[bits])
+        md.detail = True
+        for ins in md.disasm(code[:15], address, 1):
+            if any(op.type == X86_OP_MEM for op in ins.operands):
+                return True
+            return ins.mnemonic.startswith((
+                "push", "pop", "call", "ret", "enter", "leave", "movs", "stos", "lods", "cmps",
+                "scas", "ins", "outs", "xlat", "int", "iret", "lcall", "ljmp", "lgdt", "lidt",
+                "sgdt", "sidt", "lldt", "ltr", "bound", "cmpxchg8b", "fxsave", "fxrstor",
+                "xsave", "xrstor"))
+        return True
+
+    def _safe_pc(self) -> bool:
+        try:
+            self.mem.translate(self._pc())
+            return True
+        except Exception:
+            return False
+
+    def raise_exception(self, vector: int, error_code: int | None, *,
+                        software: bool = False, external: bool = False,
+                        int_rip: int | None = None) -> RunResult | None:
+        """Deliver an exception/interrupt with the double- and triple-fault rules (a fault
+        while delivering a software interrupt returns to the INT, at `int_rip`)."""
+        self.mutations += 1
+        name = VECTOR_NAMES.get(vector, f"INT {vector:02X}h")
+        at = (self.cpu.seg("cs").selector, self.cpu.rip) if self.interrupt_listeners else None
+        if not software and not external:
+            self.events.emit("exception", f"{name} at {self._pc():#x}"
+                             + (f" error code {error_code:#x}" if error_code is not None else ""),
+                             vector=vector, error_code=error_code)
+        chain = [vector]
+        cur, ec, sw = vector, error_code, software
+        for _ in range(3):
+            try:
+                self.delivery.deliver(cur, software=sw, error_code=ec, external=external)
+                break
+            except Unsupported as exc:
+                return self._result(Stop.UNSUPPORTED, str(exc))
+            except MemoryError_ as exc:
+                return self._result(Stop.UNMAPPED, f"delivering {name}: {exc}")
+            except GuestFault as f:
+                if f.cr2 is not None:
+                    self.eng.set_u64(uc_layout.OFF_CR + 16, f.cr2)
+                if sw and int_rip is not None:
+                    self.cpu.rip = int_rip
+                chain.append(f.vector)
+                if cur == 8:
+                    return self._triple_fault(chain)
+                if promotes_to_double_fault(cur, f.vector):
+                    chain.append(8)
+                    cur, ec = 8, 0
+                else:
+                    cur, ec = f.vector, f.error_code
+                sw = False
+                self.events.emit("exception", f"{VECTOR_NAMES.get(cur, cur)} while delivering "
+                                 f"{name}", vector=cur, error_code=ec)
+        else:
+            return self._triple_fault(chain)
+        if self.cpu.activity is Activity.HLT:
+            self.cpu.activity = Activity.ACTIVE
+        kind = "int" if software else ("irq" if external else "exception")
+        if at is not None:
+            for fn in list(self.interrupt_listeners):
+                fn(vector, kind, error_code, *at)
+        return self._check_event_filter(kind, {"vector": vector, "error_code": error_code})
+
+    def _triple_fault(self, chain: list[int]) -> RunResult:
+        self.cpu.activity = Activity.SHUTDOWN
+        names = " -> ".join(VECTOR_NAMES.get(v, f"vector {v:#x}") for v in chain)
+        msg = f"triple fault ({names}) at {self._pc():#x}"
+        self.events.emit("triple-fault", msg, chain=chain)
+        return self._result(Stop.TRIPLE_FAULT, msg, chain=chain)
+
+    def _deliver_irq(self) -> RunResult | None:
+        pic = self.devices.pic
+        if not self.cpu.eflags & RF_IF or self.cpu.inhibit_irq:
+            return None
+        if pic.pending_vector() is None:
+            return None
+        vector = pic.acknowledge()
+        self.cpu.activity = Activity.ACTIVE
+        return self.raise_exception(vector, None, external=True)
+
+    def _wait_halted(self) -> RunResult | None:
+        return wait_halted(self)
+
+    def _result(self, reason: str, message: str, **details: Any) -> RunResult:
+        return RunResult(reason, message, self.icount, details)
