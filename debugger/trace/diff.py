@@ -187,11 +187,20 @@ def _qemu_side(label: str, path: Path) -> Side:
         raise DiffError(str(exc)) from None
     side: Side
 
+    def fields_of(q: Any) -> Callable[[], dict[str, int]]:
+        # Read when the diff reaches the record: a bad line there is an input error too.
+        def fields() -> dict[str, int]:
+            try:
+                return q.fields()
+            except QemuLogError as exc:
+                raise DiffError(str(exc)) from None
+        return fields
+
     def recs() -> Iterator[Rec]:
         try:
             for q in log.records():
                 yield Rec(q.index - side.base, q.cs, q.eip, q.linear, q.sp, q.ss, q.bits, q.code,
-                          q.fields, None, None, q.line)
+                          fields_of(q), None, None, q.line)
         except QemuLogError as exc:
             raise DiffError(str(exc)) from None
         side.end_reason = "end of log"

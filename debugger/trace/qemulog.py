@@ -38,6 +38,7 @@ __all__ = ["QemuLog", "QemuRecord", "QemuLogError", "qemu_version", "one_insn_pe
 _DUMP_LINE = re.compile(r"^[A-Z][A-Z0-9]{1,4} *=")
 _IP = re.compile(r"^[ER]IP=([0-9a-f]+)\b")
 _SP = re.compile(r"\b[ER]SP=([0-9a-f]+)\b")
+_CSSS_KEY = re.compile(r"^(?:CS|SS) *=")
 _SEGQ = re.compile(r"^(CS|SS) *=([0-9a-f]{4}) ([0-9a-f]{8,16}) ([0-9a-f]{8}) ([0-9a-f]{8})\b")
 _ASM = re.compile(r"^0x([0-9a-f]{1,16}):\s+(.*)$")
 _HEX2 = re.compile(r"^[0-9a-f]{2}$")
@@ -207,7 +208,7 @@ class QemuLog:
         name = str(self.path)
         ip = sp = None
         segs: dict[str, Segment] = {}
-        for _no, t in lines:
+        for no, t in lines:
             m = _IP.match(t)
             if m:
                 ip = int(m.group(1), 16)
@@ -218,6 +219,8 @@ class QemuLog:
             if m:
                 segs[m.group(1)] = Segment(int(m.group(2), 16), int(m.group(3), 16),
                                            int(m.group(4), 16), qemu_ar(int(m.group(5), 16)))
+            elif _CSSS_KEY.match(t) and not (last and no == lines[-1][0]):
+                raise QemuLogError(f"{name} line {no}: malformed QEMU segment line")
         if cut:
             # The file ends inside this record's last line: a value may be cut in half.
             self.notes.append(f"the last record (line {lines[0][0]}) is cut short; ignored")

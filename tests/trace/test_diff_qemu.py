@@ -283,3 +283,24 @@ def test_two_recordings_of_a_patched_image(work: Path) -> None:
     assert r.returncode == 1
     assert f"A icount {icount}, B icount {icount}" in r.stdout
     assert "A: mov ax, 0x1234 | B: mov ax, 0x1235" in r.stdout
+
+
+@pytest.mark.parametrize("kind", ["CS", "DS", "TR", "GDT"])
+def test_one_malformed_dump_line_is_one_line_error(nobios: tuple[Path, Path], work: Path,
+                                                   kind: str) -> None:
+    """Issue 14 item 4: one bad segment or descriptor-table line in the middle of a QEMU log is
+    an input error (exit 2, one line naming the file and line), in either argument order."""
+    img, log = nobios
+    rec = work / "nobios.bdt"
+    if not rec.exists():
+        record(img, rec)
+    lines = log.read_text().splitlines(keepends=True)
+    heads = [i for i, x in enumerate(lines) if re.match(rf"^{kind} *=", x)]
+    i = heads[len(heads) // 2]                     # well after the aligned start
+    bad = work / f"bad-{kind}.log"
+    bad.write_text("".join(lines[:i]) + f"{kind} =0000 zz000000 0000ffff\n"
+                   + "".join(lines[i + 1:]))
+    for argv in ((str(rec), str(bad)), (str(bad), str(rec))):
+        r = bootdbg("trace", "diff", *argv)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.count("\n") == 1 and f"line {i + 1}" in r.stderr, r.stderr
