@@ -5,6 +5,7 @@ header, a checkpoint, the end record or an input has a wrong type or range."""
 from __future__ import annotations
 
 import json
+import os
 import struct
 from pathlib import Path
 
@@ -93,7 +94,9 @@ def test_wrong_field_is_one_line(recording: Path, tmp_path: Path, capsys, ctype,
            [BAD_VALUES[k % len(BAD_VALUES)], BAD_VALUES[(k + 2) % len(BAD_VALUES)]])
 
 
-@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("BOOTDBG_ALL_VALUES"),
+                    reason="every wrong value: BOOTDBG_ALL_VALUES=1 pytest "
+                           "tests/trace/test_chunk_contents.py")
 @pytest.mark.parametrize("ctype,path", CASES, ids=[f"{F.TYPE_NAMES[c]}-{'.'.join(map(str, p))}"
                                                     for c, p in CASES])
 def test_wrong_field_every_value(recording: Path, tmp_path: Path, capsys, ctype, path) -> None:
