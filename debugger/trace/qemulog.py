@@ -287,13 +287,17 @@ def one_insn_per_tb_args(version: tuple[int, int, int]) -> list[str]:
     return ["-accel", "tcg", "-singlestep"]
 
 
+DFILTER = "0x500..0x9fffe"      # the README's and `trace --help`'s filter
+
+
 def qemu_log_argv(binary: str, version: tuple[int, int, int], image: str | Path,
-                  log: str | Path, *, drive: str = "fda", dfilter: str | None = "0x7c00..0x9fffe",
+                  log: str | Path, *, drive: str = "fda", dfilter: str | None = DFILTER,
                   in_asm: bool = True, memory_mib: int = 128, serial: str = "null") -> list[str]:
     """QEMU's command line that boots `image` and logs every instruction's state to `log`.
 
     dfilter: the linear address range(s) to log (QEMU's -dfilter syntax); the default logs the
-    boot code loaded at 0000:7C00 and what it loads after it, not the firmware's own work
+    boot code loaded at 0000:7C00, what it loads after it and where it moves itself (a standard
+    MBR runs from 0000:0600: all RAM above the BIOS data area), not the firmware's own work
     (which the diff skips anyway, and which makes the log gigabytes long).  None logs all.
     """
     iface, boot = ("floppy", "a") if drive == "fda" else ("ide", "c")
