@@ -58,14 +58,28 @@ def _wrap(path: Any, what: str, fn: Any, obj: Any) -> Any:
 
 
 def _header(h: dict) -> None:
-    cfg = _dict(h, "config")
+    # (A file holding only a per-instruction trace may have no machine config: a replay then
+    # says it lacks one.  What is there is checked.)
+    if "config" in h:
+        _config(_dict(h, "config"))
+    if "disks" in h:
+        _disks(h.get("disks"))
+    _int(h, "interval", 1, _U64, need=False)
+    _str(h, "profile", need=False)
+    for k in ("bootdbg", "unicorn"):
+        _str(h, k, need=False, none=True)
+
+
+def _config(cfg: dict) -> None:
     _int(cfg, "ram_size", 1 << 20, 1 << 40)
     if cfg.get("boot_drive") is not None:           # None: boot from the first disk
         _int(cfg, "boot_drive", 0, 0xFF)
     _int(cfg, "ns_per_insn", 0, 1 << 32)
     _str(cfg, "serial_input", hexa=True)
     _str(cfg, "keys")
-    disks = h.get("disks")
+
+
+def _disks(disks: Any) -> None:
     if not isinstance(disks, list):
         raise _Bad("disks is not a list")
     for d in disks:
@@ -78,10 +92,6 @@ def _header(h: dict) -> None:
         _int(d, "size", 0, 1 << 48)
         if not isinstance(d.get("embedded", False), bool):
             raise _Bad("a disk's embedded flag is not true/false")
-    _int(h, "interval", 1, _U64, need=False)
-    _str(h, "profile", need=False)
-    for k in ("bootdbg", "unicorn"):
-        _str(h, k, need=False, none=True)
 
 
 def _state(st: Any) -> None:
