@@ -8,8 +8,10 @@ vmx-ug   Intel VMX with unrestricted guest (KVM, Xen, VMware on any CPU since We
 vmx      Intel VMX without unrestricted guest (pre-2010 CPUs, or UG disabled).  Protected mode:
          as is, with CR0.PG and CR0.NE and CR4.VMXE forced on (EPT identity map or shadow
          paging); when the guest itself has paging off the hypervisor's identity map is a
-         32-bit PSE table, so CR4.PAE is cleared and CR4.PSE set (KVM's
-         vmx_set_cr4 with EPT).  Real mode is run in virtual-8086 mode the way KVM and Xen do
+         32-bit PSE table, so CR4.PAE is cleared, CR4.PSE set and CR3 is the hypervisor's
+         (KVM's vmx_set_cr4/vmx_set_cr3 with EPT).  EFER.LME is loaded only once the guest
+         has LMA (KVM's vmx_set_efer, Xen likewise): a guest that sets LME before paging,
+         as memtest86+ does, runs with it clear under the forced CR0.PG.  Real mode is run in virtual-8086 mode the way KVM and Xen do
          it: RFLAGS.VM=1 and IOPL=3; CR0.PE, PG, NE and CR4.VMXE, VME on; every segment's DPL
          forced to 3 and CS's type to 3 (KVM's fix_rmode_seg), base and limit left as the
          guest has them; TR replaced by the hypervisor's vm86 TSS (busy 32-bit TSS at
@@ -43,7 +45,8 @@ from debugger.checks.guest import Controls, GuestState
 from debugger.checks.rules import SDM_RULES
 from debugger.checks.verdict import Rule, Verdict
 from debugger.cpustate import (
-    CR0_NE, CR0_PE, CR0_PG, CR4_PAE, CR4_VMXE, EFER_SVME, INTR_MOVSS, INTR_STI, RF_TF, RF_VM,
+    CR0_NE, CR0_PE, CR0_PG, CR4_PAE, CR4_VMXE, EFER_LMA, EFER_LME, EFER_SVME, INTR_MOVSS,
+    INTR_STI, RF_TF, RF_VM,
     Activity, CpuState, Segment)
 
 __all__ = ["Profile", "PROFILES", "DEFAULT_PROFILE", "evaluate", "evaluate_guest",
@@ -52,6 +55,7 @@ __all__ = ["Profile", "PROFILES", "DEFAULT_PROFILE", "evaluate", "evaluate_guest
 DEFAULT_PROFILE = "vmx"
 CR4_VME, CR4_PSE = 1, 0x10
 RF_IOPL3 = 3 << 12
+IDENTITY_MAP_CR3 = 0xFFFBC000     # KVM's EPT identity page table (VMX_EPT_IDENTITY_PAGETABLE_ADDR)
 PDE_BS = 1 << 14
 RMODE_TSS = Segment(0, 0xFEFFD000, 0x68 + 32 + 0x2000, 0x8B)   # base, RMODE_TSS_SIZE - 1, busy
 V86_NOTE = ("real mode is run as virtual-8086: RFLAGS.VM=1, IOPL=3, CR0.PE/PG/NE and CR4.VMXE/VME "
@@ -129,14 +133,29 @@ def build_vmx_ug(cpu: CpuState) -> BuildResult:
     return GuestState(state, _UG_CONTROLS[True][cpu.lma]), ()
 
 
-def build_vmx(cpu: CpuState) -> BuildResult:
-    cr4 = cpu.cr4 | CR4_VMXE
+def _shadowed(cpu: CpuState) -> dict[str, int]:
+    """What a hypervisor without unrestricted guest loads in place of the guest's own values
+    (KVM, Xen): EFER.LME stays clear until the guest has LMA (vmx_set_efer: the guest cannot
+    run with LME and the forced CR0.PG before it enables paging itself), and while the guest's
+    paging is off the hypervisor's identity map replaces its CR3 and CR4.PAE (PSE set)."""
+    out: dict[str, int] = {}
+    if cpu.efer & EFER_LME and not cpu.efer & EFER_LMA:
+        out["efer"] = cpu.efer & ~EFER_LME
     if not cpu.cr0 & CR0_PG:
-        cr4 = (cr4 & ~CR4_PAE) | CR4_PSE
+        out["cr3"] = IDENTITY_MAP_CR3
+        out["cr4"] = (cpu.cr4 & ~CR4_PAE) | CR4_PSE | CR4_VMXE
+    else:
+        out["cr4"] = cpu.cr4 | CR4_VMXE
+    return out
+
+
+def build_vmx(cpu: CpuState) -> BuildResult:
+    shadow = _shadowed(cpu)
+    cr4 = shadow.pop("cr4")
     pd = _pending_debug(cpu)
     if cpu.cr0 & CR0_PE:
         state = _replace(cpu, cr0=cpu.cr0 | CR0_PG | CR0_NE, cr4=cr4, pending_debug=pd,
-                         **_accessed(cpu))
+                         **shadow, **_accessed(cpu))
         return GuestState(state, _UG_CONTROLS[False][cpu.lma]), ()
     segs = {}
     for name in _SEGS:
@@ -148,7 +167,8 @@ def build_vmx(cpu: CpuState) -> BuildResult:
     state = _replace(cpu, 
         cr0=cpu.cr0 | CR0_PE | CR0_PG | CR0_NE, cr4=cr4 | CR4_VME, tr=RMODE_TSS,
         rflags=cpu.rflags | RF_VM | RF_IOPL3, pending_debug=pd,
-        activity=Activity.ACTIVE if cpu.activity == Activity.HLT else cpu.activity, **segs)
+        activity=Activity.ACTIVE if cpu.activity == Activity.HLT else cpu.activity, **shadow,
+        **segs)
     return GuestState(state, _UG_CONTROLS[False][False]), (V86_NOTE,)
 
 

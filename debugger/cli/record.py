@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import time
 
 from debugger.cli import UserError
 from debugger.cli._machine import add_machine_args, config_from_args, disks_from_args
 
 NAME = "record"
+SLICE = 1 << 22              # instructions per `cont` (see run)
 HELP = "boot an image (or run a script on it) and record the run into a .bdt trace file"
 
 
@@ -58,6 +60,22 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     t0 = time.perf_counter()
     reason, message = "script", ""
+    interrupted = []
+
+    def on_sigint(_sig: int, _frame: object) -> None:
+        # The recording ends at the end of the current slice, an instruction boundary, with a
+        # consistent END.  Neither a KeyboardInterrupt raised anywhere in the engine or the
+        # checkpoint writer nor an emu_stop from inside an engine hook (Session.interrupt: it
+        # can leave the instruction count one ahead of the state) keeps a file that verifies.
+        interrupted.append(True)
+        if args.script:
+            # Between the script's commands the machine is at rest: stop the script there.
+            # (A command that runs the guest maps Ctrl-C to an interrupt of that run.)
+            raise KeyboardInterrupt
+
+    old_handler = signal.signal(signal.SIGINT, on_sigint)
+    print(f"recording to {args.output} (Ctrl-C stops and keeps a complete recording)",
+          flush=True)
     try:
         if args.script:
             from debugger.commands.context import CommandContext
@@ -71,17 +89,28 @@ def run(args: argparse.Namespace) -> int:
                 Interpreter(ctx).run_file(args.script)
             except SessionOver:
                 pass
+            except KeyboardInterrupt:
+                reason, message = "interrupt", "interrupted by Ctrl-C"
+                interrupted.append(True)
             except ScriptError as exc:
                 ctx.error(str(exc))
         else:
-            while True:
+            while not interrupted:
                 left = None if args.max_insns is None else args.max_insns - s.icount
-                ev = s.cont(max_insns=left)
+                # In slices, so that Ctrl-C is seen within one (a fraction of a second).
+                ev = s.cont(max_insns=SLICE if left is None else min(left, SLICE))
+                if ev.kind == "budget" and (left is None or left > SLICE):
+                    continue
                 if ev.final or ev.kind in ("budget", "interrupt", "timeout"):
                     reason, message = ev.kind, ev.message
                     break
+            if interrupted:
+                reason, message = "interrupt", "interrupted by Ctrl-C"
     finally:
-        info = rec.close(reason, message)
+        try:
+            info = rec.close(reason, message)
+        finally:
+            signal.signal(signal.SIGINT, old_handler)
     dt = time.perf_counter() - t0
     n = max(1, info["instructions"])
     print(f"recorded {info['instructions']:,} instructions in {dt:.2f} s "
@@ -92,4 +121,4 @@ def run(args: argparse.Namespace) -> int:
     if full:
         print(f"per-instruction trace: {full['instructions']:,} instructions in "
               f"{full['chunks']} chunks ({'native' if full['native'] else 'Python'} hooks)")
-    return 0
+    return 130 if interrupted else 0

@@ -39,10 +39,11 @@ Compare two runs instruction by instruction and report the first divergence.  Ea
 .bdt recording or a QEMU log made with -d cpu,nochain and one instruction per translation
 block: -singlestep before QEMU 8.1, -accel tcg,one-insn-per-tb=on from 8.1, e.g.
 
-  qemu-system-i386 -singlestep -d in_asm,cpu,nochain -dfilter 0x7c00..0x9fffe -D qemu.log \\
+  qemu-system-i386 -singlestep -d in_asm,cpu,nochain -dfilter 0x500..0x9fffe -D qemu.log \\
       -drive file=boot.img,format=raw,if=floppy -boot a -display none
 
-(in_asm adds the instruction bytes; -dfilter keeps the firmware's own work out of the log).
+(in_asm adds the instruction bytes; -dfilter keeps the firmware's own work out of the log, and
+from 0x500 up also a boot sector that relocates itself, as an MBR does to 0x600).
 
 The sides are aligned at the first instruction at 0000:7C00 (--start).  The states there differ
 (SeaBIOS and bootdbg leave different values in some registers): those differences are listed and

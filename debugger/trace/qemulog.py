@@ -38,6 +38,7 @@ __all__ = ["QemuLog", "QemuRecord", "QemuLogError", "qemu_version", "one_insn_pe
 _DUMP_LINE = re.compile(r"^[A-Z][A-Z0-9]{1,4} *=")
 _IP = re.compile(r"^[ER]IP=([0-9a-f]+)\b")
 _SP = re.compile(r"\b[ER]SP=([0-9a-f]+)\b")
+_CSSS_KEY = re.compile(r"^(?:CS|SS) *=")
 _SEGQ = re.compile(r"^(CS|SS) *=([0-9a-f]{4}) ([0-9a-f]{8,16}) ([0-9a-f]{8}) ([0-9a-f]{8})\b")
 _ASM = re.compile(r"^0x([0-9a-f]{1,16}):\s+(.*)$")
 _HEX2 = re.compile(r"^[0-9a-f]{2}$")
@@ -207,7 +208,7 @@ class QemuLog:
         name = str(self.path)
         ip = sp = None
         segs: dict[str, Segment] = {}
-        for _no, t in lines:
+        for no, t in lines:
             m = _IP.match(t)
             if m:
                 ip = int(m.group(1), 16)
@@ -218,6 +219,8 @@ class QemuLog:
             if m:
                 segs[m.group(1)] = Segment(int(m.group(2), 16), int(m.group(3), 16),
                                            int(m.group(4), 16), qemu_ar(int(m.group(5), 16)))
+            elif _CSSS_KEY.match(t) and not (last and no == lines[-1][0]):
+                raise QemuLogError(f"{name} line {no}: malformed QEMU segment line")
         if cut:
             # The file ends inside this record's last line: a value may be cut in half.
             self.notes.append(f"the last record (line {lines[0][0]}) is cut short; ignored")
@@ -284,13 +287,17 @@ def one_insn_per_tb_args(version: tuple[int, int, int]) -> list[str]:
     return ["-accel", "tcg", "-singlestep"]
 
 
+DFILTER = "0x500..0x9fffe"      # the README's and `trace --help`'s filter
+
+
 def qemu_log_argv(binary: str, version: tuple[int, int, int], image: str | Path,
-                  log: str | Path, *, drive: str = "fda", dfilter: str | None = "0x7c00..0x9fffe",
+                  log: str | Path, *, drive: str = "fda", dfilter: str | None = DFILTER,
                   in_asm: bool = True, memory_mib: int = 128, serial: str = "null") -> list[str]:
     """QEMU's command line that boots `image` and logs every instruction's state to `log`.
 
     dfilter: the linear address range(s) to log (QEMU's -dfilter syntax); the default logs the
-    boot code loaded at 0000:7C00 and what it loads after it, not the firmware's own work
+    boot code loaded at 0000:7C00, what it loads after it and where it moves itself (a standard
+    MBR runs from 0000:0600: all RAM above the BIOS data area), not the firmware's own work
     (which the diff skips anyway, and which makes the log gigabytes long).  None logs all.
     """
     iface, boot = ("floppy", "a") if drive == "fda" else ("ide", "c")

@@ -96,3 +96,51 @@ class RamTracker:
         import hashlib
 
         return hashlib.blake2b(self.crcs.tobytes(), digest_size=16).digest()
+
+
+def _ptr(addr: int) -> Any:
+    return ctypes.cast(addr, ctypes.POINTER(ctypes.c_char))
+
+
+class keeping_ram:
+    """`with keeping_ram(uc, ram_size): uc.hook_del(h)`: undo what removing hooks writes to
+    guest RAM.  Unicorn 2.1 invalidates the code a hook was translated for when the hook is
+    deleted, translating each region's (old) linear address with the guest's current paging:
+    that page walk sets Accessed bits in the guest's page tables, a change no instruction made
+    (and that a replay, which removes no hook there, never makes).  RAM is copied before and
+    the pages that changed are written back after (64 MiB: a few ms each way)."""
+
+    def __init__(self, uc: Any, ram_size: int) -> None:
+        from unicorn.unicorn_py3.unicorn import uclib
+
+        self._uch, self._read, self._write = uc._uch, uclib.uc_mem_read, uclib.uc_mem_write
+        self.size = ram_size
+        self.restored: list[int] = []       # the pages written back
+
+    def __enter__(self) -> "keeping_ram":
+        self._copy = anonymous_memory(self.size)
+        self._cbuf = ctypes.c_char.from_buffer(self._copy)
+        self._addr = ctypes.addressof(self._cbuf)
+        for off in range(0, self.size, _PIECE):
+            n = min(_PIECE, self.size - off)
+            if self._read(self._uch, off, _ptr(self._addr + off), n) != 0:
+                raise RuntimeError(f"cannot read guest RAM at {off:#x}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        buf = ctypes.create_string_buffer(_PIECE)
+        baddr = ctypes.addressof(buf)
+        for off in range(0, self.size, _PIECE):
+            n = min(_PIECE, self.size - off)
+            if self._read(self._uch, off, buf, n) != 0:
+                continue
+            for b in range(0, n, _BLOCK):
+                if not _memcmp(baddr + b, self._addr + off + b, min(_BLOCK, n - b)):
+                    continue
+                for p in range(b, min(b + _BLOCK, n), PAGE):
+                    if _memcmp(baddr + p, self._addr + off + p, PAGE):
+                        self._write(self._uch, off + p,
+                                    _ptr(self._addr + off + p), PAGE)
+                        self.restored.append((off + p) // PAGE)
+        del buf, self._cbuf
+        self._copy.close()

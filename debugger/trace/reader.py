@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from debugger.trace import format as F
+from debugger.trace import schema
 
 __all__ = ["TraceReader", "ChunkInfo"]
 
@@ -76,6 +77,11 @@ class TraceReader:
         except (ValueError, F.TraceError):
             self.f.close()
             raise F.TraceError(f"{path}: the trace header is not valid") from None
+        try:
+            schema.header(path, self.header)
+        except F.TraceError:
+            self.f.close()
+            raise
 
     # -- walking -------------------------------------------------------------------------------
     def _walk(self) -> None:
@@ -184,15 +190,12 @@ class TraceReader:
     def inputs(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for e in self.of_type(F.INPUT):
-            items = self.read_json(e)
-            if not isinstance(items, list):
-                raise F.TraceError(f"{self.path}: input chunk {e.seq} is malformed")
-            out.extend(items)
+            out.extend(schema.inputs(self.path, e.seq, self.read_json(e)))
         return out
 
     def end(self) -> dict[str, Any] | None:
         ends = self.of_type(F.END)
-        return self.read_json(ends[-1]) if ends else None
+        return schema.end(self.path, ends[-1].seq, self.read_json(ends[-1])) if ends else None
 
     def checkpoint_meta(self, e: ChunkInfo) -> tuple[dict[str, Any], bytes]:
         data = self.read(e)
@@ -205,7 +208,7 @@ class TraceReader:
                 raise ValueError
         except ValueError:
             raise F.TraceError(f"{self.path}: checkpoint chunk {e.seq} is malformed") from None
-        return meta, data[4 + n:]
+        return schema.checkpoint(self.path, e.seq, meta), data[4 + n:]
 
     def close(self) -> None:
         self.f.close()

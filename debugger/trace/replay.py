@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from debugger.trace import format as F
+from debugger.trace import schema
 from debugger.trace.reader import TraceReader
 from debugger.trace.timeline import DEFAULT_INTERVAL
 
@@ -86,9 +87,7 @@ class Replay:
         items: list[tuple[int, int, str, Any]] = []
         for e in r.entries:
             if e.ctype == F.INPUT:
-                for inp in r.read_json(e):
-                    if not isinstance(inp, dict) or not isinstance(inp.get("icount"), int):
-                        raise F.TraceError(f"{r.path}: input chunk {e.seq} is malformed")
+                for inp in schema.inputs(r.path, e.seq, r.read_json(e)):
                     # An edit makes every checkpoint written before it for a later icount
                     # part of an abandoned future.
                     items = [it for it in items if not (it[2] == "checkpoint"

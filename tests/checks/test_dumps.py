@@ -217,3 +217,33 @@ def test_fuzz_mutated_dumps(i, seed, n, how):
                 j = rnd.randrange(len(s))
                 lines[k] = s[:j] + chr(rnd.randrange(32, 127)) + s[j + 1:]
     _parse_ok_or_dumperror("\n".join(lines))
+
+
+# -- debug-register aliases (issue 14 item 3) --------------------------------------------------
+def _with_dr45(text: str, dr4: str, dr5: str) -> str:
+    out = []
+    for line in text.splitlines():
+        if line.startswith("DR6="):
+            line = f"DR4={dr4} DR5={dr5} " + line
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+@pytest.mark.parametrize("name", ["qemu-real-i386.txt", "qemu-long64.txt"])
+def test_cli_dump_with_dr4_dr5_lines_gets_a_verdict(capsys, tmp_path, name):
+    """DR4/DR5 are the architectural aliases of DR6/DR7 (CR4.DE=0): a dump that prints them is
+    judged like the same dump without them, and alone they stand for DR6/DR7."""
+    base = (DATA / name).read_text()
+    assert "DR6=" in base
+    f = tmp_path / "dr45.txt"
+    f.write_text(_with_dr45(base, "ffff0ff0", "00000400"))
+    code, out, err = run_cli(capsys, f, "--json")
+    assert "Traceback" not in err and code in (0, 1), err
+    ref = tmp_path / "ref.txt"
+    ref.write_text(base)
+    ref_code, ref_out, _ = run_cli(capsys, ref, "--json")
+    assert code == ref_code and json.loads(out)["violations"] == json.loads(ref_out)["violations"]
+    only = "\n".join(ln for ln in base.splitlines() if not ln.startswith("DR6="))
+    only += "\nDR4=ffff0ff1 DR5=00000401\n"
+    assert parse_dump(only).cpu.dr6 == 0xFFFF0FF1 and parse_dump(only).cpu.dr7 == 0x401
+

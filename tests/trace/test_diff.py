@@ -248,7 +248,7 @@ def test_cli_two_recordings_bios_results_differ(tmp_path: Path) -> None:
     (b"hello\nworld\n", "no QEMU register dump"),
     (b"\x00\x01\x02garbage", "binary data"),
     (b"EAX=00000000 EBX=00000000\nESI=00000000 EDI=00000000 EBP=00000000 ESP=00007c00\n"
-     b"EIP=00007c00 EFL=00000002\nCS =zzzz\n" * 2, "incomplete QEMU register dump"),
+     b"EIP=00007c00 EFL=00000002\nCS =zzzz\n" * 2, "line 4: malformed QEMU segment line"),
 ])
 def test_cli_bad_qemu_logs(tmp_path: Path, content: bytes, message: str) -> None:
     log = tmp_path / "q.log"
@@ -352,3 +352,22 @@ def test_qemu_log_reader_fuzz(tmp_path: Path, data) -> None:
             r.state()
     except QemuLogError as exc:
         assert "\n" not in str(exc)
+
+
+@pytest.mark.parametrize("image", ["hello", "vm86"])
+def test_plain_and_full_recordings_of_one_run_compare_equal(image: str, tmp_path: Path) -> None:
+    """Issue 14 item 14: a plain recording (re-executed: a BIOS service is an event before the
+    stub's tail) and a --full one (the service folded into the instruction at the stub) of the
+    same run are the same instructions with the same effects, in both orders."""
+    img = ROOT / "images" / f"{image}.img"
+    paths = []
+    for extra in ([], ["--full"]):
+        out = tmp_path / f"{image}{''.join(extra)}.bdt"
+        r = subprocess.run([sys.executable, "-m", "debugger", "record", str(img), "-o", str(out),
+                            *extra], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        paths.append(str(out))
+    for a, b in (paths, paths[::-1]):
+        r = subprocess.run([sys.executable, "-m", "debugger", "trace", "diff", a, b],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0 and "no divergence" in r.stdout, r.stdout + r.stderr

@@ -138,7 +138,8 @@ def icount_of(recording: Path, code: bytes) -> tuple[int, int]:
     raise AssertionError(f"{code.hex()} not executed")
 
 
-def qemu_log(img: Path, log: Path, *, timeout: float = 30.0) -> Path:
+def qemu_log(img: Path, log: Path, *, timeout: float = 30.0, drive: str = "fda",
+             dfilter: str | None = None) -> Path:
     """Boot `img` in QEMU with one instruction per block and -d in_asm,cpu,nochain, until it
     printed DONE and its log stopped growing."""
     qemu = shutil.which("qemu-system-i386")
@@ -148,7 +149,8 @@ def qemu_log(img: Path, log: Path, *, timeout: float = 30.0) -> Path:
     if version is None:
         pytest.skip(f"cannot tell {qemu}'s version")
     serial = log.with_suffix(".serial")
-    argv = qemu_log_argv(qemu, version, img, log, serial=f"file:{serial}")
+    extra = {} if dfilter is None else {"dfilter": dfilter}
+    argv = qemu_log_argv(qemu, version, img, log, serial=f"file:{serial}", drive=drive, **extra)
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
@@ -283,3 +285,76 @@ def test_two_recordings_of_a_patched_image(work: Path) -> None:
     assert r.returncode == 1
     assert f"A icount {icount}, B icount {icount}" in r.stdout
     assert "A: mov ax, 0x1234 | B: mov ax, 0x1235" in r.stdout
+
+
+@pytest.mark.parametrize("kind", ["CS", "DS", "TR", "GDT"])
+def test_one_malformed_dump_line_is_one_line_error(nobios: tuple[Path, Path], work: Path,
+                                                   kind: str) -> None:
+    """Issue 14 item 4: one bad segment or descriptor-table line in the middle of a QEMU log is
+    an input error (exit 2, one line naming the file and line), in either argument order."""
+    img, log = nobios
+    rec = work / "nobios.bdt"
+    if not rec.exists():
+        record(img, rec)
+    lines = log.read_text().splitlines(keepends=True)
+    heads = [i for i, x in enumerate(lines) if re.match(rf"^{kind} *=", x)]
+    i = heads[len(heads) // 2]                     # well after the aligned start
+    bad = work / f"bad-{kind}.log"
+    bad.write_text("".join(lines[:i]) + f"{kind} =0000 zz000000 0000ffff\n"
+                   + "".join(lines[i + 1:]))
+    for argv in ((str(rec), str(bad)), (str(bad), str(rec))):
+        r = bootdbg("trace", "diff", *argv)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.count("\n") == 1 and f"line {i + 1}" in r.stderr, r.stderr
+
+
+MBR_BIN = Path("/usr/lib/syslinux/mbr/mbr.bin")
+VBR = r"""
+        cli
+        xor ax, ax
+        mov ds, ax
+        mov si, msg
+        mov dx, 0x3f8
+.l:     lodsb
+        test al, al
+        jz .h
+        out dx, al
+        jmp .l
+.h:     hlt
+        jmp .h
+msg:    db "DONE", 10, 0
+"""
+
+
+def test_relocating_mbr_with_the_documented_filter(work: Path) -> None:
+    """Issue 13 item 17: SYSLINUX's MBR copies itself to 0000:0600 and far-jumps there, reads
+    the active partition's boot sector with INT 13h and runs it.  QEMU logged with the filter
+    the README and `trace --help` give must follow it there: no false divergence at the jump."""
+    import struct
+
+    from debugger.trace.qemulog import DFILTER
+
+    if not MBR_BIN.exists():
+        pytest.skip(f"{MBR_BIN} is not installed (Debian package syslinux-common)")
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"-dfilter {DFILTER}" in readme.replace("`", "")
+    assert f"-dfilter {DFILTER}" in bootdbg("trace", "diff", "--help").stdout
+    disk = bytearray(4 << 20)
+    mbr = MBR_BIN.read_bytes()
+    disk[:len(mbr)] = mbr
+    disk[446:462] = struct.pack("<B3sB3sII", 0x80, b"\x20\x21\x00", 0x0C, b"\xfe\xff\xff",
+                                2048, 4096)
+    disk[510:512] = b"\x55\xaa"
+    disk[2048 * 512:2049 * 512] = assemble(VBR, pad_to=None)
+    img = work / "mbr.img"
+    img.write_bytes(bytes(disk))
+    rec = work / "mbr.bdt"
+    r = bootdbg("record", str(img), "--drive", "hda", "-o", str(rec))
+    assert r.returncode == 0 and "stopped: halted" in r.stdout, r.stdout + r.stderr
+    log = qemu_log(img, work / "mbr.log", drive="hda")
+    r = bootdbg("trace", "diff", str(rec), str(log))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "int 0x13 at 0000:06" in r.stdout             # the relocated code was compared
+    m = re.search(r"no divergence: (\d+) instructions compared", r.stdout)
+    assert m and int(m.group(1)) > 300, r.stdout
+

@@ -30,6 +30,9 @@ _GPR32 = {"EAX": "rax", "EBX": "rbx", "ECX": "rcx", "EDX": "rdx", "ESI": "rsi", 
 _GPR64 = {n: n.lower() for n in ("RAX", "RBX", "RCX", "RDX", "RSI", "RDI", "RBP", "RSP", "RIP")}
 _GPR64.update({f"R{i}": f"r{i}" for i in range(8, 16)})
 _SEGNAME = {"LDT": "ldtr", "TR": "tr"}
+# DR4/DR5 are the architectural aliases of DR6/DR7 (CR4.DE=0): used only when DR6/DR7 are absent.
+_ALIASES = {"dr4": "dr6", "dr5": "dr7"}
+_FIELDS = frozenset(CpuState.__dataclass_fields__)
 REQUIRED = ("es", "cs", "ss", "ds", "fs", "gs", "ldtr", "tr", "gdtr", "idtr", "cr0", "rip",
             "rflags")
 
@@ -54,6 +57,7 @@ def parse_record(rec: list[Line]) -> tuple[dict[str, object], Line]:
     """CpuState keyword arguments from one record's lines (those it holds) and its last line."""
     kw: dict[str, object] = {}
     extra: dict[str, int] = {}
+    aliases: dict[str, int] = {}
     for ln in rec:
         t = ln.text.strip()
         if _SEG_KEY.match(t):
@@ -71,7 +75,11 @@ def parse_record(rec: list[Line]) -> tuple[dict[str, object], Line]:
         if re.match(r"^(?:GDT|IDT)\s*=", t):
             raise DumpError("malformed QEMU descriptor-table line", ln.no, ln.raw)
         for k, v in _CR.findall(t):
-            kw[k.lower()] = int(v, 16)
+            k = k.lower()
+            if k in _ALIASES:
+                aliases[_ALIASES[k]] = int(v, 16)
+            else:
+                kw[k] = int(v, 16)
         if re.match(r"^(?:[ER]AX|[ER]SI|R8|R12|[ER]IP)\s*=", t):
             for k, v in _REG.findall(t):
                 if k in _GPR64 or k in _GPR32:
@@ -80,6 +88,9 @@ def parse_record(rec: list[Line]) -> tuple[dict[str, object], Line]:
                     kw["rflags"] = int(v, 16)
                 else:
                     extra[k] = int(v, 16)
+    for k, v in aliases.items():
+        kw.setdefault(k, v)
+    assert set(kw) <= _FIELDS, set(kw) - _FIELDS
     if "rflags" in kw and extra.get("II"):
         flags = int(kw["rflags"])  # type: ignore[call-overload]
         kw["interruptibility"] = INTR_STI if flags & RF_IF else INTR_MOVSS
@@ -115,7 +126,11 @@ def parse_qemu(lines: list[Line]) -> ParsedDump:
         if last_err is not None and i < len(recs) - 1:
             notes.append(f"the later record{'s' if len(recs) - 1 - i > 1 else ''} could not be "
                          f"read: {last_err}")
-        cpu = CpuState(**kw)  # type: ignore[arg-type]
+        try:
+            cpu = CpuState(**kw)  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise DumpError(f"unusable QEMU register dump: {exc}", recs[i][0].no,
+                            recs[i][0].raw) from None
         return ParsedDump(fmt, cpu, None, None, notes, recs[i][0].no)
     assert last_err is not None
     raise last_err

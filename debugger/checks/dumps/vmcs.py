@@ -201,7 +201,10 @@ def _build(fmt: str, f: dict[str, Any], segs: dict[str, Segment],
     kw.update({s.lower(): segs[s] for s in SEGS})
     kw["gdtr"], kw["idtr"] = dts["GDTR"], dts["IDTR"]
     kw["activity"] = Activity(act) if act in (0, 1, 2, 3) else act
-    cpu = CpuState(**kw)
+    try:
+        cpu = CpuState(**kw)
+    except (TypeError, ValueError) as exc:
+        raise DumpError(f"unusable {fmt} VMCS dump: {exc}") from None
     known = set(f) | {s.lower() for s in SEGS} | {"gdtr", "idtr", "activity"}
     unknown = frozenset(n for n in CpuState.__dataclass_fields__ if n not in known)
     pd = tuple(pdptes.get(i, 0) for i in range(4)) if len(pdptes) == 4 else None
