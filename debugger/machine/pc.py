@@ -136,12 +136,10 @@ class Machine:
         self._exits_installed: list[int] | None = None
         self.stop_requested = False
         self.mutations = 0          # bumped whenever the CPU state is changed from outside a run
-        self._snap_next = 0
-        self._snap_live: list[int] = []
-        self.uc.mem_map(0, self.config.ram_size)
-        # Context snapshots include memory (copy-on-write), for checkpoints.
-        self.uc.ctl(uconst.UC_CTL_CONTEXT_MODE, uconst.UC_CTL_IO_WRITE,
-                    ctypes.c_int(uconst.UC_CTL_CONTEXT_CPU | uconst.UC_CTL_CONTEXT_MEMORY))
+        from debugger.machine import pagejournal
+
+        # RAM, and the memory half of checkpoints (see snapshot.py)
+        self.memsnap = pagejournal.attach(self.uc, self.config.ram_size)
         self._install_devices()
         self.bios = Bios(self)
         self._exits_key: object = None
