@@ -24,7 +24,7 @@ from unicorn import unicorn_const as uconst
 from unicorn import x86_const as x
 
 from debugger.cpustate import (
-    CR0_PE, RF_IF, RF_VM, Activity, CpuState, Segment,
+    RF_IF, RF_VM, Activity, CpuState, Segment,
 )
 from debugger.machine import uc_layout
 from debugger.machine.bios import Bios
@@ -37,6 +37,7 @@ from debugger.machine.delivery import (
 from debugger.machine.disk import Disk
 from debugger.machine.events import EventLog
 from debugger.machine.memory import Memory, MemoryError_
+from debugger.machine.portio import FastIo, io_allowed
 
 if TYPE_CHECKING:
     from debugger.machine.snapshot import Checkpoint
@@ -152,6 +153,7 @@ class Machine:
         from debugger.machine.blockcount import BlockCounter
 
         self._blocks = BlockCounter(self.eng)
+        self._fast = FastIo(self)
         # BOOTDBG_NO_FAST_SLICES=1: count every instruction with Unicorn's hook (no per-slice
         # checkpoints; see README, Differences, for what checkpoints do to self-modifying code).
         self._fast_on = not os.environ.get("BOOTDBG_NO_FAST_SLICES")
@@ -314,7 +316,8 @@ class Machine:
         return self._slice_base + self.eng.emu_counter
 
     def _sync_clock(self) -> None:
-        self.clock.icount = self._clock_base + self.eng.emu_counter
+        self.clock.icount = self._clock_base + (
+            self._fast.at if self._blocks.counting else self.eng.emu_counter)
 
     def _hook_intr(self, uc: Any, intno: int, _ud: Any) -> None:
         self.cpu.reset_fault_counter()
@@ -352,10 +355,10 @@ class Machine:
         return True
 
     def _hook_in(self, uc: Any, port: int, size: int, _ud: Any) -> int:
-        if self._blocks.counting:
+        if self._blocks.counting and not self._fast.enter():
             return self._fast_refuse()
         self._device_epoch += 1
-        if not self._io_allowed(port, size):
+        if not io_allowed(self, port, size):
             return self._io_denied(size)
         self._sync_clock()
         value = self.bus.read(port, size)
@@ -363,38 +366,16 @@ class Machine:
         return value
 
     def _hook_out(self, uc: Any, port: int, size: int, value: int, _ud: Any) -> None:
-        if self._blocks.counting:
+        if self._blocks.counting and not self._fast.enter():
             self._fast_refuse()
             return
         self._device_epoch += 1
-        if not self._io_allowed(port, size):
+        if not io_allowed(self, port, size):
             self._io_denied(size)
             return
         self._sync_clock()
         self.bus.write(port, size, value)
         self._after_io()
-
-    def _io_allowed(self, port: int, size: int) -> bool:
-        """IOPL and the TSS I/O permission bitmap (Unicorn compiles these checks out)."""
-        cpu = self.cpu
-        if not cpu.cr(0) & CR0_PE:
-            return True
-        eflags = cpu.eflags
-        if not eflags & RF_VM and cpu.hflags & 3 <= (eflags >> 12) & 3:
-            return True
-        _, base, limit, flags = cpu.seg_raw("tr")
-        if (flags >> 8) & 0x7 not in (1, 3) or not (flags >> 8) & 8 or limit < 0x67:
-            return False                    # no 32/64-bit TSS: no bitmap
-        try:
-            bitmap = base + self.mem.read_linear_u(base + 0x66, 2)
-            first, last = (bitmap - base) + port // 8, (bitmap - base) + (port + size - 1) // 8
-            if last + 1 > limit:            # the CPU reads two bytes
-                return False
-            bits = self.mem.read_linear_u(base + first, 2)
-        except Exception:
-            return False
-        mask = ((1 << size) - 1) << (port % 8)
-        return not bits & mask
 
     def _io_denied(self, size: int) -> int:
         """An IN/OUT the I/O permission check refuses: #GP(0) at the instruction, no effect."""
@@ -405,6 +386,9 @@ class Machine:
         return self.cpu.gpr(0) & ((1 << (8 * size)) - 1)
 
     def _after_io(self) -> None:
+        if self._blocks.counting:
+            self._fast.after_io()
+            return
         if self.bus.stop_requested:
             self._stop_after_io()
             return
@@ -437,7 +421,7 @@ class Machine:
     def _hook_rdtsc(self, _uc: Any, _ud: Any) -> int:
         from debugger.machine.devices.tsc import tsc_value
 
-        if self._blocks.counting:
+        if self._blocks.counting and not self._fast.enter():
             self._fast_refuse()
             return 1
         self._sync_clock()
@@ -705,16 +689,18 @@ class Machine:
                 code = b""
             if code and self._blocks.exit_counted(code, self.cpu.where()[3]):
                 done -= 1
-        if done < FAST_MIN and not partial:
+        if done < (FAST_MIN // 16 if self.memsnap.native else FAST_MIN) and not partial:
             # Ended early (a BIOS call, HLT, a breakpoint): its checkpoint was not worth it;
             # code that stops this often runs exact for a while (growing while it goes on).
+            # (A page-journal checkpoint costs less: only slices far shorter count as early.)
             self._back_off(done)
         else:
             self._fast_backoff = FAST_MIN
+        n = min(n, self._blocks.limit)     # (lowered when an I/O moved a device event)
         if partial and done < n and not self.eng.halted:
             # The slice ends inside the next block: its first instructions, counted exactly.
             self.icount += done
-            self.clock.icount += done
+            self.clock.icount = self._clock_base + done     # (I/O in the slice synced it)
             rest = n - done
             self._begin_slice(rest)
             self._stop_count = None
