@@ -257,8 +257,9 @@ def bare_reference() -> float:
 
 
 def run_real(names: tuple[str, ...] | None = None, *, configs: tuple[str, ...] = CONFIGS,
-             limit: float = 300.0, qemu: bool = True,
-             cache: Path | None = None) -> list[RealResult]:
+             limit: float = 300.0, qemu: bool = True, cache: Path | None = None,
+             on_result: Callable[[RealResult], None] | None = None) -> list[RealResult]:
+    """Each image in turn; `on_result` is called with each image's result as it is done."""
     out: list[RealResult] = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-real-"))
     try:
@@ -271,14 +272,18 @@ def run_real(names: tuple[str, ...] | None = None, *, configs: tuple[str, ...] =
                 path = _path(spec, cache)
             except stockimages.Unavailable as exc:
                 res.skipped = str(exc)
-                continue
             except subprocess.CalledProcessError as exc:
                 res.skipped = f"building the image failed: {exc}"
+            if res.skipped:
+                if on_result is not None:
+                    on_result(res)
                 continue
             for config in configs:
                 res.figures.append(run_bootdbg(path, spec, config, limit=limit, tmp=tmp))
             if qemu:
                 res.qemu_seconds, res.qemu_note = qemu_time(path, spec)
+            if on_result is not None:
+                on_result(res)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
