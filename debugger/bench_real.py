@@ -232,7 +232,7 @@ def _qemu_screen(p: subprocess.Popen, sock: Path, dump: Path, want: str, t0: flo
                 conn = None
                 time.sleep(0.01)
                 continue
-        conn.sendall(f"pmemsave 0xb8000 4000 {dump}\n".encode())
+        conn.sendall(f'pmemsave 0xb8000 4000 "{dump}"\n'.encode())    # (quoted: a path)
         time.sleep(0.02)
         try:
             conn.recv(65536)
