@@ -106,8 +106,11 @@ def test_io_in_fast_slices_gives_the_count_hooks_state(src, monkeypatch):
     assert got[0] == got[1]
 
 
-def test_syslinux_boot_is_the_same_with_and_without_fast_slices():
+def test_syslinux_boot_is_the_same_with_and_without_fast_slices(monkeypatch):
     _native()
+    import debugger.machine.pc as pc
+
+    monkeypatch.setattr(pc, "FAST_MIN", 16)          # (fast slices between its BIOS calls too)
     from debugger.engine.session import Session
     from debugger.machine.disk import open_disk
     from tests.machine.stock_images import syslinux_image
