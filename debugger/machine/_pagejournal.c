@@ -116,7 +116,13 @@ static void handler(int sig, siginfo_t *info, void *uctx) {
             j->is_unprot[page] = 1;
             j->unprot[j->nunprot++] = page;
         }
-        mprotect(j->ram + (uint64_t)page * PAGE, PAGE, PROT_READ | PROT_WRITE);
+        if (mprotect(j->ram + (uint64_t)page * PAGE, PAGE, PROT_READ | PROT_WRITE) != 0) {
+            /* (too many mappings: vm.max_map_count) all of RAM writable again, and the
+             * checkpoints are lost rather than the store faulting for ever */
+            mprotect(j->ram, j->size, PROT_READ | PROT_WRITE);
+            j->all_writable = 1;
+            j->failed = 1;
+        }
         return;
     }
     /* Not guest RAM: whoever handled SIGSEGV before us. */

@@ -137,6 +137,13 @@ class Journal:
     # -- marks -----------------------------------------------------------------------------------
     def mark(self) -> "_Mark":
         pos = self._lib.bootdbg_pagejournal_mark(self._j)
+        if pos < 0 and self._j.contents.failed:
+            # A page could not be saved or unprotected: the live checkpoints cannot be restored
+            # any more (they say so); start again from here.
+            self._live.clear()
+            self._pos.clear()
+            self._lib.bootdbg_pagejournal_clear(self._j)
+            pos = self._lib.bootdbg_pagejournal_mark(self._j)
         if pos < 0:
             self._compact()
             pos = self._lib.bootdbg_pagejournal_mark(self._j)

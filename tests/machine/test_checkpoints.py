@@ -138,3 +138,18 @@ def test_dropped_checkpoints_between_live_ones_give_their_pages_back():
     assert j.saved_pages == 16
     m.restore(first)
     assert _digest(m) == want
+
+
+def test_a_journal_that_could_not_save_a_page_drops_its_checkpoints_and_goes_on():
+    """(As when the kernel refuses one more mapping: the handler makes RAM writable and says so.)"""
+    m = boot_machine(SRC)
+    j = _journal(m)
+    old = m.checkpoint()
+    j._j.contents.failed = 1
+    cp = m.checkpoint()                                     # no exception: a fresh start
+    assert not m.memsnap.valid(old.ident) and m.memsnap.valid(cp.ident)
+    with pytest.raises(ValueError, match="no longer valid"):
+        m.restore(old)
+    m.mem.write_phys(0x200000, b"\x77" * 0x2000)
+    m.restore(cp)
+    assert m.mem.read_phys(0x200000, 0x2000) == bytes(0x2000)
