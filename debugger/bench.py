@@ -88,7 +88,7 @@ def _bare_mips(s: Any, instructions: int) -> tuple[float, float]:
              ctypes.c_int(uconst.UC_CTL_CONTEXT_CPU))
     ctx = m.uc.context_save()
     m.uc.ctl(uconst.UC_CTL_CONTEXT_MODE, uconst.UC_CTL_IO_WRITE,
-             ctypes.c_int(uconst.UC_CTL_CONTEXT_CPU | uconst.UC_CTL_CONTEXT_MEMORY))
+             ctypes.c_int(m.memsnap.context_mode))
     bare = Uc(UC_ARCH_X86, UC_MODE_64)
     bare.mem_map(0, m.config.ram_size)
     bare.mem_write(0, bytes(m.uc.mem_read(0, min(m.config.ram_size, 16 << 20))))

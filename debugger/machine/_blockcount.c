@@ -37,6 +37,9 @@ struct bootdbg_blockcount {
     int64_t restarts;          /* watch mode: blocks QEMU re-ran after a store into them
                                   (never reset: native hooks compare it with what they saw) */
     uint8_t *skip_sync;        /* uc->skip_sync_pc_on_exit */
+    uint32_t last_hflags;      /* the CPU's hflags when the last block counted started (its
+                                  code size: a far jump at its end may change the CPU's) */
+    uint32_t pad;
 };
 
 /* TranslationBlock (unicorn 2.1.4, x86_64 target): pc, cs_base, flags, size, icount, cflags */
@@ -115,6 +118,7 @@ void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user
     b->last = n;
     b->last_pc = address;
     b->last_size = size;
+    b->last_hflags = *(const uint32_t *)(b->env + b->hflags_off);
     b->blocks++;
 }
 

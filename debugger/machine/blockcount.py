@@ -49,7 +49,8 @@ class _B(ctypes.Structure):
                 ("request_cache", ctypes.c_int32), ("lookups", ctypes.c_int32),
                 ("last_pc", ctypes.c_uint64), ("last_size", ctypes.c_uint64),
                 ("count_limit", ctypes.c_void_p), ("restarts", ctypes.c_int64),
-                ("skip_sync", ctypes.c_void_p)]
+                ("skip_sync", ctypes.c_void_p), ("last_hflags", ctypes.c_uint32),
+                ("pad", ctypes.c_uint32)]
 # (`restarts` only grows: the re-runs of one run are the difference from its start.)
 
 
@@ -189,18 +190,44 @@ class BlockCounter:
         """Instructions of the last block counted (the one a stop inside a block was in)."""
         return self._b.last
 
-    def exit_counted(self, code: bytes, bits: int) -> bool:
+    @property
+    def last_bits(self) -> int:
+        """The code size the last block counted ran in."""
+        hf = self._b.last_hflags
+        return 64 if hf & (1 << 15) else 32 if hf & (1 << 4) else 16
+
+    def exit_counted(self, code: bytes, bits: int | None = None) -> bool:
         """Did the last block counted end in the pseudo-instruction Unicorn translates at an
         exit address (a breakpoint reached inside a block)?  It is in the block's count but is
-        not an instruction.  `code`: the block's bytes."""
+        not an instruction.  `code`: the block's bytes; decoded in the block's own code size
+        (a far jump at its end may have changed the CPU's: `bits` is not used for that)."""
         from capstone import CS_ARCH_X86, CS_MODE_16, CS_MODE_32, CS_MODE_64, Cs
 
         b = self._b
+        bits = self.last_bits
         if not b.blocks:
             return False
         md = Cs(CS_ARCH_X86, {16: CS_MODE_16, 32: CS_MODE_32, 64: CS_MODE_64}[bits])
         real = sum(1 for _ in md.disasm_lite(code, b.last_pc))
         return real == b.last - 1
+
+    @property
+    def limit(self) -> int:
+        """The slice's limit (lowered while it runs when a device event moves before it)."""
+        return int(self._b.limit)
+
+    @limit.setter
+    def limit(self, value: int) -> None:
+        self._b.limit = value
+
+    @property
+    def counted(self) -> int:
+        return int(self._b.counter)
+
+    @property
+    def done_before_last(self) -> int:
+        """Instructions of the blocks counted before the last one."""
+        return self._b.counter - self._b.last
 
     @property
     def last_block(self) -> tuple[int, int]:

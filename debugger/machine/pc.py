@@ -24,7 +24,7 @@ from unicorn import unicorn_const as uconst
 from unicorn import x86_const as x
 
 from debugger.cpustate import (
-    CR0_PE, RF_IF, RF_VM, Activity, CpuState, Segment,
+    RF_IF, RF_VM, Activity, CpuState, Segment,
 )
 from debugger.machine import holes, softint, uc_layout
 from debugger.machine.bios import Bios
@@ -37,6 +37,7 @@ from debugger.machine.disk import Disk
 from debugger.machine.events import EventLog
 from debugger.machine.faults import FaultRules
 from debugger.machine.memory import Memory, MemoryError_
+from debugger.machine.portio import FastIo, io_allowed
 from debugger.machine.results import RunResult, Stop, StopRequest
 
 if TYPE_CHECKING:
@@ -116,13 +117,11 @@ class Machine(FaultRules):
         self.stop_requested = False
         self.wall_deadline: float | None = None   # time.monotonic() after which HLT gives up
         self.mutations = 0          # bumped whenever the CPU state is changed from outside a run
-        self._snap_next = 0
-        self._snap_live: list[int] = []
-        self.uc.mem_map(0, self.config.ram_size)
+        from debugger.machine import pagejournal
+
+        # RAM, and the memory half of checkpoints (see snapshot.py)
+        self.memsnap = pagejournal.attach(self.uc, self.config.ram_size)
         holes.install(self.uc, self.config.ram_size)   # open bus and the ROM mirror
-        # Context snapshots include memory (copy-on-write), for checkpoints.
-        self.uc.ctl(uconst.UC_CTL_CONTEXT_MODE, uconst.UC_CTL_IO_WRITE,
-                    ctypes.c_int(uconst.UC_CTL_CONTEXT_CPU | uconst.UC_CTL_CONTEXT_MEMORY))
         self._install_devices()
         self.bios = Bios(self)
         self._exits_key: object = None
@@ -136,6 +135,7 @@ class Machine(FaultRules):
         from debugger.machine.blockcount import BlockCounter
 
         self._blocks = BlockCounter(self.eng)
+        self._fast = FastIo(self)
         # BOOTDBG_NO_FAST_SLICES=1: count every instruction with Unicorn's hook (no per-slice
         # checkpoints; see README, Differences, for what checkpoints do to self-modifying code).
         self._fast_on = not os.environ.get("BOOTDBG_NO_FAST_SLICES")
@@ -299,7 +299,8 @@ class Machine(FaultRules):
         return self._slice_base + self.eng.emu_counter
 
     def _sync_clock(self) -> None:
-        self.clock.icount = self._clock_base + self.eng.emu_counter
+        self.clock.icount = self._clock_base + (
+            self._fast.at if self._blocks.counting else self.eng.emu_counter)
 
     def _hook_intr(self, uc: Any, intno: int, _ud: Any) -> None:
         self.cpu.reset_fault_counter()
@@ -339,10 +340,10 @@ class Machine(FaultRules):
         return True
 
     def _hook_in(self, uc: Any, port: int, size: int, _ud: Any) -> int:
-        if self._blocks.counting:
+        if self._blocks.counting and not self._fast.enter():
             return self._fast_refuse()
         self._device_epoch += 1
-        if not self._io_allowed(port, size):
+        if not io_allowed(self, port, size):
             return self._io_denied(size)
         self._sync_clock()
         value = self.bus.read(port, size)
@@ -350,38 +351,16 @@ class Machine(FaultRules):
         return value
 
     def _hook_out(self, uc: Any, port: int, size: int, value: int, _ud: Any) -> None:
-        if self._blocks.counting:
+        if self._blocks.counting and not self._fast.enter():
             self._fast_refuse()
             return
         self._device_epoch += 1
-        if not self._io_allowed(port, size):
+        if not io_allowed(self, port, size):
             self._io_denied(size)
             return
         self._sync_clock()
         self.bus.write(port, size, value)
         self._after_io()
-
-    def _io_allowed(self, port: int, size: int) -> bool:
-        """IOPL and the TSS I/O permission bitmap (Unicorn compiles these checks out)."""
-        cpu = self.cpu
-        if not cpu.cr(0) & CR0_PE:
-            return True
-        eflags = cpu.eflags
-        if not eflags & RF_VM and cpu.hflags & 3 <= (eflags >> 12) & 3:
-            return True
-        _, base, limit, flags = cpu.seg_raw("tr")
-        if (flags >> 8) & 0x7 not in (1, 3) or not (flags >> 8) & 8 or limit < 0x67:
-            return False                    # no 32/64-bit TSS: no bitmap
-        try:
-            bitmap = base + self.mem.read_linear_u(base + 0x66, 2)
-            first, last = (bitmap - base) + port // 8, (bitmap - base) + (port + size - 1) // 8
-            if last + 1 > limit:            # the CPU reads two bytes
-                return False
-            bits = self.mem.read_linear_u(base + first, 2)
-        except Exception:
-            return False
-        mask = ((1 << size) - 1) << (port % 8)
-        return not bits & mask
 
     def _io_denied(self, size: int) -> int:
         """An IN/OUT the I/O permission check refuses: #GP(0) at the instruction, no effect."""
@@ -392,6 +371,9 @@ class Machine(FaultRules):
         return self.cpu.gpr(0) & ((1 << (8 * size)) - 1)
 
     def _after_io(self) -> None:
+        if self._blocks.counting:
+            self._fast.after_io()
+            return
         if self.bus.stop_requested:
             self._stop_after_io()
             return
@@ -424,7 +406,7 @@ class Machine(FaultRules):
     def _hook_rdtsc(self, _uc: Any, _ud: Any) -> int:
         from debugger.machine.devices.tsc import tsc_value
 
-        if self._blocks.counting:
+        if self._blocks.counting and not self._fast.enter():
             self._fast_refuse()
             return 1
         self._sync_clock()
@@ -692,16 +674,18 @@ class Machine(FaultRules):
                 code = b""
             if code and self._blocks.exit_counted(code, self.cpu.where()[3]):
                 done -= 1
-        if done < FAST_MIN and not partial:
+        if done < (FAST_MIN // 16 if self.memsnap.native else FAST_MIN) and not partial:
             # Ended early (a BIOS call, HLT, a breakpoint): its checkpoint was not worth it;
             # code that stops this often runs exact for a while (growing while it goes on).
+            # (A page-journal checkpoint costs less: only slices far shorter count as early.)
             self._back_off(done)
         else:
             self._fast_backoff = FAST_MIN
+        n = min(n, self._blocks.limit)     # (lowered when an I/O moved a device event)
         if partial and done < n and not self.eng.halted:
             # The slice ends inside the next block: its first instructions, counted exactly.
             self.icount += done
-            self.clock.icount += done
+            self.clock.icount = self._clock_base + done     # (I/O in the slice synced it)
             rest = n - done
             self._begin_slice(rest)
             self._stop_count = None

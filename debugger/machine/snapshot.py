@@ -2,11 +2,12 @@
 
 A checkpoint lets the engine go back and re-execute exactly (to find the instruction that caused
 a transition it detected at a block boundary, and later for reverse execution).  Memory is
-captured by Unicorn's copy-on-write context snapshots (`UC_CTL_CONTEXT_MODE` with memory), so a
-checkpoint costs tens of microseconds plus one page copy for each page written afterwards.
+captured by the machine's page journal (`pagejournal.py`: one page copy for each page written
+after the checkpoint, dropped when no live checkpoint needs it), or without the native module by
+Unicorn's copy-on-write context snapshots; the CPU by a Unicorn context.
 
-Unicorn's memory snapshots form a stack: restoring a checkpoint discards every checkpoint taken
-after it.  `Checkpoint.valid` says whether a checkpoint can still be restored.
+Checkpoints form a stack: restoring one discards every checkpoint taken after it.  `valid` says
+whether a checkpoint can still be restored.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class Checkpoint:
     serial_len: int
     events_total: int
     activity: Activity
-    ident: int
+    ident: Any                  # the memory mark (pagejournal)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -58,23 +59,23 @@ def take(machine: "MachinePort") -> Checkpoint:
         for dev in machine.devices.all():
             devs[dev.name] = copy.deepcopy(_state_of(dev), memo)
         machine._snap_devices = (key, devs)
-    machine._snap_next += 1
-    machine._snap_live.append(machine._snap_next)
+    mark = machine.memsnap.mark()
     return Checkpoint(
         icount=machine.icount, clock=machine.clock.icount, context=machine.uc.context_save(),
         devices=devs, disks={n: dict(d.overlay) for n, d in machine.disks.items()},
         serial_len=len(machine.serial_out), events_total=machine.events.total,
-        activity=machine.cpu.activity, ident=machine._snap_next)
+        activity=machine.cpu.activity, ident=mark)
 
 
 def valid(machine: "MachinePort", cp: Checkpoint) -> bool:
     """False once a restore of an earlier checkpoint has discarded this one's memory layer."""
-    return cp.ident in machine._snap_live
+    return machine.memsnap.valid(cp.ident)
 
 
 def restore(machine: "MachinePort", cp: Checkpoint) -> None:
     if not valid(machine, cp):
         raise ValueError("checkpoint no longer valid (an earlier one was restored since)")
+    machine.memsnap.rollback(cp.ident)
     machine.uc.context_restore(cp.context)
     machine.cpu.flush_tlb()
     machine.uc.ctl_flush_tb()
@@ -94,7 +95,6 @@ def restore(machine: "MachinePort", cp: Checkpoint) -> None:
     machine.icount = cp.icount
     machine.clock.icount = cp.clock
     machine.cpu.activity = cp.activity
-    del machine._snap_live[machine._snap_live.index(cp.ident) + 1:]
 
 
 def _device_key(machine: "MachinePort") -> tuple[int, int, int]:

@@ -69,7 +69,7 @@ def cpu_save(machine: "Machine") -> Any:
         return uc.context_save()
     finally:
         uc.ctl(uconst.UC_CTL_CONTEXT_MODE, uconst.UC_CTL_IO_WRITE,
-               ctypes.c_int(uconst.UC_CTL_CONTEXT_CPU | uconst.UC_CTL_CONTEXT_MEMORY))
+               ctypes.c_int(machine.memsnap.context_mode))
 
 
 def cpu_restore(machine: "Machine", ctx: Any) -> None:
@@ -80,7 +80,7 @@ def cpu_restore(machine: "Machine", ctx: Any) -> None:
         uc.context_restore(ctx)
     finally:
         uc.ctl(uconst.UC_CTL_CONTEXT_MODE, uconst.UC_CTL_IO_WRITE,
-               ctypes.c_int(uconst.UC_CTL_CONTEXT_CPU | uconst.UC_CTL_CONTEXT_MEMORY))
+               ctypes.c_int(machine.memsnap.context_mode))
 
 
 def state_hash(machine: "Machine", ram_digest: bytes) -> str:

@@ -1,0 +1,233 @@
+"""Guest RAM and its checkpoints: a page journal (native), or Unicorn's memory snapshots.
+
+`attach(uc, size)` maps the machine's RAM at physical 0 and returns the object that takes and
+restores memory checkpoints:
+
+- `Journal` (the native `_pagejournal.c`): RAM is host memory of ours mapped with
+  `uc_mem_map_ptr`; a checkpoint write-protects the pages written since the previous one, and
+  the first store to each page afterwards saves its old contents (a fault handled in C).  A
+  checkpoint costs the pages written after it (a signal, an mprotect and a 4 KiB copy each),
+  and the copies no live checkpoint needs are dropped as soon as the checkpoints that needed
+  them are gone.  CPU contexts are then saved without memory.
+- `UnicornLayers` (fallback, `BOOTDBG_NO_NATIVE=1` or no build): Unicorn's copy-on-write context
+  snapshots.  The same answers; each snapshot is a layer Unicorn never merges, so the cost of a
+  page copy grows with the number of pages copied since the first checkpoint.
+
+Both have the same stack discipline: restoring a checkpoint discards every checkpoint taken
+after it (`valid` says whether one can still be restored).
+"""
+from __future__ import annotations
+
+import ctypes
+import weakref
+from typing import Any
+
+from unicorn import UC_PROT_ALL
+from unicorn import unicorn_const as uconst
+
+from debugger.machine import nativelib
+
+__all__ = ["attach", "Journal", "UnicornLayers", "JournalError", "available"]
+
+CPU_ONLY = uconst.UC_CTL_CONTEXT_CPU
+CPU_AND_MEMORY = uconst.UC_CTL_CONTEXT_CPU | uconst.UC_CTL_CONTEXT_MEMORY
+
+
+class JournalError(Exception):
+    """A checkpoint cannot be taken or restored (out of journal room, or mprotect failed)."""
+
+
+class _J(ctypes.Structure):
+    _fields_ = [("ram", ctypes.c_void_p), ("size", ctypes.c_uint64), ("npages", ctypes.c_uint32),
+                ("active", ctypes.c_int32), ("all_writable", ctypes.c_int32),
+                ("len", ctypes.c_uint32), ("cap", ctypes.c_uint32),
+                ("log_page", ctypes.c_void_p), ("log_prev", ctypes.c_void_p),
+                ("last", ctypes.c_void_p), ("arena", ctypes.c_void_p),
+                ("committed", ctypes.c_uint64), ("unprot", ctypes.c_void_p),
+                ("nunprot", ctypes.c_uint32), ("is_unprot", ctypes.c_void_p),
+                ("faults", ctypes.c_uint64), ("saved", ctypes.c_uint64),
+                ("failed", ctypes.c_int32), ("pad", ctypes.c_int32)]
+
+
+_P = ctypes.POINTER(_J)
+_ARGTYPES = (
+    ("bootdbg_pagejournal_new", (ctypes.c_uint64, ctypes.c_uint32)),
+    ("bootdbg_pagejournal_free", (_P,)),
+    ("bootdbg_pagejournal_mark", (_P,)),
+    ("bootdbg_pagejournal_rollback", (_P, ctypes.c_uint32)),
+    ("bootdbg_pagejournal_clear", (_P,)),
+    ("bootdbg_pagejournal_compact", (_P, ctypes.POINTER(ctypes.c_uint32), ctypes.c_uint32)),
+)
+
+
+def _lib() -> ctypes.CDLL | None:
+    lib = nativelib.load("debugger.machine._pagejournal", "bootdbg_pagejournal_size", _J,
+                         _ARGTYPES)[0]
+    if lib is not None:
+        lib.bootdbg_pagejournal_new.restype = _P
+        lib.bootdbg_pagejournal_mark.restype = ctypes.c_int64
+        lib.bootdbg_pagejournal_compact.restype = ctypes.c_uint32
+    return lib
+
+
+def available() -> bool:
+    return _lib() is not None
+
+
+def attach(uc: Any, size: int) -> "Journal | UnicornLayers":
+    """Map `size` bytes of RAM at physical 0 of `uc`, with the best checkpoint backend."""
+    lib = _lib()
+    if lib is not None:
+        j = lib.bootdbg_pagejournal_new(size, _capacity(size))
+        if j:
+            return Journal(uc, size, lib, j)
+    return UnicornLayers(uc, size)
+
+
+def _capacity(size: int) -> int:
+    # Saved pages the journal can hold (virtual address space, committed as used): room for
+    # every page written after each of several checkpoints, and at least 1 Mi pages.
+    return min(max(8 * (size // 0x1000), 1 << 20), (1 << 32) - 1)
+
+
+def _free(lib: ctypes.CDLL, j: Any, uch: Any) -> None:
+    # The engine first (it must not outlive the memory it runs in), then the memory.
+    from unicorn.unicorn_py3.unicorn import uclib
+
+    if uch:
+        uclib.uc_close(uch)
+    lib.bootdbg_pagejournal_free(j)
+
+
+class Journal:
+    native = True
+
+    def __init__(self, uc: Any, size: int, lib: ctypes.CDLL, j: Any) -> None:
+        self._lib = lib
+        self._j = j
+        self.size = size
+        self._live: list[int] = []          # idents of live marks, oldest first
+        self._pos: dict[int, int] = {}      # ident -> log position
+        self._next = 0
+        self._compacted_len = 0
+        uc.mem_map_ptr(0, size, UC_PROT_ALL, j.contents.ram)
+        uc.ctl(uconst.UC_CTL_CONTEXT_MODE, uconst.UC_CTL_IO_WRITE, ctypes.c_int(CPU_ONLY))
+        # Unicorn's own finalizer would close the engine whenever it likes; ours closes it and
+        # then frees the RAM it runs in.
+        fin = getattr(uc, "_Uc__finalizer", None)
+        if fin is not None:
+            fin.detach()
+        weakref.finalize(uc, _free, lib, j, uc._uch)
+        self.context_mode = CPU_ONLY
+
+    # -- statistics ------------------------------------------------------------------------------
+    @property
+    def live(self) -> int:
+        return len(self._live)
+
+    @property
+    def saved_pages(self) -> int:
+        """Page copies the journal holds now."""
+        return int(self._j.contents.len)
+
+    @property
+    def faults(self) -> int:
+        return int(self._j.contents.faults)
+
+    # -- marks -----------------------------------------------------------------------------------
+    def mark(self) -> "_Mark":
+        pos = self._lib.bootdbg_pagejournal_mark(self._j)
+        if pos < 0 and self._j.contents.failed:
+            # A page could not be saved or unprotected: the live checkpoints cannot be restored
+            # any more (they say so); start again from here.
+            self._live.clear()
+            self._pos.clear()
+            self._lib.bootdbg_pagejournal_clear(self._j)
+            pos = self._lib.bootdbg_pagejournal_mark(self._j)
+        if pos < 0:
+            self._compact()
+            pos = self._lib.bootdbg_pagejournal_mark(self._j)
+            if pos < 0:
+                raise JournalError("cannot take a memory checkpoint: "
+                                   f"{self.live} checkpoints hold {self.saved_pages} pages")
+        self._next += 1
+        self._live.append(self._next)
+        self._pos[self._next] = pos
+        return _Mark(self, self._next)
+
+    def valid(self, mark: "_Mark") -> bool:
+        return mark.ident in self._pos
+
+    def rollback(self, mark: "_Mark") -> None:
+        pos = self._pos.get(mark.ident)
+        if pos is None:
+            raise ValueError("checkpoint no longer valid (an earlier one was restored since)")
+        if self._lib.bootdbg_pagejournal_rollback(self._j, pos) != 0:
+            raise JournalError("cannot restore the memory checkpoint (the journal overflowed)")
+        k = self._live.index(mark.ident)
+        for ident in self._live[k + 1:]:
+            del self._pos[ident]
+        del self._live[k + 1:]
+
+    def release(self, ident: int) -> None:
+        """A checkpoint is gone: the pages only it needed go with it."""
+        if self._pos.pop(ident, None) is None:
+            return
+        self._live.remove(ident)
+        if not self._live:
+            self._lib.bootdbg_pagejournal_clear(self._j)
+            self._compacted_len = 0
+        elif self._j.contents.len > 2 * self._compacted_len + 4096:
+            self._compact()
+
+    def _compact(self) -> None:
+        n = len(self._live)
+        bounds = (ctypes.c_uint32 * max(1, n))(*[self._pos[i] for i in self._live])
+        self._compacted_len = self._lib.bootdbg_pagejournal_compact(self._j, bounds, n)
+        for k, ident in enumerate(self._live):
+            self._pos[ident] = bounds[k]
+
+
+class _Mark:
+    __slots__ = ("_journal", "ident", "__weakref__")
+
+    def __init__(self, journal: Journal, ident: int) -> None:
+        self._journal = weakref.ref(journal)
+        self.ident = ident
+
+    def __del__(self) -> None:
+        j = self._journal()
+        if j is not None:
+            j.release(self.ident)
+
+
+class UnicornLayers:
+    """Unicorn's copy-on-write memory snapshots (the fallback)."""
+
+    native = False
+
+    def __init__(self, uc: Any, size: int) -> None:
+        self.size = size
+        uc.mem_map(0, size)
+        uc.ctl(uconst.UC_CTL_CONTEXT_MODE, uconst.UC_CTL_IO_WRITE, ctypes.c_int(CPU_AND_MEMORY))
+        self.context_mode = CPU_AND_MEMORY
+        self._live: list[int] = []
+        self._next = 0
+
+    @property
+    def live(self) -> int:
+        return len(self._live)
+
+    def mark(self) -> int:
+        """(The memory is in the context Unicorn saves with it.)"""
+        self._next += 1
+        self._live.append(self._next)
+        return self._next
+
+    def valid(self, mark: int) -> bool:
+        return mark in self._live
+
+    def rollback(self, mark: int) -> None:
+        if mark not in self._live:
+            raise ValueError("checkpoint no longer valid (an earlier one was restored since)")
+        del self._live[self._live.index(mark) + 1:]
