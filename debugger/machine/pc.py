@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from unicorn import UC_HOOK_INSN, UC_HOOK_INSN_INVALID, UC_HOOK_INTR, UC_HOOK_MEM_UNMAPPED
 from unicorn import UcError
-from unicorn import unicorn_const as uconst
 from unicorn import x86_const as x
 
 from debugger.cpustate import (
@@ -36,8 +35,11 @@ from debugger.machine.delivery import (
 from debugger.machine.disk import Disk
 from debugger.machine.events import EventLog
 from debugger.machine.faults import FaultRules
+from debugger.machine import slices
+from debugger.machine.slices import REDO, UNSET, FastSlices
+from debugger.machine.traps import EngineHooks, Pending
 from debugger.machine.memory import Memory, MemoryError_
-from debugger.machine.portio import FastIo, io_allowed
+from debugger.machine.portio import FastIo
 from debugger.machine.results import RunResult, Stop, StopRequest
 
 if TYPE_CHECKING:
@@ -46,9 +48,6 @@ if TYPE_CHECKING:
 __all__ = ["Machine", "MachineConfig", "RunResult", "Stop", "StopRequest"]
 
 SLICE = 1 << 24          # at most this many instructions per emu_start
-FAST_MIN = 1 << 16       # slices this long (after one as long) are counted by blocks
-_UNSET: Any = object()
-_REDO: Any = object()
 
 
 @dataclass
@@ -60,19 +59,7 @@ class MachineConfig:
     keys: str = ""
 
 
-@dataclass
-class _Pending:
-    kind: str        # "intr" | "bios" | "ud" | "sysenter" | "syscall" | "reset" | "unmapped"
-    vector: int = 0
-    is_int: bool = False
-    error_code: int = 0
-    address: int = 0
-    access: str = ""
-    saved_regs: bytes = b""    # a refused IN/OUT: the GPRs before Unicorn went on
-    next_rip: int | None = None  # INT 6 reported as #UD: the address after it (softint.py)
-
-
-class Machine(FaultRules):
+class Machine(EngineHooks, FastSlices, FaultRules):
     def __init__(self, disks: list[Disk], config: MachineConfig | None = None) -> None:
         self.config = config or MachineConfig()
         self.disks = {d.bios_number: d for d in disks}
@@ -106,7 +93,7 @@ class Machine(FaultRules):
         # Called after each interrupt, IRQ or exception is delivered to the guest:
         # fn(vector, kind "int"|"irq"|"exception", error_code, cs, ip) with CS:IP at delivery.
         self.interrupt_listeners: list[Callable[[int, str, int | None, int, int], None]] = []
-        self._pending: _Pending | None = None
+        self._pending: Pending | None = None
         # Bumped whenever a device may have changed its next deadline outside a BIOS call
         # (guest I/O, a tick, a restore): the lean single step caches the deadline by it.
         self._device_epoch = 0
@@ -144,7 +131,7 @@ class Machine(FaultRules):
         self._tbs_uncounted = False
         self._start_error: UcError | None = None
         self.self_counted = 0       # counted runs made with `self_counter` (no count hook)
-        self._fast_backoff = FAST_MIN
+        self._fast_backoff = slices.FAST_MIN
         self._fast_resume_at = 0
         self._fast_irregular = 0
         self._stop_count: int | None = None
@@ -279,7 +266,7 @@ class Machine(FaultRules):
             self.cpu.set_a20(enabled)
 
     def _on_reset(self) -> None:
-        self._pending = _Pending("reset")
+        self._pending = Pending("reset")
         self.uc.emu_stop()
 
     def end_of_interrupt(self, vector: int) -> None:
@@ -287,140 +274,6 @@ class Machine(FaultRules):
         if 0x70 <= vector < 0x78:
             self.bus.write(0xA0, 1, 0x20)
         self.bus.write(0x20, 1, 0x20)
-
-    # -- hooks (engine running; record and stop) -------------------------------------------------------
-    def restarts_address(self) -> int | None:
-        """Where the machine counts the instructions QEMU ran twice (a store into the running
-        block undoes the first attempt): an int64 that only grows, for native hooks."""
-        return self._blocks.restarts_address
-
-    def running_icount(self) -> int:
-        """The instruction count, also exact from inside a Unicorn hook during a run."""
-        return self._slice_base + self.eng.emu_counter
-
-    def _sync_clock(self) -> None:
-        self.clock.icount = self._clock_base + (
-            self._fast.at if self._blocks.counting else self.eng.emu_counter)
-
-    def _hook_intr(self, uc: Any, intno: int, _ud: Any) -> None:
-        self.cpu.reset_fault_counter()
-        is_int = bool(self.eng.i32(uc_layout.OFF_IS_INT))
-        if not is_int and not self._blocks.counting:
-            self._repair_lazy_flags(intno)
-        if intno == 3 and is_int:
-            vec = self.bios.vector_at(self._pc() - 1)
-            if vec is not None:         # the int3 that starts a BIOS stub: a service call
-                self._pending = _Pending("bios", vec)
-                uc.emu_stop()
-                return
-        self._pending = _Pending("intr", intno, is_int, self.eng.u32(uc_layout.OFF_ERROR_CODE))
-        uc.emu_stop()
-
-    def _repair_lazy_flags(self, vector: int) -> None:
-        """A fault inside an instruction run under a code hook: the flags must be those before it.
-
-        After every code hook Unicorn folds the lazy flags into cc_src (cc_op CC_OP_EFLAGS);
-        a fault raised while the instruction runs then restores cc_op from the instruction's
-        start, when it was still the operation before, and the pair no longer agrees: after
-        `sub ecx, ebp`, a page fault on a store delivered EFLAGS without AF (stepping, one
-        instruction per run, had them right).  Only a fault in the instruction fetch happens
-        before the hook (nothing folded, nothing restored): #PF with CR2 in the instruction."""
-        if vector == 14:
-            pc = self.cpu.linear_pc()
-            if 0 <= (self.cpu.cr(2) - pc) & 0xFFFFFFFFFFFFFFFF < 16:
-                return
-        self.eng.set_i32(uc_layout.OFF_CC_OP, uc_layout.CC_OP_EFLAGS)
-
-    def _hook_invalid(self, uc: Any, _ud: Any) -> bool:
-        if self._pending is None:
-            after = softint.software_int6(self)
-            self._pending = _Pending("ud", 6) if after is None else \
-                _Pending("intr", 6, True, next_rip=after)
-        uc.emu_stop()
-        return True
-
-    def _hook_in(self, uc: Any, port: int, size: int, _ud: Any) -> int:
-        if self._blocks.counting and not self._fast.enter():
-            return self._fast_refuse()
-        self._device_epoch += 1
-        if not io_allowed(self, port, size):
-            return self._io_denied(size)
-        self._sync_clock()
-        value = self.bus.read(port, size)
-        self._after_io()
-        return value
-
-    def _hook_out(self, uc: Any, port: int, size: int, value: int, _ud: Any) -> None:
-        if self._blocks.counting and not self._fast.enter():
-            self._fast_refuse()
-            return
-        self._device_epoch += 1
-        if not io_allowed(self, port, size):
-            self._io_denied(size)
-            return
-        self._sync_clock()
-        self.bus.write(port, size, value)
-        self._after_io()
-
-    def _io_denied(self, size: int) -> int:
-        """An IN/OUT the I/O permission check refuses: #GP(0) at the instruction, no effect."""
-        if self._pending is None:
-            self._pending = _Pending("io-gp", 13, error_code=0, address=self.cpu.rip,
-                                     saved_regs=self.eng.read(uc_layout.OFF_REGS, 8 * 8))
-        self._stop_after_io()
-        return self.cpu.gpr(0) & ((1 << (8 * size)) - 1)
-
-    def _after_io(self) -> None:
-        if self._blocks.counting:
-            self._fast.after_io()
-            return
-        if self.bus.stop_requested:
-            self._stop_after_io()
-            return
-        deadline = self.bus.next_deadline()
-        if deadline is not None and deadline < self._slice_until:
-            # The access moved a device event (a timer reprogrammed) before the planned end of
-            # this slice: stop so that the event happens at its instruction, as when stepping.
-            self._stop_after_io()
-        if self.devices.pic.pending_vector() is not None and (
-                self.cpu.eflags & RF_IF or not self._irqwait.armed):
-            # Deliverable now, or waiting for IF without the watcher that stops when IF becomes
-            # 1 (a guest polling a port with interrupts off stopped at every IN before).
-            self._stop_after_io()
-
-    def _stop_after_io(self) -> None:
-        # The engine stops before the next instruction, but Unicorn's count hook has counted
-        # that one already when it is in the same block: remember the count that is true.
-        if self._stop_count is None:
-            self._stop_count = self.eng.emu_counter
-        self.uc.emu_stop()
-
-    def _hook_sysenter(self, uc: Any, _ud: Any) -> None:
-        self._pending = _Pending("sysenter")
-        uc.emu_stop()
-
-    def _hook_syscall(self, uc: Any, _ud: Any) -> None:
-        self._pending = _Pending("syscall")
-        uc.emu_stop()
-
-    def _hook_rdtsc(self, _uc: Any, _ud: Any) -> int:
-        from debugger.machine.devices.tsc import tsc_value
-
-        if self._blocks.counting and not self._fast.enter():
-            self._fast_refuse()
-            return 1
-        self._sync_clock()
-        v = tsc_value(self.clock)
-        self.uc.reg_write(x.UC_X86_REG_EAX, v & 0xFFFFFFFF)
-        self.uc.reg_write(x.UC_X86_REG_EDX, (v >> 32) & 0xFFFFFFFF)
-        return 1
-
-    def _hook_unmapped(self, uc: Any, access: int, address: int, size: int, value: int,
-                       _ud: Any) -> bool:
-        kind = {uconst.UC_MEM_READ_UNMAPPED: "read", uconst.UC_MEM_WRITE_UNMAPPED: "write",
-                uconst.UC_MEM_FETCH_UNMAPPED: "fetch"}.get(access, "access")
-        self._pending = _Pending("unmapped", address=address, access=kind)
-        return False
 
     # -- the run loop ----------------------------------------------------------------------------------
     def _sync_exits(self, without: int | None = None) -> None:
@@ -559,11 +412,11 @@ class Machine(FaultRules):
             return self._loop(before, 1, None)
         return None
 
-    def _run_slice(self, pc: int, n: int, deadline: Any = _UNSET) -> RunResult | None:
+    def _run_slice(self, pc: int, n: int, deadline: Any = UNSET) -> RunResult | None:
         self._stop_count = None
         if self._fast_allowed(n):
             r = self._run_fast(n, deadline)
-            if r is not _REDO:
+            if r is not REDO:
                 return r
             # Count per instruction only until fast slices are tried again.
             n = max(1, min(n, self._fast_resume_at - self.icount))
@@ -628,112 +481,6 @@ class Machine(FaultRules):
         if counted:
             self._blocks.watch_restarts()
 
-    # -- fast slices (see blockcount.py) -----------------------------------------------------------
-    def _fast_allowed(self, n: int) -> bool:
-        return (n >= FAST_MIN and self._fast_on and self._blocks.available
-                and self.icount >= self._fast_resume_at and not self.slice_listeners
-                and not self.slice_end_checks
-                and len(self.uc._callbacks) == self._own_hooks)
-
-    def _run_fast(self, n: int, deadline: Any) -> RunResult | None | object:
-        """One slice counted by blocks; _REDO (after restoring its start) if it met something a
-        block count cannot place."""
-        cp = self.checkpoint()
-        self._fast_irregular = 0
-        self._begin_slice(n)
-        self._prepare_start(counted=False)
-        self._blocks.start(n)
-        err: UcError | None = None
-        try:
-            self.uc.emu_start(self.cpu.rip, 0, 0, 0)     # no count hook (Unicorn drops it)
-        except UcError as exc:
-            err = exc
-        done, irregular, partial = self._blocks.stop(
-            last_not_run=self._irqwait.armed and self._irqwait.fired)
-        self._tbs_uncounted = True
-        p = self._pending
-        regular = p is None or p.kind in ("bios", "sysenter", "syscall") or (
-            p.kind == "intr" and p.is_int)
-        if irregular or self._fast_irregular or err is not None or not regular:
-            # Everything before the block that held it was regular: that part runs fast again
-            # (the same blocks, deterministically), the rest of the slice with the count hook.
-            good = done if irregular == 1 else done - self._blocks.last
-            self.restore(cp)
-            self._back_off(good)
-            self.fast_redone += 1
-            if good >= FAST_MIN:
-                return self._run_fast(good, deadline)
-            return _REDO
-        self.fast_slices += 1
-        if self.eng.halted and self._pc() in self._exits_set:
-            # A breakpoint inside a block: Unicorn counted its stop there as an instruction.
-            start, size = self._blocks.last_block
-            try:
-                code = self.mem.read_linear(start, size)
-            except Exception:
-                code = b""
-            if code and self._blocks.exit_counted(code, self.cpu.where()[3]):
-                done -= 1
-        if done < (FAST_MIN // 16 if self.memsnap.native else FAST_MIN) and not partial:
-            # Ended early (a BIOS call, HLT, a breakpoint): its checkpoint was not worth it;
-            # code that stops this often runs exact for a while (growing while it goes on).
-            # (A page-journal checkpoint costs less: only slices far shorter count as early.)
-            self._back_off(done)
-        else:
-            self._fast_backoff = FAST_MIN
-        n = min(n, self._blocks.limit)     # (lowered when an I/O moved a device event)
-        if partial and done < n and not self.eng.halted:
-            # The slice ends inside the next block: its first instructions, counted exactly.
-            self.icount += done
-            self.clock.icount = self._clock_base + done     # (I/O in the slice synced it)
-            rest = n - done
-            self._begin_slice(rest)
-            self._stop_count = None
-            done = self._run_counted(rest)
-            err = self._start_error
-        return self._end_slice(done, err, deadline)
-
-    def _back_off(self, ran: int) -> None:
-        """No fast slice for a while after this one's first `ran` instructions (doubling)."""
-        self._fast_resume_at = self.icount + ran + self._fast_backoff
-        self._fast_backoff = min(self._fast_backoff * 2, 1 << 26)
-
-    def _fast_refuse(self) -> int:
-        """An instruction a block count cannot place (I/O, RDTSC) in a fast slice: stop; the
-        slice is run again exactly, so nothing of it may happen now."""
-        self._fast_irregular = 3
-        self.uc.emu_stop()
-        return 0
-
-    def _end_slice(self, done: int, err: UcError | None, deadline: Any) -> RunResult | None:
-        if self._pending is not None and self._pending.kind == "bios":
-            done -= 1               # a BIOS stub's trap is not a guest instruction
-        self.icount += done
-        self.clock.icount = self._clock_base + done
-        if deadline is _UNSET or self._device_epoch != self._deadline_key[0]:
-            deadline = self.bus.next_deadline()
-        if deadline is not None and self.clock.icount >= deadline:
-            self.bus.tick(self.clock.icount)
-            self._device_epoch += 1
-        for check in self.slice_end_checks:
-            res = check()
-            if res is not None:
-                return res
-        p = self._pending
-        if p is not None:
-            return self._handle_pending(p)
-        if err is not None:
-            return holes.fetch_outside_ram(self, err) or self._result(Stop.UNMAPPED if "UNMAPPED" in str(err) else Stop.UNSUPPORTED,
-                                f"emulation error at {self._pc():#x}: {err}")
-        if self.eng.halted:
-            # An exit stops the engine like HLT does; only a real HLT makes the CPU wait.
-            self.eng.clear_halted()
-            if self._pc() not in self._exits_set:
-                self.cpu.activity = Activity.HLT
-                return self._check_event_filter("hlt", {})
-            return None
-        return None
-
     def _bios(self, vector: int, pc: int) -> RunResult | None:
         # The event filter sees the call before the service runs (as the guest passed it).
         if self.event_filter is not None and self._bios_asked != (self.icount, pc) \
@@ -760,7 +507,7 @@ class Machine(FaultRules):
             return self._result(Stop.EVENT, kind, event=kind, **details)
         return None
 
-    def _handle_pending(self, p: _Pending) -> RunResult | None:
+    def _handle_pending(self, p: Pending) -> RunResult | None:
         if p.kind == "reset":
             self.events.emit("reset", "the guest requested a system reset")
             return self._result(Stop.RESET, "the guest requested a system reset")

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 from debugger.cpustate import CR0_PE, RF_IF, RF_VM
 
 if TYPE_CHECKING:
-    from debugger.machine.pc import Machine
+    from debugger.machine.port import MachinePort
 
 __all__ = ["io_allowed", "InBlock", "FastIo"]
 
 _CACHE_MAX = 4096
 
 
-def io_allowed(m: "Machine", port: int, size: int) -> bool:
+def io_allowed(m: "MachinePort", port: int, size: int) -> bool:
     """IOPL and the TSS I/O permission bitmap (Unicorn compiles these checks out)."""
     cpu = m.cpu
     if not cpu.cr(0) & CR0_PE:
@@ -54,7 +54,7 @@ class InBlock:
         self._cache: dict[tuple[int, int, bytes], int | None] = {}
         self._md: dict[int, object] = {}
 
-    def before(self, m: "Machine") -> int | None:
+    def before(self, m: "MachinePort") -> int | None:
         """Instructions of the current fast slice done before the one at EIP (None: cannot
         tell)."""
         b = m._blocks
@@ -67,7 +67,7 @@ class InBlock:
             return None
         return b.done_before_last + idx
 
-    def last_in_block(self, m: "Machine") -> bool:
+    def last_in_block(self, m: "MachinePort") -> bool:
         """Is the instruction at EIP the last one of its block?"""
         b = m._blocks
         start, _ = b.last_block
@@ -75,7 +75,7 @@ class InBlock:
         idx = self.index(m, start, pc, bits)
         return idx is not None and idx == b.last - 1
 
-    def index(self, m: "Machine", start: int, pc: int, bits: int) -> int | None:
+    def index(self, m: "MachinePort", start: int, pc: int, bits: int) -> int | None:
         if pc == start:
             return 0
         try:
@@ -106,7 +106,7 @@ class InBlock:
 class FastIo:
     """IN/OUT/RDTSC inside a fast slice, at their exact instruction count."""
 
-    def __init__(self, m: "Machine") -> None:
+    def __init__(self, m: "MachinePort") -> None:
         self.m = m
         self.inblock = InBlock()
         self.at = 0             # instructions of the slice before the current I/O instruction

@@ -19,9 +19,9 @@ def _session(path: Path, fast: bool, kind: str | None = None):
     from debugger.machine.disk import open_disk
 
     s = Session(disks=[open_disk(path, kind=kind, boot=True)])
-    import debugger.machine.pc as pc
+    import debugger.machine.slices as slices
 
-    s.machine._fast_backoff = pc.FAST_MIN
+    s.machine._fast_backoff = slices.FAST_MIN
     if not fast:
         s.machine._blocks.available = False
     return s
@@ -29,9 +29,9 @@ def _session(path: Path, fast: bool, kind: str | None = None):
 
 @pytest.fixture
 def small_slices(monkeypatch):
-    import debugger.machine.pc as pc
+    import debugger.machine.slices as slices
 
-    monkeypatch.setattr(pc, "FAST_MIN", 16)
+    monkeypatch.setattr(slices, "FAST_MIN", 16)
 
 
 def _native():

@@ -92,9 +92,9 @@ def _outcome(m, end) -> tuple:
 @pytest.mark.parametrize("src", [POLL, IRQS], ids=["poll", "irqs"])
 def test_io_in_fast_slices_gives_the_count_hooks_state(src, monkeypatch):
     _native()
-    import debugger.machine.pc as pc
+    import debugger.machine.slices as slices
 
-    monkeypatch.setattr(pc, "FAST_MIN", 16)
+    monkeypatch.setattr(slices, "FAST_MIN", 16)
     got = []
     for fast in (True, False):
         m = boot_machine(src)
@@ -108,9 +108,9 @@ def test_io_in_fast_slices_gives_the_count_hooks_state(src, monkeypatch):
 
 def test_syslinux_boot_is_the_same_with_and_without_fast_slices(monkeypatch):
     _native()
-    import debugger.machine.pc as pc
+    import debugger.machine.slices as slices
 
-    monkeypatch.setattr(pc, "FAST_MIN", 16)          # (fast slices between its BIOS calls too)
+    monkeypatch.setattr(slices, "FAST_MIN", 16)          # (fast slices between its BIOS calls too)
     from debugger.engine.session import Session
     from debugger.machine.disk import open_disk
     from tests.machine.stock_images import syslinux_image

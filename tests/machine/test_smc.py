@@ -57,9 +57,9 @@ def test_single_stepping_gets_past_a_store_into_its_own_block(tmp_path):
 
 def test_a_run_counts_what_stepping_counts(tmp_path, monkeypatch):
     _native()
-    import debugger.machine.pc as pc
+    import debugger.machine.slices as slices
 
-    monkeypatch.setattr(pc, "FAST_MIN", 1 << 40)     # no checkpoints: see the next test
+    monkeypatch.setattr(slices, "FAST_MIN", 1 << 40)     # no checkpoints: see the next test
     s = _session(tmp_path)
     ev = s.cont()
     assert (ev.kind, ev.icount, s.state().rbx & 0xFF) == ("halted", TOTAL, 15)
