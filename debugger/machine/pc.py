@@ -18,29 +18,34 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from unicorn import UC_HOOK_INSN, UC_HOOK_INSN_INVALID, UC_HOOK_INTR, UC_HOOK_MEM_UNMAPPED
-from unicorn import UcError
+from unicorn import UC_HOOK_INSN, UC_HOOK_INSN_INVALID, UC_HOOK_INTR, UC_HOOK_MEM_UNMAPPED, UcError
 from unicorn import x86_const as x
 
 from debugger.cpustate import (
-    RF_IF, RF_VM, Activity, CpuState, Segment,
+    RF_IF,
+    RF_VM,
+    Activity,
+    CpuState,
+    Segment,
 )
-from debugger.machine import holes, softint, uc_layout
+from debugger.machine import holes, slices, softint, uc_layout
 from debugger.machine.bios import Bios
 from debugger.machine.bus import Clock, IoBus
 from debugger.machine.cpu import Cpu
 from debugger.machine.delivery import (
-    ERROR_CODE_VECTORS, Delivery, GuestFault, Unsupported,
+    ERROR_CODE_VECTORS,
+    Delivery,
+    GuestFault,
+    Unsupported,
 )
 from debugger.machine.disk import Disk
 from debugger.machine.events import EventLog
 from debugger.machine.faults import FaultRules
-from debugger.machine import slices
-from debugger.machine.slices import REDO, UNSET, FastSlices
-from debugger.machine.traps import EngineHooks, Pending
 from debugger.machine.memory import Memory, MemoryError_
 from debugger.machine.portio import FastIo
 from debugger.machine.results import RunResult, Stop, StopRequest
+from debugger.machine.slices import REDO, UNSET, FastSlices
+from debugger.machine.traps import EngineHooks, Pending
 
 if TYPE_CHECKING:
     from debugger.machine.snapshot import Checkpoint
