@@ -87,22 +87,35 @@ class CommandTable(Protocol):
 
 
 _commands: CommandTable | None = None
+# Commands plugins added before the registry was loaded (a plugin loaded through the Python API
+# or by `bootdbg triage`): registered when it binds, so `plugin load` works either way.
+_waiting: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {}
 
 
 def bind_commands(table: CommandTable) -> None:
     """Called once by `debugger.commands` so that plugins can add commands to it."""
     global _commands
     _commands = table
+    for name, (fn, kw) in list(_waiting.items()):
+        table.command(name, **kw)(fn)
+    _waiting.clear()
 
 
 def add_command(name: str, fn: Callable[..., Any], **kw: Any) -> Callable[[], None]:
     """Register a command in the global registry; returns the function that removes it."""
     commands = _commands
-    if commands is None:
-        raise ValueError("no command registry is loaded in this process (import debugger.commands)")
-    taken = set(commands.names())
+    taken = set(commands.names()) if commands is not None else set()
+    taken |= {n for w, (_f, k) in _waiting.items() for n in (w, *k.get("aliases", ()))}
     for n in (name, *kw.get("aliases", ())):
         if n in taken:
             raise ValueError(f"command name {n!r} is already taken")
-    commands.command(name, **kw)(fn)
-    return lambda: commands.unregister(name)
+    if commands is None:
+        _waiting[name] = (fn, kw)
+    else:
+        commands.command(name, **kw)(fn)
+
+    def remove() -> None:
+        _waiting.pop(name, None)
+        if _commands is not None:
+            _commands.unregister(name)
+    return remove

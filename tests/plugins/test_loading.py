@@ -232,3 +232,23 @@ def test_readme_example_command_line(tmp_path):
                        env=env, timeout=120, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "Hello from bootdbg" in r.stdout and "characters so far" in r.stdout
+
+
+def test_a_plugin_loaded_before_the_command_registry_gets_its_command():
+    # Through the Python API (or in a triage worker) nothing has imported debugger.commands
+    # when a plugin registers its command: it arrives when the registry loads, and unloading
+    # the plugin removes it either way.
+    code = (
+        "import sys\n"
+        "from tests.conftest import demo_session\n"
+        "from debugger.plugins import manager_for\n"
+        "assert 'debugger.commands' not in sys.modules\n"
+        "s = demo_session('hello'); mgr = manager_for(s); mgr.load('bootkit')\n"
+        "from debugger import commands\n"
+        "assert commands.find('bootkit').name == 'bootkit'\n"
+        "mgr.unload('bootkit')\n"
+        "assert 'bootkit' not in commands.names()\n"
+        "print('ok')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=str(ROOT), timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
