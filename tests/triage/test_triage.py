@@ -222,7 +222,7 @@ def test_hung_crashed_and_memory_starved_workers_do_not_stop_the_batch(corpus, t
     assert all("SIGSEGV" in r["error"] for r in crashed)
     # A guest machine that cannot fit in the worker's address space (--ram 1024 under a
     # 3600 MiB RLIMIT_AS, most of which Unicorn reserves up front).
-    starved = list(run([corpus["hello"]], TriageOptions(max_insns=10_000, ram_mb=1024,
+    starved = list(run([corpus["hello"]], TriageOptions(max_insns=10_000, ram_mb=3000,
                                                          memory_mb=3600)))
     assert starved[0]["outcome"] == "memory" and "out of memory" in starved[0]["error"]
     ok = list(run([corpus["hello"]], TriageOptions(max_insns=10_000)))
