@@ -136,6 +136,13 @@ static void handler(int sig, siginfo_t *info, void *uctx) {
         previous.sa_handler(sig);
         return;
     }
+    if (info->si_code <= 0) {   /* sent (kill, tkill, sigqueue), not a fault: nothing re-raises it */
+        if (previous.sa_handler == SIG_IGN && !(previous.sa_flags & SA_SIGINFO))
+            return;             /* ignored, as it was before us */
+        signal(SIGSEGV, SIG_DFL);
+        raise(SIGSEGV);         /* delivered when this handler returns: the default action */
+        return;
+    }
     signal(SIGSEGV, SIG_DFL);   /* the fault happens again and ends the process as it would */
 }
 

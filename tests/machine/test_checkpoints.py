@@ -153,3 +153,26 @@ def test_a_journal_that_could_not_save_a_page_drops_its_checkpoints_and_goes_on(
     m.mem.write_phys(0x200000, b"\x77" * 0x2000)
     m.restore(cp)
     assert m.mem.read_phys(0x200000, 0x2000) == bytes(0x2000)
+
+
+def test_a_sigsegv_that_is_not_for_guest_ram_still_ends_the_process():
+    # The page journal's SIGSEGV handler must pass every other SIGSEGV on as if it were not
+    # there: a fault elsewhere, and one sent by kill() (a crashing plugin, a triage worker's
+    # watchdog), end the process with SIGSEGV instead of being swallowed.
+    import signal
+    from pathlib import Path
+
+    from debugger.machine import pagejournal
+
+    if not pagejournal.available():
+        pytest.skip("the native page journal is not built")
+    code = ("import os, signal\n"
+            "from tests.conftest import boot_machine\n"
+            "m = boot_machine('hlt')\n"
+            "m.checkpoint()\n"
+            "os.kill(os.getpid(), signal.SIGSEGV)\n"
+            "print('survived')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=str(Path(__file__).resolve().parents[2]), timeout=120)
+    assert r.returncode == -signal.SIGSEGV and "survived" not in r.stdout, (r.returncode,
+                                                                          r.stderr[-1000:])
