@@ -45,17 +45,23 @@ def _size(n: int) -> str:
     return f"{n // MiB} MiB" if n >= MiB and n % MiB == 0 else f"{n} bytes"
 
 
+def _open_failure(path: str | Path, exc: Exception, error: type[Exception],
+                  what: str = "") -> Exception:
+    """The one-line `error` for a file that could not be opened."""
+    if isinstance(exc, FileNotFoundError):
+        return error(f"{path}: no such file")
+    if isinstance(exc, IsADirectoryError):
+        return error(f"{path}: is a directory" + (f", not a {what}" if what else ""))
+    if isinstance(exc, ValueError):              # a NUL in the name (from a script line)
+        return error(f"{path!r}: not a file name")
+    return error(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})")
+
+
 def _open(path: str | Path, error: type[Exception]) -> BinaryIO:
     try:
         return open(path, "rb")
-    except FileNotFoundError:
-        raise error(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise error(f"{path}: is a directory") from None
-    except OSError as exc:
-        raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except ValueError:                           # a NUL in the name (from a script line)
-        raise error(f"{path!r}: not a file name") from None
+    except (OSError, ValueError) as exc:
+        raise _open_failure(path, exc, error) from None
 
 
 def read_capped(path: str | Path, cap: int, *, what: str = "file",
@@ -97,14 +103,8 @@ def open_image(path: str | Path, *, what: str = "disk image",
     files and block devices only: what has no size is refused with one line."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise error(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise error(f"{path}: is a directory, not a {what}") from None
-    except OSError as exc:
-        raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except ValueError:                           # a NUL in the name (from a script line)
-        raise error(f"{path!r}: not a file name") from None
+    except (OSError, ValueError) as exc:
+        raise _open_failure(path, exc, error, what) from None
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISREG(mode):

@@ -107,21 +107,3 @@ def run_real_cli(args: argparse.Namespace) -> int:
               + (f"  ({r.qemu_note})" if r.qemu_note else ""), flush=True)
     run_real(names or None, configs=configs, limit=args.limit, on_result=row)
     return 0
-    print(version_report())
-    print(f"{when}; bare Unicorn on the bench-real loop: {bare:.0f} MIPS")
-    print(f"{'image':<20} {'configuration':<16} {'to prompt':>10} {'instructions':>14} "
-          f"{'MIPS':>8} {'x QEMU':>7} {'% bare':>7}")
-    for r in results:
-        if r.skipped:
-            print(f"{r.image:<20} skipped: {r.skipped}")
-            continue
-        for f in r.figures:
-            t = f"{f.seconds:9.2f}s" if f.reached else f"{'(>' + format(f.seconds, '.0f') + 's)':>10}"
-            xq = f"{f.seconds / r.qemu_seconds:7.1f}" if r.qemu_seconds and f.reached else \
-                f"{'-':>7}"
-            print(f"{r.image:<20} {f.config:<16} {t} {f.instructions:14,} {f.mips:8.1f} {xq} "
-                  f"{f.mips / bare * 100:6.1f}%" + (f"  ({f.note})" if f.note else ""))
-        q = f"{r.qemu_seconds:9.2f}s" if r.qemu_seconds is not None else "-"
-        print(f"{r.image:<20} {'qemu-system-i386':<16} {q:>10}"
-              + (f"  ({r.qemu_note})" if r.qemu_note else ""))
-    return 0
