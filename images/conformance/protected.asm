@@ -21,52 +21,13 @@ main:
 
 bits 32
 ; --- 32-bit output helpers ---
-puts32:
-    push eax
-.l: lodsb
-    test al, al
-    jz .d
-    out 0xe9, al
-    jmp .l
-.d: pop eax
-    ret
-hex32p:                 ; EAX as 8 hex digits
-    push ecx
-    mov ecx, 8
-.n: rol eax, 4
-    push eax
-    and al, 0x0f
-    add al, '0'
-    cmp al, '9'
-    jbe .o
-    add al, 7
-.o: out 0xe9, al
-    pop eax
-    loop .n
-    pop ecx
-    ret
+%include "out32.inc"
 nl32:
     push eax
     mov al, 10
     out 0xe9, al
     pop eax
     ret
-%macro P32 1+
-    jmp %%over
-%%s: db %1, 0
-%%over:
-    push esi
-    mov esi, %%s
-    call puts32
-    pop esi
-%endmacro
-; HEX32 value: print " =value"
-%macro HEX 1
-    push eax
-    mov eax, %1
-    call hex32p
-    pop eax
-%endmacro
 
 ; handlers: print name, error code (if any), EIP relative to [base], CS; then resume at
 ; [resume] in ring 0 with the stack at [stack0]

@@ -22,45 +22,7 @@ main:
     jmp CODE:pm
 
 bits 32
-puts32:
-    push eax
-.l: lodsb
-    test al, al
-    jz .d
-    out 0xe9, al
-    jmp .l
-.d: pop eax
-    ret
-hex32p:
-    push ecx
-    mov ecx, 8
-.n: rol eax, 4
-    push eax
-    and al, 0x0f
-    add al, '0'
-    cmp al, '9'
-    jbe .o
-    add al, 7
-.o: out 0xe9, al
-    pop eax
-    loop .n
-    pop ecx
-    ret
-%macro P32 1+
-    jmp %%over
-%%s: db %1, 0
-%%over:
-    push esi
-    mov esi, %%s
-    call puts32
-    pop esi
-%endmacro
-%macro HEX 1
-    push eax
-    mov eax, %1
-    call hex32p
-    pop eax
-%endmacro
+%include "out32.inc"
 %macro NL 0
     push eax
     mov al, 10

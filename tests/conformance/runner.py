@@ -33,7 +33,7 @@ def names() -> list[str]:
 def build(name: str) -> Path:
     """Assemble images/conformance/NAME.asm into a 1.44 MB floppy image (cached by content)."""
     src = (SOURCES / f"{name}.asm").read_bytes()
-    deps = b"".join((SOURCES / inc).read_bytes() for inc in ("lib.inc", "tail.inc"))
+    deps = b"".join(inc.read_bytes() for inc in sorted(SOURCES.glob("*.inc")))
     key = hashlib.sha256(src + deps).hexdigest()[:16]
     CACHE.mkdir(parents=True, exist_ok=True)
     out = CACHE / f"{name}-{key}.img"
