@@ -113,6 +113,14 @@ def _set_setting(ctx: "CommandContext", name: str, arg: str) -> str:
     return f"{key} = {'on' if new is True else 'off' if new is False else new}"
 
 
+def _is_register(name: str) -> bool:
+    """Whether `$NAME` means a register (or a register field, $ds.base) in an expression."""
+    from debugger.engine.exprparse import register_names
+
+    base = name.lower().split(".", 1)[0]
+    return base in ("gdtr", "idtr") or base in register_names()
+
+
 @command("set", category="data", completer=complete_registers,
          usage="set REG|FIELD|SIZE[ADDR]|$VAR = EXPR  |  set SETTING VALUE",
          help="Assign: set eax = 5   set ds.base = 0x1000   set eflags.if = 0\n"
@@ -134,7 +142,9 @@ def set_(ctx: "CommandContext", args: str) -> str | None:
     if not rhs:
         raise CommandError(f"set {lhs} = what?")
     v = value(ctx, rhs)
-    if lhs.startswith("$"):
+    if lhs.startswith("$") and _is_register(lhs[1:]):
+        lhs = lhs[1:]                         # gdb: $eax is the register, set $eax = 5 sets it
+    elif lhs.startswith("$"):
         name = lhs[1:]
         if not re.fullmatch(r"[A-Za-z_]\w*", name):
             raise CommandError(f"bad variable name {lhs!r}")

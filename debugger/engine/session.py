@@ -28,6 +28,7 @@ from debugger.engine.points import (
 from debugger.engine.stops import StopEvent
 from debugger.engine.backtrace import DeliveryLog
 from debugger.engine.symbols import SymbolTable
+from debugger.errors import message_of
 from debugger.machine.disk import Disk, DiskError, open_disk
 from debugger.machine.memory import MemoryError_, PageFault
 from debugger.machine.cpu import decode_state
@@ -140,7 +141,7 @@ class Session:
         try:
             st = regwrite.apply(self.state(), name, value)
         except KeyError as exc:
-            raise SessionError(str(exc).strip("'\"")) from None
+            raise SessionError(message_of(exc)) from None
         except ValueError as exc:
             raise SessionError(str(exc)) from None
         self._edited("state", state=st)
@@ -324,13 +325,13 @@ class Session:
         try:
             self.points.delete(number)
         except KeyError as exc:
-            raise SessionError(str(exc).strip("'\"")) from None
+            raise SessionError(message_of(exc)) from None
 
     def point(self, number: int) -> Point:
         try:
             return self.points.get(number)
         except KeyError as exc:
-            raise SessionError(str(exc).strip("'\"")) from None
+            raise SessionError(message_of(exc)) from None
 
     def enable(self, number: int, on: bool = True) -> None:
         self.point(number).enabled = on
