@@ -68,7 +68,14 @@ def print_(ctx: "CommandContext", args: str) -> str:
     m = _ASSIGN.match(text)
     if m and not text.lstrip().startswith(("=", "!")):
         v = value(ctx, m.group(2))            # gdb: p $x = 5, p eax = 1 assign, then print
-        set_(ctx, f"{m.group(1).strip()} = {v}")
+        lhs = m.group(1).strip()
+        note = set_(ctx, f"{lhs} = {v}")
+        if note:
+            ctx.write(note + "\n")
+        try:
+            v = value(ctx, lhs)               # what it holds now (a byte keeps 8 bits, ...)
+        except CommandError:
+            pass
     else:
         v = value(ctx, text)
     ctx.value_history.append(v)
@@ -160,8 +167,7 @@ def set_(ctx: "CommandContext", args: str) -> str | None:
         addr = s.resolve(lhs)
         s.write_memory(addr, (v & 0xFF).to_bytes(1, "little"))
         return None
-    s.set_register(lhs, v)
-    return None
+    return s.set_register(lhs, v)
 
 
 @command("show", category="data", usage="show [SETTING]",

@@ -135,8 +135,11 @@ class Session:
         if tt is not None:
             tt.edited(kind, **details)
 
-    def set_register(self, name: str, value: int) -> None:
+    def set_register(self, name: str, value: int) -> str | None:
+        """Set a register or field.  Returns None, or one line when the CPU holds another value
+        than the one asked for (a combination its state cannot represent): what it holds now."""
         from debugger.engine import regwrite
+        from debugger.engine.expr import ExprError, StateContext
 
         try:
             st = regwrite.apply(self.state(), name, value)
@@ -149,6 +152,15 @@ class Session:
             self.machine.set_state(st)
         except _ENGINE_ERRORS as exc:
             raise SessionError(f"cannot set {name} to {value:#x}: {_why(exc)}") from None
+        try:
+            expr = self.parse(name)
+            want, got = expr.eval(StateContext(st)), expr.eval(self.context())
+        except (SessionError, ExprError):
+            return None                      # (a name the expression language does not read)
+        if want == got:
+            return None
+        return (f"{name} is {got:#x}: the CPU cannot hold {want:#x} "
+                "(it keeps what its state can represent)")
 
     # -- expressions -----------------------------------------------------------------------------------
     def context(self) -> Any:

@@ -206,3 +206,17 @@ def test_unique_prefixes_and_ambiguity(drive):
     assert "Breakpoint 1" in d("brea *0x7c12")
     assert "ambiguous command" in d.error("d" + "i")
     assert 'undefined command: "zzz"' in d.error("zzz")
+
+
+def test_set_says_when_the_cpu_holds_another_value(drive):
+    """A value the CPU cannot hold (an AR with unusable=1 and P=1: the segment cache has no
+    separate unusable bit) is not silently replaced: `set` says what the register holds now."""
+    d = drive()
+    out = d("set ds.ar = 0x1f0ff")
+    held = d.session.state().ds.ar
+    assert held != 0x1f0ff
+    assert f"ds.ar is {held:#x}" in out and "0x1f0ff" in out
+    assert d("set ds.ar = 0x93").strip() == ""         # a value the cache holds: silent
+    assert d.session.state().ds.ar == 0x93
+    assert d("set eax = 0x12345678").strip() == ""
+    assert d("p byte[0x600] = 0x1ff").strip().endswith("= 255 (0xff)")  # gdb: the value held
