@@ -7,7 +7,7 @@ importing the command registry.
 """
 from __future__ import annotations
 
-__all__ = ["CommandError", "ScriptError", "SessionOver"]
+__all__ = ["CommandError", "ScriptError", "SessionOver", "message_of"]
 
 
 class CommandError(Exception):
@@ -21,3 +21,11 @@ class ScriptError(Exception):
 class SessionOver(Exception):
     """The run is over (quit; in batch mode a `fail` catchpoint fired, or the guest can no
     longer run and a command asked it to): unwind every script and block being executed."""
+
+
+def message_of(exc: BaseException) -> str:
+    """The text an exception was raised with: a KeyError's str() is the repr of its argument
+    (quotes added, and stripping them would also eat a quote the message ends with)."""
+    if isinstance(exc, KeyError) and len(exc.args) == 1 and isinstance(exc.args[0], str):
+        return exc.args[0]
+    return str(exc)

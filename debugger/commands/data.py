@@ -68,7 +68,14 @@ def print_(ctx: "CommandContext", args: str) -> str:
     m = _ASSIGN.match(text)
     if m and not text.lstrip().startswith(("=", "!")):
         v = value(ctx, m.group(2))            # gdb: p $x = 5, p eax = 1 assign, then print
-        set_(ctx, f"{m.group(1).strip()} = {v}")
+        lhs = m.group(1).strip()
+        note = set_(ctx, f"{lhs} = {v}")
+        if note:
+            ctx.write(note + "\n")
+        try:
+            v = value(ctx, lhs)               # what it holds now (a byte keeps 8 bits, ...)
+        except CommandError:
+            pass
     else:
         v = value(ctx, text)
     ctx.value_history.append(v)
@@ -113,6 +120,14 @@ def _set_setting(ctx: "CommandContext", name: str, arg: str) -> str:
     return f"{key} = {'on' if new is True else 'off' if new is False else new}"
 
 
+def _is_register(name: str) -> bool:
+    """Whether `$NAME` means a register (or a register field, $ds.base) in an expression."""
+    from debugger.engine.exprparse import register_names
+
+    base = name.lower().split(".", 1)[0]
+    return base in ("gdtr", "idtr") or base in register_names()
+
+
 @command("set", category="data", completer=complete_registers,
          usage="set REG|FIELD|SIZE[ADDR]|$VAR = EXPR  |  set SETTING VALUE",
          help="Assign: set eax = 5   set ds.base = 0x1000   set eflags.if = 0\n"
@@ -134,7 +149,9 @@ def set_(ctx: "CommandContext", args: str) -> str | None:
     if not rhs:
         raise CommandError(f"set {lhs} = what?")
     v = value(ctx, rhs)
-    if lhs.startswith("$"):
+    if lhs.startswith("$") and _is_register(lhs[1:]):
+        lhs = lhs[1:]                         # gdb: $eax is the register, set $eax = 5 sets it
+    elif lhs.startswith("$"):
         name = lhs[1:]
         if not re.fullmatch(r"[A-Za-z_]\w*", name):
             raise CommandError(f"bad variable name {lhs!r}")
@@ -150,8 +167,7 @@ def set_(ctx: "CommandContext", args: str) -> str | None:
         addr = s.resolve(lhs)
         s.write_memory(addr, (v & 0xFF).to_bytes(1, "little"))
         return None
-    s.set_register(lhs, v)
-    return None
+    return s.set_register(lhs, v)
 
 
 @command("show", category="data", usage="show [SETTING]",

@@ -52,6 +52,7 @@ from typing import Any, Callable, Protocol
 
 from debugger.cpustate import CpuState, Segment
 from debugger.engine.exprparse import MAX_DEPTH, ExprError, Parser, register_names
+from debugger.errors import message_of
 
 __all__ = ["ExprError", "Expr", "AddressExpr", "EvalContext", "StateContext", "parse",
            "parse_address", "register_names", "MAX_DEPTH"]
@@ -147,7 +148,7 @@ def _snum(ctx: Any, st: CpuState, sel: int, off: int, col: int) -> int:
     except ExprError as exc:
         raise ExprError(exc.message, col) from None
     except (ValueError, LookupError) as exc:
-        raise ExprError(str(exc).strip("'\"") or f"bad selector {sel:#x}", col) from None
+        raise ExprError(message_of(exc) or f"bad selector {sel:#x}", col) from None
     return (base + (off & (0xFFFF if real else 0xFFFFFFFF))) & 0xFFFFFFFF
 
 

@@ -59,6 +59,8 @@ def apply(st: CpuState, name: str, value: int) -> CpuState:
     n = name.strip().lower()
     if n in GPR_NAMES or n in _PLAIN:
         return st.replace(**{n: value & (2**64 - 1)})
+    if n == "pc":
+        return st.replace(rip=_pc_offset(st, value))
     alias = _ALIASES.get(n) or _gpr_alias(n)
     if alias:
         full, mask, shift = alias
@@ -96,5 +98,17 @@ def apply(st: CpuState, name: str, value: int) -> CpuState:
     raise KeyError(f"unknown register {name!r}")
 
 
+def _pc_offset(st: CpuState, linear: int) -> int:
+    """The RIP that makes the next instruction's linear address (`pc`, CS.base + IP) `linear`."""
+    if st.bits == 64:
+        return _in_range("pc", linear, 64)
+    off = linear - st.cs.base
+    top = 0xFFFF if st.bits == 16 else 0xFFFFFFFF
+    if not 0 <= off <= top:
+        raise ValueError(f"cannot set pc to {linear:#x}: CS.base is {st.cs.base:#x}, so IP "
+                         f"would be {off:#x} (0..{top:#x}); set eip or cs instead")
+    return off
+
+
 def writable_names() -> list[str]:
-    return list(GPR_NAMES) + list(_PLAIN) + list(_ALIASES) + list(_FLAG_BITS)
+    return list(GPR_NAMES) + list(_PLAIN) + list(_ALIASES) + list(_FLAG_BITS) + ["pc"]

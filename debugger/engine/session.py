@@ -28,6 +28,7 @@ from debugger.engine.points import (
 from debugger.engine.stops import StopEvent
 from debugger.engine.backtrace import DeliveryLog
 from debugger.engine.symbols import SymbolTable
+from debugger.errors import message_of
 from debugger.machine.disk import Disk, DiskError, open_disk
 from debugger.machine.memory import MemoryError_, PageFault
 from debugger.machine.cpu import decode_state
@@ -134,13 +135,16 @@ class Session:
         if tt is not None:
             tt.edited(kind, **details)
 
-    def set_register(self, name: str, value: int) -> None:
+    def set_register(self, name: str, value: int) -> str | None:
+        """Set a register or field.  Returns None, or one line when the CPU holds another value
+        than the one asked for (a combination its state cannot represent): what it holds now."""
         from debugger.engine import regwrite
+        from debugger.engine.expr import ExprError, StateContext
 
         try:
             st = regwrite.apply(self.state(), name, value)
         except KeyError as exc:
-            raise SessionError(str(exc).strip("'\"")) from None
+            raise SessionError(message_of(exc)) from None
         except ValueError as exc:
             raise SessionError(str(exc)) from None
         self._edited("state", state=st)
@@ -148,6 +152,15 @@ class Session:
             self.machine.set_state(st)
         except _ENGINE_ERRORS as exc:
             raise SessionError(f"cannot set {name} to {value:#x}: {_why(exc)}") from None
+        try:
+            expr = self.parse(name)
+            want, got = expr.eval(StateContext(st)), expr.eval(self.context())
+        except (SessionError, ExprError):
+            return None                      # (a name the expression language does not read)
+        if want == got:
+            return None
+        return (f"{name} is {got:#x}: the CPU cannot hold {want:#x} "
+                "(it keeps what its state can represent)")
 
     # -- expressions -----------------------------------------------------------------------------------
     def context(self) -> Any:
@@ -324,13 +337,13 @@ class Session:
         try:
             self.points.delete(number)
         except KeyError as exc:
-            raise SessionError(str(exc).strip("'\"")) from None
+            raise SessionError(message_of(exc)) from None
 
     def point(self, number: int) -> Point:
         try:
             return self.points.get(number)
         except KeyError as exc:
-            raise SessionError(str(exc).strip("'\"")) from None
+            raise SessionError(message_of(exc)) from None
 
     def enable(self, number: int, on: bool = True) -> None:
         self.point(number).enabled = on

@@ -90,10 +90,13 @@ def _capacity(size: int) -> int:
     return min(max(8 * (size // 0x1000), 1 << 20), (1 << 32) - 1)
 
 
-def _free(lib: ctypes.CDLL, j: Any, uch: Any) -> None:
-    # The engine first (it must not outlive the memory it runs in), then the memory.
+def _free(lib: ctypes.CDLL, j: Any, uch: Any, freed: list[bool]) -> None:
+    # The engine first (it must not outlive the memory it runs in), then the memory.  A Journal
+    # or a checkpoint can outlive both (dropped later, or torn down after this finalizer ran at
+    # interpreter exit): `freed` tells them the journal is gone.
     from unicorn.unicorn_py3.unicorn import uclib
 
+    freed[0] = True
     if uch:
         uclib.uc_close(uch)
     lib.bootdbg_pagejournal_free(j)
@@ -117,7 +120,8 @@ class Journal:
         fin = getattr(uc, "_Uc__finalizer", None)
         if fin is not None:
             fin.detach()
-        weakref.finalize(uc, _free, lib, j, uc._uch)
+        self._freed = [False]
+        weakref.finalize(uc, _free, lib, j, uc._uch, self._freed)
         self.context_mode = CPU_ONLY
 
     # -- statistics ------------------------------------------------------------------------------
@@ -128,14 +132,19 @@ class Journal:
     @property
     def saved_pages(self) -> int:
         """Page copies the journal holds now."""
-        return int(self._j.contents.len)
+        return 0 if self._freed[0] else int(self._j.contents.len)
 
     @property
     def faults(self) -> int:
-        return int(self._j.contents.faults)
+        return 0 if self._freed[0] else int(self._j.contents.faults)
 
     # -- marks -----------------------------------------------------------------------------------
+    def _check_alive(self) -> None:
+        if self._freed[0]:
+            raise JournalError("the machine of this checkpoint is gone")
+
     def mark(self) -> "_Mark":
+        self._check_alive()
         pos = self._lib.bootdbg_pagejournal_mark(self._j)
         if pos < 0 and self._j.contents.failed:
             # A page could not be saved or unprotected: the live checkpoints cannot be restored
@@ -156,9 +165,10 @@ class Journal:
         return _Mark(self, self._next)
 
     def valid(self, mark: "_Mark") -> bool:
-        return mark.ident in self._pos
+        return not self._freed[0] and mark.ident in self._pos
 
     def rollback(self, mark: "_Mark") -> None:
+        self._check_alive()
         pos = self._pos.get(mark.ident)
         if pos is None:
             raise ValueError("checkpoint no longer valid (an earlier one was restored since)")
@@ -171,7 +181,7 @@ class Journal:
 
     def release(self, ident: int) -> None:
         """A checkpoint is gone: the pages only it needed go with it."""
-        if self._pos.pop(ident, None) is None:
+        if self._freed[0] or self._pos.pop(ident, None) is None:
             return
         self._live.remove(ident)
         if not self._live:

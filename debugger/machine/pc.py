@@ -113,6 +113,10 @@ class Machine(EngineHooks, FastSlices, FaultRules):
 
         # RAM, and the memory half of checkpoints (see snapshot.py)
         self.memsnap = pagejournal.attach(self.uc, self.config.ram_size)
+        from debugger.machine import untouched
+
+        # Unicorn's code invalidation leaves no trace in the guest (Accessed bits, CR2)
+        self.invalidation_guard = untouched.install(self.uc, self.eng.env)
         holes.install(self.uc, self.config.ram_size)   # open bus and the ROM mirror
         self._install_devices()
         self.bios = Bios(self)

@@ -280,10 +280,7 @@ class NativeEncoder:
 
         if self.m.self_counter is self:
             self.m.self_counter = None
-        from debugger.trace.ram import keeping_ram
-
-        with keeping_ram(self.m.uc, self.m.mem.ram_size):
-            for h in self._handles:
-                uclib.uc_hook_del(self.m.uc._uch, h)
+        for h in self._handles:      # (leaves the guest as it was: machine/untouched.py)
+            uclib.uc_hook_del(self.m.uc._uch, h)
         self._handles = []
         self.m.uc.ctl_flush_tb()

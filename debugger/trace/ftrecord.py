@@ -101,11 +101,8 @@ class PyHooks(FT.PyEncoder):
     drain_at = DRAIN_AT
 
     def remove(self) -> None:
-        from debugger.trace.ram import keeping_ram
-
-        with keeping_ram(self.m.uc, self.m.mem.ram_size):
-            for h in self._handles:
-                self.m.uc.hook_del(h)
+        for h in self._handles:      # (leaves the guest as it was: machine/untouched.py)
+            self.m.uc.hook_del(h)
         self._handles = []
         self.m.uc.ctl_flush_tb()
 

@@ -376,12 +376,9 @@ class InstructionStream:
             return
         if self._on_host_write in self.machine.mem.write_hooks:
             self.machine.mem.write_hooks.remove(self._on_host_write)
-        from debugger.trace.ram import keeping_ram
-
         uc = self.machine.uc
-        with keeping_ram(uc, self.machine.mem.ram_size):
-            for h in self._hooks:
-                uc.hook_del(h)
+        for h in self._hooks:        # (leaves the guest as it was: machine/untouched.py)
+            uc.hook_del(h)
         self._hooks = []
         uc.ctl_flush_tb()
 

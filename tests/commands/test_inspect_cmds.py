@@ -62,6 +62,29 @@ def test_print_and_set(drive):
     assert d.session.state().ds.base == 0x1000
     d("set $i = 7")
     assert d("p $i * 2").strip() == "$5 = 14 (0xe)"
+
+
+def test_set_dollar_register_sets_the_register(drive):
+    """gdb: `$eax` is the register, so `set $eax = 5` and `p $ds.base = 0x100` assign it (they must
+    not create a variable that `p $eax` never shows); `$cr3`, `$pc`, `$eflags.if` likewise."""
+    d = drive()
+    d("si 5")
+    d("set $eax = 5")
+    assert d.session.state().rax == 5
+    assert d("p $eax").strip() == "$1 = 5"
+    assert "eax" not in d.session.variables
+    d("set $ds.base = 0x1000")
+    assert d.session.state().ds.base == 0x1000
+    assert d("p $ebx = 0x22").strip() == "$2 = 34 (0x22)"
+    assert d.session.state().rbx == 0x22
+    d("set $cr3 = 0x3000")
+    assert d.session.state().cr3 == 0x3000
+    d("set $pc = 0x7c05")
+    assert d.session.state().rip == 0x7c05
+    d("set $mine = 3")
+    assert d.session.variables["mine"] == 3
+    assert "IP would be 0x100000" in d.error("set $pc = 0x100000")
+    assert d.error("set nosuch = 1").endswith("'nosuch'")     # the message keeps its quotes
     assert "unknown register" in d.error("set nosuch = 1") or "cannot set" in d.error(
         "set nosuch = 1")
     assert d.error("p 1 +")
@@ -183,3 +206,17 @@ def test_unique_prefixes_and_ambiguity(drive):
     assert "Breakpoint 1" in d("brea *0x7c12")
     assert "ambiguous command" in d.error("d" + "i")
     assert 'undefined command: "zzz"' in d.error("zzz")
+
+
+def test_set_says_when_the_cpu_holds_another_value(drive):
+    """A value the CPU cannot hold (an AR with unusable=1 and P=1: the segment cache has no
+    separate unusable bit) is not silently replaced: `set` says what the register holds now."""
+    d = drive()
+    out = d("set ds.ar = 0x1f0ff")
+    held = d.session.state().ds.ar
+    assert held != 0x1f0ff
+    assert f"ds.ar is {held:#x}" in out and "0x1f0ff" in out
+    assert d("set ds.ar = 0x93").strip() == ""         # a value the cache holds: silent
+    assert d.session.state().ds.ar == 0x93
+    assert d("set eax = 0x12345678").strip() == ""
+    assert d("p byte[0x600] = 0x1ff").strip().endswith("= 255 (0xff)")  # gdb: the value held

@@ -176,3 +176,33 @@ def test_a_sigsegv_that_is_not_for_guest_ram_still_ends_the_process():
                        cwd=str(Path(__file__).resolve().parents[2]), timeout=120)
     assert r.returncode == -signal.SIGSEGV and "survived" not in r.stdout, (r.returncode,
                                                                           r.stderr[-1000:])
+
+
+_OUTLIVE = """
+import gc, weakref
+from debugger import Session
+s = Session({image!r})
+j = s.machine.memsnap
+mark = j.mark()
+s.step(3000)                                   # (BIOS output: pages saved for the mark)
+assert j.saved_pages > 0
+{scenario}
+"""
+
+
+@pytest.mark.parametrize("scenario", [
+    # the machine goes first, a checkpoint of it later
+    "del s\ngc.collect()\ndel mark\ngc.collect()\nprint('ok')",
+    # the interpreter exits with a session and its checkpoints alive: the engine's finalizer runs
+    # at exit, the checkpoints are dropped after it
+    "keep = [s, mark, j]\nprint('ok')",
+])
+def test_checkpoints_that_outlive_their_machine_do_not_crash(scenario):
+    """A checkpoint dropped after its machine's RAM was freed touched freed memory (a
+    segmentation fault, also seen as `bootdbg` exiting with status 139)."""
+    from debugger.images import image_path
+
+    code = _OUTLIVE.format(image=str(image_path("hello")), scenario=scenario)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "ok"
