@@ -195,10 +195,3 @@ class PciHost(Device):
         if not a & 0x80000000:
             return None
         return (a >> 8) & 0xFFFF, (a | (port - DATA)) & 0xFF
-
-    def describe(self) -> list[str]:
-        """One line per function, as QEMU's `info pci` names them."""
-        out = []
-        for f in self:
-            out.append(f"{f.bdf >> 8:02x}:{(f.bdf >> 3) & 0x1F:02x}.{f.bdf & 7} {f.name}")
-        return out
