@@ -22,8 +22,8 @@ import struct
 import subprocess
 from pathlib import Path
 
-__all__ = ["Unavailable", "syslinux_image", "syslinux_com32_image", "grub_image", "grub_rescue_floppy",
-           "memtest_floppy", "ipxe_iso", "cache_dir"]
+__all__ = ["Unavailable", "syslinux_image", "syslinux_com32_image", "grub_image",
+           "grub_rescue_floppy", "memtest_floppy", "ipxe_iso", "cache_dir"]
 
 SECTOR = 512
 SIZE = 16 << 20

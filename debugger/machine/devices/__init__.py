@@ -2,8 +2,9 @@
 
 `standard_devices(...)` builds the set a PC has at the boot sector: the 8259A pair (also the IRQ
 sink of the others), the 8254 PIT with port 61h, CMOS/RTC, the 8042 with port 92h, COM1, the
-VGA text screen, the POST/debug-console ports and the PCI configuration space (CF8h/CFCh).  Every device derives time from the machine's
-`Clock` (see `debugger.machine.bus`), so a run repeats exactly.
+VGA text screen, the POST/debug-console ports and the PCI configuration space (CF8h/CFCh).
+Every device derives time from the machine's `Clock` (see `debugger.machine.bus`), so a run
+repeats exactly.
 """
 from __future__ import annotations
 
