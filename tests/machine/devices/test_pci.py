@@ -137,3 +137,12 @@ def test_pci_bios_absent_once_the_ports_belong_to_something_else():
     m.bus.detach(m.devices.pci)
     m.run(1000)
     assert m.devices.debugcon.output == bytes([1, 0x86, 0])   # CF set, AH=86h
+
+
+def test_a_guest_resets_the_machine_through_port_cf9h():
+    reset = Machine([disk_from_bytes(assemble("mov dx, 0xcf9\nmov al, 6\nout dx, al\ncli\nhlt\n"),
+                                     "t", boot=True)]).run(1000)
+    assert reset.reason == "reset" and reset.icount == 4
+    kept = Machine([disk_from_bytes(assemble("mov dx, 0xcf9\nmov al, 2\nout dx, al\ncli\nhlt\n"),
+                                    "t", boot=True)])
+    assert kept.run(1000).reason == "halted" and kept.devices.pci.rcr == 0x02
