@@ -3,6 +3,7 @@ and of the stock-loader tests.  None of their code is written here.
 
 - `syslinux`: the package's MBR (`mbr.bin`) chaining to an active FAT16 partition made with
   `mkfs.fat` and `syslinux --install`, configured to prompt on the serial port (`boot:`).
+- `syslinux_com32_image(module)`: the same disk running a COM32 module (hdt, pcitest) at once.
 - `grub`: `boot.img` in the MBR and a `core.img` from `grub-mkimage` in the embedding area, with
   an embedded config that switches the terminal to the serial port; with no /boot/grub on the
   disk it stops at `grub rescue>` (after calibrating its TSC by polling the PIT).
@@ -21,13 +22,15 @@ import struct
 import subprocess
 from pathlib import Path
 
-__all__ = ["Unavailable", "syslinux_image", "grub_image", "grub_rescue_floppy",
-           "memtest_floppy", "ipxe_iso", "cache_dir"]
+__all__ = ["Unavailable", "syslinux_image", "syslinux_com32_image", "grub_image",
+           "grub_rescue_floppy", "memtest_floppy", "ipxe_iso", "cache_dir"]
 
 SECTOR = 512
 SIZE = 16 << 20
 START = 2048
 SYSLINUX_MBR = Path("/usr/lib/syslinux/mbr/mbr.bin")
+COM32_DIR = Path("/usr/lib/syslinux/modules/bios")
+COM32_LIBS = ("libcom32", "libutil", "libmenu", "libgpl")
 GRUB_DIR = Path("/usr/lib/grub/i386-pc")
 GRUB_RESCUE_FLOPPY = Path("/usr/lib/grub-rescue/grub-rescue-floppy.img")
 MEMTEST = Path("/boot/memtest86+ia32.bin")
@@ -69,25 +72,44 @@ def _mbr(code: bytes, ptype: int) -> bytes:
 
 
 def syslinux_image(cache: Path | None = None) -> Path:
+    return _syslinux_disk("syslinux.img", "SERIAL 0 115200\nPROMPT 1\nTIMEOUT 0\n"
+                          "SAY bootdbg syslinux test\n", (), cache)
+
+
+def syslinux_com32_image(module: str, append: str = "", cache: Path | None = None) -> Path:
+    """The SYSLINUX disk running the COM32 module MODULE.c32 (e.g. `hdt`, `pcitest`) at once,
+    with its libraries, output on the serial port too."""
+    mods = COM32_DIR
+    _file(mods / f"{module}.c32", "syslinux-common")
+    cfg = (f"SERIAL 0 115200\nDEFAULT run\nLABEL run\n  COM32 {module}.c32\n"
+           f"  APPEND {append}\nPROMPT 0\nTIMEOUT 0\n")
+    files = [mods / f"{n}.c32" for n in (module, *COM32_LIBS)]
+    return _syslinux_disk(f"syslinux-{module}.img", cfg, files, cache)
+
+
+def _syslinux_disk(name: str, config: str, files, cache: Path | None) -> Path:
     _need("mkfs.fat", "mcopy", "syslinux")
     _file(SYSLINUX_MBR, "syslinux-common")
     cache = cache or cache_dir()
-    out = cache / "syslinux.img"
+    out = cache / name
     if out.exists():
         return out
     cache.mkdir(parents=True, exist_ok=True)
-    tmp = cache / f"syslinux.img.{os.getpid()}.tmp"
+    tmp = cache / f"{name}.{os.getpid()}.tmp"
     with open(tmp, "wb") as f:
         f.truncate(SIZE)
     count = SIZE // SECTOR - START
     subprocess.run(["mkfs.fat", "-F", "16", "--offset", str(START), "-h", str(START), str(tmp),
                     str(count * SECTOR // 1024)], check=True, capture_output=True)
     cfg = cache / f"syslinux.cfg.{os.getpid()}"
-    cfg.write_text("SERIAL 0 115200\nPROMPT 1\nTIMEOUT 0\nSAY bootdbg syslinux test\n")
+    cfg.write_text(config)
     off = START * SECTOR
     subprocess.run(["mcopy", "-i", f"{tmp}@@{off}", str(cfg), "::syslinux.cfg"], check=True,
                    capture_output=True)
     cfg.unlink()
+    for path in files:
+        subprocess.run(["mcopy", "-i", f"{tmp}@@{off}", str(path), f"::{path.name}"],
+                       check=True, capture_output=True)
     subprocess.run(["syslinux", "--install", "--offset", str(off), str(tmp)], check=True,
                    capture_output=True)
     with open(tmp, "r+b") as f:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["Disk", "DiskError", "Geometry", "FLOPPY_GEOMETRIES", "ImageFile", "open_disk",
-           "image_sha256"]
+           "image_sha256", "floppy_or_hd"]
 
 SECTOR = 512
 _PIECE = 1 << 20
@@ -86,11 +86,20 @@ class Geometry:
         return self.cylinders * self.heads * self.sectors
 
 
+# An image whose size is one of these is a floppy (the formats of PC drives: 5.25" single- and
+# double-sided 8/9 sectors, 1.2M, 3.5" 720K/1.44M/2.88M, and the 21-sector 1.44M-drive formats
+# Microsoft's DMF (1680K) and fdformat's 1722K, which QEMU's and memdisk's tables also know);
+# any other size is a hard disk (`floppy_or_hd`).  The drive type is the CMOS/INT 13h one.
 FLOPPY_GEOMETRIES = {
+    160 * 1024: Geometry(40, 1, 8, 1),
+    180 * 1024: Geometry(40, 1, 9, 1),
+    320 * 1024: Geometry(40, 2, 8, 1),
     360 * 1024: Geometry(40, 2, 9, 1),
     720 * 1024: Geometry(80, 2, 9, 3),
     1200 * 1024: Geometry(80, 2, 15, 2),
     1440 * 1024: Geometry(80, 2, 18, 4),
+    1680 * 1024: Geometry(80, 2, 21, 4),
+    1722 * 1024: Geometry(82, 2, 21, 4),
     2880 * 1024: Geometry(80, 2, 36, 5),
 }
 
@@ -181,6 +190,15 @@ def _hd_geometry(size: int) -> Geometry:
     return Geometry(cyl, heads, spt)
 
 
+def floppy_or_hd(size: int) -> str:
+    """The drive an image of `size` bytes is attached as when the user does not say: a floppy
+    when the size is a floppy format's, else a hard disk (QEMU's default drive for a bare image),
+    so a 1 MiB hybrid ISO or a 512-byte MBR boots with DL=80h.  `--drive fda` or
+    `--fda` attach any image up to 2880K as a floppy (1.44M geometry when the size is no
+    format's; reads past the image's end return zeros)."""
+    return "floppy" if size in FLOPPY_GEOMETRIES else "hd"
+
+
 def open_disk(path: str | os.PathLike[str], name: str | None = None,
               kind: str | None = None, *, boot: bool = False) -> Disk:
     """Open an image file as a disk; `kind` None chooses by size (standard floppy sizes)."""
@@ -201,7 +219,7 @@ def disk_from_bytes(data: bytes, label: str, name: str | None = None, kind: str 
         raise DiskError(f"{label}: no boot signature (bytes 510-511 are "
                         f"{data[510]:02x} {data[511]:02x}, expected 55 aa)")
     if kind is None:
-        kind = "floppy" if len(data) in FLOPPY_GEOMETRIES or len(data) <= 1440 * 1024 else "hd"
+        kind = floppy_or_hd(len(data))
     if kind == "floppy":
         geo = FLOPPY_GEOMETRIES.get(len(data)) or FLOPPY_GEOMETRIES[1440 * 1024]
         if len(data) > 2880 * 1024:

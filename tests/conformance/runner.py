@@ -30,9 +30,10 @@ def names() -> list[str]:
     return sorted(p.stem for p in SOURCES.glob("*.asm"))
 
 
-def build(name: str) -> Path:
-    """Assemble images/conformance/NAME.asm into a 1.44 MB floppy image (cached by content)."""
-    src = (SOURCES / f"{name}.asm").read_bytes()
+def build(name: str, where: Path = SOURCES) -> Path:
+    """Assemble images/conformance/NAME.asm (or WHERE/NAME.asm, with the same includes) into a
+    1.44 MB floppy image (cached by content)."""
+    src = (where / f"{name}.asm").read_bytes()
     deps = b"".join(inc.read_bytes() for inc in sorted(SOURCES.glob("*.inc")))
     key = hashlib.sha256(src + deps).hexdigest()[:16]
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -40,7 +41,7 @@ def build(name: str) -> Path:
     if not out.exists():
         tmp = out.with_suffix(f".{os.getpid()}.tmp")
         r = subprocess.run(["nasm", "-f", "bin", "-I", f"{SOURCES}/", "-o", str(tmp),
-                            str(SOURCES / f"{name}.asm")], capture_output=True, text=True)
+                            str(where / f"{name}.asm")], capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError(f"nasm failed on {name}.asm:\n{r.stderr}")
         data = tmp.read_bytes()
@@ -69,16 +70,16 @@ def run_bootdbg(img: Path, max_insns: int = 20_000_000) -> str:
     return _upto_end(m.devices.debugcon.output.decode("latin-1"))
 
 
-def run_qemu(img: Path, timeout: float = 60) -> str | None:
+def run_qemu(img: Path, timeout: float = 60, machine: str = "pc") -> str | None:
     """qemu-system-i386; for the long-mode images (named longmode*) qemu-system-x86_64, the same
-    QEMU with a 64-bit CPU."""
+    QEMU with a 64-bit CPU.  `machine` is QEMU's -machine option."""
     exe = shutil.which("qemu-system-x86_64" if img.name.startswith("longmode")
                        else "qemu-system-i386")
     if exe is None:
         return None
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "e9.txt"
-        cmd = [exe, "-nodefaults", "-machine", "pc", "-m", "128", "-display", "none",
+        cmd = [exe, "-nodefaults", "-machine", machine, "-m", "128", "-display", "none",
                "-drive", f"file={img},format=raw,if=floppy,readonly=on", "-boot", "a",
                "-debugcon", f"file:{out}", "-device", "isa-debug-exit,iobase=0xf4,iosize=1",
                "-no-reboot"]

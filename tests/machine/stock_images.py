@@ -24,3 +24,7 @@ def syslinux_image() -> Path:
 
 def grub_image() -> Path:
     return _build(stockimages.grub_image)
+
+
+def syslinux_com32_image(module: str, append: str = "") -> Path:
+    return _build(lambda cache: stockimages.syslinux_com32_image(module, append, cache))

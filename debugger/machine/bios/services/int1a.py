@@ -3,14 +3,15 @@
 AH=00h/01h read/set the tick count the timer IRQ keeps at 0x46C (AL = midnight flag, cleared on
 read).  AH=02h-07h read/set the RTC through ports 70h/71h, so the CMOS device is the one
 source of truth; its clock is deterministic (derived from the instruction count), so two runs
-see the same times.  Values are returned in BCD whatever mode register B selects.  PCI BIOS
-(AH=B1h) is not present: CF set, AH=86h.
+see the same times.  Values are returned in BCD whatever mode register B selects.  AH=B1h is
+the PCI BIOS (`_pcibios`), present while the machine has its PCI configuration space.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from debugger.machine.bios import bda
+from debugger.machine.bios.services import _pcibios
 from debugger.machine.bios.services._frame import unsupported
 
 if TYPE_CHECKING:
@@ -56,6 +57,13 @@ def handle(call: "BiosCall") -> None:
     mem = m.mem
     bus = m.bus
     ah = call.ah
+    if ah == 0xB1:
+        pci = getattr(m.devices, "pci", None)
+        if pci is None or bus.device_at(0xCF8) is not pci:
+            unsupported(call, "PCI BIOS", 0x86)          # (a plugin took the ports)
+        else:
+            _pcibios.handle(call, pci)
+        return
     if ah == 0x00:
         ticks = mem.read_u(bda.TICKS, 4)
         call.cx, call.dx = ticks >> 16, ticks & 0xFFFF
@@ -117,4 +125,4 @@ def handle(call: "BiosCall") -> None:
         _cmos_write(bus, 0x0B, _cmos_read(bus, 0x0B) & ~0x20)
         call.cf = False
     else:
-        unsupported(call, "PCI BIOS" if ah == 0xB1 else "time of day", 0x86)
+        unsupported(call, "time of day", 0x86)
