@@ -98,6 +98,7 @@ class CommandContext:
         self.pending_commands: list[tuple[list[str], StopEvent]] = []
         self.value_history: list[int] = []
         self.refused_runs = 0          # forward runs refused after the final stop (batch)
+        self.last_start: StopEvent | None = None    # the latest restart (run/start)
 
     # -- output ---------------------------------------------------------------------------------
     def print(self, *objects: Any, **kw: Any) -> None:
@@ -124,6 +125,31 @@ class CommandContext:
     @property
     def width(self) -> int:
         return max(60, self.console.width)
+
+    def confirm(self, question: str) -> bool:
+        """gdb's query: on a terminal ask (y or n); in batch mode, from a pipe or in the TUI
+        answer yes without asking and say so, as gdb does."""
+        import sys
+
+        from debugger.ui.progress import real_tty
+
+        if self.batch or not (sys.stdin.isatty() and real_tty(self.console.file)):
+            self.print(f"{question} (y or n) [answered Y; input not from terminal]")
+            return True
+        while True:
+            try:
+                answer = input(f"{question} (y or n) ").strip().lower()
+            except EOFError:
+                self.print("EOF [answered Y; input not from terminal]")
+                return True
+            except KeyboardInterrupt:
+                self.print("")
+                return False
+            if answer in ("y", "yes"):
+                return True
+            if answer in ("n", "no"):
+                return False
+            self.print("Please answer y or n.")
 
     # -- running --------------------------------------------------------------------------------
     @property
