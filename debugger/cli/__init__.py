@@ -41,11 +41,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
 
     parser = argparse.ArgumentParser(
         prog="bootdbg", description="A debugger for x86 boot code.",
-        usage="bootdbg [IMAGE] [options]       debug IMAGE at the prompt (session options below)\n"
-              "       bootdbg COMMAND [args]          see bootdbg COMMAND --help",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="store_true", help="show version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # (after add_subparsers, which derives the subcommands' "usage: bootdbg NAME" from it)
+    parser.usage = ("bootdbg [IMAGE] [options]       debug IMAGE at the prompt (session options "
+                    "below)\n       bootdbg COMMAND [args]          see bootdbg COMMAND --help")
     mods = _subcommands()
     for name, mod in sorted(mods.items()):
         p = sub.add_parser(name, help=getattr(mod, "HELP", ""),

@@ -31,3 +31,10 @@ def test_top_level_help_lists_every_session_option(tmp_path):
         assert wanted <= listed, sorted(wanted - listed)
         # the subcommands are still listed above
         assert all(name in head for name in ("run", "gdbserver", "replay", "check"))
+
+
+def test_subcommand_usage_lines_are_unchanged(tmp_path):
+    for name in ("check", "run", "session"):
+        r = subprocess.run(bootdbg_argv() + [name, "--help"], capture_output=True, text=True,
+                           timeout=60, env=cli_env(tmp_path), stdin=subprocess.DEVNULL)
+        assert r.returncode == 0 and r.stdout.startswith(f"usage: bootdbg {name} "), r.stdout
