@@ -244,7 +244,16 @@ class CommandContext:
         st = self.settings
         view = view_of(self.session, before=st.code_before, after=st.code_after,
                        stack_slots=st.stack_slots, events=st.events)
-        self.print(render_context(view, self.width))
+        self.print(render_context(view, self.width, height=self.context_height()))
+
+    def context_height(self) -> int | None:
+        """Lines the context may take on a terminal: its height less the stop line (2) and the
+        prompt (1); None (no limit) for a pipe, a file or the TUI's output pane."""
+        from debugger.ui.progress import real_tty
+
+        if not real_tty(self.console.file):
+            return None
+        return max(8, self.console.height - 3)
 
 
 def stop_summary(ev: StopEvent, number: int, session: Session | None = None,

@@ -37,7 +37,7 @@ def _run(s, budgets):
     return out, s.serial, s.debugcon, s.screen()
 
 
-@pytest.mark.parametrize("name", ["hello", "pmode", "longmode", "vm86", "int13hook-hd"])
+@pytest.mark.parametrize("name", ["hello", "longmode", "int13hook-hd"])
 def test_restart_is_a_fresh_session(name):
     from debugger.engine.session import Session
     from debugger.images import image_path

@@ -17,8 +17,9 @@ from tests.cli.conftest import bootdbg_argv, cli_env  # noqa: E402
 from tests.cli.guests import UNREAL, write_image  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-DUMPS = sorted(p for d in (ROOT / "tests/checks/data", Path("/work/shared/fixtures"))
-               if d.is_dir() for p in d.glob("*.txt"))
+# one of each kind: a VMCS dump (Xen), a KVM dump, a QEMU log
+DUMPS = [ROOT / "tests/checks/data" / n for n in ("xen-4.6-pointsec.txt", "kvm-pointsec.txt",
+                                                  "qemu-unreal-i386-log.txt")]
 
 
 def bootdbg(tmp_path, *argv, **kw):
