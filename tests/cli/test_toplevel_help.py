@@ -11,6 +11,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.cli.conftest import bootdbg_argv, cli_env  # noqa: E402
 
 
+def _env(tmp_path):
+    """The terminal's own size, not COLUMNS/LINES (pytest-xdist workers set 80x24)."""
+    env = cli_env(tmp_path)
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
+    return env
+
+
 def test_top_level_help_lists_every_session_option(tmp_path):
     from debugger.cli import build_parser
 
@@ -21,7 +29,7 @@ def test_top_level_help_lists_every_session_option(tmp_path):
     assert {"-x", "-ex", "--batch", "--json", "--tui", "--fail-on", "--max-insns"} <= wanted
     for flag in ("--help", "-h"):
         r = subprocess.run(bootdbg_argv() + [flag], capture_output=True, text=True, timeout=60,
-                           env=cli_env(tmp_path), stdin=subprocess.DEVNULL)
+                           env=_env(tmp_path), stdin=subprocess.DEVNULL)
         assert r.returncode == 0 and r.stderr == "", r.stderr
         head, sep, tail = r.stdout.partition("\nsession options (")
         assert sep, r.stdout
@@ -36,5 +44,5 @@ def test_top_level_help_lists_every_session_option(tmp_path):
 def test_subcommand_usage_lines_are_unchanged(tmp_path):
     for name in ("check", "run", "session"):
         r = subprocess.run(bootdbg_argv() + [name, "--help"], capture_output=True, text=True,
-                           timeout=60, env=cli_env(tmp_path), stdin=subprocess.DEVNULL)
+                           timeout=60, env=_env(tmp_path), stdin=subprocess.DEVNULL)
         assert r.returncode == 0 and r.stdout.startswith(f"usage: bootdbg {name} "), r.stdout

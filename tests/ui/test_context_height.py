@@ -14,6 +14,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.cli.conftest import bootdbg_argv, cli_env  # noqa: E402
 
+
+def _env(tmp_path):
+    """The terminal's own size, not COLUMNS/LINES (pytest-xdist workers set 80x24)."""
+    env = cli_env(tmp_path)
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
+    return env
+
 TITLES = {"registers": "regs", "segments (hidden caches)": "segments",
           "control registers": "control", "code": "code", "stack": "stack", "events": "events"}
 # what goes first when the height shrinks (a pane further right is kept at least as long)
@@ -83,7 +91,7 @@ def test_the_prompt_context_fits_the_terminal_rows(tmp_path):
     if not img.exists():
         pytest.skip("demo image pmode is not built")
     c = pexpect.spawn(bootdbg_argv()[0], bootdbg_argv()[1:] + [str(img), "-q"],
-                      dimensions=(70, 120), env=cli_env(tmp_path), encoding="utf-8",
+                      dimensions=(70, 120), env=_env(tmp_path), encoding="utf-8",
                       timeout=60)
     c.expect(PROMPT)
 

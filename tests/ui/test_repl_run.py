@@ -13,6 +13,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.cli.conftest import bootdbg_argv, cli_env  # noqa: E402
+
+
+def _env(tmp_path):
+    """The terminal's own size, not COLUMNS/LINES (pytest-xdist workers set 80x24)."""
+    env = cli_env(tmp_path)
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
+    return env
 from tests.cli.guests import HELLO, write_image  # noqa: E402
 
 pexpect = pytest.importorskip("pexpect")
@@ -61,7 +69,7 @@ def test_batch_run_never_asks_even_on_a_terminal(tmp_path):
     img = write_image(tmp_path, HELLO)
     argv = bootdbg_argv() + [str(img), "--batch", "-ex", "continue", "-ex", "run",
                              "-ex", "p $pc", "-ex", "start", "-ex", "p $pc"]
-    child = pexpect.spawn(argv[0], argv[1:], env=cli_env(tmp_path), encoding="utf-8",
+    child = pexpect.spawn(argv[0], argv[1:], env=_env(tmp_path), encoding="utf-8",
                           timeout=120, dimensions=(40, 120))
     child.expect(pexpect.EOF)
     child.close()
@@ -78,7 +86,7 @@ def test_run_in_a_script_and_its_errors(tmp_path):
     script = tmp_path / "s.gdb"
     script.write_text("continue\nrun\necho after-run\\n\nrun now\n")
     r = subprocess.run(bootdbg_argv() + [str(img), "--batch", "-x", str(script)],
-                       capture_output=True, text=True, timeout=120, env=cli_env(tmp_path),
+                       capture_output=True, text=True, timeout=120, env=_env(tmp_path),
                        stdin=subprocess.DEVNULL)
     assert "after-run" in r.stdout and r.stdout.count("halted at") == 2, r.stdout
     assert r.returncode == 2 and "Traceback" not in r.stderr

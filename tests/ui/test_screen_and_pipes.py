@@ -14,6 +14,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.cli.conftest import bootdbg_argv, cli_env  # noqa: E402
+
+
+def _env(tmp_path):
+    """The terminal's own size, not COLUMNS/LINES (pytest-xdist workers set 80x24)."""
+    env = cli_env(tmp_path)
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
+    return env
 from tests.cli.guests import UNREAL, write_image  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +32,7 @@ DUMPS = [ROOT / "tests/checks/data" / n for n in ("xen-4.6-pointsec.txt", "kvm-p
 
 def bootdbg(tmp_path, *argv, **kw):
     return subprocess.run(bootdbg_argv() + [str(a) for a in argv], capture_output=True,
-                          text=True, timeout=120, env=cli_env(tmp_path),
+                          text=True, timeout=120, env=_env(tmp_path),
                           stdin=subprocess.DEVNULL, **kw)
 
 
@@ -66,7 +74,7 @@ def test_screen_at_the_prompt_fits_the_terminal(tmp_path, cols):
 
     img = _demo()
     argv = bootdbg_argv() + [str(img), "-q", "-ex", "continue"]
-    c = pexpect.spawn(argv[0], argv[1:], dimensions=(50, cols), env=cli_env(tmp_path),
+    c = pexpect.spawn(argv[0], argv[1:], dimensions=(50, cols), env=_env(tmp_path),
                       encoding="utf-8", timeout=60)
     c.expect(PROMPT)
     c.sendline("screen")
