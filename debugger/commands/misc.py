@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable
 
 from rich.console import Group
-from rich.panel import Panel
 from rich.text import Text
 
 from debugger.commands import CATEGORIES, CommandError, all_commands, command, find

@@ -110,7 +110,7 @@ def test_piped_check_is_not_padded(tmp_path, dump):
     # the same text as rich draws it (padded) on a 120-column console, modulo the padding
     d = parse_dump(dump.read_text(errors="replace"))
     v = evaluate_guest(d.guest) if d.guest is not None else evaluate(d.cpu, DEFAULT_PROFILE)
-    v.notes = tuple(d.notes) + (() if d.guest is not None else ()) + tuple(v.notes)
+    v.notes = tuple(d.notes) + tuple(v.notes)
     buf = io.StringIO()
     Console(file=buf, width=120, color_system=None, highlight=False, theme=THEME).print(
         render_verdict(v, diagnosis=diagnose(v), source=f"{dump} ({d.format} dump)"))
