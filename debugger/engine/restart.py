@@ -9,24 +9,21 @@ turns it on again).  Recording to a trace file must be stopped first (the file d
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from debugger.engine.points import ExprWatch
 from debugger.engine.stops import StopEvent
 from debugger.machine.rewind import rewind
 
-if TYPE_CHECKING:
-    from debugger.engine.session import Session
-
 __all__ = ["restart"]
 
 
-def restart(s: "Session") -> StopEvent:
-    from debugger.engine.session import SessionError
-
+def restart(s: Any, error: type[Exception]) -> StopEvent:
+    """Rewind the session `s` (a debugger.engine.session.Session); `error` is raised (its
+    SessionError) when it cannot be done."""
     rec = getattr(s, "recorder", None)
     if rec is not None:
-        raise SessionError("recording to a trace file (it holds one run): 'record stop' first")
+        raise error("recording to a trace file (it holds one run): 'record stop' first")
     with s._lock:
         if getattr(s, "timeline", None) is not None:
             s.timeline = None                  # type: ignore[attr-defined]

@@ -411,7 +411,7 @@ class Session:
         """The guest back at the hand-off state, points kept (debugger.engine.restart)."""
         from debugger.engine.restart import restart
 
-        return restart(self)
+        return restart(self, SessionError)
 
     def interrupt(self) -> None:
         """Stop a running `cont` at the next instruction boundary (safe from a signal handler).

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from rich.console import Console, RenderableType
 
-if TYPE_CHECKING:
-    from debugger.ui.context import ContextView
+from debugger.cpustate import Mode
+
+ContextView = Any        # debugger.ui.context.ContextView (which imports this module)
 
 __all__ = ["fit", "STEPS"]
 
@@ -38,7 +39,7 @@ def _lines(body: RenderableType, width: int) -> int:
     return len(con.render_lines(body, con.options.update(width=width), pad=False))
 
 
-def _code_window(view: "ContextView", before: int, after: int) -> "ContextView":
+def _code_window(view: ContextView, before: int, after: int) -> ContextView:
     pc = view.state.pc
     idx = next((i for i, ins in enumerate(view.code) if ins.address == pc), None)
     if idx is None:
@@ -46,14 +47,14 @@ def _code_window(view: "ContextView", before: int, after: int) -> "ContextView":
     return replace(view, code=tuple(view.code)[max(0, idx - before):idx + after + 1])
 
 
-def _stack_slots(view: "ContextView", slots: int) -> "ContextView":
-    from debugger.ui.context import _stack_width
-
-    return replace(view, stack=view.stack[:slots * _stack_width(view.state)])
+def _stack_slots(view: ContextView, slots: int) -> ContextView:
+    st = view.state
+    width = 8 if st.mode is Mode.LONG else 4 if st.ss.db else 2
+    return replace(view, stack=view.stack[:slots * width])
 
 
 # Each step: (pane name or "*plugins", how it changes the view, or None: drop the pane)
-STEPS: Sequence[tuple[str, Callable[["ContextView"], "ContextView"] | None]] = (
+STEPS: Sequence[tuple[str, Callable[[ContextView], ContextView] | None]] = (
     ("*plugins", None),
     ("events", None),
     ("stack", lambda v: _stack_slots(v, 4)),
@@ -69,9 +70,9 @@ STEPS: Sequence[tuple[str, Callable[["ContextView"], "ContextView"] | None]] = (
 )
 
 
-def fit(view: "ContextView", width: int, height: int, panes: Sequence[str],
-        render: Callable[[str, "ContextView"], list[RenderableType]]
-        ) -> list[tuple[str, "ContextView"]]:
+def fit(view: ContextView, width: int, height: int, panes: Sequence[str],
+        render: Callable[[str, ContextView], list[RenderableType]]
+        ) -> list[tuple[str, ContextView]]:
     """The panes to show, in order, each with the view to render it from (narrowed for the
     code and stack panes); `render(name, view)` gives a pane's renderables (rule and body)."""
     views: dict[str, Any] = {name: view for name in panes}
