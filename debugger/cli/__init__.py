@@ -40,16 +40,33 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
     from debugger import __version__
 
     parser = argparse.ArgumentParser(
-        prog="bootdbg", description="A debugger for x86 boot code.")
+        prog="bootdbg", description="A debugger for x86 boot code.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="store_true", help="show version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # (after add_subparsers, which derives the subcommands' "usage: bootdbg NAME" from it)
+    parser.usage = ("bootdbg [IMAGE] [options]       debug IMAGE at the prompt (session options "
+                    "below)\n       bootdbg COMMAND [args]          see bootdbg COMMAND --help")
     mods = _subcommands()
     for name, mod in sorted(mods.items()):
         p = sub.add_parser(name, help=getattr(mod, "HELP", ""),
                            description=getattr(mod, "HELP", ""))
         mod.register(p)  # type: ignore[attr-defined]
+        if name == "session":
+            parser.epilog = _session_epilog(p)
     parser.set_defaults(version_text=f"bootdbg {__version__}")
     return parser, mods
+
+
+def _session_epilog(session: argparse.ArgumentParser) -> str:
+    """The session's options for the top-level --help (as gdb --help lists -x, -ex, --batch):
+    `bootdbg IMAGE -x FILE` is what most users type, so they belong on the first page."""
+    fmt = session._get_formatter()
+    fmt.start_section("session options (bootdbg [IMAGE] [options], as bootdbg session --help)")
+    fmt.add_arguments([a for g in session._action_groups for a in g._group_actions
+                       if not isinstance(a, argparse._HelpAction)])
+    fmt.end_section()
+    return fmt.format_help().strip("\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -33,6 +33,9 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--record", action="store_true",
                    help="turn time travel on from the start, so gdb can reverse-stepi and "
                         "reverse-continue (bs/bc packets)")
+    p.add_argument("--symbol-file", metavar="FILE",
+                   help="load symbols (ELF, nasm map/listing, ADDRESS NAME list); an ELF is also "
+                        "handed to gdb (qXfer:exec-file), which then loads its symbols itself")
     add_session_args(p)
     p.add_argument("-q", "--quiet", action="store_true", help="do not log stops to stderr")
     p.set_defaults(func=run)
@@ -53,6 +56,14 @@ def run(args: argparse.Namespace) -> int:
     except SessionError as exc:
         raise UserError(str(exc)) from None
     prepare_session(session, args)
+    if args.symbol_file:
+        from debugger.engine.symbols import SymbolError, load
+
+        try:
+            syms, _low = load(args.symbol_file)
+        except SymbolError as exc:
+            raise UserError(str(exc)) from None
+        session.symbols.add(syms, args.symbol_file)
     if args.record:
         from debugger.trace.timetravel import attach
 

@@ -98,6 +98,7 @@ class CommandContext:
         self.pending_commands: list[tuple[list[str], StopEvent]] = []
         self.value_history: list[int] = []
         self.refused_runs = 0          # forward runs refused after the final stop (batch)
+        self.last_start: StopEvent | None = None    # the latest restart (run/start)
 
     # -- output ---------------------------------------------------------------------------------
     def print(self, *objects: Any, **kw: Any) -> None:
@@ -124,6 +125,31 @@ class CommandContext:
     @property
     def width(self) -> int:
         return max(60, self.console.width)
+
+    def confirm(self, question: str) -> bool:
+        """gdb's query: on a terminal ask (y or n); in batch mode, from a pipe or in the TUI
+        answer yes without asking and say so, as gdb does."""
+        import sys
+
+        from debugger.ui.progress import real_tty
+
+        if self.batch or not (sys.stdin.isatty() and real_tty(self.console.file)):
+            self.print(f"{question} (y or n) [answered Y; input not from terminal]")
+            return True
+        while True:
+            try:
+                answer = input(f"{question} (y or n) ").strip().lower()
+            except EOFError:
+                self.print("EOF [answered Y; input not from terminal]")
+                return True
+            except KeyboardInterrupt:
+                self.print("")
+                return False
+            if answer in ("y", "yes"):
+                return True
+            if answer in ("n", "no"):
+                return False
+            self.print("Please answer y or n.")
 
     # -- running --------------------------------------------------------------------------------
     @property
@@ -218,7 +244,16 @@ class CommandContext:
         st = self.settings
         view = view_of(self.session, before=st.code_before, after=st.code_after,
                        stack_slots=st.stack_slots, events=st.events)
-        self.print(render_context(view, self.width))
+        self.print(render_context(view, self.width, height=self.context_height()))
+
+    def context_height(self) -> int | None:
+        """Lines the context may take on a terminal: its height less the stop line (2) and the
+        prompt (1); None (no limit) for a pipe, a file or the TUI's output pane."""
+        from debugger.ui.progress import real_tty
+
+        if not real_tty(self.console.file):
+            return None
+        return max(8, self.console.height - 3)
 
 
 def stop_summary(ev: StopEvent, number: int, session: Session | None = None,

@@ -397,7 +397,7 @@ def info_events(ctx: "CommandContext", args: str) -> Any:
         return "No events" + (f" of kind {kind!r}" if kind else "") + " yet."
     from debugger.ui.panes.events import events_text
 
-    return events_text(evs)
+    return events_text(evs, getattr(ctx.session, "symbols", None))
 
 
 @sub("devices", "PIC masks/IRR/ISR, PIT counters, A20, UART, CRTC cursor, ...",

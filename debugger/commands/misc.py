@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable
 
 from rich.console import Group
-from rich.panel import Panel
 from rich.text import Text
 
 from debugger.commands import CATEGORIES, CommandError, all_commands, command, find
@@ -96,11 +95,25 @@ def context(ctx: "CommandContext", args: str) -> None:
 
 
 @command("screen", category="misc", usage="screen",
-         help="Show the VGA text screen as it looks (80x25).")
+         help="Show the VGA text screen as it looks: all of it (80x25 in mode 3), framed.\n"
+              "A terminal too narrow for the frame gets the rows between two rules.")
 def screen(ctx: "CommandContext", args: str) -> Any:
+    if args.strip():
+        raise CommandError("screen takes no arguments")
     lines = ctx.session.screen()
-    body = Text("\n".join(line.rstrip() for line in lines))
-    return Panel(body, title="screen", title_align="left", expand=False, padding=(0, 0))
+    vga = getattr(getattr(ctx.session.machine, "devices", None), "vga", None)
+    cols = max([int(getattr(vga, "cols", 80) or 80)] + [len(ln) for ln in lines])
+    title = f" screen {cols}x{len(lines)} "
+    from debugger.ui.progress import real_tty
+
+    if real_tty(ctx.console.file) and ctx.console.width < cols + 2:
+        rule = "─" * max(0, min(cols, ctx.console.width) - len(title) - 2)
+        body = [f"──{title}{rule}"] + [ln.rstrip() for ln in lines] + \
+            ["─" * min(cols, ctx.console.width)]
+    else:
+        body = [f"┌─{title}" + "─" * (cols - len(title) - 1) + "┐"] + \
+            [f"│{ln.ljust(cols)}│" for ln in lines] + ["└" + "─" * cols + "┘"]
+    return Text("\n".join(body), no_wrap=True, overflow="ignore")
 
 
 @command("serial", category="misc", usage="serial",

@@ -64,3 +64,51 @@ def until(ctx: "CommandContext", args: str) -> None:
     s = ctx.session
     addr = s.resolve(args.strip())
     ctx.run(lambda: s.until(addr))
+
+
+def _restart(ctx: "CommandContext") -> bool:
+    """Back to the hand-off state, as gdb starts the program again (asks once it has run)."""
+    from debugger.engine.session import SessionError
+
+    s = ctx.session
+    if s.icount > 0 and not ctx.confirm("The guest has been started already.\n"
+                                        "Start it from the beginning?"):
+        ctx.print("Guest not restarted.")
+        return False
+    travel = getattr(s, "timeline", None) is not None
+    try:
+        ev = s.restart()
+    except SessionError as exc:
+        raise CommandError(str(exc)) from None
+    ctx.print(f"Starting guest: {s.image_path} at 0000:7c00 (the hand-off state)",
+              soft_wrap=True)
+    if travel:
+        from debugger.trace.timetravel import attach
+
+        attach(s)
+        ctx.print("Time travel on again (history from icount 0).")
+    ctx.last_start = ev
+    return True
+
+
+@command("run", category="running", usage="run",
+         help="Start the guest again from the hand-off state (0000:7C00, the same disks and\n"
+              "options) and continue, as gdb's run.  Breakpoints, watchpoints, displays and\n"
+              "symbols stay; RAM, disk writes and time-travel history start afresh.  Once the\n"
+              "guest has run it asks first (a script, a pipe or --batch answers yes).\n"
+              "start (starti) does the same but stops at the first instruction.")
+def run(ctx: "CommandContext", args: str) -> None:
+    if args.strip():
+        raise CommandError("run takes no arguments (the image and options are the session's)")
+    if _restart(ctx):
+        ctx.run(lambda: ctx.session.cont(max_insns=ctx.budget_left()))
+
+
+@command("start", aliases=["starti"], category="running", usage="start",
+         help="Start the guest again from the hand-off state and stop before its first\n"
+              "instruction at 0000:7C00 (gdb's starti; run continues instead).")
+def start(ctx: "CommandContext", args: str) -> None:
+    if args.strip():
+        raise CommandError("start takes no arguments (the image and options are the session's)")
+    if _restart(ctx):
+        ctx.report_stop(ctx.last_start)

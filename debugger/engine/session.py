@@ -33,6 +33,7 @@ from debugger.machine.disk import Disk, DiskError, open_disk
 from debugger.machine.memory import MemoryError_, PageFault
 from debugger.machine.cpu import decode_state
 from debugger.machine.pc import Machine, MachineConfig, Stop
+from debugger.machine.rewind import capture as capture_handoff
 
 if TYPE_CHECKING:
     from debugger.checks import Verdict
@@ -83,6 +84,7 @@ class Session:
         self.disks = disks
         self.image_path = disks[0].path if disks else None
         self.machine = Machine(disks, config)
+        self.handoff = capture_handoff(self.machine)    # for restart (gdb's `run` again)
         self.points = PointTable()
         self.profile = profile
         self.stops: list[StopEvent] = []
@@ -417,6 +419,12 @@ class Session:
     def finish(self) -> StopEvent:
         """Run until the current function or interrupt handler returns."""
         return self._run(lambda: runner.run_finish(self))
+
+    def restart(self) -> StopEvent:
+        """The guest back at the hand-off state, points kept (debugger.engine.restart)."""
+        from debugger.engine.restart import restart
+
+        return restart(self, SessionError)
 
     def interrupt(self) -> None:
         """Stop a running `cont` at the next instruction boundary (safe from a signal handler).

@@ -4,7 +4,8 @@ Kinds are stable strings (they appear in JSON reports and scripts): `breakpoint`
 `vm86-enter`, `vm86-leave`, `mode`, `cpl`, `vmx-invalid`, `vmx-valid`, `dtr`, `sreg`, `cr`, `int`,
 `exception`, `irq`, `triple-fault`, `hlt`, `io`, `a20`, `step`, `budget`, `interrupt` (Ctrl-C),
 `halted`, plus `reset`, `unmapped`, `unsupported`, `boot-failed` for the ways a guest can end;
-time travel adds `goto` (arrived at an icount) and `history` (no history before/after that).
+time travel adds `goto` (arrived at an icount) and `history` (no history before/after that);
+`start` is the guest back at the hand-off state (`run`/`start` again, Session.restart).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ STOP_KINDS = (
     "breakpoint", "watchpoint", "vm86-enter", "vm86-leave", "mode", "cpl", "vmx-invalid",
     "vmx-valid", "dtr", "sreg", "cr", "int", "exception", "irq", "triple-fault", "hlt", "io",
     "a20", "step", "budget", "interrupt", "halted", "reset", "unmapped", "unsupported",
-    "boot-failed", "timeout", "finish", "until", "goto", "history",
+    "boot-failed", "timeout", "finish", "until", "goto", "history", "start",
 )
 # After these the guest cannot go on.
 FINAL_KINDS = frozenset({"halted", "triple-fault", "reset", "unmapped", "unsupported",

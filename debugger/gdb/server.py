@@ -11,6 +11,7 @@ the session is left as it was, usable.
 from __future__ import annotations
 
 import io
+import os
 import socket
 import threading
 from typing import TYPE_CHECKING, Any, Callable
@@ -167,13 +168,22 @@ class GdbServer:
     def _query(self, pkt: str) -> Any:
         if pkt.startswith("qSupported"):
             reverse = ";ReverseStep+;ReverseContinue+" if self._timetravel() else ""
-            return "PacketSize=4000;qXfer:features:read+;swbreak+;hwbreak+" + reverse
+            exe = ";qXfer:exec-file:read+" if self._exec_file() else ""
+            return "PacketSize=4000;qXfer:features:read+;swbreak+;hwbreak+" + reverse + exe
         if pkt.startswith("qXfer:features:read:target.xml:"):
             off, _, n = pkt.rsplit(":", 1)[1].partition(",")
             o, k = parse_hex(off, "offset"), parse_hex(n, "length")
             xml = self._layout(fresh=True).xml().encode()
             chunk = xml[o:o + k]
             return (b"l" if o + k >= len(xml) else b"m") + chunk
+        if pkt.startswith("qXfer:exec-file:read:"):
+            exe = self._exec_file()
+            if exe is None:
+                return "E00"
+            off, _, n = pkt.rsplit(":", 1)[1].partition(",")
+            o, k = parse_hex(off, "offset"), parse_hex(n, "length")
+            data = exe.encode()
+            return (b"l" if o + k >= len(data) else b"m") + data[o:o + k]
         if pkt.startswith("qXfer:"):
             return "E00"
         if pkt == "qC":
@@ -189,6 +199,21 @@ class GdbServer:
         if pkt.startswith("qRcmd,"):
             return self._monitor(parse_hex_bytes(pkt[6:], "command").decode("utf-8", "replace"))
         return ""
+
+    def _exec_file(self) -> str | None:
+        """The ELF the session's symbols came from, if loaded at its own addresses: gdb asks for
+        it (qXfer:exec-file:read) on `target remote` without a file and loads its symbols."""
+        for source, offset, _count in reversed(getattr(self.s.symbols, "files", [])):
+            if offset or not source:
+                continue
+            path = os.path.abspath(os.path.expanduser(source))
+            try:
+                with open(path, "rb") as f:
+                    if f.read(4) == b"\x7fELF":
+                        return path
+            except OSError:
+                continue
+        return None
 
     # -- registers ---------------------------------------------------------------------------------
     def _layout(self, fresh: bool = False) -> Layout:

@@ -106,22 +106,33 @@ def _stack_width(st: CpuState) -> int:
 
 
 def render_context(view: ContextView, width: int = 100,
-                   panes: Iterable[str] | None = None) -> RenderableType:
+                   panes: Iterable[str] | None = None,
+                   height: int | None = None) -> RenderableType:
     """The panes named (default: DEFAULT_PANES, then every other registered pane -- those of
-    loaded plugins -- in their order)."""
+    loaded plugins -- in their order).  With `height`, at most that many lines: the least useful
+    parts are cut first (`debugger.ui.context_fit`)."""
     from debugger.ui.panes import all_panes, get_pane
 
     if panes is None:
         panes = list(DEFAULT_PANES) + [p.name for p in all_panes()
                                        if p.name not in DEFAULT_PANES]
-    parts: list[RenderableType] = []
-    for name in panes:
+
+    def render(name: str, v: ContextView) -> list[RenderableType]:
         p = get_pane(name)
-        body = p.fn(view, width)
+        body = p.fn(v, width)
         if body is None:
-            continue
+            return []
         if p.title:
-            parts.append(Rule(Text(p.title, style="pane.title"), style="pane.rule",
-                              characters="-", align="left"))
-        parts.append(body)
+            return [Rule(Text(p.title, style="pane.title"), style="pane.rule",
+                         characters="-", align="left"), body]
+        return [body]
+
+    chosen = [(name, view) for name in panes]
+    if height is not None:
+        from debugger.ui.context_fit import fit
+
+        chosen = fit(view, width, height, [name for name, _ in chosen], render)
+    parts: list[RenderableType] = []
+    for name, v in chosen:
+        parts.extend(render(name, v))
     return Group(*parts)

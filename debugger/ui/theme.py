@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import IO
+from typing import IO, Any
 
 from rich.console import Console
 from rich.theme import Theme
@@ -86,15 +86,27 @@ def plain_requested() -> bool:
     return bool(os.environ.get("NO_COLOR"))
 
 
+class _UnpaddedConsole(Console):
+    """Output for a pipe or file: rich pads table cells and panels to the full width; without a
+    terminal those trailing spaces are noise (diffs, grep, logs), so every line loses them."""
+
+    def _render_buffer(self, buffer: Any) -> str:
+        text = super()._render_buffer(buffer)
+        if " \n" not in text:
+            return text
+        return "\n".join(line.rstrip(" ") for line in text.split("\n"))
+
+
 def make_console(file: IO[str] | None = None, *, width: int | None = None,
                  force_terminal: bool | None = None, stderr: bool = False) -> Console:
     stream = file if file is not None else (sys.stderr if stderr else sys.stdout)
     no_color = plain_requested()
-    if width is None and not os.environ.get("COLUMNS"):
-        isatty = getattr(stream, "isatty", None)
-        if force_terminal is False or not (callable(isatty) and isatty()):
-            width = 120       # no terminal to wrap at: keep tables whole
-    return Console(file=stream, theme=THEME, highlight=False, width=width,
+    isatty = getattr(stream, "isatty", None)
+    terminal = force_terminal is not False and callable(isatty) and bool(isatty())
+    if width is None and not os.environ.get("COLUMNS") and not terminal:
+        width = 120       # no terminal to wrap at: keep tables whole
+    cls = Console if terminal or force_terminal else _UnpaddedConsole
+    return cls(file=stream, theme=THEME, highlight=False, width=width,
                    force_terminal=force_terminal, no_color=no_color,
                    color_system=None if no_color else "auto", emoji=False,
                    soft_wrap=False)
