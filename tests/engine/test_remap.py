@@ -204,4 +204,4 @@ def test_cli_reproducer(tmp_path):
     assert f"breakpoint at 0008:{target + 0x400000:08x}" in r.stdout, r.stdout + r.stderr
     r = _cli(img, "watch dword[0x407000]", "c")
     assert "watchpoint" in r.stdout.split("Stop #1", 1)[1].splitlines()[0], r.stdout
-    assert "write of 4 byte(s) at 0x7000" in r.stdout, r.stdout
+    assert "write of 4 byte(s) at 0x7000" in " ".join(r.stdout.split()), r.stdout
