@@ -29,6 +29,7 @@ from unicorn import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
 from debugger.cpustate import CR0_PG, CR4_PAE, CR4_PSE, EFER_LMA
 from debugger.engine.paging import walk
 from debugger.engine.points import Breakpoint, Watchpoint
+from debugger.engine.transitions import signature
 from debugger.machine import uc_layout as L
 from debugger.machine.memory import MemoryError_, PageFault
 from debugger.machine.results import RunResult, Stop
@@ -38,9 +39,11 @@ __all__ = ["Remap", "RemapDetector", "FollowMapping", "WIDEST", "PAGING_RANGES"]
 WIDEST = 64           # bytes one memory access can span (XSAVE-sized areas aside)
 _A20 = 1 << 20
 _CR4_LA57 = 1 << 12
-# The fields a mapping depends on, as (offset, length) in CPUX86State: CR0, CR3 and CR4, A20,
-# EFER (not CR2, which every page fault writes).
-PAGING_RANGES = ((L.OFF_CR, 8), (L.OFF_CR + 3 * 8, 16), (L.OFF_A20, 4), (L.OFF_EFER, 8))
+# The bytes of CPUX86State a mapping depends on, as (offset, length): CR0 bits 24-31 (PG), CR3,
+# CR4 bits 0-7 (PSE, PAE), the A20 mask's bits 16-23, EFER bits 8-15 (LMA) -- so that the
+# detector does not stop for CR0.PE/TS/WP, CR2 (every page fault), EFER.SCE and the like.
+PAGING_RANGES = ((L.OFF_CR + 3, 1), (L.OFF_CR + 3 * 8, 8), (L.OFF_CR + 4 * 8, 1),
+                 (L.OFF_A20 + 2, 1), (L.OFF_EFER + 1, 1))
 _PAGE = 0x1000
 
 
@@ -48,6 +51,11 @@ def raw_key(eng: Any) -> tuple[int, ...]:
     """The paging fields as they are (what the detector compares)."""
     return (eng.u64(L.OFF_CR), eng.u64(L.OFF_CR + 24), eng.u64(L.OFF_CR + 32),
             eng.i32(L.OFF_A20), eng.u64(L.OFF_EFER))
+
+
+def _detected(eng: Any) -> bytes:
+    """The bytes the detector compares (the Python hook's copy of the native one's)."""
+    return b"".join(eng.read(off, n) for off, n in PAGING_RANGES)
 
 
 def mapping_key(raw: tuple[int, ...]) -> tuple[int, ...]:
@@ -189,7 +197,7 @@ class RemapDetector:
         self.m = machine
         self._native: Any = None
         self._hook: Any = None
-        self._base: tuple[int, ...] | None = None
+        self._base: bytes | None = None
         self.prev = 0
         self.hit: tuple[int, int] | None = None
         self.active = False
@@ -225,7 +233,7 @@ class RemapDetector:
             return
         m = self.m
         now = m.running_icount()
-        if raw_key(m.eng) != self._base:
+        if _detected(m.eng) != self._base:
             self.hit = (self.prev, now)
             m.request_stop(Stop.EVENT, "remap", event="remap")
             return
@@ -239,7 +247,7 @@ class RemapDetector:
         if self._native is not None:
             self._native.sync(icount)
         else:
-            self._base = raw_key(self.m.eng)
+            self._base = _detected(self.m.eng)
 
     def pause(self) -> None:
         """Exact stepping re-arms before every step itself."""
@@ -339,6 +347,24 @@ class FollowMapping:
                 self.m.eng.i32(L.OFF_A20) != raw[3]:
             self.m.bus.stop_requested = True
             self._mapping_moved("a20")
+
+    def _run_following(self, n: int) -> Any:
+        """`m.run(n)` in a fast chunk, re-arming where the detector stopped it (the same
+        checkpoint stays good for localising: exact steps re-arm for themselves)."""
+        m, det = self.m, self._remap_det
+        if det is None:
+            return m.run(n)
+        end = m.icount + n
+        while True:
+            det.sync(m.icount)
+            r = m.run(end - m.icount)
+            if r.reason != Stop.EVENT or r.details.get("event") != "remap" or \
+                    m.icount >= end or (self.watch_transitions     # type: ignore[attr-defined]
+                                        and signature(m.eng) != self._sig):  # type: ignore
+                return r
+            self._refresh()
+            if self._remap.layout.exact or m._pc() in m.extra_exits:
+                return r          # (exact steps from here; a breakpoint where it stopped)
 
     def _step_exact(self, n: int) -> Any:
         """Part of a chunk instruction by instruction, while the mapping needs it (physical

@@ -490,9 +490,7 @@ class Watchers(FollowMapping):
         self._refresh()
         if self._remap.layout.exact:       # physical breakpoints under paging
             return self._step_exact(n)
-        if self._remap_det is not None:
-            self._remap_det.sync(m.icount)
-        r = m.run(n)
+        r = self._run_following(n)
         if self._native is not None:
             self._det_hit = self._native.hit
             self._det_prev = self._native.d.prev
