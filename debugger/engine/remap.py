@@ -5,8 +5,9 @@ to the engine depends on the mapping in force: paging (CR0.PG, CR3, CR4.PSE/PAE/
 the A20 gate, and the page-table entries on the way.  `Remap` works out, for the mapping in force
 now, the physical bytes each *linear* watchpoint covers (page by page), the page-table entries
 its walk read, and the linear addresses that execute each *physical* breakpoint's byte with
-paging off (the byte itself, and its A20 alias while A20 is masked); with paging on a physical
-breakpoint is checked instruction by instruction (`exact_needed`).
+paging off (the byte itself, and its A20 alias while A20 is masked); the other linear addresses
+that run it (paging, aliases) are found block by block in a fast run (`pbcheck.py`) and by
+translating the PC in an exact step.
 
 The watchers ask `stale()` before every exact step and at the start of every fast chunk, and
 re-arm only what differs (so a mapping change that leaves the watched bytes where they were costs
@@ -28,6 +29,7 @@ from unicorn import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
 
 from debugger.cpustate import CR0_PG, CR4_PAE, CR4_PSE, EFER_LMA
 from debugger.engine.paging import walk
+from debugger.engine.pbcheck import PbChecker
 from debugger.engine.points import Breakpoint, Watchpoint
 from debugger.engine.transitions import signature
 from debugger.machine import uc_layout as L
@@ -73,7 +75,6 @@ class Layout:
         self.pieces: list[tuple[Watchpoint, int, int]] = []   # (watch, first phys, last phys)
         self.entries: set[tuple[int, int]] = set()            # page-table entries (phys, width)
         self.exits: set[int] = set()                          # linear exits of physical bps
-        self.exact = False                                    # physical bps need exact steps
 
     def hooks(self) -> tuple[Any, ...]:
         return (tuple((id(w), lo, hi) for w, lo, hi in self.pieces), frozenset(self.entries))
@@ -128,11 +129,11 @@ class Remap:
                 if phys is not None:
                     out.pieces.append((w, phys, phys + n - 1))
                 lin += n
-        for b in self.pbs:
+        for b in self.pbs:            # (with paging off; the block checker finds the rest)
             p = b.linear
             if paging:
-                out.exact = True
-            elif a20_on:
+                continue
+            if a20_on:
                 out.exits.add(p)
             elif not p & _A20:
                 out.exits.update((p, p | _A20))
@@ -268,9 +269,6 @@ class RemapDetector:
             self._hook = None
 
 
-EXACT_PART = 20_000    # exact steps between the runner's deadline and Ctrl-C checks
-
-
 class FollowMapping:
     """The watchers' part that follows the mapping (mixed into `Watchers`; it sees the rest of
     the watchers as `self`: m, s, bps, mems, exact, muted, step_once, _mem_cb, ...)."""
@@ -286,20 +284,30 @@ class FollowMapping:
     def _arm_remap(self) -> None:
         self._remap = Remap(self.m, self.mems, self.bps, self._mem_cb,   # type: ignore
                             self._pte_cb)
+        self._aliases: set[int] = set()   # linear exits found for physical breakpoints
         self._remap.arm()
         self._set_exits()
         self._remap_det: RemapDetector | None = None
+        self._pbc: PbChecker | None = None
 
     def _remap_detector(self) -> None:
-        """In a fast run: the detector, and the A20 gate (changed by an OUT inside a block)."""
-        if self.exact or not self._remap.follows:
+        """In a fast run: the detector and the A20 gate (changed by an OUT inside a block) for
+        linear watchpoints; the block checker for physical breakpoints."""
+        if self.exact:
             return
-        self._remap_det = RemapDetector(self.m, bool(self.s.native))
-        if self._remap.linear:        # (a physical breakpoint's exits change at the next run)
+        if self._remap.linear:
+            self._remap_det = RemapDetector(self.m, bool(self.s.native))
             self.m.bus.watchers.append(self._a20_io)
+        if self._remap.pbs:
+            self._pbc = PbChecker(self.m, {b.linear for b in self._remap.pbs},
+                                  bool(self.s.native))
+            self._pbc.learn(self._remap.layout.exits)
 
     def _disarm_remap(self) -> None:
         m = self.m
+        if self._pbc is not None:
+            self._pbc.remove()
+            self._pbc = None
         if self._remap_det is not None:
             self._remap_det.remove()
             self._remap_det = None
@@ -310,7 +318,7 @@ class FollowMapping:
 
     def _set_exits(self) -> None:
         self.m.extra_exits = {b.linear for b in self.bps if not b.physical} | set(
-            self.s._internal_exits) | self._remap.layout.exits
+            self.s._internal_exits) | self._remap.layout.exits | self._aliases
 
     def _refresh(self) -> None:
         """Re-arm what the mapping decides if it changed (before a step or a fast chunk)."""
@@ -318,11 +326,15 @@ class FollowMapping:
             if self._remap.arm():
                 self.m.uc.ctl_flush_tb()
             self._set_exits()
+            if self._pbc is not None:
+                self._pbc.learn(self._remap.layout.exits)
 
     def _before_step(self) -> None:
         self._refresh()
         if self._remap_det is not None:
             self._remap_det.pause()       # (exact steps re-arm before each one themselves)
+        if self._pbc is not None:
+            self._pbc.pause()             # (an exact step compares the PC's physical address)
 
     def _physical_pc(self, pc: int) -> int | None:
         return self._remap.physical_pc(pc)
@@ -351,33 +363,29 @@ class FollowMapping:
     def _run_following(self, n: int) -> Any:
         """`m.run(n)` in a fast chunk, re-arming where the detector stopped it (the same
         checkpoint stays good for localising: exact steps re-arm for themselves)."""
-        m, det = self.m, self._remap_det
-        if det is None:
+        m, det, pbc = self.m, self._remap_det, self._pbc
+        if det is None and pbc is None:
             return m.run(n)
         end = m.icount + n
         while True:
-            det.sync(m.icount)
+            if det is not None:
+                det.sync(m.icount)
+            if pbc is not None:
+                pbc.sync()
+            before = m.icount
             r = m.run(end - m.icount)
-            if r.reason != Stop.EVENT or r.details.get("event") != "remap" or \
-                    m.icount >= end or (self.watch_transitions     # type: ignore[attr-defined]
-                                        and signature(m.eng) != self._sig):  # type: ignore
+            ev = r.details.get("event") if r.reason == Stop.EVENT else None
+            if ev not in ("remap", "pb-alias") or m.icount >= end or (
+                    self.watch_transitions                        # type: ignore[attr-defined]
+                    and signature(m.eng) != self._sig):           # type: ignore[attr-defined]
                 return r
+            if ev == "pb-alias" and pbc is not None and pbc.hit is not None:
+                if pbc.hit in self._aliases:
+                    return r      # (more aliases than the native hook keeps: leave it here)
+                self._aliases.add(pbc.hit)
+                pbc.learn({pbc.hit})
+                self._set_exits()
             self._refresh()
-            if self._remap.layout.exact or m._pc() in m.extra_exits:
-                return r          # (exact steps from here; a breakpoint where it stopped)
-
-    def _step_exact(self, n: int) -> Any:
-        """Part of a chunk instruction by instruction, while the mapping needs it (physical
-        breakpoints under paging)."""
-        self.exact = True
-        try:
-            for _ in range(min(n, EXACT_PART)):
-                ev = self.step_once()     # type: ignore[attr-defined]
-                if ev is not None:
-                    return ev
-                if self._remap.stale():
-                    break
-        finally:
-            self.exact = False
-        self._sync_baseline()             # type: ignore[attr-defined]
-        return None
+            if m._pc() in m.extra_exits and m.icount != before:
+                return r          # (a breakpoint where it stopped: checked there; where the
+                #                    run started, it is run, as m.run does with an exit there)

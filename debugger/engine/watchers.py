@@ -93,9 +93,6 @@ class Watchers(FollowMapping):
         """Points that can only be checked instruction by instruction."""
         if any(not _expr_is_fast(w) for w in s.points.active(ExprWatch)):
             return True
-        if s.points.active(Breakpoint) and any(b.physical for b in s.points.active(Breakpoint)) \
-                and s.state().pg:
-            return True
         return False
 
     # -- arming --------------------------------------------------------------------------------------
@@ -488,8 +485,6 @@ class Watchers(FollowMapping):
         self._suspect = None
         self._limit = m.icount + n         # localising never runs past the chunk's budget
         self._refresh()
-        if self._remap.layout.exact:       # physical breakpoints under paging
-            return self._step_exact(n)
         r = self._run_following(n)
         if self._native is not None:
             self._det_hit = self._native.hit
@@ -503,7 +498,7 @@ class Watchers(FollowMapping):
             return self._step_block(*self._suspect)
         if r.reason == Stop.EVENT and r.details.get("event") == "classified":
             return None
-        if r.reason == Stop.EVENT and r.details.get("event") == "remap" and not (
+        if r.reason == Stop.EVENT and r.details.get("event") in ("remap", "pb-alias") and not (
                 self.watch_transitions and signature(m.eng) != self._sig):
             return self._check_breakpoint(r)   # (stopped before a block; re-armed next)
         if r.reason == Stop.EVENT and r.details.get("event") in ("watch", "detector"):
