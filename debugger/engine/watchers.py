@@ -91,9 +91,7 @@ class Watchers(FollowMapping):
     @staticmethod
     def needs_exact(s: "Session") -> bool:
         """Points that can only be checked instruction by instruction."""
-        if any(not _expr_is_fast(w) for w in s.points.active(ExprWatch)):
-            return True
-        return False
+        return any(not _expr_is_fast(w) for w in s.points.active(ExprWatch))
 
     # -- arming --------------------------------------------------------------------------------------
     def _arm(self) -> None:
