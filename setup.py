@@ -28,6 +28,7 @@ class BuildPyWithData(build_py):
 
 setup(cmdclass={"build_py": BuildPyWithData}, ext_modules=[
     Extension("debugger.engine._native", ["debugger/engine/_native.c"], optional=True),
+    Extension("debugger.engine._pbcheck", ["debugger/engine/_pbcheck.c"], optional=True),
     Extension("debugger.machine._irqwait", ["debugger/machine/_irqwait.c"], optional=True),
     Extension("debugger.machine._blockcount", ["debugger/machine/_blockcount.c"],
               optional=True),

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from unicorn import UC_HOOK_BLOCK, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE
+from unicorn import UC_HOOK_BLOCK, UC_MEM_WRITE
 
 from debugger.cpustate import CpuState
 from debugger.engine.blockscan import classify, relevant_categories
 from debugger.engine.points import Breakpoint, Catchpoint, ExprWatch, IoWatch, Point, Watchpoint
+from debugger.engine.remap import FollowMapping
 from debugger.engine.stops import Change, StopEvent
 from debugger.engine.transitions import TRANSITION_KINDS, diff_states, signature
 from debugger.machine.memory import MemoryError_, PageFault
@@ -28,7 +29,6 @@ EVENT_KINDS = ("int", "exception", "irq", "hlt", "bios")
 # Names whose value lives in the transition signature (watchable at block granularity).
 _SIG_NAMES = {"cr0", "cr3", "cr4", "efer", "gdtr", "idtr", "ldtr", "tr", "es", "cs", "ss", "ds",
               "fs", "gs", "vm", "iopl", "cpl", "a20", "mode"}
-_WIDEST = 64           # bytes one memory access can span (XSAVE-sized areas aside)
 _FINAL = {Stop.HALTED, Stop.TRIPLE_FAULT, Stop.RESET, Stop.UNMAPPED, Stop.UNSUPPORTED,
           Stop.INTERRUPT, Stop.BOOT_FAILED}
 
@@ -51,7 +51,7 @@ class StopMaker(Protocol):
     def make_stop(self, s: "Session", kind: str, message: str = "", **kw: Any) -> StopEvent: ...
 
 
-class Watchers:
+class Watchers(FollowMapping):
     def __init__(self, s: "Session", exact: bool, stops: StopMaker) -> None:
         self._runner = stops
         self.s = s
@@ -91,34 +91,15 @@ class Watchers:
     @staticmethod
     def needs_exact(s: "Session") -> bool:
         """Points that can only be checked instruction by instruction."""
-        if any(not _expr_is_fast(w) for w in s.points.active(ExprWatch)):
-            return True
-        if s.points.active(Breakpoint) and any(b.physical for b in s.points.active(Breakpoint)) \
-                and s.state().pg:
-            return True
-        return False
+        return any(not _expr_is_fast(w) for w in s.points.active(ExprWatch))
 
     # -- arming --------------------------------------------------------------------------------------
     def _arm(self) -> None:
         m, s = self.m, self.s
-        m.extra_exits = {b.linear for b in self.bps if not b.physical} | set(s._internal_exits)
-        m.extra_exits |= {self._phys_to_linear(b.linear) for b in self.bps if b.physical}
+        self._arm_remap()         # what the mapping decides (watched bytes, physical bps)
         if self.events or self.watch_transitions:
             m.event_filter = self._event_filter
         uc = m.uc
-        for w in self.mems:
-            phys = self._watch_phys(w)
-            if phys is None:
-                continue
-            # Unicorn matches a hook's range against an access's first byte only: start the
-            # range early enough for the widest access that can end inside the watch.
-            lo, hi = max(0, phys - _WIDEST + 1), phys + w.length - 1
-            if w.access in ("write", "access"):
-                self._hooks.append(uc.hook_add(UC_HOOK_MEM_WRITE, self._mem_cb, (w, phys), lo,
-                                               hi))
-            if w.access in ("read", "access"):
-                self._hooks.append(uc.hook_add(UC_HOOK_MEM_READ, self._mem_cb, (w, phys), lo,
-                                               hi))
         self._native = None
         if not self.exact and self.watch_transitions:
             if s.native:
@@ -130,7 +111,8 @@ class Watchers:
                     self._native.classify = lambda a, n, b: self._suspect_block_bits(a, n, b)
             else:
                 self._hooks.append(uc.hook_add(UC_HOOK_BLOCK, self._block_cb))
-        if self._hooks:
+        self._remap_detector()
+        if self._hooks or self._remap.armed:
             uc.ctl_flush_tb()
         if self.ios or self.io_catches:
             m.bus.watchers.append(self._io_cb)
@@ -143,6 +125,7 @@ class Watchers:
         if self._native is not None:
             self._native.remove()
             self._native = None
+        self._disarm_remap()
         for h in self._hooks:
             m.uc.hook_del(h)
         if self._hooks:
@@ -151,17 +134,6 @@ class Watchers:
         if self._io_cb in m.bus.watchers:
             m.bus.watchers.remove(self._io_cb)
         m.event_filter = None
-
-    def _phys_to_linear(self, phys: int) -> int:
-        return phys    # without paging (checked by needs_exact) linear == physical
-
-    def _watch_phys(self, w: Watchpoint) -> int | None:
-        if w.space == "physical":
-            return w.address
-        try:
-            return self.m.mem.translate(w.address)
-        except (PageFault, MemoryError_):      # (page tables outside RAM: nothing mapped)
-            return None
 
     def _sync_baseline(self) -> None:
         self._sig = signature(self.m.eng)
@@ -271,6 +243,7 @@ class Watchers:
             code = b""
         if code[:1] == b"\xcc" and m.bios.vector_at(pc) is not None:
             pc, code = pc + 1, code[1:]     # a BIOS stub: the service, then the stub's IRET
+        self._before_step()
         olds = {id(w): self._read_watch(w) for w in self.mems}
         self._mem_hits.clear()
         self._io_hits.clear()
@@ -435,8 +408,9 @@ class Watchers:
 
     def _check_breakpoint(self, r: Any) -> StopEvent | None:
         pc = self.m._pc()
+        phys = self._physical_pc(pc) if self._remap.pbs else None
         for b in self.bps:
-            if b.linear != pc:
+            if b.linear != (phys if b.physical else pc):
                 continue
             if not self._passes(b):
                 continue
@@ -508,7 +482,8 @@ class Watchers:
             self._native.sync(m.icount)
         self._suspect = None
         self._limit = m.icount + n         # localising never runs past the chunk's budget
-        r = m.run(n)
+        self._refresh()
+        r = self._run_following(n)
         if self._native is not None:
             self._det_hit = self._native.hit
             self._det_prev = self._native.d.prev
@@ -521,6 +496,9 @@ class Watchers:
             return self._step_block(*self._suspect)
         if r.reason == Stop.EVENT and r.details.get("event") == "classified":
             return None
+        if r.reason == Stop.EVENT and r.details.get("event") in ("remap", "pb-alias") and not (
+                self.watch_transitions and signature(m.eng) != self._sig):
+            return self._check_breakpoint(r)   # (stopped before a block; re-armed next)
         if r.reason == Stop.EVENT and r.details.get("event") in ("watch", "detector"):
             assert cp is not None
             if r.details["event"] == "detector" and self._det_hit is not None:

@@ -296,14 +296,13 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         old = set(self._exits_installed or ())
         self.uc.ctl_exits_enabled(True)
         self.uc.ctl_set_exits(sorted(wanted))
-        changed = wanted ^ old
-        if changed & {self._fetch_exit, self._fetch_exit_was}:
-            # (its page may not be present: dropping its blocks by address would walk the guest's
-            # page tables and fault behind the guest's back; see Memory.write_phys)
+        if wanted ^ old:
+            # Every block, not the changed addresses' only: dropping blocks by linear address
+            # goes through the mapping in force, so a block translated under another mapping
+            # (paging on or off, another CR3, A20) would keep running without its exit, and
+            # with paging on an address whose page is not present would fault behind the
+            # guest's back (see Memory.write_phys).
             self.uc.ctl_flush_tb()
-        else:
-            for a in changed:
-                self.uc.ctl_remove_cache(min(a, 2**64 - 2), min(a + 1, 2**64 - 1))
         self._fetch_exit_was = self._fetch_exit
         self._exits_installed = sorted(wanted)
         self._exits_set = frozenset(wanted)

@@ -10,11 +10,24 @@ from functools import lru_cache
 
 from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_WRITE
 
-from tests.conftest import demo_session
+from tests.conftest import assemble, demo_session
+from tests.invariant import paging_guest
 
-__all__ = ["DEMOS", "Profile", "profile"]
+__all__ = ["DEMOS", "Profile", "profile", "session_for"]
 
-DEMOS = ("hello", "pmode", "unreal", "vm86", "longmode", "exceptions", "int13hook-hd")
+DEMOS = ("hello", "pmode", "unreal", "vm86", "longmode", "exceptions", "int13hook-hd",
+         paging_guest.NAME)
+
+
+def session_for(name: str, **kw):   # noqa: ANN201
+    """A Session on a demo image, or on a guest built here from source (`paging_guest`)."""
+    if name != paging_guest.NAME:
+        return demo_session(name, **kw)
+    from debugger.engine.session import Session
+    from debugger.machine.disk import disk_from_bytes
+
+    return Session(disks=[disk_from_bytes(assemble(paging_guest.SOURCE), f"{name}.img",
+                                          boot=True)], **kw)
 
 
 @dataclass
@@ -25,6 +38,7 @@ class Profile:
     ports: list[int] = field(default_factory=list)
     vectors: dict[str, list[int]] = field(default_factory=dict)
     bios_ah: list[tuple[int, int]] = field(default_factory=list)
+    phys: list[int] = field(default_factory=list)       # physical pc at each icount (if asked)
 
     @property
     def total(self) -> int:
@@ -33,8 +47,9 @@ class Profile:
 
 @lru_cache(maxsize=None)
 def profile(name: str) -> Profile:
-    s = demo_session(name, native=False)
+    s = session_for(name, native=False)
     m = s.machine
+    remaps = name == paging_guest.NAME
     p = Profile(name)
     writes: dict[int, None] = {}
     ports: dict[int, None] = {}
@@ -43,6 +58,8 @@ def profile(name: str) -> Profile:
 
     def code(uc, address, size, _ud):       # noqa: ANN001
         p.pcs.append(address)
+        if remaps:
+            p.phys.append(m.mem.translate(address))
 
     def write(uc, access, address, size, value, _ud):      # noqa: ANN001
         if len(writes) < 4000:
@@ -62,7 +79,7 @@ def profile(name: str) -> Profile:
     m.event_filter = event
     m.bus.watchers.append(lambda d, port, size, value: ports.setdefault(port, None))
     m.run(200_000)
-    p.writes = sorted(writes)
+    p.writes = sorted(writes) if not remaps else list(paging_guest.ADDRESSES)
     p.ports = sorted(ports)
     p.vectors = {k: sorted(v) for k, v in vecs.items()}
     p.bios_ah = sorted(ahs)

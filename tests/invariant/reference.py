@@ -89,6 +89,7 @@ class Reference:
         self._event: tuple[str, dict[str, Any]] | None = None
         self._io: list[tuple[str, int, int, int]] = []
         self._acc: list[tuple[str, int, int]] = []
+        self._wphys: dict[int, list[tuple[int, int]]] = {}
         self._vcache: dict[Any, bool] = {}
         self._dry = False
         session = self._attach(session if session is not None else make())
@@ -197,6 +198,7 @@ class Reference:
         pc, code = self._insn_at(st0)
         bits = st0.bits
         self._event, self._io, self._acc = None, [], []
+        self._wphys = self._watched_phys()
         ic = m.icount
         r = m.run(1)
         m.bus.stop_requested = False
@@ -216,6 +218,24 @@ class Reference:
             finally:
                 self._dry = False
         return self._check(st0, after, insn)
+
+    def _watched_phys(self) -> dict[int, list[tuple[int, int]]]:
+        """Each linear watchpoint's bytes as physical spans under the mapping now (a page
+        that does not translate has none)."""
+        out: dict[int, list[tuple[int, int]]] = {}
+        for p in self.points:
+            if p.spec.what != "watch" or p.spec.args[3] == "physical":
+                continue
+            lin, end = p.spec.args[0], p.spec.args[0] + p.spec.args[1]
+            spans = out[p.number] = []
+            while lin < end:
+                n = min(end - lin, 0x1000 - (lin & 0xFFF))
+                try:
+                    spans.append((self.m.mem.translate(lin), n))
+                except Exception:
+                    pass
+                lin += n
+        return out
 
     def _insn_at(self, st: Any) -> tuple[int, bytes]:
         """The instruction a step from `st` executes: at a BIOS entry stub (INT3 then IRET),
@@ -259,13 +279,10 @@ class Reference:
                 waddr, length, want, space = p.spec.args
                 if want != "access" and want != access:
                     continue
-                a = addr
-                if space == "physical":
-                    try:
-                        a = self.m.mem.translate(addr)
-                    except Exception:
-                        continue
-                if a < waddr + length and waddr < a + size:
+                # (hooks see physical addresses: a linear watch's bytes are where the mapping
+                # in force during the instruction put them)
+                spans = [(waddr, length)] if space == "physical" else self._wphys[p.number]
+                if any(addr < at + n and at < addr + size for at, n in spans):
                     order.append(p)
         for p in order:
             if self._passes(p):

@@ -18,8 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, reject, settings
 from hypothesis import strategies as st
 
-from tests.conftest import demo_session
-from tests.invariant.images import DEMOS, profile
+from tests.invariant.images import DEMOS, profile, session_for
 from tests.invariant.reference import Reference, TooLong
 from tests.invariant.spec import Cmd, Spec, arm_session, run_session
 
@@ -86,8 +85,9 @@ def scenario(draw, name: str):   # noqa: ANN001
         if what == "break":
             lin = draw(st.sampled_from(ahead))
             space = draw(st.sampled_from(("segoff", "linear", "physical")))
+            phys = prof.phys[prof.pcs.index(lin, start)] if prof.phys else lin
             loc = {"segoff": f"{lin >> 4:04x}:{lin & 15:04x}", "linear": f"*{lin:#x}",
-                   "physical": f"{lin:#x}"}[space]
+                   "physical": f"{phys:#x}"}[space]
             sp = Spec("break", (loc, space))
         elif what == "watch" and prof.writes:
             addr = draw(st.sampled_from(prof.writes))
@@ -141,7 +141,7 @@ def _linear_of(segoff: str) -> str:
 
 
 def _position(name: str, start: int, native: bool | None, fast: bool):
-    s = demo_session(name, native=native)
+    s = session_for(name, native=native)
     s.machine._fast_on = fast
     if start:
         s.cont(max_insns=start)
@@ -158,7 +158,7 @@ def check_scenario(name: str, start: int, specs: list[Spec], cmds: list[Cmd],
           + "; ".join(sp.text() for sp in specs) + " | " + "; ".join(c.text() for c in cmds))
 
     def make():   # noqa: ANN202
-        rs = demo_session(name, native=False)
+        rs = session_for(name, native=False)
         rs.machine._fast_on = False
         if start:
             rs.machine.run(start)         # positioned counting every instruction (no stops)
@@ -199,9 +199,9 @@ def check_scenario(name: str, start: int, specs: list[Spec], cmds: list[Cmd],
     TOTALS["instructions"] += ref.steps
 
 
-def _settings():   # noqa: ANN202
+def _settings(examples: int = 0):   # noqa: ANN202
     seed = os.environ.get("BOOTDBG_INVARIANT_SEED")
-    return settings(max_examples=EXAMPLES, deadline=None, derandomize=not CAMPAIGN and not seed,
+    return settings(max_examples=examples or EXAMPLES, deadline=None, derandomize=not CAMPAIGN and not seed,
                     database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                            HealthCheck.data_too_large])
@@ -227,4 +227,43 @@ def test_every_stop_matches_the_reference(name):
         from hypothesis import seed as hseed
 
         inner = hseed(int(seed))(inner)
+    inner()
+
+
+@st.composite
+def remap_scenario(draw):   # noqa: ANN001
+    """Points whose meaning depends on the mapping (linear and physical watchpoints, physical
+    and linear breakpoints) on the guest that keeps changing it (`paging_guest`)."""
+    from tests.invariant.paging_guest import ADDRESSES, NAME
+
+    prof = profile(NAME)
+    start = draw(st.integers(0, prof.total - 20))
+    specs = []
+    for _ in range(draw(st.integers(1, 3))):
+        if draw(st.booleans()):
+            i = draw(st.integers(start, prof.total - 1))
+            space = draw(st.sampled_from(("linear", "physical")))
+            where = prof.phys[i] if space == "physical" else prof.pcs[i]
+            specs.append(Spec("break", (f"{where:#x}" if space == "physical" else
+                                        f"*{where:#x}", space)))
+        else:
+            specs.append(Spec("watch", (draw(st.sampled_from(ADDRESSES)),
+                                        draw(st.sampled_from((1, 2, 4))),
+                                        draw(st.sampled_from(("write", "read", "access"))),
+                                        draw(st.sampled_from(("linear", "physical"))))))
+    cmds = [Cmd("continue", 3000) if draw(st.integers(0, 3)) else Cmd("stepi", 40)
+            for _ in range(draw(st.integers(2, 6)))]
+    return start, specs, cmds
+
+
+def test_points_follow_the_mapping():
+    """Every stop under remapping (paging on/off, CR3 switches, a rewritten PDE, A20, code run
+    through an alias) equals the reference's, in every engine configuration."""
+    from tests.invariant.paging_guest import NAME
+
+    @_settings(CAMPAIGN or 12)
+    @given(remap_scenario())
+    def inner(sc):   # noqa: ANN001
+        check_scenario(NAME, *sc)
+
     inner()

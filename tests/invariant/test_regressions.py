@@ -59,6 +59,18 @@ CASES = {
     "fast-event-instruction": ("hello", 443, [Spec("catch", ("int",), None, 5)],
                                [Cmd("nexti"), Cmd("continue", 2), Cmd("continue", 972),
                                 Cmd("continue", 2)]),
+    # points armed in one mapping, run in another (paging_guest): a linear breakpoint whose
+    # address ran under another mapping before (its translated block had no exit), a physical
+    # breakpoint found through an alias and resumed from, watchpoints across CR3/PDE/A20
+    "linear-bp-other-mapping": ("paging-remap", 98, [Spec("break", ("*0x407cb3", "linear"))],
+                                [Cmd("stepi", 40), Cmd("stepi", 40)]),
+    "pb-resume-at-alias": ("paging-remap", 0, [Spec("break", ("0x7cac", "physical"))],
+                           [Cmd("continue", 3000), Cmd("stepi", 40), Cmd("continue", 3000)]),
+    "watch-linear-remapped": ("paging-remap", 0, [Spec("watch", (0x407000, 4, "write",
+                                                                 "linear"))],
+                              [Cmd("continue", 3000)] * 8),
+    "watch-a20-wrap": ("paging-remap", 0, [Spec("watch", (0x108000, 2, "access", "linear"))],
+                       [Cmd("continue", 3000)] * 5),
     # a budget ending on a breakpoint is a breakpoint stop
     "budget-on-breakpoint": ("longmode", 27, [Spec("break", ("07cb:0003", "segoff"))],
                              [Cmd("continue", 27)]),
