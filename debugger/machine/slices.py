@@ -101,6 +101,7 @@ class FastSlices:
         return 0
 
     def _end_slice(self, done: int, err: UcError | None, deadline: Any) -> RunResult | None:
+        self._flush_native()
         if self._pending is not None and self._pending.kind == "bios":
             done -= 1               # a BIOS stub's trap is not a guest instruction
         self.icount += done
