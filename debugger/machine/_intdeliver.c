@@ -74,6 +74,7 @@ struct bootdbg_intdeliver {
 #define OFF_ERROR_CODE 5384
 #define OFF_IS_INT 5388
 #define OFF_OLD_EXCEPTION 5496
+#define OFF_DR7 (5400 + 7 * 8)
 #define SEG_CS 1
 #define SEG_SS 2
 #define HF_PE (1u << 7)
@@ -106,8 +107,9 @@ static int deliver_real(struct bootdbg_intdeliver *d, void *uc, uint32_t intno) 
          * (faults.py, softint.py) */
         if (intno != 0 && intno != 1 && intno != 5) return 0;
         if (fast && *d->blocks_last != 1) return 0;     /* count of a block cut short */
-    } else if (intno == 4 && fast) {
-        return 0;          /* INTO does not end its block: the count is the whole block's */
+        if (intno == 1 && (*(uint64_t *)(env + OFF_DR7) & 0xFF)) return 0;  /* DR7 hits */
+    } else if (intno == 4) {
+        return 0;          /* INTO does not end its block: left to the Python path */
     }
     uint8_t *cs = env + OFF_SEGS + 24 * SEG_CS, *ss = env + OFF_SEGS + 24 * SEG_SS;
     uint64_t a20 = (uint64_t)(int64_t) * (int32_t *)(env + OFF_A20);
@@ -136,7 +138,7 @@ static int deliver_real(struct bootdbg_intdeliver *d, void *uc, uint32_t intno) 
     if (d->mem_read(uc, ivt, entry, 4) != 0) return 0;
     /* Committed from here (as the Python hook and delivery do it). */
     *(int32_t *)(env + OFF_OLD_EXCEPTION) = -1;
-    if (!is_int && !fast)
+    if (!is_int && !fast && intno != 1)
         *(int32_t *)(env + OFF_CC_OP) = CC_OP_EFLAGS;   /* traps.py _repair_lazy_flags */
     uint32_t flags = 0;
     if (d->reg_read(uc, d->eflags_reg, &flags) != 0) return 0;

@@ -47,8 +47,9 @@ class FastSlices:
             last_not_run=self._irqwait.armed and self._irqwait.fired)
         self._tbs_uncounted = True
         p = self._pending
+        # (INTO does not end its block: the count is the whole block's, so it runs again)
         regular = p is None or p.kind in ("bios", "sysenter", "syscall") or (
-            p.kind == "intr" and p.is_int)
+            p.kind == "intr" and p.is_int and p.vector != 4)
         if irregular or self._fast_irregular or err is not None or not regular:
             # Everything before the block that held it was regular: that part runs fast again
             # (the same blocks, deterministically), the rest of the slice with the count hook.
