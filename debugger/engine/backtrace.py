@@ -129,12 +129,12 @@ class DeliveryLog:
         self._add(rec)
 
     def on_native_delivery(self, count: int, make: Callable[[int], list[tuple[Any, ...]]]) -> None:
-        """`count` real-mode deliveries the machine made inside a run (machine/intdeliver.py),
-        read back after it; `make(k)`: the last k as (icount, vector, kind, cs, ip, frame).
-        Made into the records `_on_interrupt` would have made when the log is read."""
+        """`count` deliveries the machine made inside a run (machine/intdeliver.py), read back
+        after it; `make(k)`: the last k as (icount, vector, kind, error code, cs, ip, frame,
+        width, real).  Made into the records `_on_interrupt` would have made, when read."""
         def records(k: int) -> list[Delivery]:
-            return [Delivery(ic, vec, kind, None, cs, ip, frame, 2, False, True)
-                    for ic, vec, kind, cs, ip, frame in make(k)]
+            return [Delivery(ic, vec, kind, ec, cs, ip, frame, width, False, real)
+                    for ic, vec, kind, ec, cs, ip, frame, width, real in make(k)]
         self._lazy.append((count, records))
 
     def _add(self, rec: Delivery) -> None:

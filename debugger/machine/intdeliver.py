@@ -3,8 +3,10 @@
 Without it every INT n, exception and single-step trap stops the engine: the Python hook
 (`traps.py`) records it, the slice ends (a fast slice is even run again, counted), and
 `delivery.py` vectors with the engine at rest -- a guest with TF=1 ran ~2,500 instructions/s.
-The native hook is the engine's only interrupt hook: it delivers the real-mode cases itself, as
-`Delivery._deliver_real` does, and hands everything else to the Python hook unchanged.  What it
+The native hook is the engine's only interrupt hook: with paging off it delivers INT n and the
+common exceptions itself (real mode as `Delivery._deliver_real`, protected mode and vm86 to ring 0
+as `_deliver_protected`), and hands everything else to the Python hook unchanged (any fault during
+delivery, task gates, paging, long mode, #PF).  What it
 delivered is kept in a ring that `flush` turns into exactly what the Python path produces after
 each delivery: the "exception" event (with its instruction count), the interrupt listeners' calls
 (each must offer `on_native_delivery`), and the mutation counter.
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["NativeDelivery", "install", "available", "why_unavailable"]
 
 RING = 4096         # deliveries between two reads by the machine (the engine stops when full)
-_REC = struct.Struct("<QqIIIIHBBI")     # _Rec, for reading a whole ring at once
+_REC = struct.Struct("<QqIIIIHBBBBBB")     # _Rec, for reading a whole ring at once
 _REMOVE_CACHE = uconst.UC_CTL_TB_REMOVE_CACHE | (2 << 26) | (uconst.UC_CTL_IO_WRITE << 30)
 
 
@@ -43,7 +45,8 @@ class _Rec(ctypes.Structure):
     _fields_ = [("count", ctypes.c_uint64), ("restarts", ctypes.c_int64),
                 ("ip", ctypes.c_uint32), ("frame", ctypes.c_uint32), ("pc", ctypes.c_uint32),
                 ("error_code", ctypes.c_uint32), ("cs", ctypes.c_uint16),
-                ("vector", ctypes.c_uint8), ("kind", ctypes.c_uint8), ("fast", ctypes.c_uint32)]
+                ("vector", ctypes.c_uint8), ("kind", ctypes.c_uint8), ("fast", ctypes.c_uint8),
+                ("width", ctypes.c_uint8), ("real", ctypes.c_uint8), ("has_ec", ctypes.c_uint8)]
 
 
 class _D(ctypes.Structure):
@@ -143,27 +146,28 @@ class NativeDelivery:
         m.mutations += n
         raw = ctypes.string_at(self._recs, n * _REC.size)
 
-        def records() -> list[tuple[int, int, int, int, int, int, int, int]]:
-            """(icount, vector, kind, cs, ip, frame, pc, error code) of each delivery."""
+        def records() -> list[tuple[int, int, int, int, int, int, int, int | None, int, int]]:
+            """(icount, vector, kind, cs, ip, frame, pc, error code, width, real) of each."""
             return [(slice_base + count - (0 if fast else restarts - restarts_base), vec, kind,
-                     cs, ip, frame, pc, ec)
-                    for count, restarts, ip, frame, pc, ec, cs, vec, kind, fast
+                     cs, ip, frame, pc,
+                     ec if kind and vec in ERROR_CODE_VECTORS else None, width, real)
+                    for count, restarts, ip, frame, pc, ec, cs, vec, kind, fast, width, real, _e
                     in _REC.iter_unpack(raw)]
 
         def events(k: int) -> list[Event]:
             out = []
-            for ic, vec, kind, _cs, _ip, _frame, pc, ec in records():
+            for ic, vec, kind, _cs, _ip, _frame, pc, ec, _w, _r in records():
                 if kind:
-                    err = ec if vec in ERROR_CODE_VECTORS else None
                     out.append(Event("exception", ic, f"{VECTOR_NAMES.get(vec, f'INT {vec:02X}h')}"
-                                     f" at {pc:#x}" + (f" error code {err:#x}" if err is not None
+                                     f" at {pc:#x}" + (f" error code {ec:#x}" if ec is not None
                                                        else ""),
-                                     {"vector": vec, "error_code": err}))
+                                     {"vector": vec, "error_code": ec}))
             return out[len(out) - k:]
 
-        def deliveries(k: int) -> list[tuple[int, int, str, int, int, int]]:
-            return [(ic, vec, "exception" if kind else "int", cs, ip, frame)
-                    for ic, vec, kind, cs, ip, frame, _pc, _ec in records()[n - k:]]
+        def deliveries(k: int) -> list[tuple[int, int, str, int | None, int, int, int, int, bool]]:
+            return [(ic, vec, "exception" if kind else "int", None if real else ec, cs, ip, frame,
+                     width, bool(real))
+                    for ic, vec, kind, cs, ip, frame, _pc, ec, width, real in records()[n - k:]]
         m.events.add_lazy(nexc, events)
         for fn in m.interrupt_listeners:
             fn.__self__.on_native_delivery(n, deliveries)  # type: ignore[attr-defined]
