@@ -103,6 +103,9 @@ class NativeDelivery:
                     ctypes.addressof(b) + bstruct.restarts.offset,
                     m.eng.uch + L._UC_EMU_COUNTER, m.config.ram_size, 0, _REMOVE_CACHE,
                     x.UC_X86_REG_EFLAGS, 0, RING, 0, ctypes.addressof(self._recs), 0, 0)
+        self._enabled = 0
+        self._listeners_key: tuple[Any, ...] = ()
+        self._listeners_ok = True
         self.handle = ctypes.c_size_t()
         err = uclib.uc_hook_add(m.uc._uch, ctypes.byref(self.handle), UC_HOOK_INTR,
                                 ctypes.cast(lib.bootdbg_intdeliver_cb, ctypes.c_void_p),
@@ -119,15 +122,23 @@ class NativeDelivery:
     def allowed(self) -> bool:
         """May the next slice deliver natively (nothing must see a delivery as it happens)?"""
         m = self.m
-        return (m.event_filter is None and not m.mem.write_hooks and not m.events.subscribed
-                and all(hasattr(getattr(fn, "__self__", None), "on_native_delivery")
-                        for fn in m.interrupt_listeners))
+        if m.event_filter is not None or m.mem.write_hooks or m.events.subscribed:
+            return False
+        listeners = m.interrupt_listeners
+        if not listeners:
+            return True
+        key = tuple(listeners)
+        if key != self._listeners_key:
+            self._listeners_key = key
+            self._listeners_ok = all(hasattr(getattr(fn, "__self__", None), "on_native_delivery")
+                                     for fn in listeners)
+        return self._listeners_ok
 
     def arm(self) -> None:
-        """Before an emu_start."""
-        self.d.nrec = 0
-        self.d.nexc = 0
-        self.d.enabled = 1 if self.allowed() else 0
+        """Before an emu_start (the ring is empty: the machine read it when the slice began)."""
+        on = 1 if self.allowed() else 0
+        if on != self._enabled:
+            self._enabled = self.d.enabled = on
 
     def discard(self) -> None:
         """The slice is undone (back to its checkpoint): forget what it delivered."""
