@@ -38,8 +38,9 @@ class EventLog:
     def emit(self, kind: str, message: str, **details: Any) -> Event:
         return self.emit_at(self._clock(), kind, message, **details)
 
-    def emit_at(self, icount: int, kind: str, message: str, **details: Any) -> Event:
-        """`emit` for an event that happened at `icount` (read back after a run)."""
+    def emit_at(self, icount: int, kind: str, message: str, /, **details: Any) -> Event:
+        """`emit` for an event that happened at `icount` (read back after a run); the details
+        may have any names (a plugin's event has its own `icount`)."""
         if self.before_emit is not None:
             self.before_emit()
         self._settle()
