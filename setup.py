@@ -35,5 +35,7 @@ setup(cmdclass={"build_py": BuildPyWithData}, ext_modules=[
     Extension("debugger.machine._pagejournal", ["debugger/machine/_pagejournal.c"],
               optional=True),
     Extension("debugger.machine._untouched", ["debugger/machine/_untouched.c"], optional=True),
+    Extension("debugger.machine._intdeliver", ["debugger/machine/_intdeliver.c"],
+              optional=True),
     Extension("debugger.trace._fulltrace", ["debugger/trace/_fulltrace.c"], optional=True),
 ])

@@ -18,6 +18,10 @@ from typing import Any, Callable
 __all__ = ["BENCH_IMAGES", "run_bench", "BenchResult"]
 
 BENCH_IMAGES = ("bench-real", "bench-pm32", "bench-switch")
+# Guests made here (a few bytes of real-mode code, no image file): a loop single-stepped with
+# TF=1 through an IVT handler that IRETs, and a loop that reloads DS and ES run under `catch
+# mode` and `catch vm86`.  Default: measured after the images.
+MICRO = ("tf-real", "sreg-catch-mode")
 # All catchpoints on an image that switches modes thousands of times stop ~25 times per trip,
 # each stop exact (a checkpoint and a re-execution): the figure is taken over this many stops.
 MAX_STOPS = 5_000
@@ -151,6 +155,8 @@ def bench_image(path: Path, *, budget: int = 2_000_000_000,
                          "record", "record --full", "reverse-stepi")
     if "no watchers" in wanted:
         run_config("no watchers", lambda s: None)
+    if "catch mode, vm86" in wanted:
+        run_config("catch mode, vm86", lambda s: (s.catch("mode"), s.catch("vm86")))
     if "all catchpoints" in wanted:
         s = _at(path, start_icount)
         all_catches(s)
@@ -288,13 +294,57 @@ def _reverse_stepi_figure(path: Path, start_icount: int, count: int, res: BenchR
              f"repeated: median {again[len(again) // 2]:.1f} ms, worst {again[-1]:.1f} ms"))
 
 
-def run_bench(names: tuple[str, ...] = BENCH_IMAGES, **kw: Any) -> list[BenchResult]:
+def run_bench(names: tuple[str, ...] = BENCH_IMAGES + MICRO, **kw: Any) -> list[BenchResult]:
     from debugger.images import image_path
 
     out: list[BenchResult] = []
     ref = None
     for name in names:
-        r = bench_image(image_path(name), reference=ref, **kw)
+        if name in MICRO:
+            r = micro_bench(name, reference=ref)
+        else:
+            r = bench_image(image_path(name), reference=ref, **kw)
         ref = r.bare_mips
         out.append(r)
     return out
+
+
+_PROLOGUE = bytes.fromhex("ea057c0000" "fa31c08ed88ed0bc0070")   # jmp 0:s; cli; DS=SS=0; SP
+
+
+def micro_image(name: str, loops: int) -> bytes:
+    """The boot sector of a MICRO guest (`loops` iterations), ending in HLT."""
+    n = loops.to_bytes(4, "little")
+    if name == "tf-real":
+        # mov word [4], h; mov word [6], 0; mov ecx, n; set TF (pushf/pop/or ah,1/push/popf);
+        # l: dec ecx; jnz l; clear TF; hlt; h: iret
+        code = (_PROLOGUE + bytes.fromhex("c7060400") + bytes(2) + bytes.fromhex("c70606000000")
+                + b"\x66\xb9" + n + bytes.fromhex("9c5880cc01509d" "664975fc" "9c5880e4fe509d"
+                                                   "f4cf"))
+        h = 0x7C00 + len(code) - 1
+        code = code[:19] + h.to_bytes(2, "little") + code[21:]
+    elif name == "sreg-catch-mode":
+        # mov ecx, n; l: mov ax, ds; mov ds, ax; mov es, ax; dec ecx; jnz l; hlt
+        code = _PROLOGUE + b"\x66\xb9" + n + bytes.fromhex("8cd88ed88ec0664975f6f4")
+    else:
+        raise ValueError(name)
+    return code + bytes(510 - len(code)) + b"\x55\xaa"
+
+
+def micro_bench(name: str, *, reference: float | None = None,
+                loops: int | None = None) -> BenchResult:
+    """One figure for a MICRO guest, as a ratio to bare Unicorn (on the same guest when it can
+    run it alone, else `reference`, the previous image's figure)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bootdbg-micro-") as tmp:
+        path = Path(tmp) / f"{name}.img"
+        if name == "tf-real":
+            path.write_bytes(micro_image(name, loops or 500_000))
+            res = bench_image(path, configs=("no watchers",), reference=reference)
+            res.figures[0].config = "TF=1, real mode"
+        else:
+            path.write_bytes(micro_image(name, loops or 4_000_000))
+            res = bench_image(path, configs=("catch mode, vm86",), reference=reference)
+    res.image = name
+    return res

@@ -14,7 +14,8 @@ HELP = "measure bootdbg's speed against bare Unicorn on the benchmark images"
 
 def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("images", nargs="*", metavar="IMAGE",
-                   help="benchmark image names (default: bench-real bench-pm32 bench-switch); "
+                   help="benchmark image names (default: bench-real bench-pm32 bench-switch, then "
+                   "the tf-real and sreg-catch-mode guests); "
                    "'real' [NAME...]: boot software from Debian packages to its prompt, "
                    "against qemu-system-i386")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -28,14 +29,14 @@ def register(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from debugger import version_report
-    from debugger.bench import BENCH_IMAGES, run_bench
+    from debugger.bench import BENCH_IMAGES, MICRO, run_bench
     from debugger.images import image_path
 
     if args.images[:1] == ["real"]:
         return run_real_cli(args)
-    names = tuple(args.images) or BENCH_IMAGES
+    names = tuple(args.images) or BENCH_IMAGES + MICRO
     for n in names:
-        if not image_path(n).exists():
+        if n not in MICRO and not image_path(n).exists():
             raise UserError(f"no benchmark image {n!r} (looked for {image_path(n)})")
     try:
         results = run_bench(names)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from debugger.cpustate import CpuState, Segment
 
@@ -71,8 +71,26 @@ class DeliveryLog:
 
     def __init__(self, machine: "Machine", capacity: int = 4096) -> None:
         self.machine = machine
-        self.records: deque[Delivery] = deque(maxlen=capacity)
+        self._records: deque[Delivery] = deque(maxlen=capacity)
+        self._lazy: list[tuple[int, Callable[[int], list[Delivery]]]] = []
         machine.interrupt_listeners.append(self._on_interrupt)
+
+    @property
+    def records(self) -> deque[Delivery]:
+        if self._lazy:
+            lazy, self._lazy = self._lazy, []
+            want = self._records.maxlen or 0
+            parts = []
+            for count, make in reversed(lazy):    # (only the newest fit in the log)
+                if want <= 0:
+                    break
+                k = min(count, want)
+                parts.append(make(k))
+                want -= k
+            for recs in reversed(parts):
+                for rec in recs:
+                    self._add(rec)
+        return self._records
 
     def detach(self) -> None:
         try:
@@ -108,13 +126,27 @@ class DeliveryLog:
                            frame, width, long, real)
         except Exception:
             return
-        if self.records and self.records[-1].icount == rec.icount and \
-                self.records[-1].vector == vector and self.records[-1].frame == frame:
+        self._add(rec)
+
+    def on_native_delivery(self, count: int, make: Callable[[int], list[tuple[Any, ...]]]) -> None:
+        """`count` deliveries the machine made inside a run (machine/intdeliver.py), read back
+        after it; `make(k)`: the last k as (icount, vector, kind, error code, cs, ip, frame,
+        width, real).  Made into the records `_on_interrupt` would have made, when read."""
+        def records(k: int) -> list[Delivery]:
+            return [Delivery(ic, vec, kind, ec, cs, ip, frame, width, False, real)
+                    for ic, vec, kind, ec, cs, ip, frame, width, real in make(k)]
+        self._lazy.append((count, records))
+
+    def _add(self, rec: Delivery) -> None:
+        vector, frame = rec.vector, rec.frame
+        records = self.records
+        if records and records[-1].icount == rec.icount and \
+                records[-1].vector == vector and records[-1].frame == frame:
             return
         # going back in time and running again: drop what the new past replaces
-        while self.records and self.records[-1].icount > rec.icount:
-            self.records.pop()
-        self.records.append(rec)
+        while records and records[-1].icount > rec.icount:
+            records.pop()
+        records.append(rec)
 
 
 def attach(session: "SessionView") -> DeliveryLog:

@@ -96,6 +96,11 @@ class NativeDetector:
         machine.slice_listeners.append(self._slice)
         machine.slice_end_checks.append(self._slice_end)
 
+    def narrow(self, hflags_mask: int, eflags_mask: int) -> None:
+        """Watch only these hflags and EFLAGS bits (transitions.mode_signature)."""
+        self.d.nranges = 0
+        self.d.hflags_mask, self.d.eflags_mask = hflags_mask, eflags_mask
+
     def _slice(self, base: int) -> None:
         self.d.base = base
 

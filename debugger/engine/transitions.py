@@ -24,11 +24,21 @@ from debugger.engine.stops import Change
 from debugger.machine import uc_layout as L
 from debugger.machine.uc_layout import Engine
 
-__all__ = ["signature", "Transition", "diff_states", "TRANSITION_KINDS"]
+__all__ = ["signature", "Transition", "diff_states", "TRANSITION_KINDS", "TB_FLAG_KINDS",
+           "MODE_HFLAGS", "mode_signature"]
 
 TRANSITION_KINDS = ("vm86", "mode", "cpl", "vmx-invalid", "vmx-valid", "dtr", "sreg", "cr", "a20")
 
 _HF_CPL = 3
+# The catch kinds whose state is all in QEMU's translation-block flags: the mode (CR0.PE, CS.D,
+# CS.L, EFER.LMA; real vs unreal changes only with PE, as a real-mode segment load keeps the
+# limits), EFLAGS.VM and the CPL.  Such state changes only where a block ends (a block is
+# translated for one set of flags) or in a delivery between blocks, never inside a block: a
+# block-start check of these bits alone finds every change, and blocks that load segment
+# registers need no stepping.
+TB_FLAG_KINDS = frozenset({"mode", "vm86", "cpl"})
+MODE_HFLAGS = _HF_CPL | (1 << 4) | (1 << 7) | (1 << 14) | (1 << 15)   # CPL CS32 PE LMA CS64
+RF_VM = 0x20000
 
 
 def signature(eng: Engine) -> bytes:
@@ -37,6 +47,12 @@ def signature(eng: Engine) -> bytes:
     eflags = eng.u64(L.OFF_EFLAGS) & 0x23000     # VM, IOPL
     return (r(L.OFF_SEGS, L.OFF_CR + 5 * 8 - L.OFF_SEGS) + r(L.OFF_A20, 4) + r(L.OFF_EFER, 8)
             + bytes((eng.u32(L.OFF_HFLAGS) & _HF_CPL,)) + eflags.to_bytes(4, "little"))
+
+
+def mode_signature(eng: Engine) -> bytes:
+    """The part of `signature` that `TB_FLAG_KINDS` depend on."""
+    return ((eng.u32(L.OFF_HFLAGS) & MODE_HFLAGS).to_bytes(4, "little")
+            + (eng.u64(L.OFF_EFLAGS) & RF_VM).to_bytes(4, "little"))
 
 
 @dataclass

@@ -16,7 +16,9 @@ from debugger.engine.blockscan import classify, relevant_categories
 from debugger.engine.points import Breakpoint, Catchpoint, ExprWatch, IoWatch, Point, Watchpoint
 from debugger.engine.remap import FollowMapping
 from debugger.engine.stops import Change, StopEvent
-from debugger.engine.transitions import TRANSITION_KINDS, diff_states, signature
+from debugger.engine.transitions import (
+    MODE_HFLAGS, RF_VM, TB_FLAG_KINDS, TRANSITION_KINDS, diff_states, mode_signature, signature,
+)
 from debugger.machine.memory import MemoryError_, PageFault
 from debugger.machine.pc import Stop
 
@@ -72,6 +74,9 @@ class Watchers(FollowMapping):
         if self.log is not None:
             self.log.new_run()
         self.watch_transitions = bool(self.trans or self.exprs or self.log)
+        narrow = bool(self.trans) and not self.exprs and self.log is None and \
+            {c.catch for c in self.trans} <= TB_FLAG_KINDS
+        self._sigfn = mode_signature if narrow else signature
         self.muted = False
         self._hooks: list[Any] = []
         self._mem_hits: list[tuple[Watchpoint, int, int, int, int]] = []
@@ -106,6 +111,8 @@ class Watchers(FollowMapping):
                 from debugger.engine.native import NativeDetector
 
                 self._native = NativeDetector(m)
+                if self._sigfn is mode_signature:
+                    self._native.narrow(MODE_HFLAGS, RF_VM)
                 if self._categories:
                     self._native.d.suspects_on = 1
                     self._native.classify = lambda a, n, b: self._suspect_block_bits(a, n, b)
@@ -136,7 +143,7 @@ class Watchers(FollowMapping):
         m.event_filter = None
 
     def _sync_baseline(self) -> None:
-        self._sig = signature(self.m.eng)
+        self._sig = self._sigfn(self.m.eng)
         self._state: CpuState | None = None
         if self.watch_transitions:
             self._state = self.m.state()
@@ -191,7 +198,7 @@ class Watchers(FollowMapping):
             return
         m = self.m
         now = m.running_icount()
-        if signature(m.eng) != self._sig:
+        if self._sigfn(m.eng) != self._sig:
             self._det_hit = (self._det_prev, now)
             m.request_stop(Stop.EVENT, "transition", event="detector")
             return
@@ -301,7 +308,7 @@ class Watchers(FollowMapping):
                                             details={"direction": direction, "port": port,
                                                      "size": size, "value": value},
                                             point=p.number))
-        if self.watch_transitions and signature(self.m.eng) != self._sig:
+        if self.watch_transitions and self._sigfn(self.m.eng) != self._sig:
             ev = self._check_transitions(insn_pc, code)
             if ev is not None:
                 return ev
@@ -341,7 +348,7 @@ class Watchers(FollowMapping):
     def _check_transitions(self, insn_pc: int | None, code: bytes) -> StopEvent | None:
         before = self._state or self.m.state()
         after = self.m.state()
-        self._sig = signature(self.m.eng)
+        self._sig = self._sigfn(self.m.eng)
         self._state = after
         found = diff_states(before, after)
         if self.log is not None:
@@ -506,7 +513,7 @@ class Watchers(FollowMapping):
             else:
                 start = upto = self._hit_icount - 1
             return self._localise(cp, start, upto, r)
-        if self.watch_transitions and signature(m.eng) != self._sig:
+        if self.watch_transitions and self._sigfn(m.eng) != self._sig:
             # Changed since the last block boundary the detector saw (or by the machine at
             # rest): find the exact instruction or delivery.
             assert cp is not None

@@ -131,6 +131,14 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         from debugger.machine.blockcount import BlockCounter
 
         self._blocks = BlockCounter(self.eng)
+        from debugger.machine import intdeliver
+
+        # Interrupts: delivered natively where it can (intdeliver.py), else by the Python hook.
+        self._intr = intdeliver.install(self, self._hook_intr)
+        if self._intr is None:
+            self._hooks.append(self.uc.hook_add(UC_HOOK_INTR, self._hook_intr))
+        else:
+            self.events.before_emit = self._flush_native    # (the log stays in order)
         self._fast = FastIo(self)
         # BOOTDBG_NO_FAST_SLICES=1: count every instruction with Unicorn's hook (no per-slice
         # checkpoints; see README, Differences, for what checkpoints do to self-modifying code).
@@ -169,7 +177,6 @@ class Machine(EngineHooks, FastSlices, FaultRules):
     def _install_hooks(self) -> None:
         uc = self.uc
         self._hooks = [
-            uc.hook_add(UC_HOOK_INTR, self._hook_intr),
             uc.hook_add(UC_HOOK_INSN_INVALID, self._hook_invalid),
             uc.hook_add(UC_HOOK_INSN, self._hook_in, None, 1, 0, x.UC_X86_INS_IN),
             uc.hook_add(UC_HOOK_INSN, self._hook_out, None, 1, 0, x.UC_X86_INS_OUT),
@@ -230,6 +237,8 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         from debugger.machine import snapshot
 
         snapshot.restore(self, cp)
+        if self._intr is not None:
+            self._intr.discard()        # (deliveries of a run now undone)
         self._bios_asked = None
         self.mutations += 1
         self._device_epoch += 1
@@ -470,6 +479,7 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         return done - again
 
     def _begin_slice(self, n: int) -> None:
+        self._flush_native()
         self._pending = None
         self._slice_base = self.icount
         self._clock_base = self.clock.icount
@@ -488,6 +498,14 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         self.eng.clear_halted()
         if counted:
             self._blocks.watch_restarts()
+        if self._intr is not None:
+            self._intr.arm()
+
+    def _flush_native(self) -> None:
+        """What the native interrupt hook delivered in the last emu_start, as the Python
+        path leaves it (events, listeners)."""
+        if self._intr is not None:
+            self._intr.flush(self._slice_base, self._blocks._restarts_base)
 
     def _bios(self, vector: int, pc: int) -> RunResult | None:
         # The event filter sees the call before the service runs (as the guest passed it).

@@ -47,8 +47,9 @@ class FastSlices:
             last_not_run=self._irqwait.armed and self._irqwait.fired)
         self._tbs_uncounted = True
         p = self._pending
+        # (INTO does not end its block: the count is the whole block's, so it runs again)
         regular = p is None or p.kind in ("bios", "sysenter", "syscall") or (
-            p.kind == "intr" and p.is_int)
+            p.kind == "intr" and p.is_int and p.vector != 4)
         if irregular or self._fast_irregular or err is not None or not regular:
             # Everything before the block that held it was regular: that part runs fast again
             # (the same blocks, deterministically), the rest of the slice with the count hook.
@@ -101,6 +102,7 @@ class FastSlices:
         return 0
 
     def _end_slice(self, done: int, err: UcError | None, deadline: Any) -> RunResult | None:
+        self._flush_native()
         if self._pending is not None and self._pending.kind == "bios":
             done -= 1               # a BIOS stub's trap is not a guest instruction
         self.icount += done

@@ -76,6 +76,25 @@ CASES = {
                              [Cmd("continue", 27)]),
     # finish names IRETD (32-bit) when it enters vm86
     "finish-iretd": ("vm86", 1140, [], [Cmd("finish")]),
+    # catch mode/vm86/cpl watch only the translation-block flags (transitions.TB_FLAG_KINDS):
+    # every change still stops at its instruction, through segment reloads in real, unreal,
+    # 16-bit protected and vm86 code
+    "tb-flags-vm86": ("vm86", 0, [Spec("catch", ("mode",)), Spec("catch", ("vm86",))],
+                      [Cmd("continue", 4000)] * 5),
+    "tb-flags-unreal": ("unreal", 0, [Spec("catch", ("mode",)), Spec("catch", ("cpl",))],
+                        [Cmd("continue", 1500)] * 3),
+    "tb-flags-long": ("longmode", 0, [Spec("catch", ("mode",))], [Cmd("continue", 1500)] * 3),
+    # deliveries made inside the run by the native interrupt hook (machine/intdeliver.py):
+    # breakpoints at the handlers they enter (vm86 #GP to ring 0, a PM exception)
+    "native-delivery-vm86": ("vm86", 2000, [Spec("break", ("*0x7e9c", "linear")),
+                                            Spec("break", ("*0x7ebb", "linear"))],
+                             [Cmd("continue", 4000), Cmd("stepi", 3), Cmd("continue", 6000)]),
+    "native-delivery-exceptions": ("exceptions", 1000, [Spec("break", ("*0x7eeb", "linear")),
+                                                        Spec("break", ("*0x7eef", "linear"))],
+                                   [Cmd("continue", 3000), Cmd("continue", 3000),
+                                    Cmd("nexti")]),
+    "tb-flags-pmode": ("pmode", 0, [Spec("catch", ("cpl",)), Spec("catch", ("vm86",)),
+                                    Spec("catch", ("mode",))], [Cmd("continue", 4000)] * 4),
 }
 
 
