@@ -28,7 +28,7 @@ from debugger.cpustate import (
     CpuState,
     Segment,
 )
-from debugger.machine import holes, slices, softint, uc_layout
+from debugger.machine import holes, hotports, slices, softint, uc_layout
 from debugger.machine.bios import Bios
 from debugger.machine.bus import Clock, IoBus
 from debugger.machine.cpu import Cpu
@@ -128,6 +128,7 @@ class Machine(EngineHooks, FastSlices, FaultRules):
 
         self._blocks = BlockCounter(self.eng)
         self._fast = FastIo(self)
+        self._hot = hotports.attach(self)       # IN/OUT: native for the hot ports
         # BOOTDBG_NO_FAST_SLICES=1: count every instruction with Unicorn's hook (no per-slice
         # checkpoints; see README, Differences, for what checkpoints do to self-modifying code).
         self._fast_on = not os.environ.get("BOOTDBG_NO_FAST_SLICES")
@@ -167,8 +168,6 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         self._hooks = [
             uc.hook_add(UC_HOOK_INTR, self._hook_intr),
             uc.hook_add(UC_HOOK_INSN_INVALID, self._hook_invalid),
-            uc.hook_add(UC_HOOK_INSN, self._hook_in, None, 1, 0, x.UC_X86_INS_IN),
-            uc.hook_add(UC_HOOK_INSN, self._hook_out, None, 1, 0, x.UC_X86_INS_OUT),
             uc.hook_add(UC_HOOK_INSN, self._hook_sysenter, None, 1, 0, x.UC_X86_INS_SYSENTER),
             uc.hook_add(UC_HOOK_INSN, self._hook_syscall, None, 1, 0, x.UC_X86_INS_SYSCALL),
             uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._hook_unmapped),
@@ -452,6 +451,8 @@ class Machine(EngineHooks, FastSlices, FaultRules):
                 self.uc.emu_start(self.cpu.rip, 0, 0, n)
         except UcError as exc:
             self._start_error = exc
+        finally:
+            self._hot.disarm()
         return self._counted(n)
 
     def _counted(self, n: int) -> int:
@@ -485,6 +486,7 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         self.eng.clear_halted()
         if counted:
             self._blocks.watch_restarts()
+        self._hot.arm()
 
     def _bios(self, vector: int, pc: int) -> RunResult | None:
         # The event filter sees the call before the service runs (as the guest passed it).
