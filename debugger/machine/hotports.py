@@ -53,6 +53,11 @@ class _Ch(ctypes.Structure):
                                       "pad")]
 
 
+class _Entry(ctypes.Structure):
+    _fields_ = [("tb", ctypes.c_void_p), ("pc", ctypes.c_uint64), ("flush", ctypes.c_uint32),
+                ("idx", ctypes.c_int32)]
+
+
 class _H(ctypes.Structure):
     _fields_ = [("env", ctypes.c_void_p), ("uch", ctypes.c_void_p),
                 ("py_in", ctypes.c_void_p), ("py_out", ctypes.c_void_p),
@@ -65,7 +70,10 @@ class _H(ctypes.Structure):
                                       "port61")] + [
         ("clock_base", ctypes.c_int64), ("ns_per_insn", ctypes.c_int64),
         ("refresh_ns", ctypes.c_int64), ("ch", _Ch * 3),
-        ("handled", ctypes.c_uint64), ("placed", ctypes.c_uint64)]
+        ("handled", ctypes.c_uint64), ("placed", ctypes.c_uint64),
+        ("cpu", ctypes.c_void_p), ("jmp_off", ctypes.c_int64), ("flush_count", ctypes.c_void_p),
+        ("learn_tb", ctypes.c_void_p), ("learn_pc", ctypes.c_uint64),
+        ("learn_idx", ctypes.c_int64), ("cache", _Entry * 256)]
 
 
 assert struct.calcsize(_ARMED_FMT) == _H.handled.offset - _H.armed.offset
@@ -74,6 +82,26 @@ _IN_CB = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32, cty
                           ctypes.c_void_p)
 _OUT_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
                            ctypes.c_uint32, ctypes.c_void_p)
+
+
+_UC_TCG_CTX = 768           # uc_struct: the TCGContext pointer ...
+_TCG_FLUSH_COUNT = 39120    # ... and tb_ctx.tb_flush_count in it (unicorn 2.1.4; checked below)
+
+
+def _flush_counter(uc: Any, uch: int) -> int | None:
+    """Address of QEMU's count of full flushes of translated code, if a flush moves it by one
+    (None: not where unicorn 2.1.4 keeps it; the in-block cache is then not used)."""
+    tcg = ctypes.c_void_p.from_address(uch + _UC_TCG_CTX).value
+    if not tcg:
+        return None
+    addr = tcg + _TCG_FLUSH_COUNT
+    before = ctypes.c_uint32.from_address(addr).value
+    uc.ctl_flush_tb()
+    after = ctypes.c_uint32.from_address(addr).value
+    uc.ctl_flush_tb()
+    again = ctypes.c_uint32.from_address(addr).value
+    return addr if (after, again) == ((before + 1) & 0xFFFFFFFF, (before + 2) & 0xFFFFFFFF) \
+        else None
 
 
 def _lib() -> ctypes.CDLL | None:
@@ -125,6 +153,13 @@ class HotPorts:
         h.off_cr0 = L.OFF_CR
         h.off_stop, h.off_counter = L._UC_STOP_REQUEST, L._UC_EMU_COUNTER
         h.refresh_ns = REFRESH_NS
+        from debugger.machine.blockcount import jmp_cache_offset
+
+        self._no_flush = ctypes.c_uint32(0)
+        flush = _flush_counter(uc, eng.uch) if m._blocks.available else None
+        h.cpu = eng.cpu
+        h.jmp_off = (jmp_cache_offset() or 0) if flush is not None else 0
+        h.flush_count = flush if flush is not None else ctypes.addressof(self._no_flush)
         self._view = memoryview(ctypes.cast(ctypes.pointer(h), ctypes.POINTER(
             ctypes.c_char * ctypes.sizeof(h))).contents).cast("B")
         self._armed_off = _H.armed.offset
@@ -176,7 +211,8 @@ class HotPorts:
                     in_mask |= 1 << i
             if in_mask & 8:
                 out_mask = 8
-        vals: list[int] = [int(ok and in_mask != 0), 0 if m.devices.pic.pending_vector() is None else 1 + m._irqwait.armed,
+        pending = m.devices.pic.pending_vector() is not None
+        vals: list[int] = [int(ok and in_mask != 0), pending and 1 + m._irqwait.armed,
                            in_mask, out_mask, 0, pit.port61 & 0xFF,
                            m._clock_base, m.clock.ns_per_insn, REFRESH_NS]
         for c in pit.channels:
@@ -214,7 +250,11 @@ class HotPorts:
         h = self._h
         if h.dirty:
             self._import()
-        value = self.m._hook_in(uc, port, size, None)
+        m = self.m
+        placed = m._fast.placed
+        value = m._hook_in(uc, port, size, None)
+        if m._fast.placed != placed:
+            h.learn_idx = m._fast.at - 1 - m._blocks.done_before_last
         if self.armed:
             self._export()
         return value & 0xFFFFFFFF
@@ -223,7 +263,11 @@ class HotPorts:
         h = self._h
         if h.dirty:
             self._import()
-        self.m._hook_out(uc, port, size, value, None)
+        m = self.m
+        placed = m._fast.placed
+        m._hook_out(uc, port, size, value, None)
+        if m._fast.placed != placed:
+            h.learn_idx = m._fast.at - 1 - m._blocks.done_before_last
         if self.armed:
             self._export()
 
