@@ -12,6 +12,10 @@
  * this struct before each emu_start and copies back what the C side changed (latches, status,
  * the LSB/MSB read flip-flop) after it, and before any Python I/O hook runs.
  *
+ * An access inside a fast slice is placed as portio.InBlock places it: the first instruction of
+ * the block counted last is its first; for the others, the index Python's decoding found the
+ * first time, kept per translated block (`cache`).
+ *
  * Anything else -- another port, a 16/32-bit access, an access the I/O permission check may
  * refuse, a watcher, a pending interrupt, a stop already requested, an instruction the fast
  * slice cannot place -- goes to the Python hook (`py_in`/`py_out`), as before.
@@ -53,6 +57,17 @@ struct bootdbg_hotports {
     struct hot_channel ch[3];
     uint64_t handled;              /* statistics */
     uint64_t placed;               /* ... of which inside fast slices */
+    /* Where instructions sit inside blocks, learnt from Python (portio.InBlock decodes the
+     * block's bytes): keyed by QEMU's TranslationBlock, valid until QEMU's next full flush of
+     * translated code (before it a TranslationBlock is never freed, so one pointer is one
+     * translation of one set of bytes). */
+    const uint8_t *cpu;            /* CPUState (its tb_jmp_cache: the running block's TB) */
+    int64_t jmp_off;               /* 0: no cache */
+    const uint32_t *flush_count;   /* QEMU's tb_ctx.tb_flush_count */
+    const uint8_t *learn_tb;       /* the block an access handed to Python ran in ... */
+    uint64_t learn_pc;
+    int64_t learn_idx;             /* ... and where Python placed it (-1: it did not) */
+    struct { const uint8_t *tb; uint64_t pc; uint32_t flush; int32_t idx; } cache[256];
 };
 
 #define PIT_HZ 1193182
@@ -149,6 +164,36 @@ static uint32_t channel_read(struct hot_channel *c, int64_t now) {
     return (uint32_t)(c->read_msb ? (v & 0xFF) : (v >> 8));
 }
 
+#define TB_PC 0
+#define TB_SIZE 20
+#define TB_ICOUNT 22
+#define TB_CFLAGS 24
+#define CF_COUNT_MASK 0x7fff
+
+static unsigned jmp_hash(uint64_t pc) {
+    uint64_t tmp = pc ^ (pc >> 6);
+    return (unsigned)(((tmp >> 6) & (4096 - 64)) | (tmp & 63));
+}
+
+/* The TranslationBlock of the block running now (the one the block counter counted last). */
+static const uint8_t *running_tb(struct bootdbg_hotports *h) {
+    if (!h->jmp_off)
+        return NULL;
+    uint64_t start = *h->bc_last_pc;
+    const uint8_t *tb = ((const uint8_t *const *)(h->cpu + h->jmp_off))[jmp_hash(start)];
+    if (tb == NULL || *(const uint64_t *)(tb + TB_PC) != start
+            || *(const uint16_t *)(tb + TB_SIZE) != *h->bc_last_size
+            || *(const uint16_t *)(tb + TB_ICOUNT) != *h->bc_last
+            || (*(const uint32_t *)(tb + TB_CFLAGS) & CF_COUNT_MASK))
+        return NULL;
+    return tb;
+}
+
+static unsigned cache_slot(const uint8_t *tb, uint64_t pc) {
+    uint64_t k = (uint64_t)(uintptr_t)tb ^ (pc * 0x9E3779B97F4A7C15ull);
+    return (unsigned)((k >> 24) & 255);
+}
+
 /* The instructions of this run before the one at EIP, itself included (as the Python hooks'
  * clock); -1: only Python can tell. */
 static int64_t done_here(struct bootdbg_hotports *h) {
@@ -171,26 +216,69 @@ static int64_t done_here(struct bootdbg_hotports *h) {
     if (*h->bc_enabled == 1) {          /* a fast slice: blocks counted as they start */
         uint64_t pc = *(const uint64_t *)(env + h->off_eip)
                       + *(const uint64_t *)(env + h->off_csbase);
-        /* Only the first instruction of the block is placed here (the tight polling loops);
-         * elsewhere Python decodes the block (portio.InBlock). */
-        if (pc != *h->bc_last_pc || *h->bc_last < 1 || *h->bc_last_size == 0)
+        uint64_t start = *h->bc_last_pc;
+        int64_t idx = -1;
+        h->learn_tb = NULL;
+        if (*h->bc_last < 1 || pc < start || pc >= start + *h->bc_last_size)
+            return -1;
+        if (pc == start) {
+            idx = 0;
+        } else {
+            /* Elsewhere in the block: where Python's decoding placed it in this translation
+             * (the first time, Python places it and the C side remembers). */
+            const uint8_t *tb = running_tb(h);
+            if (tb == NULL)
+                return -1;
+            unsigned slot = cache_slot(tb, pc);
+            if (h->cache[slot].tb == tb && h->cache[slot].pc == pc
+                    && h->cache[slot].flush == *h->flush_count) {
+                idx = h->cache[slot].idx;
+            } else {
+                h->learn_tb = tb;
+                h->learn_pc = pc;
+                return -1;
+            }
+        }
+        if (idx >= (int64_t)*h->bc_last)
             return -1;
         h->placed++;
-        return (int64_t)(*h->bc_counter - *h->bc_last) + 1;
+        return (int64_t)(*h->bc_counter - *h->bc_last) + idx + 1;
     }
     if (*h->bc_enabled != 0 && *h->bc_enabled != 2)
         return -1;
     return (int64_t)*(const uint64_t *)(uch + h->off_counter);
 }
 
+/* After Python handled an access C could not place: remember where Python placed it. */
+static void learn(struct bootdbg_hotports *h, const uint8_t *tb, uint64_t pc, uint32_t flush) {
+    if (tb == NULL || h->learn_idx < 0 || *h->flush_count != flush)
+        return;
+    unsigned slot = cache_slot(tb, pc);
+    h->cache[slot].tb = tb;
+    h->cache[slot].pc = pc;
+    h->cache[slot].flush = flush;
+    h->cache[slot].idx = (int32_t)h->learn_idx;
+}
+
+static uint32_t py_in(struct bootdbg_hotports *h, void *uc, uint32_t port, int size, void *ud) {
+    const uint8_t *tb = h->learn_tb;
+    uint64_t pc = h->learn_pc;
+    uint32_t flush = *h->flush_count;
+    h->learn_idx = -1;
+    uint32_t v = h->py_in(uc, port, size, ud);
+    learn(h, tb, pc, flush);
+    return v;
+}
+
 uint32_t bootdbg_hotports_in(void *uc, uint32_t port, int size, void *ud) {
     struct bootdbg_hotports *h = (struct bootdbg_hotports *)ud;
     int bit = port == 0x61 ? 4 : (port >= 0x40 && port <= 0x43 ? (int)(port - 0x40) : -1);
+    h->learn_tb = NULL;
     if (!h->armed || size != 1 || bit < 0 || !(h->in_mask & (1 << bit)))
         return h->py_in(uc, port, size, ud);
     int64_t n = done_here(h);
     if (n < 0)
-        return h->py_in(uc, port, size, ud);
+        return py_in(h, uc, port, size, ud);
     int64_t now = (h->clock_base + n) * h->ns_per_insn;
     h->handled++;
     if (port == 0x61) {
@@ -208,6 +296,7 @@ uint32_t bootdbg_hotports_in(void *uc, uint32_t port, int size, void *ud) {
 void bootdbg_hotports_out(void *uc, uint32_t port, int size, uint32_t value, void *ud) {
     struct bootdbg_hotports *h = (struct bootdbg_hotports *)ud;
     /* Only the commands that change no count, mode or OUT: counter latch and read-back. */
+    h->learn_tb = NULL;
     int simple = size == 1 && port == 0x43 && (h->out_mask & 8)
                  && ((value >> 6) == 3 || ((value >> 4) & 3) == 0);
     if (!h->armed || !simple) {
@@ -216,7 +305,12 @@ void bootdbg_hotports_out(void *uc, uint32_t port, int size, uint32_t value, voi
     }
     int64_t n = done_here(h);
     if (n < 0) {
+        const uint8_t *tb = h->learn_tb;
+        uint64_t pc = h->learn_pc;
+        uint32_t flush = *h->flush_count;
+        h->learn_idx = -1;
         h->py_out(uc, port, size, value, ud);
+        learn(h, tb, pc, flush);
         return;
     }
     int64_t now = (h->clock_base + n) * h->ns_per_insn;
