@@ -192,7 +192,6 @@ class HotPorts:
         """Before an emu_start: the PIT's state and the slice's clock into the C struct."""
         if not self.native:
             return
-        m = self.m
         if self.armed:                  # (a run ended without disarm: take its changes first)
             self.disarm()
         self._export()
@@ -272,6 +271,6 @@ class HotPorts:
             self._export()
 
 
-def attach(m: "MachinePort") -> HotPorts:
+def attach(m: MachinePort) -> HotPorts:
     """The IN/OUT hooks of machine `m` (after its block counter exists)."""
     return HotPorts(m, _lib())

@@ -14,7 +14,7 @@ from tests.conftest import demo_session
 
 __all__ = ["DEMOS", "Profile", "profile"]
 
-DEMOS = ("hello", "pmode", "unreal", "vm86", "longmode", "exceptions", "int13hook-hd")
+DEMOS = ("hello", "pmode", "unreal", "vm86", "longmode", "exceptions", "int13hook-hd", "timers")
 
 
 @dataclass

@@ -189,7 +189,7 @@ def _outcome(m, end) -> tuple:
 
 
 def _run(src: str, *, hot: bool, fast: bool, monkeypatch, budget: int = 3_000_000):
-    import debugger.machine.slices as slices
+    from debugger.machine import slices
 
     monkeypatch.setattr(slices, "FAST_MIN", 16)     # (fast slices between every event)
     if hot:
