@@ -26,6 +26,7 @@
 
 typedef uint32_t (*py_in_fn)(void *uc, uint32_t port, int size, void *ud);
 typedef void (*py_out_fn)(void *uc, uint32_t port, int size, uint32_t value, void *ud);
+typedef void (*py_export_fn)(void);
 
 struct hot_channel {
     int32_t mode, rw, bcd, count;            /* count: the register as written (0 = 65536) */
@@ -44,7 +45,8 @@ struct bootdbg_hotports {
     const int32_t *bc_enabled;
     const uint64_t *bc_counter, *bc_last, *bc_last_pc, *bc_last_size;
     int64_t off_eip, off_eflags, off_hflags, off_csbase, off_cr0, off_stop, off_counter;
-    int32_t armed;                 /* 1: the struct holds the PIT's state, C may answer */
+    int32_t armed;                 /* 1: the struct holds the PIT's state, C may answer;
+                                      2: it may, once the state is copied in (py_export) */
     int32_t pic_pending;           /* the PIC has a vector to deliver, and 2 if the stop
                                       when IF becomes 1 is armed (irqwait.py) */
     int32_t in_mask;               /* bit i: port 40h+i (i<4) handled; bit 4: port 61h */
@@ -64,6 +66,7 @@ struct bootdbg_hotports {
     const uint8_t *cpu;            /* CPUState (its tb_jmp_cache: the running block's TB) */
     int64_t jmp_off;               /* 0: no cache */
     const uint32_t *flush_count;   /* QEMU's tb_ctx.tb_flush_count */
+    py_export_fn py_export;        /* copies the PIT in (hotports.py: _export), armed 2 -> 0/1 */
     const uint8_t *learn_tb;       /* the block an access handed to Python ran in ... */
     uint64_t learn_pc;
     int64_t learn_idx;             /* ... and where Python placed it (-1: it did not) */
@@ -274,7 +277,9 @@ uint32_t bootdbg_hotports_in(void *uc, uint32_t port, int size, void *ud) {
     struct bootdbg_hotports *h = (struct bootdbg_hotports *)ud;
     int bit = port == 0x61 ? 4 : (port >= 0x40 && port <= 0x43 ? (int)(port - 0x40) : -1);
     h->learn_tb = NULL;
-    if (!h->armed || size != 1 || bit < 0 || !(h->in_mask & (1 << bit)))
+    if (h->armed == 2)
+        h->py_export();             /* the first access of the run: copy the PIT in */
+    if (h->armed != 1 || size != 1 || bit < 0 || !(h->in_mask & (1 << bit)))
         return h->py_in(uc, port, size, ud);
     int64_t n = done_here(h);
     if (n < 0)
@@ -297,9 +302,11 @@ void bootdbg_hotports_out(void *uc, uint32_t port, int size, uint32_t value, voi
     struct bootdbg_hotports *h = (struct bootdbg_hotports *)ud;
     /* Only the commands that change no count, mode or OUT: counter latch and read-back. */
     h->learn_tb = NULL;
+    if (h->armed == 2)
+        h->py_export();             /* the first access of the run: copy the PIT in */
     int simple = size == 1 && port == 0x43 && (h->out_mask & 8)
                  && ((value >> 6) == 3 || ((value >> 4) & 3) == 0);
-    if (!h->armed || !simple) {
+    if (h->armed != 1 || !simple) {
         h->py_out(uc, port, size, value, ud);
         return;
     }

@@ -72,6 +72,7 @@ class _H(ctypes.Structure):
         ("refresh_ns", ctypes.c_int64), ("ch", _Ch * 3),
         ("handled", ctypes.c_uint64), ("placed", ctypes.c_uint64),
         ("cpu", ctypes.c_void_p), ("jmp_off", ctypes.c_int64), ("flush_count", ctypes.c_void_p),
+        ("py_export", ctypes.c_void_p),
         ("learn_tb", ctypes.c_void_p), ("learn_pc", ctypes.c_uint64),
         ("learn_idx", ctypes.c_int64), ("cache", _Entry * 256)]
 
@@ -82,6 +83,7 @@ _IN_CB = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32, cty
                           ctypes.c_void_p)
 _OUT_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
                            ctypes.c_uint32, ctypes.c_void_p)
+_EXPORT_CB = ctypes.CFUNCTYPE(None)
 
 
 _UC_TCG_CTX = 768           # uc_struct: the TCGContext pointer ...
@@ -133,6 +135,7 @@ class HotPorts:
         uc = m.uc
         self._in_cb = uccallback(uc, _IN_CB)(self._py_in)
         self._out_cb = uccallback(uc, _OUT_CB)(self._py_out)
+        self._export_cb = _EXPORT_CB(self._py_export)
         bb = m._blocks._b
         base = ctypes.addressof(bb)
         self._zero = ctypes.c_int32(0)          # (no block counter: never a fast slice)
@@ -143,6 +146,7 @@ class HotPorts:
         h.env, h.uch = eng.env, eng.uch
         h.py_in = ctypes.cast(self._in_cb, ctypes.c_void_p).value
         h.py_out = ctypes.cast(self._out_cb, ctypes.c_void_p).value
+        h.py_export = ctypes.cast(self._export_cb, ctypes.c_void_p).value
         h.bc_enabled = enabled
         h.bc_counter = base + type(bb).counter.offset
         h.bc_last = base + type(bb).last.offset
@@ -189,13 +193,25 @@ class HotPorts:
 
     # -- the state, in and out -----------------------------------------------------------------
     def arm(self) -> None:
-        """Before an emu_start: the PIT's state and the slice's clock into the C struct."""
+        """Before an emu_start: the C side may answer in this run.  The PIT's state and the
+        slice's clock are copied in at its first access (`_py_export`): a run that does no I/O
+        (a single step) does not pay for it."""
         if not self.native:
             return
         if self.armed:                  # (a run ended without disarm: take its changes first)
             self.disarm()
-        self._export()
+        self._h.armed = 2
         self.armed = True
+
+    def _py_export(self) -> None:
+        try:
+            self._export()
+        except BaseException as exc:            # (nothing may unwind through the C hook)
+            self._h.armed = 0
+            uc = self.m.uc
+            if uc._hook_exception is None:
+                uc._hook_exception = exc
+            uc.emu_stop()
 
     def _export(self) -> None:
         m = self.m
@@ -254,8 +270,8 @@ class HotPorts:
         value = m._hook_in(uc, port, size, None)
         if m._fast.placed != placed:
             h.learn_idx = m._fast.at - 1 - m._blocks.done_before_last
-        if self.armed:
-            self._export()
+        if self.armed and h.armed == 1:
+            h.armed = 2                 # (Python may have changed the PIT, the PIC, watchers)
         return value & 0xFFFFFFFF
 
     def _py_out(self, uc: Any, port: int, size: int, value: int, _ud: Any) -> None:
@@ -267,8 +283,8 @@ class HotPorts:
         m._hook_out(uc, port, size, value, None)
         if m._fast.placed != placed:
             h.learn_idx = m._fast.at - 1 - m._blocks.done_before_last
-        if self.armed:
-            self._export()
+        if self.armed and h.armed == 1:
+            h.armed = 2
 
 
 def attach(m: MachinePort) -> HotPorts:
