@@ -26,7 +26,7 @@
 
 typedef uint32_t (*py_in_fn)(void *uc, uint32_t port, int size, void *ud);
 typedef void (*py_out_fn)(void *uc, uint32_t port, int size, uint32_t value, void *ud);
-typedef void (*py_export_fn)(void);
+typedef void (*py_export_fn)(void *uc);
 
 struct hot_channel {
     int32_t mode, rw, bcd, count;            /* count: the register as written (0 = 65536) */
@@ -278,7 +278,7 @@ uint32_t bootdbg_hotports_in(void *uc, uint32_t port, int size, void *ud) {
     int bit = port == 0x61 ? 4 : (port >= 0x40 && port <= 0x43 ? (int)(port - 0x40) : -1);
     h->learn_tb = NULL;
     if (h->armed == 2)
-        h->py_export();             /* the first access of the run: copy the PIT in */
+        h->py_export(uc);             /* the first access of the run: copy the PIT in */
     if (h->armed != 1 || size != 1 || bit < 0 || !(h->in_mask & (1 << bit)))
         return h->py_in(uc, port, size, ud);
     int64_t n = done_here(h);
@@ -303,7 +303,7 @@ void bootdbg_hotports_out(void *uc, uint32_t port, int size, uint32_t value, voi
     /* Only the commands that change no count, mode or OUT: counter latch and read-back. */
     h->learn_tb = NULL;
     if (h->armed == 2)
-        h->py_export();             /* the first access of the run: copy the PIT in */
+        h->py_export(uc);             /* the first access of the run: copy the PIT in */
     int simple = size == 1 && port == 0x43 && (h->out_mask & 8)
                  && ((value >> 6) == 3 || ((value >> 4) & 3) == 0);
     if (h->armed != 1 || !simple) {

@@ -83,7 +83,7 @@ _IN_CB = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32, cty
                           ctypes.c_void_p)
 _OUT_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
                            ctypes.c_uint32, ctypes.c_void_p)
-_EXPORT_CB = ctypes.CFUNCTYPE(None)
+_EXPORT_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
 
 _UC_TCG_CTX = 768           # uc_struct: the TCGContext pointer ...
@@ -135,7 +135,7 @@ class HotPorts:
         uc = m.uc
         self._in_cb = uccallback(uc, _IN_CB)(self._py_in)
         self._out_cb = uccallback(uc, _OUT_CB)(self._py_out)
-        self._export_cb = _EXPORT_CB(self._py_export)
+        self._export_cb = uccallback(uc, _EXPORT_CB)(self._py_export)
         bb = m._blocks._b
         base = ctypes.addressof(bb)
         self._zero = ctypes.c_int32(0)          # (no block counter: never a fast slice)
@@ -203,15 +203,9 @@ class HotPorts:
         self._h.armed = 2
         self.armed = True
 
-    def _py_export(self) -> None:
-        try:
-            self._export()
-        except BaseException as exc:            # (nothing may unwind through the C hook)
-            self._h.armed = 0
-            uc = self.m.uc
-            if uc._hook_exception is None:
-                uc._hook_exception = exc
-            uc.emu_stop()
+    def _py_export(self, _uc: Any) -> None:
+        self._h.armed = 0               # (if it raises: the binding stops the run, C declines)
+        self._export()
 
     def _export(self) -> None:
         m = self.m
