@@ -6,14 +6,16 @@ back to back.  Through the Python IN/OUT hooks each access cost tens of microsec
 hook answers IN 40h-43h and 61h and OUT 43h counter latch / read-back commands in C, and hands
 every other access to the Python hooks (`traps.py`) exactly as before.
 
-The Python PIT (`devices/pit.py`) stays the owner of the device state.  Before each emu_start
-(`arm`) its state is copied into the C struct, with the slice's clock base; after the run
-(`disarm`) -- and before any Python I/O hook runs while armed -- what C changed (latches, status
-bytes, the LSB/MSB read flip-flop) is copied back.  Both sides compute the same integers:
-virtual time is the clock's icount times ns_per_insn, the icount taken as the Python hooks take
-it (Unicorn's instruction counter under the count hook; in a fast slice, the blocks counted
-before the current one plus one -- the C side places only the first instruction of a block,
-anything else is left to `portio.InBlock`).  C declines, and Python decides, whenever the
+The Python PIT (`devices/pit.py`) stays the owner of the device state.  At the first hot
+access of a run (armed by `arm` before each emu_start) its state is copied into the C struct
+with the slice's clock base; after the run (`disarm`) -- and before any Python I/O hook runs
+while armed -- what C changed (latches, status bytes, the LSB/MSB read flip-flop) is copied
+back.  Both sides compute the same integers: virtual time is the clock's icount times
+ns_per_insn, the icount taken as the Python hooks take it (Unicorn's instruction counter under
+the count hook; in a fast slice, the blocks counted before the current one plus the
+instruction's index in its block: 0 at the block's start, elsewhere the index
+`portio.InBlock` found by decoding the block the first time, kept by C per QEMU translation
+block until QEMU's next full flush of translated code).  C declines, and Python decides, whenever the
 machine could do more than answer: a watcher on the bus, a vector pending at the PIC, a stop
 already requested, an access the I/O permission bitmap decides, a 16/32-bit access, a port some
 other device (a plugin's) took over.
@@ -38,7 +40,7 @@ from debugger.machine.devices.pit import REFRESH_NS, Pit
 if TYPE_CHECKING:
     from debugger.machine.port import MachinePort
 
-__all__ = ["HotPorts", "attach", "available"]
+__all__ = ["HotPorts", "attach", "available", "why_unavailable"]
 
 IN_PORTS = (0x40, 0x41, 0x42, 0x43, 0x61)      # bit i of in_mask (61h: bit 4)
 _CH_FMT = "8i2q6i"
@@ -114,6 +116,13 @@ def _lib() -> ctypes.CDLL | None:
 
 def available() -> bool:
     return _lib() is not None
+
+
+def why_unavailable() -> str:
+    if os.environ.get("BOOTDBG_NO_HOTPORTS"):
+        return "disabled by BOOTDBG_NO_HOTPORTS"
+    return nativelib.load("debugger.machine._hotports", "bootdbg_hotports_size", _H)[1] \
+        or "not built"
 
 
 class HotPorts:

@@ -260,3 +260,20 @@ def test_watchers_and_plugins_take_the_ports_back(monkeypatch):
     m.bus.attach(Port61())
     end = m.run(200_000)
     assert end.reason == "halted" and m.mem.read_u(0x600, 4) == 1
+
+
+@pytest.mark.parametrize("off", [False, True])
+def test_version_says_which_port_io_path_is_in_use(off):
+    import os
+    import subprocess
+    import sys
+
+    _native()
+    env = {k: v for k, v in os.environ.items() if k != "BOOTDBG_NO_HOTPORTS"}
+    if off:
+        env["BOOTDBG_NO_HOTPORTS"] = "1"
+    out = subprocess.run([sys.executable, "-m", "debugger", "--version"], capture_output=True,
+                         text=True, env=env, timeout=120, check=True).stdout
+    want = ("port I/O: Python hooks (disabled by BOOTDBG_NO_HOTPORTS)" if off
+            else "port I/O: PIT and port 61h native (debugger/machine/_hotports.c)")
+    assert want in out.splitlines()
