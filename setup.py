@@ -32,6 +32,7 @@ setup(cmdclass={"build_py": BuildPyWithData}, ext_modules=[
     Extension("debugger.machine._irqwait", ["debugger/machine/_irqwait.c"], optional=True),
     Extension("debugger.machine._blockcount", ["debugger/machine/_blockcount.c"],
               optional=True),
+    Extension("debugger.machine._hotports", ["debugger/machine/_hotports.c"], optional=True),
     Extension("debugger.machine._pagejournal", ["debugger/machine/_pagejournal.c"],
               optional=True),
     Extension("debugger.machine._untouched", ["debugger/machine/_untouched.c"], optional=True),

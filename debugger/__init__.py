@@ -80,6 +80,14 @@ def version_report() -> str:
     except Exception as exc:  # pragma: no cover
         lines.append(f"instruction counting: count hook ({exc})")
     try:
+        from debugger.machine import hotports
+
+        lines.append("port I/O: PIT and port 61h native (debugger/machine/_hotports.c)"
+                     if hotports.available() else
+                     f"port I/O: Python hooks ({hotports.why_unavailable()})")
+    except Exception as exc:  # pragma: no cover
+        lines.append(f"port I/O: unavailable ({exc})")
+    try:
         from debugger.trace import ftnative
 
         lines.append("full trace: native hooks (debugger/trace/_fulltrace.c)" if ftnative.available()

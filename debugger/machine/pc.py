@@ -28,7 +28,7 @@ from debugger.cpustate import (
     CpuState,
     Segment,
 )
-from debugger.machine import holes, slices, softint, uc_layout
+from debugger.machine import holes, hotports, slices, softint, uc_layout
 from debugger.machine.bios import Bios
 from debugger.machine.bus import Clock, IoBus
 from debugger.machine.cpu import Cpu
@@ -140,6 +140,7 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         else:
             self.events.before_emit = self._flush_native    # (the log stays in order)
         self._fast = FastIo(self)
+        self._hot = hotports.attach(self)       # IN/OUT: native for the hot ports
         # BOOTDBG_NO_FAST_SLICES=1: count every instruction with Unicorn's hook (no per-slice
         # checkpoints; see README, Differences, for what checkpoints do to self-modifying code).
         self._fast_on = not os.environ.get("BOOTDBG_NO_FAST_SLICES")
@@ -178,8 +179,6 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         uc = self.uc
         self._hooks = [
             uc.hook_add(UC_HOOK_INSN_INVALID, self._hook_invalid),
-            uc.hook_add(UC_HOOK_INSN, self._hook_in, None, 1, 0, x.UC_X86_INS_IN),
-            uc.hook_add(UC_HOOK_INSN, self._hook_out, None, 1, 0, x.UC_X86_INS_OUT),
             uc.hook_add(UC_HOOK_INSN, self._hook_sysenter, None, 1, 0, x.UC_X86_INS_SYSENTER),
             uc.hook_add(UC_HOOK_INSN, self._hook_syscall, None, 1, 0, x.UC_X86_INS_SYSCALL),
             uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._hook_unmapped),
@@ -464,6 +463,8 @@ class Machine(EngineHooks, FastSlices, FaultRules):
                 self.uc.emu_start(self.cpu.rip, 0, 0, n)
         except UcError as exc:
             self._start_error = exc
+        finally:
+            self._hot.disarm()
         return self._counted(n)
 
     def _counted(self, n: int) -> int:
@@ -500,6 +501,7 @@ class Machine(EngineHooks, FastSlices, FaultRules):
             self._blocks.watch_restarts()
         if self._intr is not None:
             self._intr.arm()
+        self._hot.arm()
 
     def _flush_native(self) -> None:
         """What the native interrupt hook delivered in the last emu_start, as the Python

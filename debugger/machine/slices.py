@@ -43,6 +43,8 @@ class FastSlices:
             self.uc.emu_start(self.cpu.rip, 0, 0, 0)     # no count hook (Unicorn drops it)
         except UcError as exc:
             err = exc
+        finally:
+            self._hot.disarm()
         done, irregular, partial = self._blocks.stop(
             last_not_run=self._irqwait.armed and self._irqwait.fired)
         self._tbs_uncounted = True

@@ -15,7 +15,7 @@ from tests.invariant import paging_guest
 
 __all__ = ["DEMOS", "Profile", "profile", "session_for"]
 
-DEMOS = ("hello", "pmode", "unreal", "vm86", "longmode", "exceptions", "int13hook-hd",
+DEMOS = ("hello", "pmode", "unreal", "vm86", "longmode", "exceptions", "int13hook-hd", "timers",
          paging_guest.NAME)
 
 
