@@ -178,19 +178,12 @@ class TuiApp:
 
     # -- status -----------------------------------------------------------------------------------
     def _status(self) -> Fragments:
-        ts, s = self.state, self.ctx.session
-        if ts.running:
-            return [("class:status.running", " " + self.runner.progress() + " ")]
-        left = ts.message
-        if not left and s.last_stop is not None:
-            ev = s.last_stop
-            ow = 4 if ev.eip <= 0xFFFF else 8
-            left = f"stop #{len(s.stops)} {ev.kind} at {ev.cs:04x}:{ev.eip:0{ow}x}, " \
-                f"icount {ev.icount}"
-        elif not left:
-            left = f"{s.image_path}: stopped before the first instruction"
-        keys = "F5 cont  F7 step  F8 next  F9 break  Tab panes  F2/? help  F1 back"
-        return [("class:status", f" {left}  "), ("class:status", f"│ {keys} ")]
+        from debugger.ui.tui.status import status_fragments
+
+        ts = self.state
+        return status_fragments(ts, self.ctx.session, self.view,
+                                self.runner.progress() if ts.running else "",
+                                self.tlayout.size()[0])
 
     # -- running the application -------------------------------------------------------------------
     def _point_consoles(self) -> None:

@@ -73,6 +73,7 @@ class TuiState:
     theme: str = "dark"
     show_help: bool = False
     message: str = ""                         # one line in the status bar
+    run_note: str = ""                        # while a command runs ("stopping..."): not after
     code_before: int = 12
     code_after: int = 60
     stack_slots: int = 48
