@@ -146,9 +146,12 @@ class TuiApp:
         self.tlayout.sync_focus()
 
     def focus_step(self, step: int) -> None:
-        if self.state.focus != "cmdline":
-            self.last_pane = self.state.focus
-        self.state.cycle_focus(self.tlayout.shown_panes(), step)
+        """Tab / Shift-Tab: the next / previous shown pane (then the command line); a group of
+        tabs that the focus leaves goes back to its first tab."""
+        old = self.state.focus
+        if old != "cmdline":
+            self.last_pane = old
+        self.tlayout.tabbed_away(old, self.state.cycle_focus(self.tlayout.shown_panes(), step))
         self.tlayout.sync_focus()
 
     def scroll(self, delta: int | str) -> None:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from debugger.ui.tui.state import TuiState
     from debugger.ui.tui.view import TuiView
 
-__all__ = ["PaneControl", "TuiLayout", "choose_layout", "slots_of", "screen_text"]
+__all__ = ["PaneControl", "TuiLayout", "choose_layout", "slots_of", "screen_text", "fit_title"]
 
 Slot = tuple[str, ...]
 # Columns of slots: (slot, height) with height None = share the rest.  A column's width: None
@@ -177,6 +177,18 @@ class TuiLayout:
         return [p for _, slots in slots_of(self.current(), self.ts.panes + ["summary"])
                 for slot, _ in slots for p in slot if p != "summary"]
 
+    def slots(self) -> list[Slot]:
+        """The slots of the current layout (a slot of more than one pane is a group of tabs)."""
+        return [slot for _, slots in slots_of(self.current(), self.ts.panes + ["summary"])
+                for slot, _ in slots]
+
+    def tabbed_away(self, old: str, new: str) -> None:
+        """Tab moved the focus from `old` to `new`: a group it left shows its first tab again,
+        so a whole Tab cycle leaves every group as it was."""
+        for slot in self.slots():
+            if len(slot) > 1 and old in slot and new not in slot:
+                self.ts.active["/".join(slot)] = slot[0]
+
     def active_in(self, slot: Slot) -> str:
         key = "/".join(slot)
         if self.ts.focus in slot:
@@ -208,13 +220,16 @@ class TuiLayout:
         pane = self.active_in(slot)
         if pane == "summary":
             return HSplit([self.windows[pane]], height=D.exact(height or 1))
-        title = Window(FormattedTextControl(lambda: self._title(slot, pane)), height=1,
+        title = Window(_TitleControl(lambda width: self._title(slot, pane, width)), height=1,
                        style="class:frame.border")
         return HSplit([title, self._window(pane)],
                       height=D(min=min(height, 4), preferred=height, max=height)
                       if height else D(min=2, weight=1))
 
-    def _title(self, slot: Slot, pane: str) -> Fragments:
+    def _title(self, slot: Slot, pane: str, width: int = 400) -> Fragments:
+        """`─ tab  tab ─ title ───`, fitted to `width`: the title loses its trailing parts
+        (after two spaces or ` · `) first, then is cut with an ellipsis, then left out (the
+        active tab stays marked)."""
         view = self.get_view()
         focused = self.ts.focus == pane
         label = "class:focused,frame.label" if focused else "class:frame.label"
@@ -223,11 +238,14 @@ class TuiLayout:
             for p in slot:
                 out.append(("class:tab.active" if p == pane else "class:tab", f" {p} "))
             out.append(("class:frame.border", "─"))
-        text = title_of(pane, view, self.ts) if view is not None else pane
-        out.append((label, f" {text} "))
         used = sum(len(t) for _, t in out)
-        out.append(("class:frame.border", "─" * max(0, 400 - used)))
-        return out
+        text = fit_title(title_of(pane, view, self.ts) if view is not None else pane,
+                         width - used - 3)
+        if text:
+            out.append((label, f" {text} "))
+        used = sum(len(t) for _, t in out)
+        out.append(("class:frame.border", "─" * max(0, width - used)))
+        return crop(out, width)
 
     def _help(self) -> Fragments:
         from debugger.ui.tui.io_panes import help_lines
@@ -251,6 +269,48 @@ class TuiLayout:
             self.layout.focus(target)
         except ValueError:
             pass
+
+
+def fit_title(text: str, room: int) -> str:
+    """`text` in at most `room` characters: whole leading parts (split at two spaces or
+    ` · `), else the first part cut with an ellipsis, else ""."""
+    import re
+
+    if len(text) <= room:
+        return text
+    parts = re.split(r"(  | · )", text)
+    best = ""
+    for i in range(1, len(parts) + 1, 2):
+        cand = "".join(parts[:i])
+        if len(cand) > room:
+            break
+        best = cand
+    if best:
+        return best
+    return text[:room - 1] + "…" if room >= 6 else ""
+
+
+def crop(line: Fragments, width: int) -> Fragments:
+    out: Fragments = []
+    left = width
+    for style, text in line:
+        if left <= 0:
+            break
+        out.append((style, text[:left]))
+        left -= len(text[:left])
+    return out
+
+
+class _TitleControl(UIControl):
+    """A one-line control whose fragments are made for the width it is given."""
+
+    def __init__(self, make: Callable[[int], Fragments]) -> None:
+        self.make = make
+
+    def create_content(self, width: int, height: int) -> UIContent:
+        line = self.make(width)
+        return UIContent(get_line=lambda i: line if i == 0 else [], line_count=1,
+                         show_cursor=False)
 
 
 def screen_text(container: object, width: int, height: int) -> list[str]:
