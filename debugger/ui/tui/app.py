@@ -85,6 +85,7 @@ class TuiApp:
 
     # -- actions (keys) ---------------------------------------------------------------------------
     def run(self, line: str) -> bool:
+        self.state.show_help = False          # (F5 F7 F8 F9 while the help is open)
         self._fit_console()
         return self.runner.submit(line)
 

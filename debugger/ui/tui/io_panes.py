@@ -1,5 +1,5 @@
 """The TUI's I/O panes: the guest's VGA text screen (real attribute bytes), the serial console,
-the event timeline with the selected event's details, the command output, and the key help.
+the event timeline with the selected event's details, and the command output.
 Pure functions of the view and the TUI state, like `panes`."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from debugger.ui.tui.state import TuiState
     from debugger.ui.tui.view import TimelineEntry, TuiView
 
-__all__ = ["screen", "serial", "events", "output", "help_lines", "selected_event", "KEY_HELP"]
+__all__ = ["screen", "serial", "events", "output", "selected_event"]
 
 
 @tui_pane("screen", lambda v, s: f"VGA screen ({len(v.screen[0]) if v.screen else 80}x"
@@ -154,32 +154,3 @@ def wrap(line: Fragments, width: int) -> list[Fragments]:
             used += len(text[:room])
             text = text[room:]
     return out
-
-
-KEY_HELP = (
-    ("F5  c", "continue (Ctrl-C interrupts)"),
-    ("F7  s", "step one instruction"),
-    ("F8  n", "next (step over CALL/INT/REP/LOOP)"),
-    ("F9", "toggle a breakpoint at the code cursor"),
-    ("Ctrl-C", "interrupt the running guest / clear the command line"),
-    ("Tab  Shift-Tab", "next / previous pane (Tab in a command: completion)"),
-    ("arrows PgUp PgDn", "scroll the focused pane; code: move the cursor; events: select"),
-    ("Home / End", "back to CS:EIP (code), first / newest entry"),
-    ("< >", "segments: previous / next checker profile"),
-    (": or Enter", "focus the command line; Esc goes back to the last pane"),
-    ("Enter in events", "go to the selected event (time travel: `record` first)"),
-    ("t", "switch between the dark, light and plain theme"),
-    ("? or F2", "this help"),
-    ("F1  q", "leave the TUI (back to the prompt); `quit` ends bootdbg"),
-    ("commands", "every REPL command works on the command line; `layout` and `tui memory EXPR`"),
-)
-
-
-def help_lines(width: int, theme: str) -> list[Fragments]:
-    t = Text()
-    t.append("bootdbg TUI keys\n\n", style="heading")
-    for keys, what in KEY_HELP:
-        t.append(f"  {keys:<18}", style="reg.name")
-        t.append(what + "\n")
-    t.append("\nany key closes this help", style="muted")
-    return to_lines(t, width, theme)

@@ -12,9 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from prompt_toolkit.application.current import get_app
-from prompt_toolkit.filters import Condition
 from prompt_toolkit.layout import (
-    AnyContainer, ConditionalContainer, DynamicContainer, Float, FloatContainer, HSplit, Layout,
+    AnyContainer, DynamicContainer, Float, FloatContainer, HSplit, Layout,
     VSplit, Window,
 )
 from prompt_toolkit.layout.controls import FormattedTextControl, UIContent, UIControl
@@ -24,6 +23,7 @@ from prompt_toolkit.layout.mouse_handlers import MouseHandlers
 from prompt_toolkit.layout.screen import Screen, WritePosition
 
 from debugger.ui.tui import io_panes  # noqa: F401  (registers the I/O panes)
+from debugger.ui.tui.helpbox import help_float as help_float_of
 from debugger.ui.tui.panes import PANES, code_index, plugin_panes, render, title_of
 from debugger.ui.tui.styles import Fragments
 
@@ -151,9 +151,7 @@ class TuiLayout:
         self.cmdline = cmdline_window
         body = DynamicContainer(self._body)
         status_bar = Window(FormattedTextControl(status), height=1, style="class:status")
-        help_float = Float(ConditionalContainer(
-            Window(FormattedTextControl(self._help), width=78, style="class:help"),
-            filter=Condition(lambda: ts.show_help)), top=2)
+        help_float = help_float_of(ts, self.size)
         root = FloatContainer(HSplit([body, status_bar, cmdline]), floats=[
             help_float,
             Float(xcursor=True, ycursor=True, content=CompletionsMenu(max_height=12)),
@@ -246,15 +244,6 @@ class TuiLayout:
         used = sum(len(t) for _, t in out)
         out.append(("class:frame.border", "─" * max(0, width - used)))
         return crop(out, width)
-
-    def _help(self) -> Fragments:
-        from debugger.ui.tui.io_panes import help_lines
-
-        out: Fragments = []
-        for line in help_lines(76, self.ts.theme):
-            out.extend(line)
-            out.append(("", "\n"))
-        return out
 
     # -- focus ------------------------------------------------------------------------------------
     def sync_focus(self) -> None:

@@ -72,6 +72,7 @@ class TuiState:
     selected_event: int | None = None         # index into the timeline (None: the newest)
     theme: str = "dark"
     show_help: bool = False
+    help_top: int = 0                         # first help line shown (a short terminal pages)
     message: str = ""                         # one line in the status bar
     run_note: str = ""                        # while a command runs ("stopping..."): not after
     code_before: int = 12
