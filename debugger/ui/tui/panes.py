@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from debugger.ui.tui.view import TuiView
 
 __all__ = ["PaneFn", "PANES", "title_of", "render", "plugin_panes", "verdict_line",
-           "profile_selector", "code_index", "segment_rows"]
+           "profile_selector", "code_index", "segment_rows", "memory_form"]
 
 PaneFn = Callable[["TuiView", "TuiState", int, int], list[Fragments]]
 PANES: dict[str, PaneFn] = {}
@@ -257,6 +257,29 @@ def _mem_title(view: "TuiView", ts: "TuiState") -> str:
     return f"memory {ts.mem_expr} ({ts.mem_space})"
 
 
+# (bytes per row, linear address column, physical address column), best first
+_MEM_FORMS = ((16, True, True), (16, True, False), (16, False, False), (8, True, False),
+              (8, False, False), (4, False, False), (2, False, False), (1, False, False))
+
+
+def memory_form(width: int, seg_digits: int | None) -> tuple[int, bool, bool]:
+    """How a memory row fits in `width` columns with its whole ASCII column: bytes per row and
+    whether the linear and physical address columns are shown (`seg_digits`: the offset's
+    digits when rows start with SEL:OFF; without it the linear address is always shown)."""
+    for per, lin, phys in _MEM_FORMS:
+        if seg_digits is None and not lin:
+            continue
+        if memory_row_width(per, seg_digits, lin, phys) <= width:
+            return per, lin, phys
+    return 1, seg_digits is None, False
+
+
+def memory_row_width(per: int, seg_digits: int | None, lin: bool, phys: bool) -> int:
+    prefix = (0 if seg_digits is None else 6 + seg_digits) + (9 if lin else 0) + \
+        (11 if phys else 0)
+    return prefix + 3 * per + (1 if per >= 2 else 0) + 1 + per
+
+
 @tui_pane("memory", _mem_title)
 def memory(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
     mv = view.memory
@@ -265,8 +288,11 @@ def memory(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fra
         return to_lines(Text(msg, style="error"), width, ts.theme) + to_lines(
             Text("tui memory EXPR [linear|physical] chooses the address", style="muted"),
             width, ts.theme)
-    per = 16 if width >= 78 else 8
-    show_phys = width >= 78 + 9
+    digits = None
+    if mv.segment is not None:
+        last = (mv.segment[1] + max(0, len(mv.data) - 1)) & 0xFFFFFFFF
+        digits = 4 if last <= 0xFFFF and mv.segment[1] <= 0xFFFF else 8
+    per, show_lin, show_phys = memory_form(width, digits)
     t = Text()
     for r in range(0, len(mv.data), per):
         if r:
@@ -274,14 +300,13 @@ def memory(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fra
         addr = mv.address + r
         if mv.segment is not None:
             sel, off = mv.segment
-            o = (off + r) & 0xFFFFFFFF
-            t.append(f"{sel:04x}:{o:04x} " if o <= 0xFFFF else f"{sel:04x}:{o:08x} ",
-                     style="stack.addr")
-        t.append(f"{addr:08x} ", style="stack.addr")
+            t.append(f"{sel:04x}:{(off + r) & 0xFFFFFFFF:0{digits}x} ", style="stack.addr")
+        if show_lin:
+            t.append(f"{addr:08x} ", style="stack.addr")
         if show_phys:
             rows = mv.physical
             ph = rows[r // 16] if r // 16 < len(rows) else None
-            if ph is not None and mv.space == "linear":
+            if ph is not None:
                 ph += r % 16
             t.append("p:" + (f"{ph:08x} " if ph is not None else "-------- "), style="muted")
         chunk = mv.data[r:r + per]
@@ -290,6 +315,6 @@ def memory(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fra
             changed = i < len(old) and old[i] != b
             t.append(f"{b:02x}", style="mem.changed" if changed else "")
             t.append(" " if i != per // 2 - 1 else "  ")
-        t.append(" ")
+        t.append(" " + "   " * (per - len(chunk)) + (" " if len(chunk) <= per // 2 - 1 else ""))
         t.append("".join(chr(b) if 32 <= b < 127 else "." for b in chunk), style="mem.ascii")
     return to_lines(_crop(t), width, ts.theme)

@@ -29,6 +29,18 @@ class Tui:
 
         return "\n".join(screen_text(self.tui.app.layout.container, self.width, self.height))
 
+    def pane(self, name: str) -> list[str]:
+        """The characters of pane `name` as drawn on the screen now (its window's area; [] when
+        the pane is not shown)."""
+        rows = self.screen().splitlines()
+        win = self.tui.tlayout.windows.get(name)
+        info = win.render_info if win is not None else None
+        if info is None or win not in self.tui.app.layout.find_all_windows():
+            return []
+        x, y = info._x_offset, info._y_offset
+        return [rows[r][x:x + info.window_width].rstrip() if r < len(rows) else ""
+                for r in range(y, y + info.window_height)]
+
     def output(self) -> str:
         """The output pane's lines, without colours or wrapping."""
         import re
