@@ -227,6 +227,31 @@ def _guessed(line: Fragments) -> Fragments:
     return out
 
 
+_INSN_ROOM = 28          # columns the instruction text should have at least
+
+
+def code_columns(view: "TuiView", width: int) -> tuple[int, int]:
+    """(bytes shown per instruction, width of the `<name+off>` column) for the code pane: the
+    names of the whole listing make one column (so scrolling keeps it); the bytes give way
+    first (as in gdb's TUI, which shows none), then the names are cut, until the instruction
+    text has room."""
+    from debugger.ui.fmt import seg_off
+
+    c = view.context
+    names = [c.symbols.describe(i.address) for i in c.code] if c.symbols else []
+    label = max((len(n) + 2 for n in names if n), default=0)
+    if not c.code:
+        return 8, label
+    prefix = 4 + len(seg_off(c.state, c.code[0].address)) + 1 + 8 + 2
+    for byte_cols in (8, 6, 4, 3) + ((0,) if label else ()):
+        used = 2 * byte_cols + 2 if byte_cols else 0
+        if prefix + (label + 1 if label else 0) + used + _INSN_ROOM <= width:
+            return byte_cols, label
+    if label:
+        return 0, max(8, width - prefix - _INSN_ROOM - 1)
+    return 3, 0
+
+
 @tui_pane("code", _code_title)
 def code(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
     from debugger.ui.panes.code import listing
@@ -234,8 +259,10 @@ def code(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragm
     c = view.context
     if not c.code:
         return to_lines(Text("(no code readable here)", style="muted"), width, ts.theme)
+    byte_cols, label_width = code_columns(view, width)
     lines = to_lines(_crop(listing(c.state, c.code, current=c.state.pc,
-                                   breakpoints=c.breakpoints, symbols=c.symbols)), width,
+                                   breakpoints=c.breakpoints, symbols=c.symbols,
+                                   byte_cols=byte_cols, label_width=label_width)), width,
                      ts.theme)
     for i, ins in enumerate(c.code):
         if ins.address in view.code_guessed and i < len(lines):
