@@ -85,10 +85,7 @@ def regs(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragm
     c = view.context
     st = c.state
     mode = mode_line(c.__class__(state=st, icount=c.icount))     # mode line without verdict
-    mode.append("  IOPL ", style="muted")
-    mode.append(str(st.iopl), style="mode.field")
-    mode.append("  VM ", style="muted")
-    mode.append(str(int(st.vm)), style="flag.prominent" if st.vm else "mode.field")
+    # (VM and IOPL are on the EFLAGS line: VM=1 IOPL=3)
     body = Group(mode, registers(st, c.previous, width),
                  control_registers(st, c.previous, violations_by_register(c.verdict)))
     return to_lines(body, width, ts.theme)
@@ -96,15 +93,32 @@ def regs(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragm
 
 @tui_pane("summary", "summary")
 def summary(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
-    """Small terminals: the mode line, VM and IOPL, and the verdict above the tabs."""
-    from debugger.ui.panes.mode import mode_line
-
+    """Small terminals: the mode line, VM, IOPL and EIP, and the verdict above the tabs; the
+    fields that say the least (activity active, A20 on, paging off) give way to fit the width."""
     c = view.context
     st = c.state
-    t = mode_line(c.__class__(state=st, icount=c.icount))
-    t.append(f"  VM {int(st.vm)}  IOPL {st.iopl}", style="flag.prominent")
-    t.append(f"  EIP {st.rip & 0xFFFFFFFF:08x}", style="reg.name")
-    return to_lines(t, width, ts.theme)[:max(1, height - 1)] + to_lines(
+    act = st.activity.name.lower()
+    # (label, value, value style, rank: fields with a higher rank go first when it is too wide)
+    fields = [("mode", st.mode.value, "mode", 0), ("CPL", str(st.cpl), "mode.field", 0),
+              ("A20", "on" if st.a20 else "off", "mode.field", 4 if st.a20 else 0),
+              ("paging", "on" if st.pg else "off", "mode.field", 0 if st.pg else 3),
+              ("activity", act, "mode.field", 5 if act == "active" else 0),
+              ("icount", str(c.icount), "mode.field", 0),
+              ("VM", str(int(st.vm)), "flag.prominent", 0),
+              ("IOPL", str(st.iopl), "flag.prominent", 1),
+              ("EIP", f"{st.rip & 0xFFFFFFFF:08x}", "reg.value", 2)]
+
+    def size(fs: list[tuple[str, str, str, int]]) -> int:
+        return sum(len(f[0]) + 1 + len(f[1]) for f in fs) + 2 * (len(fs) - 1)
+    for rank in (5, 4, 3, 2, 1):
+        if size(fields) <= width:
+            break
+        fields = [f for f in fields if f[3] != rank]
+    t = Text()
+    for i, (label, value, style, _) in enumerate(fields):
+        t.append(("  " if i else "") + label + " ", style="muted")
+        t.append(value, style=style)
+    return to_lines(_crop(t), width, ts.theme)[:max(1, height - 1)] + to_lines(
         _crop(verdict_line(view)), width, ts.theme)
 
 

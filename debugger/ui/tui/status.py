@@ -23,14 +23,15 @@ def stopped_text(session: Any, view: "TuiView | None") -> str:
         return "(starting)"
     st, icount = view.state, view.context.icount
     ev = session.last_stop
-    if ev is not None:
-        ow = 4 if ev.eip <= 0xFFFF else 8
+    if ev is not None:                      # CS:EIP written as the `Stop #N` line writes it
+        ow = 4 if st.bits == 16 and ev.eip <= 0xFFFF else 16 if st.bits == 64 else 8
         where = f"stop #{len(session.stops)} {ev.kind} at {ev.cs:04x}:{ev.eip:0{ow}x}"
     elif icount == 0:
         where = f"{_name(session)}: stopped before the first instruction"
     else:
-        eip = st.rip & 0xFFFFFFFF
-        where = f"{_name(session)}: at {st.cs.selector:04x}:{eip:0{4 if eip <= 0xFFFF else 8}x}"
+        eip = st.rip if st.bits == 64 else st.rip & 0xFFFFFFFF
+        ow = 4 if st.bits == 16 and eip <= 0xFFFF else 16 if st.bits == 64 else 8
+        where = f"{_name(session)}: at {st.cs.selector:04x}:{eip:0{ow}x}"
     mode = st.mode.value + (f" CPL {st.cpl}" if st.mode.value not in ("real", "unreal") else "")
     return f"{where} · icount {icount} · {mode}"
 

@@ -1,0 +1,62 @@
+"""Defects a gdb-TUI / pwndbg user finds in the TUI at 80x24 and at larger sizes, on the pmode
+and vm86 demos: nothing cut, nothing misaligned, nothing stale after a stop."""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from tests.ui.tui.driver import run_tui  # noqa: E402
+from tests.ui.tui.test_tui_app import demo  # noqa: E402
+from tests.ui.tui.test_tui_status import idle, status_line  # noqa: E402
+
+
+async def stop_at(t, catch: str, times: int = 1) -> None:
+    await t.command(f"catch {catch}")
+    for _ in range(times):
+        n = len(t.tui.ctx.session.stops)
+        t.send("F5")
+        await t.wait_for(lambda: len(t.tui.ctx.session.stops) > n and idle(t))
+
+
+@pytest.mark.parametrize("image,catch,times", [("pmode", "mode", 2), ("vm86", "vm86 enter", 1)])
+def test_status_cs_eip_is_written_as_the_stop_line_writes_it(image, catch, times):
+    async def scenario(t):
+        await stop_at(t, catch, times)
+        n = len(t.tui.ctx.session.stops) + 1
+        t.send("F7")
+        await t.wait_for(lambda: idle(t) and f"stop #{n} step" in status_line(t))
+        where = re.findall(r"Stop #\d+ step at (\S+)", t.output())[-1]
+        assert f"step at {where} " in status_line(t), (where, status_line(t))
+    run_tui(demo(image), scenario, width=120, height=40)
+
+
+def test_summary_line_at_80x24_keeps_every_field_whole():
+    async def scenario(t):
+        await stop_at(t, "vm86 enter")
+        st = t.tui.view.state
+        top = t.screen().splitlines()[0]
+        for field in ("mode vm86", "CPL 3", f"icount {t.tui.view.context.icount}", "VM 1",
+                      f"IOPL {st.iopl}", f"EIP {st.rip & 0xFFFFFFFF:08x}"):
+            assert re.search(rf"(^|  ){re.escape(field)}(  |$)", top), (field, top)
+    run_tui(demo("vm86"), scenario, width=80, height=24)
+
+
+def test_registers_pane_in_the_tall_layout_does_not_break_a_field():
+    async def scenario(t):
+        await stop_at(t, "vm86 enter")
+        t.tui.focus_pane("regs")
+        await t.wait_for(lambda: t.pane("regs"))
+        rows = [r for r in t.pane("regs") if r.strip()]
+        width = t.tui.tlayout.windows["regs"].render_info.window_width
+        assert width < 76, width                   # narrower than EIP + EFLAGS in one line
+        assert any(re.search(r"EFLAGS [0-9a-f]{8} .*\[[a-zA-Z ]+\]$", r) for r in rows), rows
+        mode = next(r for r in rows if r.startswith("mode "))
+        assert f"icount {t.tui.view.context.icount}" in mode, rows
+        for r in rows:                             # every NAME is followed by its value
+            assert not re.search(r"\b(E[A-Z]{2}|EFLAGS|CR\d|IOPL|VM)$", r), rows
+    run_tui(demo("vm86"), scenario, width=120, height=40)
