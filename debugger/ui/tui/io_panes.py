@@ -140,17 +140,29 @@ def output(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fra
 
 
 def wrap(line: Fragments, width: int) -> list[Fragments]:
-    """Split one line of fragments into lines of at most `width` characters."""
+    """Split one line of fragments into lines of at most `width` characters, between words
+    where a line has a space in its second half (else at the width)."""
     width = max(1, width)
+    text = "".join(t for _, t in line)
+    cuts, pos = [], 0
+    while len(text) - pos > width:
+        space = text.rfind(" ", pos + width // 2, pos + width + 1)
+        end = space + 1 if space > 0 else pos + width
+        cuts.append(end)
+        pos = end
     out: list[Fragments] = [[]]
-    used = 0
-    for style, text in line:
-        while text:
-            room = width - used
-            if room <= 0:
+    at, i = 0, 0
+    for style, chunk in line:
+        while chunk:
+            limit = cuts[i] if i < len(cuts) else at + len(chunk)
+            take = chunk[:max(0, limit - at)]
+            if take:
+                out[-1].append((style, take))
+                at += len(take)
+                chunk = chunk[len(take):]
+            if i < len(cuts) and at == cuts[i]:
                 out.append([])
-                used, room = 0, width
-            out[-1].append((style, text[:room]))
-            used += len(text[:room])
-            text = text[room:]
+                i += 1
+    if len(out) > 1 and not out[-1]:
+        out.pop()
     return out

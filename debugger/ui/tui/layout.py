@@ -22,7 +22,7 @@ from prompt_toolkit.layout.menus import CompletionsMenu
 from prompt_toolkit.layout.mouse_handlers import MouseHandlers
 from prompt_toolkit.layout.screen import Screen, WritePosition
 
-from debugger.ui.tui import io_panes  # noqa: F401  (registers the I/O panes)
+from debugger.ui.tui import io_panes, memory_pane, modeline  # noqa: F401  (registers panes)
 from debugger.ui.tui.helpbox import help_float as help_float_of
 from debugger.ui.tui.panes import PANES, code_index, plugin_panes, render, title_of
 from debugger.ui.tui.styles import Fragments
@@ -54,6 +54,7 @@ _LAYOUTS: dict[str, list[tuple[int | None, list[tuple[Slot, int | None]]]]] = {
 }
 _TAIL_PANES = ("serial", "output")     # follow their end unless scrolled back
 _SELF_SCROLLED = ("memory", "events")  # the pane function handles the offset itself
+_MARKED = ("regs", "segments")         # a last line says how many lines are below
 
 
 def choose_layout(ts: "TuiState", cols: int, rows: int) -> str:
@@ -130,6 +131,12 @@ class PaneControl(UIControl):
         else:
             top = min(ts.scroll.get(self.name, 0), n - height)
             ts.scroll[self.name] = top
+            hidden = n - top - height + 1
+            if self.name in _MARKED and hidden > 0 and height > 1:
+                # every line of these matters: say that some are below instead of hiding them
+                return lines[top:top + height - 1] + [[(
+                    "class:frame.label", f"↓ {hidden} more line{'s' if hidden != 1 else ''}"
+                    " (focus the pane, then ↓)")]]
         return lines[top:top + height]
 
     def create_content(self, width: int, height: int) -> UIContent:

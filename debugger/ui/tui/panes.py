@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from debugger.ui.tui.view import TuiView
 
 __all__ = ["PaneFn", "PANES", "title_of", "render", "plugin_panes", "verdict_line",
-           "profile_selector", "code_index", "segment_rows", "memory_form"]
+           "profile_selector", "code_index", "segment_rows"]
 
 PaneFn = Callable[["TuiView", "TuiState", int, int], list[Fragments]]
 PANES: dict[str, PaneFn] = {}
@@ -77,53 +77,22 @@ def _crop(text: Text) -> Text:
 
 @tui_pane("regs", "registers")
 def regs(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
-    from debugger.ui.verdicts import violations_by_register
     from debugger.ui.panes.control import control_registers
-    from debugger.ui.panes.mode import mode_line
     from debugger.ui.panes.registers import registers
+    from debugger.ui.tui.modeline import fitted_mode_line
+    from debugger.ui.verdicts import violations_by_register
 
     c = view.context
     st = c.state
-    mode = mode_line(c.__class__(state=st, icount=c.icount))     # mode line without verdict
-    # (VM and IOPL are on the EFLAGS line: VM=1 IOPL=3)
+    mode = fitted_mode_line(c, width)         # (VM and IOPL are on the EFLAGS line)
     body = Group(mode, registers(st, c.previous, width),
                  control_registers(st, c.previous, violations_by_register(c.verdict)))
     return to_lines(body, width, ts.theme)
 
 
-@tui_pane("summary", "summary")
-def summary(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
-    """Small terminals: the mode line, VM, IOPL and EIP, and the verdict above the tabs; the
-    fields that say the least (activity active, A20 on, paging off) give way to fit the width."""
-    c = view.context
-    st = c.state
-    act = st.activity.name.lower()
-    # (label, value, value style, rank: fields with a higher rank go first when it is too wide)
-    fields = [("mode", st.mode.value, "mode", 0), ("CPL", str(st.cpl), "mode.field", 0),
-              ("A20", "on" if st.a20 else "off", "mode.field", 4 if st.a20 else 0),
-              ("paging", "on" if st.pg else "off", "mode.field", 0 if st.pg else 3),
-              ("activity", act, "mode.field", 5 if act == "active" else 0),
-              ("icount", str(c.icount), "mode.field", 0),
-              ("VM", str(int(st.vm)), "flag.prominent", 0),
-              ("IOPL", str(st.iopl), "flag.prominent", 1),
-              ("EIP", f"{st.rip & 0xFFFFFFFF:08x}", "reg.value", 2)]
-
-    def size(fs: list[tuple[str, str, str, int]]) -> int:
-        return sum(len(f[0]) + 1 + len(f[1]) for f in fs) + 2 * (len(fs) - 1)
-    for rank in (5, 4, 3, 2, 1):
-        if size(fields) <= width:
-            break
-        fields = [f for f in fields if f[3] != rank]
-    t = Text()
-    for i, (label, value, style, _) in enumerate(fields):
-        t.append(("  " if i else "") + label + " ", style="muted")
-        t.append(value, style=style)
-    return to_lines(_crop(t), width, ts.theme)[:max(1, height - 1)] + to_lines(
-        _crop(verdict_line(view)), width, ts.theme)
-
-
-def verdict_line(view: "TuiView") -> Text:
-    """`vmx: enterable` / `vmx: not enterable: 3 rules (ID, ID, ...)`."""
+def verdict_line(view: "TuiView", width: int = 400) -> Text:
+    """`vmx: enterable` / `vmx: not enterable: 3 rules  ID, ID, ID`: as many whole rule IDs as
+    fit in `width`, then `, +N` for the rest."""
     c = view.context
     t = Text()
     t.append(f"{c.profile}: ", style="heading")
@@ -137,7 +106,12 @@ def verdict_line(view: "TuiView") -> Text:
         rules = sorted({str(x.rule) for x in getattr(v, "violations", ())})
         n = len(rules)
         t.append(f"not enterable: {n} rule{'s' if n != 1 else ''}", style="bad")
-        t.append("  " + ", ".join(rules), style="rule.id")
+        for i in range(n, -1, -1):
+            more = f", +{n - i}" if i < n else ""
+            text = ("  " + ", ".join(rules[:i]) if i else "") + more
+            if len(t.plain) + len(text) <= width or i == 0:
+                t.append(text, style="rule.id")
+                break
     return t
 
 
@@ -176,7 +150,8 @@ def segment_rows(st: "CpuState", prev: "CpuState | None",
     t = Text()
     for c, w in cols:
         t.append(f"{c:<{w}} ", style="muted")
-    t.append("rules", style="muted")
+    if sum(w + 1 for _, w in cols) + 5 <= width:     # (else the header is not cut: left out)
+        t.append("rules", style="muted")
     for name, seg in st.segments():
         t.append("\n")
         now = cells(name, seg)
@@ -208,7 +183,7 @@ def segments(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[F
 
     c = view.context
     bad = violations_by_register(c.verdict)
-    body = Group(_crop(verdict_line(view)), _crop(profile_selector(view)),
+    body = Group(_crop(verdict_line(view, width)), _crop(profile_selector(view)),
                  _crop(segment_rows(c.state, c.previous, bad, width)), _crop(dtr_line(c.state)))
     return to_lines(body, width, ts.theme)
 
@@ -292,70 +267,3 @@ def stack(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Frag
     from debugger.ui.panes.stack import stack_text
 
     return to_lines(_crop(stack_text(view.state, view.context.stack)), width, ts.theme)
-
-
-def _mem_title(view: "TuiView", ts: "TuiState") -> str:
-    return f"memory {ts.mem_expr} ({ts.mem_space})"
-
-
-# (bytes per row, linear address column, physical address column), best first
-_MEM_FORMS = ((16, True, True), (16, True, False), (16, False, False), (8, True, False),
-              (8, False, False), (4, False, False), (2, False, False), (1, False, False))
-
-
-def memory_form(width: int, seg_digits: int | None) -> tuple[int, bool, bool]:
-    """How a memory row fits in `width` columns with its whole ASCII column: bytes per row and
-    whether the linear and physical address columns are shown (`seg_digits`: the offset's
-    digits when rows start with SEL:OFF; without it the linear address is always shown)."""
-    for per, lin, phys in _MEM_FORMS:
-        if seg_digits is None and not lin:
-            continue
-        if memory_row_width(per, seg_digits, lin, phys) <= width:
-            return per, lin, phys
-    return 1, seg_digits is None, False
-
-
-def memory_row_width(per: int, seg_digits: int | None, lin: bool, phys: bool) -> int:
-    prefix = (0 if seg_digits is None else 6 + seg_digits) + (9 if lin else 0) + \
-        (11 if phys else 0)
-    return prefix + 3 * per + (1 if per >= 2 else 0) + 1 + per
-
-
-@tui_pane("memory", _mem_title)
-def memory(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
-    mv = view.memory
-    if mv is None or mv.error:
-        msg = mv.error if mv is not None else "(no memory view)"
-        return to_lines(Text(msg, style="error"), width, ts.theme) + to_lines(
-            Text("tui memory EXPR [linear|physical] chooses the address", style="muted"),
-            width, ts.theme)
-    digits = None
-    if mv.segment is not None:
-        last = (mv.segment[1] + max(0, len(mv.data) - 1)) & 0xFFFFFFFF
-        digits = 4 if last <= 0xFFFF and mv.segment[1] <= 0xFFFF else 8
-    per, show_lin, show_phys = memory_form(width, digits)
-    t = Text()
-    for r in range(0, len(mv.data), per):
-        if r:
-            t.append("\n")
-        addr = mv.address + r
-        if mv.segment is not None:
-            sel, off = mv.segment
-            t.append(f"{sel:04x}:{(off + r) & 0xFFFFFFFF:0{digits}x} ", style="stack.addr")
-        if show_lin:
-            t.append(f"{addr:08x} ", style="stack.addr")
-        if show_phys:
-            rows = mv.physical
-            ph = rows[r // 16] if r // 16 < len(rows) else None
-            if ph is not None:
-                ph += r % 16
-            t.append("p:" + (f"{ph:08x} " if ph is not None else "-------- "), style="muted")
-        chunk = mv.data[r:r + per]
-        old = mv.previous[r:r + per] if mv.previous else chunk
-        for i, b in enumerate(chunk):
-            changed = i < len(old) and old[i] != b
-            t.append(f"{b:02x}", style="mem.changed" if changed else "")
-            t.append(" " if i != per // 2 - 1 else "  ")
-        t.append(" " + "   " * (per - len(chunk)) + (" " if len(chunk) <= per // 2 - 1 else ""))
-        t.append("".join(chr(b) if 32 <= b < 127 else "." for b in chunk), style="mem.ascii")
-    return to_lines(_crop(t), width, ts.theme)

@@ -77,7 +77,7 @@ def test_memory_pane_rows_are_whole_in_the_tui(size):
 
 def test_memory_pane_rows_are_whole_at_every_width():
     from debugger.engine.session import Session
-    from debugger.ui.tui.panes import memory
+    from debugger.ui.tui.memory_pane import memory
     from debugger.ui.tui.state import TuiState
     from debugger.ui.tui.view import MemoryView, take_view
 

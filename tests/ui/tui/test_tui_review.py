@@ -60,3 +60,31 @@ def test_registers_pane_in_the_tall_layout_does_not_break_a_field():
         for r in rows:                             # every NAME is followed by its value
             assert not re.search(r"\b(E[A-Z]{2}|EFLAGS|CR\d|IOPL|VM)$", r), rows
     run_tui(demo("vm86"), scenario, width=120, height=40)
+
+
+def test_smallest_tall_layout_cuts_no_field_rule_id_or_word():
+    """110x32 (the smallest `tall`), unreal demo stopped where kvm rejects 7 rules: the mode
+    line, the verdict's rule IDs, the segment table's hidden rows and the command output."""
+    async def scenario(t):
+        await t.command("profile kvm")
+        await stop_at(t, "vmx-invalid")
+        v = t.tui.view
+        rules = {str(x.rule) for x in v.context.verdict.violations}
+        regs = [r for r in t.pane("regs") if r.strip()]
+        assert any(re.search(rf"  icount {v.context.icount}$", r) for r in regs), regs
+        assert not any(re.fullmatch(r"\d+", r.strip()) for r in regs), regs
+        seg = t.pane("segments")
+        verdict = seg[0]
+        assert f"not enterable: {len(rules)} rules" in verdict, verdict
+        shown = re.findall(r"[A-Z0-9]+(?:\.[A-Z0-9]+)+", verdict)
+        assert shown and set(shown) <= rules, (verdict, rules)
+        assert len(shown) == len(rules) or re.search(r", \+\d+$", verdict), verdict
+        assert set(shown) | set(re.findall(r"\+(\d+)$", verdict)) and (
+            len(shown) + int((re.findall(r"\+(\d+)$", verdict) or ["0"])[0]) == len(rules))
+        # the table is longer than its slot: the last row says so instead of hiding TR/GDTR
+        if not any(r.startswith("GDTR") for r in seg):
+            assert re.search(r"\d+ more lines?", seg[-1]), seg
+        out = t.pane("output")
+        stop = re.escape(f"{t.tui.ctx.session.last_stop.linear:#x})")
+        assert any(re.search(stop, r) for r in out), out      # wrapped between words
+    run_tui(demo("unreal"), scenario, width=110, height=32)
