@@ -232,13 +232,11 @@ def code_columns(view: "TuiView", width: int) -> tuple[int, int]:
     if not c.code:
         return 8, label
     prefix = 4 + len(seg_off(c.state, c.code[0].address)) + 1 + 8 + 2
-    for byte_cols in (8, 6, 4, 3) + ((0,) if label else ()):
+    for byte_cols in (8, 6, 4, 3, 0):
         used = 2 * byte_cols + 2 if byte_cols else 0
         if prefix + (label + 1 if label else 0) + used + _INSN_ROOM <= width:
             return byte_cols, label
-    if label:
-        return 0, max(8, width - prefix - _INSN_ROOM - 1)
-    return 3, 0
+    return 0, max(8, width - prefix - _INSN_ROOM - 1) if label else 0
 
 
 @tui_pane("code", _code_title)
@@ -262,7 +260,12 @@ def code(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragm
     return lines
 
 
-@tui_pane("stack", lambda v, s: f"stack (SS:{'ESP' if v.state.ss.db else 'SP'})")
+def _stack_title(view: "TuiView", ts: "TuiState") -> str:
+    st = view.state
+    return f"stack (SS:{'RSP' if st.bits == 64 else 'ESP' if st.ss.db else 'SP'})"
+
+
+@tui_pane("stack", _stack_title)
 def stack(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
     from debugger.ui.panes.stack import stack_text
 

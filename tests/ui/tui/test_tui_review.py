@@ -88,3 +88,22 @@ def test_smallest_tall_layout_cuts_no_field_rule_id_or_word():
         stop = re.escape(f"{t.tui.ctx.session.last_stop.linear:#x})")
         assert any(re.search(stop, r) for r in out), out      # wrapped between words
     run_tui(demo("unreal"), scenario, width=110, height=32)
+
+
+def test_long_mode_code_lines_are_whole_and_the_stack_is_named_rsp():
+    async def scenario(t):
+        await t.command("catch mode")
+        while t.tui.view.state.mode.value != "long":
+            n = len(t.tui.ctx.session.stops)
+            t.send("F5")
+            await t.wait_for(lambda: len(t.tui.ctx.session.stops) > n and idle(t))
+        assert "stack (SS:RSP)" in t.screen()
+        code = {ins.address: ins for ins in t.tui.view.context.code}
+        width = t.tui.tlayout.windows["code"].render_info.window_width
+        rows = [r for r in t.pane("code") if re.match(r"^.{4}0008:", r)]
+        assert rows
+        for r in rows:
+            m = re.match(r"^.{4}0008:[0-9a-f]{16} ([0-9a-f]{8}) ", r)
+            ins = code[int(m.group(1), 16)]
+            assert len(r) <= width and r.endswith("  " + ins.text), (r, ins.text)
+    run_tui(demo("longmode"), scenario, width=120, height=40)
