@@ -64,6 +64,7 @@ class TuiApp:
             layout=self.tlayout.layout, key_bindings=load_tui_bindings(self),
             style=DynamicStyle(lambda: chrome_style(self.state.theme)), full_screen=True,
             mouse_support=False, input=input, output=output)
+        self.tlayout.app = self.app
         self.runner = Runner(ctx, interp, self.state, self.refresh_view, self.app.invalidate)
         self.runner.on_done.append(self._after_command)
 
@@ -145,6 +146,13 @@ class TuiApp:
             self.last_pane = self.state.focus
         self.state.focus = name
         self.tlayout.sync_focus()
+
+    def reveal(self, pane: str) -> None:
+        """Show `pane` in its group of tabs without moving the focus (`tui memory EXPR`)."""
+        for slot in self.tlayout.slots():
+            if pane in slot and self.state.focus not in slot:
+                self.state.active["/".join(slot)] = pane
+        self.app.invalidate()
 
     def focus_step(self, step: int) -> None:
         """Tab / Shift-Tab: the next / previous shown pane (then the command line); a group of

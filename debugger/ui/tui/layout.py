@@ -9,7 +9,7 @@ bar instead of a full frame, so small terminals keep their rows for content.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from prompt_toolkit.application.current import get_app
 from prompt_toolkit.layout import (
@@ -153,6 +153,7 @@ class TuiLayout:
                  status: Callable[[], Fragments]) -> None:
         self.ts = ts
         self.get_view = get_view
+        self.app: Any = None                 # the Application, once made
         self.windows = {name: Window(PaneControl(name, ts, get_view), wrap_lines=False)
                         for name in PANES}
         self.cmdline = cmdline_window
@@ -167,8 +168,9 @@ class TuiLayout:
 
     # -- arrangement ------------------------------------------------------------------------------
     def size(self) -> tuple[int, int]:
+        """The terminal's size (from any thread: the command worker asks too)."""
         try:
-            s = get_app().output.get_size()
+            s = (self.app or get_app()).output.get_size()
             return s.columns, s.rows
         except Exception:
             return 120, 40

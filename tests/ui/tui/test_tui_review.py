@@ -107,3 +107,14 @@ def test_long_mode_code_lines_are_whole_and_the_stack_is_named_rsp():
             ins = code[int(m.group(1), 16)]
             assert len(r) <= width and r.endswith("  " + ins.text), (r, ins.text)
     run_tui(demo("longmode"), scenario, width=120, height=40)
+
+
+def test_tui_memory_brings_the_memory_tab_forward():
+    """At 80x24 the memory pane is a tab behind the code: `tui memory EXPR` shows it (the
+    command line keeps the focus), and the next Tab cycle puts the group back on its first tab."""
+    async def scenario(t):
+        assert t.pane("memory") == []
+        await t.command("tui memory 0:0x7d40")
+        await t.wait_for(lambda: any("0000:7d40" in r for r in t.pane("memory")))
+        assert t.tui.state.focus == "cmdline"
+    run_tui(demo("hello"), scenario, width=80, height=24)
