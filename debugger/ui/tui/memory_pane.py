@@ -65,6 +65,7 @@ def memory(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fra
         last = (mv.segment[1] + max(0, len(mv.data) - 1)) & 0xFFFFFFFF
         digits = 4 if last <= 0xFFFF and mv.segment[1] <= 0xFFFF else 8
     per, show_lin, show_phys = memory_form(width, digits)
+    ts.mem_per = per                          # (the arrows move by one row as shown)
     t = Text()
     for r in range(0, len(mv.data), per):
         if r:

@@ -46,7 +46,7 @@ def scroll_pane(tui: "TuiApp", pane: str, delta: int | str) -> None:
         if delta == "home":
             ts.scroll["memory"] = 0
         elif delta != "end":
-            ts.scroll_by("memory", _amount(delta))
+            ts.scroll_by("memory", _amount(delta) * ts.mem_per)   # by rows as shown
         tui._idle_refresh()
     elif pane in _TAIL:
         if delta == "end":

@@ -97,3 +97,29 @@ def test_memory_pane_rows_are_whole_at_every_width():
                 assert per == 16
             if width >= 48:
                 assert per >= 8
+
+
+@pytest.mark.parametrize("size", [(80, 24), (110, 32)])
+def test_memory_arrows_move_by_one_shown_row(size):
+    """Down / Up move the memory pane by one row as shown (16 bytes at 80 columns, 8 in the
+    44-column pane of 110x32), PgDn by a page of those rows."""
+    def first(t) -> int:
+        row = next(r for r in t.pane("memory") if r)
+        return int(row.split()[0].split(":")[1], 16)
+
+    async def scenario(t):
+        await t.command("tui memory 0:0x7d40")
+        t.tui.focus_pane("memory")
+        await t.wait_for(lambda: t.pane("memory") and first(t) == 0x7D40)
+        rows = [r for r in t.pane("memory") if r]
+        per = int(rows[1].split()[0].split(":")[1], 16) - int(rows[0].split()[0].split(":")[1], 16)
+        assert per == (16 if size[0] == 80 else 8)
+        t.send("Down")
+        await t.wait_for(lambda: first(t) != 0x7D40)
+        assert first(t) == 0x7D40 + per
+        t.send("Up")
+        await t.wait_for(lambda: first(t) == 0x7D40)
+        t.send("\x1b[6~")                               # PgDn
+        await t.wait_for(lambda: first(t) != 0x7D40)
+        assert first(t) == 0x7D40 + 10 * per
+    run_tui(demo("hello"), scenario, width=size[0], height=size[1])
