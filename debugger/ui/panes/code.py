@@ -98,7 +98,7 @@ def listing(st: CpuState, code: Iterable[Insn], *, current: int | None = None,
             lab = f"<{name}>" if name else ""
             if len(lab) > label_width:
                 lab = lab[:label_width - 2] + "…>"
-            add(f"{lab:<{label_width}} ", "disasm.label")
+            add(f"{lab:<{label_width}} " + ("" if byte_cols > 0 else " "), "disasm.label")
         elif name:
             add(f"<{name}> ", "disasm.label")
         if byte_cols > 0:                  # (0: no bytes column)

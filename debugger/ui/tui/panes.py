@@ -216,14 +216,15 @@ def _guessed(line: Fragments) -> Fragments:
     return out
 
 
-_INSN_ROOM = 28          # columns the instruction text should have at least
+_INSN_ROOM = (28, 44)     # the instruction text gets at least / at most this many columns
 
 
 def code_columns(view: "TuiView", width: int) -> tuple[int, int]:
     """(bytes shown per instruction, width of the `<name+off>` column) for the code pane: the
     names of the whole listing make one column (so scrolling keeps it); the bytes give way
-    first (as in gdb's TUI, which shows none), then the names are cut, until the instruction
-    text has room."""
+    first (as in gdb's TUI, which shows none), then the names are cut, until the listing's
+    longest instruction (up to 44 columns, at least 28) has room (a branch target's name after
+    it may be cut)."""
     from debugger.ui.fmt import seg_off
 
     c = view.context
@@ -231,12 +232,14 @@ def code_columns(view: "TuiView", width: int) -> tuple[int, int]:
     label = max((len(n) + 2 for n in names if n), default=0)
     if not c.code:
         return 8, label
+
+    room = max(_INSN_ROOM[0], min(_INSN_ROOM[1], max(len(i.text) for i in c.code)))
     prefix = 4 + len(seg_off(c.state, c.code[0].address)) + 1 + 8 + 2
     for byte_cols in (8, 6, 4, 3, 0):
         used = 2 * byte_cols + 2 if byte_cols else 0
-        if prefix + (label + 1 if label else 0) + used + _INSN_ROOM <= width:
+        if prefix + (label + 1 if label else 0) + used + room <= width:
             return byte_cols, label
-    return 0, max(8, width - prefix - _INSN_ROOM - 1) if label else 0
+    return 0, max(8, width - prefix - room - 1) if label else 0
 
 
 @tui_pane("code", _code_title)

@@ -118,3 +118,24 @@ def test_tui_memory_brings_the_memory_tab_forward():
         await t.wait_for(lambda: any("0000:7d40" in r for r in t.pane("memory")))
         assert t.tui.state.focus == "cmdline"
     run_tui(demo("hello"), scenario, width=80, height=24)
+
+
+def test_wide_layout_keeps_flag_lists_and_instructions_whole():
+    """220x50 (`wide`), pmode stopped in 32-bit code: the 58-column registers pane does not
+    break the EFLAGS list, and the code pane shows `mov dword ptr [0x12340], 0x89abcdef`
+    whole (it gives the bytes column up for the longest instruction)."""
+    async def scenario(t):
+        await stop_at(t, "mode", 2)
+        t.send("F7")
+        await t.wait_for(lambda: idle(t) and t.tui.view.state.pc == 0x7E37)
+        regs = [r for r in t.pane("regs") if r.strip()]
+        assert any(re.search(r"\[[a-zA-Z ]+\]$", r) for r in regs), regs
+        assert not any(re.fullmatch(r"[a-zA-Z ]*\]", r) for r in regs), regs
+        code = {ins.address: ins for ins in t.tui.view.context.code}
+        width = t.tui.tlayout.windows["code"].render_info.window_width
+        rows = [r for r in t.pane("code") if re.match(r"^.{4}0008:[0-9a-f]{8} ", r)]
+        at = [code[int(r[18:26], 16)] for r in rows]
+        assert any("0x89abcdef" in ins.text for ins in at)
+        for r, ins in zip(rows, at):
+            assert len(r) <= width and r.endswith("  " + ins.text), (r, ins.text)
+    run_tui(demo("pmode"), scenario, width=220, height=50)
