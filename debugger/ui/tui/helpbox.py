@@ -27,6 +27,7 @@ KEY_HELP = (
     ("Tab  Shift-Tab", "next / previous pane (Tab in a command: completion)"),
     ("arrows PgUp PgDn", "scroll the focused pane; code: move the cursor; events: select"),
     ("Home / End", "back to CS:EIP (code), first / newest entry"),
+    ("Left Right", "screen: scroll sideways when the pane is narrower than 80 columns"),
     ("< >", "segments: previous / next checker profile"),
     (": or Enter", "focus the command line; Esc goes back to the last pane"),
     ("Enter in events", "go to the selected event (time travel: `record` first)"),

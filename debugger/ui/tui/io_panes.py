@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from prompt_toolkit.formatted_text import ANSI, to_formatted_text
 from rich.text import Text
 
-from debugger.ui.tui.panes import tui_pane
+from debugger.ui.tui.panes import tui_pane, width_title
 from debugger.ui.tui.styles import Fragments, to_lines, vga_style
 
 if TYPE_CHECKING:
@@ -18,14 +18,33 @@ if TYPE_CHECKING:
 __all__ = ["screen", "serial", "events", "output", "selected_event"]
 
 
-@tui_pane("screen", lambda v, s: f"VGA screen ({len(v.screen[0]) if v.screen else 80}x"
-                                 f"{len(v.screen) or 25})")
+def _screen_size(view: "TuiView") -> tuple[int, int]:
+    return (len(view.screen[0]) if view.screen else 80), (len(view.screen) or 25)
+
+
+def screen_x(view: "TuiView", ts: "TuiState", width: int) -> int:
+    """The first VGA column shown in a pane `width` wide (Left/Right scroll it)."""
+    cols = _screen_size(view)[0]
+    return max(0, min(ts.scroll.get("screen_x", 0), cols - width))
+
+
+@width_title("screen")
+def _screen_title(view: "TuiView", ts: "TuiState", width: int) -> str:
+    cols, rows = _screen_size(view)
+    if width >= cols:
+        return f"VGA screen ({cols}x{rows})"
+    x0 = screen_x(view, ts, width)
+    return f"VGA screen ({cols}x{rows})  columns {x0 + 1}-{x0 + width} of {cols}, ←→ scroll"
+
+
+@tui_pane("screen", lambda v, s: "VGA screen ({}x{})".format(*_screen_size(v)))
 def screen(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
     plain = ts.theme == "plain"
+    x0 = screen_x(view, ts, width)
     out: list[Fragments] = []
     for y, row in enumerate(view.screen):
         frags: Fragments = []
-        for x, (ch, attr) in enumerate(row[:width]):
+        for x, (ch, attr) in enumerate(row[x0:x0 + width], x0):
             style = vga_style(attr, plain)
             if view.cursor == (y, x):
                 style += " underline"

@@ -97,7 +97,8 @@ def load_tui_bindings(tui: "TuiApp") -> Any:
         tui.focus_pane("cmdline")
 
     for key, delta in (("up", -1), ("down", 1), ("pageup", "-page"), ("pagedown", "page"),
-                       ("home", "home"), ("end", "end"), ("k", -1), ("j", 1)):
+                       ("home", "home"), ("end", "end"), ("k", -1), ("j", 1),
+                       ("left", "left"), ("right", "right")):
         kb.add(key, filter=in_pane)(lambda e, d=delta: tui.scroll(d))
 
     @kb.add("<", filter=in_pane)

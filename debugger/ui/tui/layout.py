@@ -99,7 +99,8 @@ class PaneControl(UIControl):
         four times a second while the guest runs; the panes are not re-rendered for it)."""
         ts = self.ts
         return (width, height, ts.theme, ts.focus, ts.code_cursor, ts.selected_event,
-                ts.show_help, len(ts.output) if self.name == "output" else 0)
+                ts.show_help, len(ts.output) if self.name == "output" else 0,
+                ts.scroll.get("screen_x", 0) if self.name == "screen" else 0)
 
     def lines(self, width: int, height: int) -> list[Fragments]:
         view = self.get_view()
@@ -246,7 +247,7 @@ class TuiLayout:
                 out.append(("class:tab.active" if p == pane else "class:tab", f" {p} "))
             out.append(("class:frame.border", "─"))
         used = sum(len(t) for _, t in out)
-        text = fit_title(title_of(pane, view, self.ts) if view is not None else pane,
+        text = fit_title(title_of(pane, view, self.ts, width) if view is not None else pane,
                          width - used - 3)
         if text:
             out.append((label, f" {text} "))

@@ -25,6 +25,17 @@ __all__ = ["PaneFn", "PANES", "title_of", "render", "plugin_panes", "verdict_lin
 PaneFn = Callable[["TuiView", "TuiState", int, int], list[Fragments]]
 PANES: dict[str, PaneFn] = {}
 _TITLES: dict[str, Callable[["TuiView", "TuiState"], str]] = {}
+_WIDE_TITLES: dict[str, Callable[["TuiView", "TuiState", int], str]] = {}
+
+
+def width_title(name: str) -> Callable[[Callable[["TuiView", "TuiState", int], str]],
+                                       Callable[["TuiView", "TuiState", int], str]]:
+    """Register a title that depends on the pane's width too."""
+    def deco(fn: Callable[["TuiView", "TuiState", int], str]
+             ) -> Callable[["TuiView", "TuiState", int], str]:
+        _WIDE_TITLES[name] = fn
+        return fn
+    return deco
 
 
 def tui_pane(name: str, title: Callable[["TuiView", "TuiState"], str] | str
@@ -36,7 +47,10 @@ def tui_pane(name: str, title: Callable[["TuiView", "TuiState"], str] | str
     return deco
 
 
-def title_of(name: str, view: "TuiView", ts: "TuiState") -> str:
+def title_of(name: str, view: "TuiView", ts: "TuiState", width: int = 0) -> str:
+    """The pane's title; `width` (the pane's, when known) lets a pane say what it cannot show."""
+    if name in _WIDE_TITLES and width:
+        return _WIDE_TITLES[name](view, ts, width)
     if name in _TITLES:
         return _TITLES[name](view, ts)
     entry = _plugin_panes().get(name)

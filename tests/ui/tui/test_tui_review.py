@@ -139,3 +139,34 @@ def test_wide_layout_keeps_flag_lists_and_instructions_whole():
         for r, ins in zip(rows, at):
             assert len(r) <= width and r.endswith("  " + ins.text), (r, ins.text)
     run_tui(demo("pmode"), scenario, width=220, height=50)
+
+
+def test_vga_screen_narrower_than_80_columns_says_so_and_scrolls_sideways():
+    """120x40: the screen tab is 71 columns wide for an 80-column VGA text screen.  Its title
+    says which columns are shown, and Left/Right scroll them: every character is reachable."""
+    async def scenario(t):
+        t.send("F5")
+        await t.wait_for(lambda: t.tui.ctx.session.stops and idle(t))
+        t.tui.focus_pane("screen")
+        await t.wait_for(lambda: t.pane("screen"))
+        width = t.tui.tlayout.windows["screen"].render_info.window_width
+        cols = len(t.tui.view.screen[0])
+        assert width < cols
+        rows = ["".join(ch for ch, _ in row) for row in t.tui.view.screen]
+        assert f"columns 1-{width} of {cols}" in t.screen()
+        seen = [""] * len(rows)
+        for _ in range(20):
+            x0 = int(re.search(r"columns (\d+)-", t.screen()).group(1)) - 1
+            shown = t.pane("screen")
+            for y, r in enumerate(shown):
+                assert r == rows[y][x0:x0 + width].rstrip(), (y, x0, r)
+                seen[y] = seen[y][:x0] + rows[y][x0:x0 + width]
+            if x0 + width >= cols:
+                break
+            t.send("\x1b[C")                               # Right
+            await t.wait_for(lambda: f"columns {x0 + 1}-" not in t.screen())
+        assert [s.rstrip() for s in seen[:len(shown)]] == [r.rstrip() for r in rows[:len(shown)]]
+        assert "Hello from bootdbg" in "\n".join(seen)
+        t.send("\x1b[D")                                   # Left goes back
+        await t.wait_for(lambda: f"columns {x0 + 1}-" not in t.screen())
+    run_tui(demo("hello"), scenario, width=120, height=40)
