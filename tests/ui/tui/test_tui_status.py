@@ -20,7 +20,8 @@ def status_line(t) -> str:
 
 
 def idle(t) -> bool:
-    return not t.tui.runner.busy and not t.tui.state.running
+    """The keys sent are handled and no command runs."""
+    return t.idle()
 
 
 def test_status_after_ctrl_c_shows_the_stop_icount_and_mode(tmp_path):
