@@ -25,8 +25,11 @@ class Tui:
         self.width, self.height = width, height
 
     def screen(self) -> str:
+        """The screen as the next redraw draws it (FormattedTextControls cache their text per
+        redraw: a new count, so the status line is not the one of the app's last redraw)."""
         from debugger.ui.tui.layout import screen_text
 
+        self.tui.app.render_counter += 1
         return "\n".join(screen_text(self.tui.app.layout.container, self.width, self.height))
 
     def pane(self, name: str) -> list[str]:

@@ -170,3 +170,32 @@ def test_vga_screen_narrower_than_80_columns_says_so_and_scrolls_sideways():
         t.send("\x1b[D")                                   # Left goes back
         await t.wait_for(lambda: f"columns {x0 + 1}-" not in t.screen())
     run_tui(demo("hello"), scenario, width=120, height=40)
+
+
+def test_every_pane_agrees_with_the_machine_after_each_kind_of_stop():
+    """After a step, a next, a continue to a catchpoint, a reverse step and a goto (time travel
+    on), the status line, the registers pane, the code pane's current line and the stack pane
+    all show the machine the session is at -- none is left at an earlier stop."""
+    def check(t) -> None:
+        s = t.tui.ctx.session
+        st = s.state()
+        assert t.tui.view.context.icount == s.icount
+        assert f"icount {s.icount} " in status_line(t) + " ", status_line(t)
+        regs = "\n".join(t.pane("regs"))
+        assert f"icount {s.icount}" in regs and f"EIP {st.rip & 0xFFFFFFFF:08x}" in regs, regs
+        cur = [r for r in t.pane("code") if r[1:3] == "=>"]
+        assert len(cur) == 1 and f" {st.pc:08x} " in cur[0], (cur, hex(st.pc))
+        sp = [r for r in t.pane("stack") if "=>" in r]
+        ss_sp = st.ss.base + (st.rsp & (0xFFFFFFFF if st.ss.db else 0xFFFF))
+        assert sp and f" {ss_sp:08x} " in sp[0], (sp, hex(ss_sp))
+
+    async def scenario(t):
+        await t.command("record")
+        await t.command("catch vm86 enter")
+        for keys in (["F7"], ["F8"], ["F5"], ["reverse-stepi", "Enter"], ["goto 100", "Enter"],
+                     ["F7"]):
+            n = len(t.tui.ctx.session.stops)
+            t.send(*keys)
+            await t.wait_for(lambda: len(t.tui.ctx.session.stops) > n and idle(t))
+            check(t)
+    run_tui(demo("vm86"), scenario, width=120, height=40)
