@@ -124,7 +124,14 @@ def events(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fra
         return to_lines(Text("(no events yet)", style="muted"), width, ts.theme)
     sel = selected_event(view, ts)
     detail = to_lines(_details(view.timeline[sel], view, view.time_travel), width, ts.theme)
-    detail = detail[:max(2, height // 3)]
+    # the details get the rows the list does not need, and up to half the pane; a last line
+    # counts the detail lines that still do not fit
+    n = len(view.timeline)
+    room = max(2, height - 1 - n, min(len(detail), height // 2))
+    if len(detail) > room:
+        left = len(detail) - room + 1
+        detail = detail[:room - 1] + [[("fg:#808080", f"… {left} more line"
+                                        f"{'s' if left != 1 else ''}")]]
     list_h = max(1, height - len(detail) - 1)
     start = max(0, min(sel - list_h // 2, len(view.timeline) - list_h))
     now = view.context.icount

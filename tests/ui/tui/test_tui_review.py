@@ -199,3 +199,30 @@ def test_every_pane_agrees_with_the_machine_after_each_kind_of_stop():
             await t.wait_for(lambda: len(t.tui.ctx.session.stops) > n and idle(t))
             check(t)
     run_tui(demo("vm86"), scenario, width=120, height=40)
+
+
+def test_event_details_use_the_free_rows_and_say_what_is_left_out():
+    """80x24, vm86 entry selected: the details below the event list get the rows the list
+    does not need; what still does not fit is counted on the last line, not dropped."""
+    async def scenario(t):
+        await stop_at(t, "vm86 enter")
+        t.tui.focus_pane("events")
+        await t.wait_for(lambda: t.pane("events"))
+        from debugger.ui.tui.io_panes import _details
+        from debugger.ui.tui.styles import to_lines
+
+        pane = t.pane("events")
+        width = t.tui.tlayout.windows["events"].render_info.window_width
+        v = t.tui.view
+        want = ["".join(x for _, x in ln).rstrip()
+                for ln in to_lines(_details(v.timeline[-1], v, v.time_travel), width, "plain")]
+        sep = next(i for i, r in enumerate(pane) if r.startswith("────"))
+        shown = pane[sep + 1:]
+        listed = [r for r in pane[:sep] if r.strip()]
+        assert len(listed) == min(len(v.timeline), len(listed)) and listed
+        if len(want) <= len(shown):
+            assert shown[:len(want)] == want
+        else:
+            assert shown[:-1] == want[:len(shown) - 1], (shown, want)
+            assert re.search(rf"{len(want) - len(shown) + 1} more lines?", shown[-1]), shown
+    run_tui(demo("vm86"), scenario, width=80, height=24)
