@@ -22,7 +22,7 @@ from prompt_toolkit.layout.menus import CompletionsMenu
 from prompt_toolkit.layout.mouse_handlers import MouseHandlers
 from prompt_toolkit.layout.screen import Screen, WritePosition
 
-from debugger.ui.tui import io_panes, memory_pane, modeline  # noqa: F401  (registers panes)
+from debugger.ui.tui import io_panes, memory_pane  # noqa: F401  (registers their panes)
 from debugger.ui.tui.helpbox import help_float as help_float_of
 from debugger.ui.tui.panes import PANES, code_index, plugin_panes, render, title_of
 from debugger.ui.tui.styles import Fragments

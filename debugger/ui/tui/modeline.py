@@ -1,5 +1,5 @@
 """The mode line of the TUI -- mode, CPL, A20, paging, activity, icount (and VM, IOPL and EIP
-in the small terminals' summary) -- fitted to a width: the fields that say the least in their
+in the small terminals' summary pane) -- fitted to a width: the fields that say the least in their
 usual state (activity active, A20 on, paging off) give way first, so no field is ever cut."""
 from __future__ import annotations
 
@@ -7,15 +7,10 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from debugger.ui.tui.panes import tui_pane, verdict_line
-from debugger.ui.tui.styles import Fragments, to_lines
-
 if TYPE_CHECKING:
     from debugger.ui.context import ContextView
-    from debugger.ui.tui.state import TuiState
-    from debugger.ui.tui.view import TuiView
 
-__all__ = ["fitted_mode_line", "summary"]
+__all__ = ["fitted_mode_line"]
 
 Field = tuple[str, str, str, int]    # label, value, value style, rank (higher: dropped first)
 
@@ -50,12 +45,3 @@ def fitted_mode_line(c: "ContextView", width: int, extra: bool = False) -> Text:
         t.append(("  " if i else "") + label + " ", style="muted")
         t.append(value, style=style)
     return t
-
-
-@tui_pane("summary", "summary")
-def summary(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
-    """Small terminals: the mode line with VM, IOPL and EIP, and the verdict, above the tabs."""
-    v = verdict_line(view, width)
-    v.no_wrap, v.overflow = True, "crop"
-    return to_lines(fitted_mode_line(view.context, width, extra=True), width, ts.theme)[
-        :max(1, height - 1)] + to_lines(v, width, ts.theme)

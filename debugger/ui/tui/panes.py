@@ -104,6 +104,17 @@ def regs(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragm
     return to_lines(body, width, ts.theme)
 
 
+@tui_pane("summary", "summary")
+def summary(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
+    """Small terminals: the mode line with VM, IOPL and EIP, and the verdict, above the tabs."""
+    from debugger.ui.tui.modeline import fitted_mode_line
+
+    v = verdict_line(view, width)
+    v.no_wrap, v.overflow = True, "crop"
+    return to_lines(fitted_mode_line(view.context, width, extra=True), width, ts.theme)[
+        :max(1, height - 1)] + to_lines(v, width, ts.theme)
+
+
 def verdict_line(view: "TuiView", width: int = 400) -> Text:
     """`vmx: enterable` / `vmx: not enterable: 3 rules  ID, ID, ID`: as many whole rule IDs as
     fit in `width`, then `, +N` for the rest."""
