@@ -3,7 +3,6 @@ where it stopped (stop number, kind, CS:EIP, icount and mode), never the running
 stale "interrupting" message."""
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
