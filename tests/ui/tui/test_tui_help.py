@@ -53,6 +53,7 @@ def test_help_is_framed_fits_and_every_line_is_readable(size):
             seen.extend(page)
             if "more" not in s.splitlines()[[i for i, r in enumerate(rows) if "└" in r][0]]:
                 break
+            assert height < 24, "at 80x24 the whole help fits on one page"
             before = t.tui.state.help_top
             t.send("\x1b[6~")                         # PgDn
             await t.wait_for(lambda: t.tui.state.help_top != before)
