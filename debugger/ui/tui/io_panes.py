@@ -172,7 +172,7 @@ def wrap(line: Fragments, width: int) -> list[Fragments]:
     text = "".join(t for _, t in line)
     cuts, pos = [], 0
     while len(text) - pos > width:
-        space = text.rfind(" ", pos + width // 2, pos + width + 1)
+        space = text.rfind(" ", pos + width // 2, pos + width)
         end = space + 1 if space > 0 else pos + width
         cuts.append(end)
         pos = end

@@ -226,3 +226,24 @@ def test_event_details_use_the_free_rows_and_say_what_is_left_out():
             assert shown[:-1] == want[:len(shown) - 1], (shown, want)
             assert re.search(rf"{len(want) - len(shown) + 1} more lines?", shown[-1]), shown
     run_tui(demo("vm86"), scenario, width=80, height=24)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (110, 32), (120, 40), (220, 50)])
+def test_no_pane_draws_a_line_wider_than_its_window(size):
+    """Every pane, at the supported sizes, on the unreal demo stopped where kvm rejects 7
+    rules (long verdicts, rule IDs, timeline messages): each line fits the pane's window (what
+    is left out is said: `…`, `+N`, `N more lines`), so the terminal never cuts one."""
+    from debugger.ui.tui.panes import render
+
+    async def scenario(t):
+        await t.command("profile kvm")
+        await stop_at(t, "vmx-invalid")
+        for pane in t.tui.tlayout.shown_panes():
+            t.tui.focus_pane(pane)
+            await t.wait_for(lambda: t.pane(pane) != [])
+            info = t.tui.tlayout.windows[pane].render_info
+            for line in render(pane, t.tui.view, t.tui.state, info.window_width,
+                               info.window_height):
+                text = "".join(x for _, x in line)
+                assert len(text) <= info.window_width, (pane, info.window_width, text)
+    run_tui(demo("unreal"), scenario, width=size[0], height=size[1])
