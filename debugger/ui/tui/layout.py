@@ -133,7 +133,7 @@ class PaneControl(UIControl):
             top = min(ts.scroll.get(self.name, 0), n - height)
             ts.scroll[self.name] = top
             hidden = n - top - height + 1
-            if self.name in _MARKED and hidden > 0 and height > 1:
+            if self.name in _MARKED and top + height < n and height > 1:
                 # every line of these matters: say that some are below instead of hiding them
                 return lines[top:top + height - 1] + [[(
                     "class:frame.label", f"↓ {hidden} more line{'s' if hidden != 1 else ''}"

@@ -84,6 +84,12 @@ def test_smallest_tall_layout_cuts_no_field_rule_id_or_word():
         # the table is longer than its slot: the last row says so instead of hiding TR/GDTR
         if not any(r.startswith("GDTR") for r in seg):
             assert re.search(r"\d+ more lines?", seg[-1]), seg
+            t.tui.focus_pane("segments")
+            t.send("\x1b[F")                           # End: the last lines, no marker
+            await t.wait_for(lambda: any(r.startswith("GDTR") for r in t.pane("segments")))
+            assert not any("more line" in r for r in t.pane("segments"))
+            t.send(":")
+            await t.wait_for(lambda: t.tui.state.focus == "cmdline")
         out = t.pane("output")
         stop = re.escape(f"{t.tui.ctx.session.last_stop.linear:#x})")
         assert any(re.search(stop, r) for r in out), out      # wrapped between words
