@@ -155,6 +155,8 @@ def tui(ctx: "CommandContext", args: str) -> str | None:
         st.mem_expr, st.mem_space = " ".join(words[1:]), space
         ctx.session.resolve(st.mem_expr, space == "physical")      # a bad one fails here
         st.scroll["memory"] = 0
+        if _active(ctx) is not None:
+            _active(ctx).reveal("memory")
         _keep(ctx, st)
         return f"memory pane: {st.mem_expr} ({space})"
     if words[0] == "theme" and len(words) == 2:

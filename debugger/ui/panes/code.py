@@ -62,10 +62,12 @@ FLAVOR = {"syntax": "intel"}     # `set disassembly-flavor att|intel` (display o
 
 def listing(st: CpuState, code: Iterable[Insn], *, current: int | None = None,
             breakpoints: frozenset[int] = frozenset(), byte_cols: int = 8,
-            styled: bool = True, symbols: Any = None) -> Text:
+            styled: bool = True, symbols: Any = None, label_width: int = 0) -> Text:
     """The instructions, one a line; with `symbols` (a SymbolTable, as gdb does) `<name+off>`
     after each address a symbol covers and after direct branch targets.  `styled=False` (output
-    without colour): the same text without styles, built several times faster."""
+    without colour): the same text without styles, built several times faster.  `label_width`
+    (the TUI): the names are a column that wide (longer ones cut with `…`), so the bytes and
+    instructions stay aligned."""
     # One string and one span list, then one Text: Text.append per piece costs ~20 µs, which
     # made x/65536i take minutes.
     parts: list[str] = []
@@ -92,12 +94,18 @@ def listing(st: CpuState, code: Iterable[Insn], *, current: int | None = None,
         add(where(ins.address), "disasm.current" if is_cur else "disasm.addr")
         add(f" {ins.address:08x}  ", "muted")
         name = symbols.describe(ins.address) if symbols else None
-        if name:
+        if label_width:
+            lab = f"<{name}>" if name else ""
+            if len(lab) > label_width:
+                lab = lab[:label_width - 2] + "…>"
+            add(f"{lab:<{label_width}} " + ("" if byte_cols > 0 else " "), "disasm.label")
+        elif name:
             add(f"<{name}> ", "disasm.label")
-        hx = ins.bytes.hex()
-        if len(ins.bytes) > byte_cols:
-            hx = ins.bytes[:byte_cols - 1].hex() + ".."
-        add(f"{hx:<{2 * byte_cols}}  ", "disasm.bytes")
+        if byte_cols > 0:                  # (0: no bytes column)
+            hx = ins.bytes.hex()
+            if len(ins.bytes) > byte_cols:
+                hx = ins.bytes[:byte_cols - 1].hex() + ".."
+            add(f"{hx:<{2 * byte_cols}}  ", "disasm.bytes")
         if att:
             from debugger.disasm import att_text
 

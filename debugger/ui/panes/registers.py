@@ -43,8 +43,14 @@ def registers(st: CpuState, prev: CpuState | None, width: int = 100) -> Text:
     changed = prev is not None and prev.rip != st.rip
     t.append(f"{ip_name} ", style="reg.name")
     t.append(f"{ip_val:0{digits}x}", style="reg.changed" if changed else "reg.value")
-    t.append("  ")
-    t.append_text(eflags_line(st, prev))
+    flags = eflags_line(st, prev)
+    # EFLAGS beside EIP if the whole line fits, else on a line of its own, its [flag list] on
+    # the next one if that is still too wide (never broken mid-list)
+    t.append("  " if 4 + digits + 2 + len(flags.plain) <= width else "\n")
+    cut = flags.plain.find("  [")
+    if len(flags.plain) > width and cut > 0:
+        flags = Text("\n").join([flags[:cut], flags[cut + 2:]])
+    t.append_text(flags)
     return t
 
 

@@ -64,6 +64,7 @@ class TuiApp:
             layout=self.tlayout.layout, key_bindings=load_tui_bindings(self),
             style=DynamicStyle(lambda: chrome_style(self.state.theme)), full_screen=True,
             mouse_support=False, input=input, output=output)
+        self.tlayout.app = self.app
         self.runner = Runner(ctx, interp, self.state, self.refresh_view, self.app.invalidate)
         self.runner.on_done.append(self._after_command)
 
@@ -85,6 +86,7 @@ class TuiApp:
 
     # -- actions (keys) ---------------------------------------------------------------------------
     def run(self, line: str) -> bool:
+        self.state.show_help = False          # (F5 F7 F8 F9 while the help is open)
         self._fit_console()
         return self.runner.submit(line)
 
@@ -145,10 +147,20 @@ class TuiApp:
         self.state.focus = name
         self.tlayout.sync_focus()
 
+    def reveal(self, pane: str) -> None:
+        """Show `pane` in its group of tabs without moving the focus (`tui memory EXPR`)."""
+        for slot in self.tlayout.slots():
+            if pane in slot and self.state.focus not in slot:
+                self.state.active["/".join(slot)] = pane
+        self.app.invalidate()
+
     def focus_step(self, step: int) -> None:
-        if self.state.focus != "cmdline":
-            self.last_pane = self.state.focus
-        self.state.cycle_focus(self.tlayout.shown_panes(), step)
+        """Tab / Shift-Tab: the next / previous shown pane (then the command line); a group of
+        tabs that the focus leaves goes back to its first tab."""
+        old = self.state.focus
+        if old != "cmdline":
+            self.last_pane = old
+        self.tlayout.tabbed_away(old, self.state.cycle_focus(self.tlayout.shown_panes(), step))
         self.tlayout.sync_focus()
 
     def scroll(self, delta: int | str) -> None:
@@ -178,19 +190,12 @@ class TuiApp:
 
     # -- status -----------------------------------------------------------------------------------
     def _status(self) -> Fragments:
-        ts, s = self.state, self.ctx.session
-        if ts.running:
-            return [("class:status.running", " " + self.runner.progress() + " ")]
-        left = ts.message
-        if not left and s.last_stop is not None:
-            ev = s.last_stop
-            ow = 4 if ev.eip <= 0xFFFF else 8
-            left = f"stop #{len(s.stops)} {ev.kind} at {ev.cs:04x}:{ev.eip:0{ow}x}, " \
-                f"icount {ev.icount}"
-        elif not left:
-            left = f"{s.image_path}: stopped before the first instruction"
-        keys = "F5 cont  F7 step  F8 next  F9 break  Tab panes  F2/? help  F1 back"
-        return [("class:status", f" {left}  "), ("class:status", f"│ {keys} ")]
+        from debugger.ui.tui.status import status_fragments
+
+        ts = self.state
+        return status_fragments(ts, self.ctx.session, self.view,
+                                self.runner.progress() if ts.running else "",
+                                self.tlayout.size()[0])
 
     # -- running the application -------------------------------------------------------------------
     def _point_consoles(self) -> None:

@@ -1,5 +1,5 @@
 """The TUI's I/O panes: the guest's VGA text screen (real attribute bytes), the serial console,
-the event timeline with the selected event's details, the command output, and the key help.
+the event timeline with the selected event's details, and the command output.
 Pure functions of the view and the TUI state, like `panes`."""
 from __future__ import annotations
 
@@ -8,24 +8,43 @@ from typing import TYPE_CHECKING
 from prompt_toolkit.formatted_text import ANSI, to_formatted_text
 from rich.text import Text
 
-from debugger.ui.tui.panes import tui_pane
+from debugger.ui.tui.panes import tui_pane, width_title
 from debugger.ui.tui.styles import Fragments, to_lines, vga_style
 
 if TYPE_CHECKING:
     from debugger.ui.tui.state import TuiState
     from debugger.ui.tui.view import TimelineEntry, TuiView
 
-__all__ = ["screen", "serial", "events", "output", "help_lines", "selected_event", "KEY_HELP"]
+__all__ = ["screen", "serial", "events", "output", "selected_event"]
 
 
-@tui_pane("screen", lambda v, s: f"VGA screen ({len(v.screen[0]) if v.screen else 80}x"
-                                 f"{len(v.screen) or 25})")
+def _screen_size(view: "TuiView") -> tuple[int, int]:
+    return (len(view.screen[0]) if view.screen else 80), (len(view.screen) or 25)
+
+
+def screen_x(view: "TuiView", ts: "TuiState", width: int) -> int:
+    """The first VGA column shown in a pane `width` wide (Left/Right scroll it)."""
+    cols = _screen_size(view)[0]
+    return max(0, min(ts.scroll.get("screen_x", 0), cols - width))
+
+
+@width_title("screen")
+def _screen_title(view: "TuiView", ts: "TuiState", width: int) -> str:
+    cols, rows = _screen_size(view)
+    if width >= cols:
+        return f"VGA screen ({cols}x{rows})"
+    x0 = screen_x(view, ts, width)
+    return f"VGA screen ({cols}x{rows})  columns {x0 + 1}-{x0 + width} of {cols}, ←→ scroll"
+
+
+@tui_pane("screen", lambda v, s: "VGA screen ({}x{})".format(*_screen_size(v)))
 def screen(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
     plain = ts.theme == "plain"
+    x0 = screen_x(view, ts, width)
     out: list[Fragments] = []
     for y, row in enumerate(view.screen):
         frags: Fragments = []
-        for x, (ch, attr) in enumerate(row[:width]):
+        for x, (ch, attr) in enumerate(row[x0:x0 + width], x0):
             style = vga_style(attr, plain)
             if view.cursor == (y, x):
                 style += " underline"
@@ -105,7 +124,14 @@ def events(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fra
         return to_lines(Text("(no events yet)", style="muted"), width, ts.theme)
     sel = selected_event(view, ts)
     detail = to_lines(_details(view.timeline[sel], view, view.time_travel), width, ts.theme)
-    detail = detail[:max(2, height // 3)]
+    # the details get the rows the list does not need, and up to half the pane; a last line
+    # counts the detail lines that still do not fit
+    n = len(view.timeline)
+    room = max(2, height - 1 - n, min(len(detail), height // 2))
+    if len(detail) > room:
+        left = len(detail) - room + 1
+        detail = detail[:room - 1] + [[("fg:#808080", f"… {left} more line"
+                                        f"{'s' if left != 1 else ''}")]]
     list_h = max(1, height - len(detail) - 1)
     start = max(0, min(sel - list_h // 2, len(view.timeline) - list_h))
     now = view.context.icount
@@ -140,46 +166,29 @@ def output(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fra
 
 
 def wrap(line: Fragments, width: int) -> list[Fragments]:
-    """Split one line of fragments into lines of at most `width` characters."""
+    """Split one line of fragments into lines of at most `width` characters, between words
+    where a line has a space in its second half (else at the width)."""
     width = max(1, width)
+    text = "".join(t for _, t in line)
+    cuts, pos = [], 0
+    while len(text) - pos > width:
+        space = text.rfind(" ", pos + width // 2, pos + width)
+        end = space + 1 if space > 0 else pos + width
+        cuts.append(end)
+        pos = end
     out: list[Fragments] = [[]]
-    used = 0
-    for style, text in line:
-        while text:
-            room = width - used
-            if room <= 0:
+    at, i = 0, 0
+    for style, chunk in line:
+        while chunk:
+            limit = cuts[i] if i < len(cuts) else at + len(chunk)
+            take = chunk[:max(0, limit - at)]
+            if take:
+                out[-1].append((style, take))
+                at += len(take)
+                chunk = chunk[len(take):]
+            if i < len(cuts) and at == cuts[i]:
                 out.append([])
-                used, room = 0, width
-            out[-1].append((style, text[:room]))
-            used += len(text[:room])
-            text = text[room:]
+                i += 1
+    if len(out) > 1 and not out[-1]:
+        out.pop()
     return out
-
-
-KEY_HELP = (
-    ("F5  c", "continue (Ctrl-C interrupts)"),
-    ("F7  s", "step one instruction"),
-    ("F8  n", "next (step over CALL/INT/REP/LOOP)"),
-    ("F9", "toggle a breakpoint at the code cursor"),
-    ("Ctrl-C", "interrupt the running guest / clear the command line"),
-    ("Tab  Shift-Tab", "next / previous pane (Tab in a command: completion)"),
-    ("arrows PgUp PgDn", "scroll the focused pane; code: move the cursor; events: select"),
-    ("Home / End", "back to CS:EIP (code), first / newest entry"),
-    ("< >", "segments: previous / next checker profile"),
-    (": or Enter", "focus the command line; Esc goes back to the last pane"),
-    ("Enter in events", "go to the selected event (time travel: `record` first)"),
-    ("t", "switch between the dark, light and plain theme"),
-    ("? or F2", "this help"),
-    ("F1  q", "leave the TUI (back to the prompt); `quit` ends bootdbg"),
-    ("commands", "every REPL command works on the command line; `layout` and `tui memory EXPR`"),
-)
-
-
-def help_lines(width: int, theme: str) -> list[Fragments]:
-    t = Text()
-    t.append("bootdbg TUI keys\n\n", style="heading")
-    for keys, what in KEY_HELP:
-        t.append(f"  {keys:<18}", style="reg.name")
-        t.append(what + "\n")
-    t.append("\nany key closes this help", style="muted")
-    return to_lines(t, width, theme)

@@ -1,7 +1,8 @@
 """The TUI's keys: `load_tui_bindings(app) -> KeyBindings`.
 
 Function keys work everywhere (F5 continue, F7 step, F8 next, F9 breakpoint at the code cursor,
-F1 back to the prompt, F2 help); the one-letter keys (c s n q ? t < >) only when a pane has the
+F1 back to the prompt, F2 help: paged by the arrows and PgUp/PgDn, closed by any other key);
+the one-letter keys (c s n q ? t < >) only when a pane has the
 focus, so the command line takes them as text.  Ctrl-C interrupts a running guest, else clears
 the command line.  Tab moves between panes (in a non-empty command line it completes).
 """
@@ -11,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
+
+from debugger.ui.tui.helpbox import scroll_help
 
 if TYPE_CHECKING:
     from debugger.ui.tui.app import TuiApp
@@ -28,6 +31,11 @@ def load_tui_bindings(tui: "TuiApp") -> Any:
     @kb.add("<any>", filter=helping)
     def _close_help(event: Any) -> None:
         ts.show_help = False
+
+    for key, delta in (("up", -1), ("down", 1), ("pageup", "-page"), ("pagedown", "page"),
+                       ("home", "home"), ("end", "end")):
+        kb.add(key, filter=helping)(
+            lambda e, d=delta: scroll_help(ts, d, *tui.tlayout.size()))
 
     for keys, line in ((("f5",), "continue"), (("f7",), "stepi"), (("f8",), "nexti")):
         kb.add(*keys)(lambda e, line=line: tui.run(line))
@@ -55,6 +63,7 @@ def load_tui_bindings(tui: "TuiApp") -> Any:
     @kb.add("f2")
     @kb.add("?", filter=in_pane)
     def _help(event: Any) -> None:
+        ts.help_top = 0
         ts.show_help = True
 
     @kb.add("tab", filter=in_pane)
@@ -88,7 +97,8 @@ def load_tui_bindings(tui: "TuiApp") -> Any:
         tui.focus_pane("cmdline")
 
     for key, delta in (("up", -1), ("down", 1), ("pageup", "-page"), ("pagedown", "page"),
-                       ("home", "home"), ("end", "end"), ("k", -1), ("j", 1)):
+                       ("home", "home"), ("end", "end"), ("k", -1), ("j", 1),
+                       ("left", "left"), ("right", "right")):
         kb.add(key, filter=in_pane)(lambda e, d=delta: tui.scroll(d))
 
     @kb.add("<", filter=in_pane)

@@ -9,12 +9,11 @@ bar instead of a full frame, so small terminals keep their rows for content.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from prompt_toolkit.application.current import get_app
-from prompt_toolkit.filters import Condition
 from prompt_toolkit.layout import (
-    AnyContainer, ConditionalContainer, DynamicContainer, Float, FloatContainer, HSplit, Layout,
+    AnyContainer, DynamicContainer, Float, FloatContainer, HSplit, Layout,
     VSplit, Window,
 )
 from prompt_toolkit.layout.controls import FormattedTextControl, UIContent, UIControl
@@ -23,7 +22,8 @@ from prompt_toolkit.layout.menus import CompletionsMenu
 from prompt_toolkit.layout.mouse_handlers import MouseHandlers
 from prompt_toolkit.layout.screen import Screen, WritePosition
 
-from debugger.ui.tui import io_panes  # noqa: F401  (registers the I/O panes)
+from debugger.ui.tui import io_panes, memory_pane  # noqa: F401  (registers their panes)
+from debugger.ui.tui.helpbox import help_float as help_float_of
 from debugger.ui.tui.panes import PANES, code_index, plugin_panes, render, title_of
 from debugger.ui.tui.styles import Fragments
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from debugger.ui.tui.state import TuiState
     from debugger.ui.tui.view import TuiView
 
-__all__ = ["PaneControl", "TuiLayout", "choose_layout", "slots_of", "screen_text"]
+__all__ = ["PaneControl", "TuiLayout", "choose_layout", "slots_of", "screen_text", "fit_title"]
 
 Slot = tuple[str, ...]
 # Columns of slots: (slot, height) with height None = share the rest.  A column's width: None
@@ -54,6 +54,7 @@ _LAYOUTS: dict[str, list[tuple[int | None, list[tuple[Slot, int | None]]]]] = {
 }
 _TAIL_PANES = ("serial", "output")     # follow their end unless scrolled back
 _SELF_SCROLLED = ("memory", "events")  # the pane function handles the offset itself
+_MARKED = ("regs", "segments")         # a last line says how many lines are below
 
 
 def choose_layout(ts: "TuiState", cols: int, rows: int) -> str:
@@ -98,7 +99,8 @@ class PaneControl(UIControl):
         four times a second while the guest runs; the panes are not re-rendered for it)."""
         ts = self.ts
         return (width, height, ts.theme, ts.focus, ts.code_cursor, ts.selected_event,
-                ts.show_help, len(ts.output) if self.name == "output" else 0)
+                ts.show_help, len(ts.output) if self.name == "output" else 0,
+                ts.scroll.get("screen_x", 0) if self.name == "screen" else 0)
 
     def lines(self, width: int, height: int) -> list[Fragments]:
         view = self.get_view()
@@ -130,6 +132,12 @@ class PaneControl(UIControl):
         else:
             top = min(ts.scroll.get(self.name, 0), n - height)
             ts.scroll[self.name] = top
+            hidden = n - top - height + 1
+            if self.name in _MARKED and top + height < n and height > 1:
+                # every line of these matters: say that some are below instead of hiding them
+                return lines[top:top + height - 1] + [[(
+                    "class:frame.label", f"↓ {hidden} more line{'s' if hidden != 1 else ''}"
+                    " (focus the pane, then ↓)")]]
         return lines[top:top + height]
 
     def create_content(self, width: int, height: int) -> UIContent:
@@ -146,14 +154,13 @@ class TuiLayout:
                  status: Callable[[], Fragments]) -> None:
         self.ts = ts
         self.get_view = get_view
+        self.app: Any = None                 # the Application, once made
         self.windows = {name: Window(PaneControl(name, ts, get_view), wrap_lines=False)
                         for name in PANES}
         self.cmdline = cmdline_window
         body = DynamicContainer(self._body)
         status_bar = Window(FormattedTextControl(status), height=1, style="class:status")
-        help_float = Float(ConditionalContainer(
-            Window(FormattedTextControl(self._help), width=78, style="class:help"),
-            filter=Condition(lambda: ts.show_help)), top=2)
+        help_float = help_float_of(ts, self.size)
         root = FloatContainer(HSplit([body, status_bar, cmdline]), floats=[
             help_float,
             Float(xcursor=True, ycursor=True, content=CompletionsMenu(max_height=12)),
@@ -162,8 +169,9 @@ class TuiLayout:
 
     # -- arrangement ------------------------------------------------------------------------------
     def size(self) -> tuple[int, int]:
+        """The terminal's size (from any thread: the command worker asks too)."""
         try:
-            s = get_app().output.get_size()
+            s = (self.app or get_app()).output.get_size()
             return s.columns, s.rows
         except Exception:
             return 120, 40
@@ -176,6 +184,18 @@ class TuiLayout:
         """The panes of the current layout in Tab order (hidden ones left out)."""
         return [p for _, slots in slots_of(self.current(), self.ts.panes + ["summary"])
                 for slot, _ in slots for p in slot if p != "summary"]
+
+    def slots(self) -> list[Slot]:
+        """The slots of the current layout (a slot of more than one pane is a group of tabs)."""
+        return [slot for _, slots in slots_of(self.current(), self.ts.panes + ["summary"])
+                for slot, _ in slots]
+
+    def tabbed_away(self, old: str, new: str) -> None:
+        """Tab moved the focus from `old` to `new`: a group it left shows its first tab again,
+        so a whole Tab cycle leaves every group as it was."""
+        for slot in self.slots():
+            if len(slot) > 1 and old in slot and new not in slot:
+                self.ts.active["/".join(slot)] = slot[0]
 
     def active_in(self, slot: Slot) -> str:
         key = "/".join(slot)
@@ -208,13 +228,16 @@ class TuiLayout:
         pane = self.active_in(slot)
         if pane == "summary":
             return HSplit([self.windows[pane]], height=D.exact(height or 1))
-        title = Window(FormattedTextControl(lambda: self._title(slot, pane)), height=1,
+        title = Window(_TitleControl(lambda width: self._title(slot, pane, width)), height=1,
                        style="class:frame.border")
         return HSplit([title, self._window(pane)],
                       height=D(min=min(height, 4), preferred=height, max=height)
                       if height else D(min=2, weight=1))
 
-    def _title(self, slot: Slot, pane: str) -> Fragments:
+    def _title(self, slot: Slot, pane: str, width: int = 400) -> Fragments:
+        """`─ tab  tab ─ title ───`, fitted to `width`: the title loses its trailing parts
+        (after two spaces or ` · `) first, then is cut with an ellipsis, then left out (the
+        active tab stays marked)."""
         view = self.get_view()
         focused = self.ts.focus == pane
         label = "class:focused,frame.label" if focused else "class:frame.label"
@@ -223,20 +246,14 @@ class TuiLayout:
             for p in slot:
                 out.append(("class:tab.active" if p == pane else "class:tab", f" {p} "))
             out.append(("class:frame.border", "─"))
-        text = title_of(pane, view, self.ts) if view is not None else pane
-        out.append((label, f" {text} "))
         used = sum(len(t) for _, t in out)
-        out.append(("class:frame.border", "─" * max(0, 400 - used)))
-        return out
-
-    def _help(self) -> Fragments:
-        from debugger.ui.tui.io_panes import help_lines
-
-        out: Fragments = []
-        for line in help_lines(76, self.ts.theme):
-            out.extend(line)
-            out.append(("", "\n"))
-        return out
+        text = fit_title(title_of(pane, view, self.ts, width) if view is not None else pane,
+                         width - used - 3)
+        if text:
+            out.append((label, f" {text} "))
+        used = sum(len(t) for _, t in out)
+        out.append(("class:frame.border", "─" * max(0, width - used)))
+        return crop(out, width)
 
     # -- focus ------------------------------------------------------------------------------------
     def sync_focus(self) -> None:
@@ -251,6 +268,48 @@ class TuiLayout:
             self.layout.focus(target)
         except ValueError:
             pass
+
+
+def fit_title(text: str, room: int) -> str:
+    """`text` in at most `room` characters: whole leading parts (split at two spaces or
+    ` · `), else the first part cut with an ellipsis, else ""."""
+    import re
+
+    if len(text) <= room:
+        return text
+    parts = re.split(r"(  | · )", text)
+    best = ""
+    for i in range(1, len(parts) + 1, 2):
+        cand = "".join(parts[:i])
+        if len(cand) > room:
+            break
+        best = cand
+    if best:
+        return best
+    return text[:room - 1] + "…" if room >= 6 else ""
+
+
+def crop(line: Fragments, width: int) -> Fragments:
+    out: Fragments = []
+    left = width
+    for style, text in line:
+        if left <= 0:
+            break
+        out.append((style, text[:left]))
+        left -= len(text[:left])
+    return out
+
+
+class _TitleControl(UIControl):
+    """A one-line control whose fragments are made for the width it is given."""
+
+    def __init__(self, make: Callable[[int], Fragments]) -> None:
+        self.make = make
+
+    def create_content(self, width: int, height: int) -> UIContent:
+        line = self.make(width)
+        return UIContent(get_line=lambda i: line if i == 0 else [], line_count=1,
+                         show_cursor=False)
 
 
 def screen_text(container: object, width: int, height: int) -> list[str]:

@@ -25,6 +25,17 @@ __all__ = ["PaneFn", "PANES", "title_of", "render", "plugin_panes", "verdict_lin
 PaneFn = Callable[["TuiView", "TuiState", int, int], list[Fragments]]
 PANES: dict[str, PaneFn] = {}
 _TITLES: dict[str, Callable[["TuiView", "TuiState"], str]] = {}
+_WIDE_TITLES: dict[str, Callable[["TuiView", "TuiState", int], str]] = {}
+
+
+def width_title(name: str) -> Callable[[Callable[["TuiView", "TuiState", int], str]],
+                                       Callable[["TuiView", "TuiState", int], str]]:
+    """Register a title that depends on the pane's width too."""
+    def deco(fn: Callable[["TuiView", "TuiState", int], str]
+             ) -> Callable[["TuiView", "TuiState", int], str]:
+        _WIDE_TITLES[name] = fn
+        return fn
+    return deco
 
 
 def tui_pane(name: str, title: Callable[["TuiView", "TuiState"], str] | str
@@ -36,7 +47,10 @@ def tui_pane(name: str, title: Callable[["TuiView", "TuiState"], str] | str
     return deco
 
 
-def title_of(name: str, view: "TuiView", ts: "TuiState") -> str:
+def title_of(name: str, view: "TuiView", ts: "TuiState", width: int = 0) -> str:
+    """The pane's title; `width` (the pane's, when known) lets a pane say what it cannot show."""
+    if name in _WIDE_TITLES and width:
+        return _WIDE_TITLES[name](view, ts, width)
     if name in _TITLES:
         return _TITLES[name](view, ts)
     entry = _plugin_panes().get(name)
@@ -77,18 +91,14 @@ def _crop(text: Text) -> Text:
 
 @tui_pane("regs", "registers")
 def regs(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
-    from debugger.ui.verdicts import violations_by_register
     from debugger.ui.panes.control import control_registers
-    from debugger.ui.panes.mode import mode_line
     from debugger.ui.panes.registers import registers
+    from debugger.ui.tui.modeline import fitted_mode_line
+    from debugger.ui.verdicts import violations_by_register
 
     c = view.context
     st = c.state
-    mode = mode_line(c.__class__(state=st, icount=c.icount))     # mode line without verdict
-    mode.append("  IOPL ", style="muted")
-    mode.append(str(st.iopl), style="mode.field")
-    mode.append("  VM ", style="muted")
-    mode.append(str(int(st.vm)), style="flag.prominent" if st.vm else "mode.field")
+    mode = fitted_mode_line(c, width)         # (VM and IOPL are on the EFLAGS line)
     body = Group(mode, registers(st, c.previous, width),
                  control_registers(st, c.previous, violations_by_register(c.verdict)))
     return to_lines(body, width, ts.theme)
@@ -96,20 +106,18 @@ def regs(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragm
 
 @tui_pane("summary", "summary")
 def summary(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
-    """Small terminals: the mode line, VM and IOPL, and the verdict above the tabs."""
-    from debugger.ui.panes.mode import mode_line
+    """Small terminals: the mode line with VM, IOPL and EIP, and the verdict, above the tabs."""
+    from debugger.ui.tui.modeline import fitted_mode_line
 
-    c = view.context
-    st = c.state
-    t = mode_line(c.__class__(state=st, icount=c.icount))
-    t.append(f"  VM {int(st.vm)}  IOPL {st.iopl}", style="flag.prominent")
-    t.append(f"  EIP {st.rip & 0xFFFFFFFF:08x}", style="reg.name")
-    return to_lines(t, width, ts.theme)[:max(1, height - 1)] + to_lines(
-        _crop(verdict_line(view)), width, ts.theme)
+    v = verdict_line(view, width)
+    v.no_wrap, v.overflow = True, "crop"
+    return to_lines(fitted_mode_line(view.context, width, extra=True), width, ts.theme)[
+        :max(1, height - 1)] + to_lines(v, width, ts.theme)
 
 
-def verdict_line(view: "TuiView") -> Text:
-    """`vmx: enterable` / `vmx: not enterable: 3 rules (ID, ID, ...)`."""
+def verdict_line(view: "TuiView", width: int = 400) -> Text:
+    """`vmx: enterable` / `vmx: not enterable: 3 rules  ID, ID, ID`: as many whole rule IDs as
+    fit in `width`, then `, +N` for the rest."""
     c = view.context
     t = Text()
     t.append(f"{c.profile}: ", style="heading")
@@ -123,7 +131,12 @@ def verdict_line(view: "TuiView") -> Text:
         rules = sorted({str(x.rule) for x in getattr(v, "violations", ())})
         n = len(rules)
         t.append(f"not enterable: {n} rule{'s' if n != 1 else ''}", style="bad")
-        t.append("  " + ", ".join(rules), style="rule.id")
+        for i in range(n, -1, -1):
+            more = f", +{n - i}" if i < n else ""
+            text = ("  " + ", ".join(rules[:i]) if i else "") + more
+            if len(t.plain) + len(text) <= width or i == 0:
+                t.append(text, style="rule.id")
+                break
     return t
 
 
@@ -162,7 +175,8 @@ def segment_rows(st: "CpuState", prev: "CpuState | None",
     t = Text()
     for c, w in cols:
         t.append(f"{c:<{w}} ", style="muted")
-    t.append("rules", style="muted")
+    if sum(w + 1 for _, w in cols) + 5 <= width:     # (else the header is not cut: left out)
+        t.append("rules", style="muted")
     for name, seg in st.segments():
         t.append("\n")
         now = cells(name, seg)
@@ -194,7 +208,7 @@ def segments(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[F
 
     c = view.context
     bad = violations_by_register(c.verdict)
-    body = Group(_crop(verdict_line(view)), _crop(profile_selector(view)),
+    body = Group(_crop(verdict_line(view, width)), _crop(profile_selector(view)),
                  _crop(segment_rows(c.state, c.previous, bad, width)), _crop(dtr_line(c.state)))
     return to_lines(body, width, ts.theme)
 
@@ -227,6 +241,32 @@ def _guessed(line: Fragments) -> Fragments:
     return out
 
 
+_INSN_ROOM = (28, 44)     # the instruction text gets at least / at most this many columns
+
+
+def code_columns(view: "TuiView", width: int) -> tuple[int, int]:
+    """(bytes shown per instruction, width of the `<name+off>` column) for the code pane: the
+    names of the whole listing make one column (so scrolling keeps it); the bytes give way
+    first (as in gdb's TUI, which shows none), then the names are cut, until the listing's
+    longest instruction (up to 44 columns, at least 28) has room (a branch target's name after
+    it may be cut)."""
+    from debugger.ui.fmt import seg_off
+
+    c = view.context
+    names = [c.symbols.describe(i.address) for i in c.code] if c.symbols else []
+    label = max((len(n) + 2 for n in names if n), default=0)
+    if not c.code:
+        return 8, label
+
+    room = max(_INSN_ROOM[0], min(_INSN_ROOM[1], max(len(i.text) for i in c.code)))
+    prefix = 4 + len(seg_off(c.state, c.code[0].address)) + 1 + 8 + 2
+    for byte_cols in (8, 6, 4, 3, 0):
+        used = 2 * byte_cols + 2 if byte_cols else 0
+        if prefix + (label + 1 if label else 0) + used + room <= width:
+            return byte_cols, label
+    return 0, max(8, width - prefix - room - 1) if label else 0
+
+
 @tui_pane("code", _code_title)
 def code(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
     from debugger.ui.panes.code import listing
@@ -234,8 +274,10 @@ def code(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragm
     c = view.context
     if not c.code:
         return to_lines(Text("(no code readable here)", style="muted"), width, ts.theme)
+    byte_cols, label_width = code_columns(view, width)
     lines = to_lines(_crop(listing(c.state, c.code, current=c.state.pc,
-                                   breakpoints=c.breakpoints, symbols=c.symbols)), width,
+                                   breakpoints=c.breakpoints, symbols=c.symbols,
+                                   byte_cols=byte_cols, label_width=label_width)), width,
                      ts.theme)
     for i, ins in enumerate(c.code):
         if ins.address in view.code_guessed and i < len(lines):
@@ -246,50 +288,13 @@ def code(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragm
     return lines
 
 
-@tui_pane("stack", lambda v, s: f"stack (SS:{'ESP' if v.state.ss.db else 'SP'})")
+def _stack_title(view: "TuiView", ts: "TuiState") -> str:
+    st = view.state
+    return f"stack (SS:{'RSP' if st.bits == 64 else 'ESP' if st.ss.db else 'SP'})"
+
+
+@tui_pane("stack", _stack_title)
 def stack(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
     from debugger.ui.panes.stack import stack_text
 
     return to_lines(_crop(stack_text(view.state, view.context.stack)), width, ts.theme)
-
-
-def _mem_title(view: "TuiView", ts: "TuiState") -> str:
-    return f"memory {ts.mem_expr} ({ts.mem_space})"
-
-
-@tui_pane("memory", _mem_title)
-def memory(view: "TuiView", ts: "TuiState", width: int, height: int) -> list[Fragments]:
-    mv = view.memory
-    if mv is None or mv.error:
-        msg = mv.error if mv is not None else "(no memory view)"
-        return to_lines(Text(msg, style="error"), width, ts.theme) + to_lines(
-            Text("tui memory EXPR [linear|physical] chooses the address", style="muted"),
-            width, ts.theme)
-    per = 16 if width >= 78 else 8
-    show_phys = width >= 78 + 9
-    t = Text()
-    for r in range(0, len(mv.data), per):
-        if r:
-            t.append("\n")
-        addr = mv.address + r
-        if mv.segment is not None:
-            sel, off = mv.segment
-            o = (off + r) & 0xFFFFFFFF
-            t.append(f"{sel:04x}:{o:04x} " if o <= 0xFFFF else f"{sel:04x}:{o:08x} ",
-                     style="stack.addr")
-        t.append(f"{addr:08x} ", style="stack.addr")
-        if show_phys:
-            rows = mv.physical
-            ph = rows[r // 16] if r // 16 < len(rows) else None
-            if ph is not None and mv.space == "linear":
-                ph += r % 16
-            t.append("p:" + (f"{ph:08x} " if ph is not None else "-------- "), style="muted")
-        chunk = mv.data[r:r + per]
-        old = mv.previous[r:r + per] if mv.previous else chunk
-        for i, b in enumerate(chunk):
-            changed = i < len(old) and old[i] != b
-            t.append(f"{b:02x}", style="mem.changed" if changed else "")
-            t.append(" " if i != per // 2 - 1 else "  ")
-        t.append(" ")
-        t.append("".join(chr(b) if 32 <= b < 127 else "." for b in chunk), style="mem.ascii")
-    return to_lines(_crop(t), width, ts.theme)

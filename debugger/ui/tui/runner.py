@@ -71,7 +71,7 @@ class Runner:
     def submit(self, line: str, *, echo: bool = True) -> bool:
         """Run `line` in the worker; False (and a status message) if one is already running."""
         if self.busy:
-            self.ts.message = "the guest is running: Ctrl-C stops it"
+            self.ts.run_note = "the guest is running: Ctrl-C stops it"
             self.wake()
             return False
         ts = self.ts
@@ -81,6 +81,7 @@ class Runner:
         ts.run_started = time.monotonic()
         ts.run_icount = self.ctx.session.icount
         ts.message = ""
+        ts.run_note = ""
         self._shown = 0
         self._live.attach()               # only while a command runs
         self._thread = threading.Thread(target=self._work, args=(line,), daemon=True,
@@ -123,7 +124,7 @@ class Runner:
         if not self.busy:
             return False
         self.ctx.session.interrupt()
-        self.ts.message = "interrupting..."
+        self.ts.run_note = "stopping at the next instruction boundary"
         self.wake()
         return True
 

@@ -2,7 +2,8 @@
 
 code: move the cursor (the listing re-centres on it near its ends, so it scrolls through
 memory); events: move the selection; memory: move the address by rows; serial and output:
-scroll back from the end; others: scroll the lines.
+scroll back from the end; others: scroll the lines.  Left/Right: the VGA screen sideways when
+its pane is narrower than the screen.
 """
 from __future__ import annotations
 
@@ -32,6 +33,16 @@ def scroll_pane(tui: "TuiApp", pane: str, delta: int | str) -> None:
     ts, view = tui.state, tui.view
     if view is None:
         return
+    if delta in ("left", "right"):
+        if pane == "screen":            # sideways, when the pane is narrower than the screen
+            ts.scroll["screen_x"] = max(0, ts.scroll.get("screen_x", 0) +
+                                        (8 if delta == "right" else -8))
+            from debugger.ui.tui.io_panes import screen_x
+
+            info = tui.tlayout.windows["screen"].render_info
+            if info is not None:         # (not past the last column)
+                ts.scroll["screen_x"] = screen_x(view, ts, info.window_width)
+        return
     if pane == "code":
         _code(tui, delta)
     elif pane == "events":
@@ -46,7 +57,7 @@ def scroll_pane(tui: "TuiApp", pane: str, delta: int | str) -> None:
         if delta == "home":
             ts.scroll["memory"] = 0
         elif delta != "end":
-            ts.scroll_by("memory", _amount(delta))
+            ts.scroll_by("memory", _amount(delta) * ts.mem_per)   # by rows as shown
         tui._idle_refresh()
     elif pane in _TAIL:
         if delta == "end":

@@ -63,16 +63,19 @@ class TuiState:
     layout: str = "auto"
     panes: list[str] = field(default_factory=lambda: list(ALL_PANES))   # shown panes
     active: dict[str, str] = field(default_factory=dict)   # slot key -> pane shown in a tab slot
-    scroll: dict[str, int] = field(default_factory=dict)   # pane -> first line (memory: rows)
+    scroll: dict[str, int] = field(default_factory=dict)   # pane -> first line (memory: bytes)
     code_cursor: int | None = None            # linear address of the cursor line (None: CS:EIP)
     code_anchor: int | None = None            # listing centred here (None: CS:EIP)
     mem_expr: str = "ds:si"
     mem_space: str = "linear"
     mem_rows: int = 16
+    mem_per: int = 16                         # bytes per row the memory pane shows (its width)
     selected_event: int | None = None         # index into the timeline (None: the newest)
     theme: str = "dark"
     show_help: bool = False
+    help_top: int = 0                         # first help line shown (a short terminal pages)
     message: str = ""                         # one line in the status bar
+    run_note: str = ""                        # while a command runs ("stopping..."): not after
     code_before: int = 12
     code_after: int = 60
     stack_slots: int = 48

@@ -77,10 +77,10 @@ def _memory(session: "Session", ts: "TuiState", old: MemoryView | None, rows: in
         loc = parse_physical(ts.mem_expr, ctx) if physical else parse_location(ts.mem_expr, ctx)
     except (ExprError, Exception) as exc:       # any bad expression: one line in the pane
         return MemoryView(ts.mem_expr, ts.mem_space, error=str(exc) or type(exc).__name__)
-    addr = (int(loc.value) + ts.scroll.get("memory", 0) * 16) & 0xFFFFFFFFFFFFFFFF
+    addr = (int(loc.value) + ts.scroll.get("memory", 0)) & 0xFFFFFFFFFFFFFFFF   # (bytes)
     seg = None
     if loc.seg is not None and loc.off is not None:
-        seg = (loc.seg, loc.off + ts.scroll.get("memory", 0) * 16)
+        seg = (loc.seg, loc.off + ts.scroll.get("memory", 0))
     try:
         data = session.read_memory(addr, size, ts.mem_space)
     except Exception as exc:

@@ -25,9 +25,24 @@ class Tui:
         self.width, self.height = width, height
 
     def screen(self) -> str:
+        """The screen as the next redraw draws it (FormattedTextControls cache their text per
+        redraw: a new count, so the status line is not the one of the app's last redraw)."""
         from debugger.ui.tui.layout import screen_text
 
+        self.tui.app.render_counter += 1
         return "\n".join(screen_text(self.tui.app.layout.container, self.width, self.height))
+
+    def pane(self, name: str) -> list[str]:
+        """The characters of pane `name` as drawn on the screen now (its window's area; [] when
+        the pane is not shown)."""
+        rows = self.screen().splitlines()
+        win = self.tui.tlayout.windows.get(name)
+        info = win.render_info if win is not None else None
+        if info is None or win not in self.tui.app.layout.find_all_windows():
+            return []
+        x, y = info._x_offset, info._y_offset
+        return [rows[r][x:x + info.window_width].rstrip() if r < len(rows) else ""
+                for r in range(y, y + info.window_height)]
 
     def output(self) -> str:
         """The output pane's lines, without colours or wrapping."""
@@ -39,27 +54,40 @@ class Tui:
         for k in keys:
             self.inp.send_text(KEYS.get(k, k))
 
+    def drained(self) -> bool:
+        """Every key sent has been read from the pipe and handled (a key that starts a command
+        has set `state.running` by then)."""
+        import fcntl
+        import struct
+        import termios
+
+        pending = fcntl.ioctl(self.inp.pipe.read_fd, termios.FIONREAD, b"\0\0\0\0")
+        kp = self.tui.app.key_processor
+        return struct.unpack("i", pending)[0] == 0 and not kp.input_queue and not kp.key_buffer
+
+    def idle(self) -> bool:
+        return self.drained() and not self.tui.runner.busy and not self.tui.state.running
+
     async def settle(self, timeout: float = 60.0) -> None:
-        """Wait until the keys are processed and no command is running."""
-        await asyncio.sleep(0.15)
-        end = time.monotonic() + timeout
-        while self.tui.runner.busy or self.tui.state.running:
-            if time.monotonic() > end:
-                raise AssertionError("the TUI command did not finish:\n" + self.screen())
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.15)
+        """Wait until the keys sent are handled and no command is running (states, not time)."""
+        await self.wait_for(self.idle, timeout, what="the TUI command did not finish")
 
     async def command(self, line: str) -> None:
-        """Type a command line (the command line has the focus) and wait for it."""
+        """Type a command line (the command line has the focus) and wait for it to finish."""
+        echo = f"(bootdbg) {line}"
+        before = self.output().count(echo)
         self.send(line, "Enter")
-        await self.settle()
+        await self.wait_for(lambda: self.output().count(echo) > before and self.idle(),
+                            60.0, what=f"{line!r} did not finish")
 
-    async def wait_for(self, pred: Callable[[], bool], timeout: float = 30.0) -> None:
+    async def wait_for(self, pred: Callable[[], bool], timeout: float = 30.0,
+                       what: str = "condition not met") -> None:
+        """Poll `pred` until it holds (the timeout only turns a hang into a failure)."""
         end = time.monotonic() + timeout
         while not pred():
             if time.monotonic() > end:
-                raise AssertionError("condition not met; screen:\n" + self.screen())
-            await asyncio.sleep(0.05)
+                raise AssertionError(f"{what}; screen:\n" + self.screen())
+            await asyncio.sleep(0.02)
 
 
 def run_tui(image: Path | str | None, scenario: Callable[[Tui], Awaitable[None]], *,

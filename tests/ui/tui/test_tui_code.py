@@ -98,3 +98,38 @@ def test_known_starts_whose_bytes_changed_are_not_trusted():
     mem[16:21] = b"\x90" * 5                       # the code was overwritten
     back, real = listing_before(read, 24, 16, 4, known)
     assert 16 not in real and [i.address for i in back] == [20, 21, 22, 23]
+
+
+def test_symbol_names_keep_the_code_columns_aligned_and_whole(tmp_path):
+    """With a symbol file loaded, `<name+off>` sits in a column of its own: every line's
+    instruction starts at the same column and is shown whole, at 80x24 and 120x40."""
+    sym = tmp_path / "vm86.sym"
+    sym.write_text("0x10000 v86_start\n0x100b8 v86_putc\n0x100d1 v86_puts\n"
+                   "0x100e8 v86_hex8\n0x10106 a_rather_long_v86_helper_name\n")
+    for width, height in ((80, 24), (120, 40)):
+        async def scenario(t):
+            await t.command(f"add-symbol-file {sym}")
+            await t.command("catch vm86 enter")
+            t.send("F5")
+            await t.wait_for(lambda: t.tui.ctx.session.last_stop is not None
+                             and not t.tui.runner.busy and not t.tui.state.running)
+            await t.command("until *0x100d1")      # into v86_puts
+            t.tui.focus_pane("code")
+            await t.wait_for(lambda: t.tui.state.focus == "code")
+            await t.wait_for(lambda: t.tui.view.state.pc == 0x100D1 and t.pane("code"))
+            code = {ins.address: ins for ins in t.tui.view.context.code}
+            pane_w = t.tui.tlayout.windows["code"].render_info.window_width
+            cols, labelled = set(), 0
+            for row in t.pane("code"):
+                m = re.match(r"^.{4}[0-9a-f]{4}:[0-9a-f]{4,8} ([0-9a-f]{8}) ", row)
+                if not m:
+                    continue
+                ins = code[int(m.group(1), 16)]
+                assert len(row) <= pane_w
+                at = row.find("  " + ins.text)
+                assert at > 0, (ins.text, row)             # the instruction is there, whole
+                cols.add(at)
+                labelled += "<v86_puts" in row[:at]
+            assert len(cols) == 1, t.pane("code")           # one column for every line
+            assert labelled >= 5, t.pane("code")
+        run_tui(demo("vm86"), scenario, width=width, height=height)
