@@ -40,6 +40,14 @@ struct bootdbg_blockcount {
     uint32_t last_hflags;      /* the CPU's hflags when the last block counted started (its
                                   code size: a far jump at its end may change the CPU's) */
     uint32_t pad;
+    /* Blocks Unicorn would run differently from the CPU (see `exact_special`): the engine is
+     * stopped before one (in both modes); the machine then runs it one instruction at a time
+     * and corrects each (`debugger/machine/exactfix.py`). */
+    int32_t special;           /* why the last stop was made: EXACT_* bits (0: none) */
+    int32_t checks;            /* which EXACT_* checks are on */
+    uint64_t allow_pc;         /* a block start let through once (the machine is stepping it) */
+    uint64_t special_pc;       /* address and size of the block stopped before */
+    uint64_t special_size;
 };
 
 /* TranslationBlock (unicorn 2.1.4, x86_64 target): pc, cs_base, flags, size, icount, cflags */
@@ -51,6 +59,46 @@ struct bootdbg_blockcount {
 #define TB_CFLAGS 24
 #define CF_COUNT_MASK 0x7fff
 #define TB_FLAG_EFLAGS (0x3000 | 0x100 | 0x10000 | 0x20000 | 0x40000) /* IOPL TF RF VM AC */
+
+#define HF_CS32 (1u << 4)
+#define HF_CS64 (1u << 15)
+#define EF_RF 0x10000u
+#define EF_VM 0x20000u
+#define EF_IOPL 0x3000u
+#define EXACT_IPWRAP 1         /* 16-bit code that runs past offset FFFFh (IP wraps to 0000) */
+#define EXACT_FLAGS 2          /* RF set, or vm86 at IOPL 3: PUSHF(D) would store RF/VM */
+
+/* Would Unicorn run this block differently from the CPU?  Only states and block positions that
+ * cost two compares on an ordinary block. */
+static int exact_special(const struct bootdbg_blockcount *b, uint64_t address, uint32_t size) {
+    uint32_t hf = *(const uint32_t *)(b->env + b->hflags_off);
+    uint32_t ef = *(const uint32_t *)(b->env + b->eflags_off);
+    int why = 0;
+    if (!(hf & (HF_CS32 | HF_CS64))) {
+        uint64_t eip = (address - *(const uint64_t *)(b->env + b->csbase_off)) & 0xffffffffu;
+        if (eip <= 0xffff && eip + size > 0x10000)
+            why |= EXACT_IPWRAP;
+    }
+    if ((ef & EF_RF) || ((ef & EF_VM) && (ef & EF_IOPL) == EF_IOPL))
+        why |= EXACT_FLAGS;
+    return why & b->checks;
+}
+
+/* Stop before a special block (1: stopped) unless the machine let it through. */
+static int exact_stop(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size) {
+    if (address == b->allow_pc) {
+        b->allow_pc = ~(uint64_t)0;
+        return 0;
+    }
+    int why = exact_special(b, address, size);
+    if (!why)
+        return 0;
+    b->special = why;
+    b->special_pc = address;
+    b->special_size = size;
+    b->emu_stop(uc);
+    return 1;
+}
 
 static unsigned jmp_hash(uint64_t pc) {
     uint64_t tmp = pc ^ (pc >> 6);
@@ -79,7 +127,13 @@ void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user
                 && (*(const uint32_t *)(tb + TB_CFLAGS) & CF_COUNT_MASK)) {
             (*b->count_limit)++;
             b->restarts++;
+            return;     /* (the storing instruction again: it was let through before) */
         }
+        exact_stop(b, uc, address, size);
+        return;
+    }
+    if (b->checks && exact_stop(b, uc, address, size)) {
+        b->irregular = 4;      /* (stopped before the block: nothing of it counted) */
         return;
     }
     uint32_t flags = *(const uint32_t *)(b->env + b->hflags_off)

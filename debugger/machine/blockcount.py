@@ -27,7 +27,7 @@ from typing import Any
 from unicorn import UC_HOOK_BLOCK
 from unicorn import unicorn_const as uconst
 
-from debugger.machine import nativelib
+from debugger.machine import exactfix, nativelib
 from debugger.machine import uc_layout as L
 
 __all__ = ["BlockCounter", "available", "why_unavailable"]
@@ -36,6 +36,7 @@ _SEGS_CS_BASE = L.OFF_SEGS + 24 + 8       # segs[R_CS].base
 # UC_CTL_READ_WRITE(UC_CTL_TB_REQUEST_CACHE, 2), as unicorn.h builds it
 _REQUEST_CACHE = uconst.UC_CTL_TB_REQUEST_CACHE | (2 << 26) | (uconst.UC_CTL_IO_READ_WRITE << 30)
 _CPU_SCAN = 0x8A50                        # CPUState ends where the X86CPU's env starts
+_NO_PC = 2**64 - 1
 
 
 class _B(ctypes.Structure):
@@ -50,7 +51,9 @@ class _B(ctypes.Structure):
                 ("last_pc", ctypes.c_uint64), ("last_size", ctypes.c_uint64),
                 ("count_limit", ctypes.c_void_p), ("restarts", ctypes.c_int64),
                 ("skip_sync", ctypes.c_void_p), ("last_hflags", ctypes.c_uint32),
-                ("pad", ctypes.c_uint32)]
+                ("pad", ctypes.c_uint32), ("special", ctypes.c_int32), ("checks", ctypes.c_int32),
+                ("allow_pc", ctypes.c_uint64), ("special_pc", ctypes.c_uint64),
+                ("special_size", ctypes.c_uint64)]
 # (`restarts` only grows: the re-runs of one run are the difference from its start.)
 
 
@@ -125,7 +128,8 @@ class BlockCounter:
                      off or 0, L.OFF_HFLAGS, L.OFF_EFLAGS, _SEGS_CS_BASE, 0, 0, 0, 0, 0, 0, 0,
                      ctypes.cast(uclib.uc_ctl, ctypes.c_void_p).value,
                      _REQUEST_CACHE,
-                     0, 0, 0, eng.uch + L._UC_EMU_COUNT, 0, eng.uch + L._UC_SKIP_SYNC)
+                     0, 0, 0, eng.uch + L._UC_EMU_COUNT, 0, eng.uch + L._UC_SKIP_SYNC,
+                     0, 0, 0, exactfix.ALL, _NO_PC)
         self._handle: Any = None
         self._restarts_base = 0
         if self.available:
@@ -138,10 +142,19 @@ class BlockCounter:
         else:
             # Without the native hook, the runs are all counted: the same hint for the memory
             # and I/O hooks, from Python (see _blockcount.c, watch mode).
+            # And the same stops before the blocks Unicorn runs differently from the CPU.
             skip = ctypes.c_bool.from_address(eng.uch + L._UC_SKIP_SYNC)
+            b = self._b
 
-            def hint(_uc: Any, _address: int, _size: int, _ud: Any) -> None:
+            def hint(uc: Any, address: int, size: int, _ud: Any) -> None:
                 skip.value = True
+                if address == b.allow_pc:
+                    b.allow_pc = _NO_PC
+                    return
+                why = exactfix.special(eng, address, size) & b.checks
+                if why:
+                    b.special, b.special_pc, b.special_size = why, address, size
+                    uc.emu_stop()
             eng.uc.hook_add(UC_HOOK_BLOCK, hint)
 
     def start(self, limit: int) -> None:
@@ -236,6 +249,27 @@ class BlockCounter:
     @property
     def counting(self) -> bool:
         return self._b.enabled == 1
+
+    def take_special(self) -> tuple[int, int, int] | None:
+        """(why, address, size) of the block the last run stopped before because Unicorn would
+        run it differently from the CPU (`exactfix`), once; None: no such stop."""
+        b = self._b
+        if not b.special:
+            return None
+        why, b.special = int(b.special), 0
+        return why, int(b.special_pc), int(b.special_size)
+
+    def allow(self, address: int | None) -> None:
+        """Let the block at `address` run once without the `exactfix` checks (None: none)."""
+        self._b.allow_pc = _NO_PC if address is None else address
+
+    @property
+    def checks(self) -> int:
+        return int(self._b.checks)
+
+    @checks.setter
+    def checks(self, value: int) -> None:
+        self._b.checks = value
 
     def mark_irregular(self, code: int) -> None:
         self._b.irregular = code

@@ -28,7 +28,7 @@ from debugger.cpustate import (
     CpuState,
     Segment,
 )
-from debugger.machine import holes, slices, softint, uc_layout
+from debugger.machine import exactfix, holes, slices, softint, uc_layout
 from debugger.machine.bios import Bios
 from debugger.machine.bus import Clock, IoBus
 from debugger.machine.cpu import Cpu
@@ -140,6 +140,7 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         self._fast_resume_at = 0
         self._fast_irregular = 0
         self._stop_count: int | None = None
+        self._special: tuple[int, int, int] | None = None     # see exactfix.py
         self._slice_until = 0
         self.fast_slices = 0          # slices counted by blocks
         self.fast_redone = 0          # ... that met something irregular and ran again exactly
@@ -419,7 +420,11 @@ class Machine(EngineHooks, FastSlices, FaultRules):
 
     def _run_slice(self, pc: int, n: int, deadline: Any = UNSET) -> RunResult | None:
         self._stop_count = None
-        if self._fast_allowed(n):
+        sp, self._special, fix = self._special, None, None
+        if sp is not None and sp[1] == pc:      # a block Unicorn runs wrongly (exactfix.py)
+            one, fix = exactfix.prepare(self, sp)
+            n = one or n
+        elif self._fast_allowed(n):
             r = self._run_fast(n, deadline)
             if r is not REDO:
                 return r
@@ -429,6 +434,10 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         for fn in self.slice_listeners:
             fn(self.icount)
         done = self._run_counted(n)
+        self._blocks.allow(None)
+        self._special = self._blocks.take_special()
+        if fix is not None and done and self._pending is None and self._start_error is None:
+            fix()
         return self._end_slice(done, self._start_error, deadline)
 
     def _run_counted(self, n: int) -> int:

@@ -66,11 +66,6 @@ BOOTDBG_KNOWN: dict[str, dict[str, str]] = {
         "LOCK NEG 0001 0095 0011\n": "LOCK NEG 0001 0011 0011\n",
         "LOCK NEG 8001 0015 0091\n": "LOCK NEG 8001 0091 0091\n",
     },
-    "protected": {
-        "PUSHFD after IRETD RF=1: 00010002\n": "PUSHFD after IRETD RF=1: 00000002\n",
-        "vm86 PUSHFD=00023002\n": "vm86 PUSHFD=00003002\n",
-    },
-    "ipwrap": {"IP did not wrap: ret=2000:0005\n": "ret=2000:0005\n"},
 }
 
 
