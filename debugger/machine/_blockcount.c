@@ -13,7 +13,12 @@
 
 typedef int (*emu_stop_fn)(void *uc);
 typedef int (*uc_ctl_fn)(void *uc, int control, ...);
+typedef int (*vmem_read_fn)(void *uc, uint64_t address, int prot, void *bytes, size_t size);
 struct uc_tb_out { uint64_t pc; uint16_t icount; uint16_t size; };
+/* A block's scan verdict: a TranslationBlock is never reused for other code until QEMU flushes
+ * them all (tb_flush_count), so its pointer and that count name its bytes. */
+struct scan_entry { const void *tb; uint64_t pc; uint32_t gen; int32_t hit; };
+#define SCAN_ENTRIES 4096
 
 struct bootdbg_blockcount {
     const uint8_t *cpu;        /* CPUState */
@@ -48,6 +53,9 @@ struct bootdbg_blockcount {
     uint64_t allow_pc;         /* a block start let through once (the machine is stepping it) */
     uint64_t special_pc;       /* address and size of the block stopped before */
     uint64_t special_size;
+    vmem_read_fn vmem_read;    /* uc_vmem_read: a block's bytes, for EXACT_SCAN */
+    const uint32_t *flush_count; /* QEMU's tb_ctx.tb_flush_count (NULL: scan verdicts uncached) */
+    struct scan_entry *scans;  /* SCAN_ENTRIES verdicts per TranslationBlock */
 };
 
 /* TranslationBlock (unicorn 2.1.4, x86_64 target): pc, cs_base, flags, size, icount, cflags */
@@ -67,20 +75,76 @@ struct bootdbg_blockcount {
 #define EF_IOPL 0x3000u
 #define EXACT_IPWRAP 1         /* 16-bit code that runs past offset FFFFh (IP wraps to 0000) */
 #define EXACT_FLAGS 2          /* RF set, or vm86 at IOPL 3: PUSHF(D) would store RF/VM */
+#define EXACT_SCAN 4           /* LOCK NEG m (wrong SF/PF), SMSW r32 (16 bits written) */
+
+static int is_prefix(uint8_t c, int code64) {
+    return c == 0x26 || c == 0x2e || c == 0x36 || c == 0x3e || c == 0x64 || c == 0x65
+           || c == 0x66 || c == 0x67 || c == 0xf0 || c == 0xf2 || c == 0xf3
+           || (code64 && c >= 0x40 && c < 0x50);
+}
+
+/* Conservative: any byte sequence that may be one of the EXACT_SCAN instructions (an
+ * immediate or displacement that looks like one only costs an exact run of the block). */
+static int scan_code(const uint8_t *p, uint32_t n, int code64) {
+    for (uint32_t i = 0; i < n; i++) {
+        if (p[i] == 0xf0) {
+            uint32_t j = i + 1;
+            while (j < n && is_prefix(p[j], code64))
+                j++;
+            if (j + 1 < n && (p[j] == 0xf6 || p[j] == 0xf7) && ((p[j + 1] >> 3) & 7) == 3
+                    && (p[j + 1] >> 6) != 3)
+                return 1;
+        } else if (p[i] == 0x0f && !code64 && i + 2 < n && p[i + 1] == 0x01
+                   && (p[i + 2] & 0xf8) == 0xe0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const uint8_t *current_tb(struct bootdbg_blockcount *b, void *uc, uint64_t address,
+                                 uint32_t size);
+
+/* Does the block at `address` hold a possible EXACT_SCAN instruction?  Scanned once per
+ * TranslationBlock (the verdict cached by its pointer); an unreadable block is not one. */
+static int scan_block(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size,
+                      int code64) {
+    const uint8_t *tb = b->flush_count != NULL ? current_tb(b, uc, address, size) : NULL;
+    struct scan_entry *e = NULL;
+    if (tb != NULL && b->scans != NULL) {
+        uintptr_t h = (uintptr_t)tb;
+        e = &b->scans[((h >> 4) ^ (h >> 16)) & (SCAN_ENTRIES - 1)];
+        if (e->tb == tb && e->pc == address && e->gen == *b->flush_count)
+            return e->hit;
+    }
+    uint8_t buf[8192];
+    int hit = 0;
+    if (size <= sizeof buf && b->vmem_read(uc, address, 4 /* UC_PROT_EXEC */, buf, size) == 0)
+        hit = scan_code(buf, size, code64);
+    if (e != NULL) {
+        e->tb = tb;
+        e->pc = address;
+        e->gen = *b->flush_count;
+        e->hit = hit;
+    }
+    return hit;
+}
 
 /* Would Unicorn run this block differently from the CPU?  Only states and block positions that
  * cost two compares on an ordinary block. */
-static int exact_special(const struct bootdbg_blockcount *b, uint64_t address, uint32_t size) {
+static int exact_special(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size) {
     uint32_t hf = *(const uint32_t *)(b->env + b->hflags_off);
     uint32_t ef = *(const uint32_t *)(b->env + b->eflags_off);
     int why = 0;
     if (!(hf & (HF_CS32 | HF_CS64))) {
         uint64_t eip = (address - *(const uint64_t *)(b->env + b->csbase_off)) & 0xffffffffu;
-        if (eip <= 0xffff && eip + size > 0x10000)
+        if (eip <= 0xffff && eip + size >= 0x10000)
             why |= EXACT_IPWRAP;
     }
     if ((ef & EF_RF) || ((ef & EF_VM) && (ef & EF_IOPL) == EF_IOPL))
         why |= EXACT_FLAGS;
+    if ((b->checks & EXACT_SCAN) && scan_block(b, uc, address, size, (hf & HF_CS64) != 0))
+        why |= EXACT_SCAN;
     return why & b->checks;
 }
 
@@ -90,7 +154,7 @@ static int exact_stop(struct bootdbg_blockcount *b, void *uc, uint64_t address, 
         b->allow_pc = ~(uint64_t)0;
         return 0;
     }
-    int why = exact_special(b, address, size);
+    int why = exact_special(b, uc, address, size);
     if (!why)
         return 0;
     b->special = why;
@@ -103,6 +167,30 @@ static int exact_stop(struct bootdbg_blockcount *b, void *uc, uint64_t address, 
 static unsigned jmp_hash(uint64_t pc) {
     uint64_t tmp = pc ^ (pc >> 6);
     return (unsigned)(((tmp >> 6) & (4096 - 64)) | (tmp & 63));
+}
+
+static int tb_matches(const struct bootdbg_blockcount *b, const uint8_t *tb, uint64_t address,
+                      uint32_t size) {
+    uint32_t flags = *(const uint32_t *)(b->env + b->hflags_off)
+                     | (*(const uint32_t *)(b->env + b->eflags_off) & TB_FLAG_EFLAGS);
+    return tb != NULL && *(const uint64_t *)(tb + TB_PC) == address
+           && *(const uint16_t *)(tb + TB_SIZE) == size
+           && *(const uint32_t *)(tb + TB_FLAGS) == flags
+           && *(const uint64_t *)(tb + TB_CSBASE) == *(const uint64_t *)(b->env + b->csbase_off);
+}
+
+/* The TranslationBlock about to run (NULL: not found): from the jump cache, refilled by
+ * Unicorn's own lookup when a TLB flush emptied it. */
+static const uint8_t *current_tb(struct bootdbg_blockcount *b, void *uc, uint64_t address,
+                                 uint32_t size) {
+    const uint8_t *const *slot =
+        &((const uint8_t *const *)(b->cpu + b->jmp_off))[jmp_hash(address)];
+    if (tb_matches(b, *slot, address, size))
+        return *slot;
+    struct uc_tb_out out = {0, 0, 0};
+    if (b->uc_ctl(uc, b->request_cache, address, &out) != 0)
+        return NULL;
+    return tb_matches(b, *slot, address, size) ? *slot : NULL;
 }
 
 void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user_data) {
@@ -132,10 +220,6 @@ void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user
         exact_stop(b, uc, address, size);
         return;
     }
-    if (b->checks && exact_stop(b, uc, address, size)) {
-        b->irregular = 4;      /* (stopped before the block: nothing of it counted) */
-        return;
-    }
     uint32_t flags = *(const uint32_t *)(b->env + b->hflags_off)
                      | (*(const uint32_t *)(b->env + b->eflags_off) & TB_FLAG_EFLAGS);
     uint64_t n;
@@ -162,6 +246,10 @@ void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user
             return;
         }
         n = *(const uint16_t *)(tb + TB_ICOUNT);
+    }
+    if (b->checks && exact_stop(b, uc, address, size)) {
+        b->irregular = 4;      /* (stopped before the block: nothing of it counted) */
+        return;
     }
     if (b->counter + n > b->limit) {
         b->partial = 1;

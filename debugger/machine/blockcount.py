@@ -53,7 +53,8 @@ class _B(ctypes.Structure):
                 ("skip_sync", ctypes.c_void_p), ("last_hflags", ctypes.c_uint32),
                 ("pad", ctypes.c_uint32), ("special", ctypes.c_int32), ("checks", ctypes.c_int32),
                 ("allow_pc", ctypes.c_uint64), ("special_pc", ctypes.c_uint64),
-                ("special_size", ctypes.c_uint64)]
+                ("special_size", ctypes.c_uint64), ("vmem_read", ctypes.c_void_p),
+                ("flush_count", ctypes.c_void_p), ("scans", ctypes.c_void_p)]
 # (`restarts` only grows: the re-runs of one run are the difference from its start.)
 
 
@@ -105,6 +106,38 @@ def jmp_cache_offset() -> int | None:
     return None
 
 
+_UC_TCG_CTX = 768          # uc_struct.tcg_ctx
+_TCG_FLUSH_COUNT = 0x98D0  # TCGContext.tb_ctx.tb_flush_count
+
+
+@lru_cache(maxsize=1)
+def _flush_count_verified() -> bool:
+    """Does a flush bump the counter where this wheel keeps it (tried on a scratch engine)?"""
+    try:
+        eng = L.open_engine()
+        addr = _flush_count_at(eng)
+        if addr is None:
+            return False
+        before = ctypes.c_uint32.from_address(addr).value
+        eng.uc.ctl_flush_tb()
+        mid = ctypes.c_uint32.from_address(addr).value
+        eng.uc.ctl_flush_tb()
+        return (mid, ctypes.c_uint32.from_address(addr).value) == (before + 1, before + 2)
+    except Exception:
+        return False
+
+
+def _flush_count_at(eng: L.Engine) -> int | None:
+    tcg = ctypes.c_uint64.from_address(eng.uch + _UC_TCG_CTX).value
+    return tcg + _TCG_FLUSH_COUNT if tcg else None
+
+
+def flush_count_address(eng: L.Engine) -> int:
+    """Where QEMU counts its translation-cache flushes in `eng` (0: not found; the block scans
+    of exactfix.py are then not cached, and cost a read of the block's bytes each time)."""
+    return (_flush_count_at(eng) or 0) if _flush_count_verified() else 0
+
+
 def available() -> bool:
     return _lib() is not None and jmp_cache_offset() is not None
 
@@ -129,7 +162,11 @@ class BlockCounter:
                      ctypes.cast(uclib.uc_ctl, ctypes.c_void_p).value,
                      _REQUEST_CACHE,
                      0, 0, 0, eng.uch + L._UC_EMU_COUNT, 0, eng.uch + L._UC_SKIP_SYNC,
-                     0, 0, 0, exactfix.ALL, _NO_PC)
+                     0, 0, 0, exactfix.ALL, _NO_PC, 0, 0,
+                     ctypes.cast(uclib.uc_vmem_read, ctypes.c_void_p).value,
+                     flush_count_address(eng), 0)
+        self._scans = (ctypes.c_uint8 * (24 * 4096))()      # struct scan_entry[4096]
+        self._b.scans = ctypes.addressof(self._scans)
         self._handle: Any = None
         self._restarts_base = 0
         if self.available:
@@ -145,13 +182,20 @@ class BlockCounter:
             # And the same stops before the blocks Unicorn runs differently from the CPU.
             skip = ctypes.c_bool.from_address(eng.uch + L._UC_SKIP_SYNC)
             b = self._b
+            vread = uclib.uc_vmem_read
+
+            def read(address: int, size: int) -> bytes:
+                buf = ctypes.create_string_buffer(size)
+                if vread(eng.uc._uch, ctypes.c_uint64(address), 4, buf, ctypes.c_size_t(size)):
+                    raise ValueError("unreadable")
+                return buf.raw
 
             def hint(uc: Any, address: int, size: int, _ud: Any) -> None:
                 skip.value = True
                 if address == b.allow_pc:
                     b.allow_pc = _NO_PC
                     return
-                why = exactfix.special(eng, address, size) & b.checks
+                why = exactfix.special(eng, address, size, read) & b.checks
                 if why:
                     b.special, b.special_pc, b.special_size = why, address, size
                     uc.emu_stop()

@@ -3,7 +3,7 @@ a time and corrected after each.
 
 The native block hook (`_blockcount.c`, or its Python fallback in `blockcount.py`) stops the
 engine *before* a translation block that may hold one -- in the fast (block-counted) slices and
-in the counted runs alike -- using only what costs two compares on an ordinary block:
+in the counted runs alike -- using only what costs a few compares on an ordinary block:
 
 - `IPWRAP`: 16-bit code (real mode, vm86, a 16-bit code segment) whose block runs past offset
   FFFFh.  Unicorn carries on at CS:10000h (EIP 0001xxxxh); the CPU and QEMU 7.2 wrap IP to 0000.
@@ -12,11 +12,15 @@ in the counted runs alike -- using only what costs two compares on an ordinary b
 - `FLAGS`: RF set, or vm86 at IOPL 3: Unicorn's PUSHF/PUSHFD store VM and RF in the image, where
   the CPU stores both as 0; and Unicorn never clears RF once IRET has loaded it, where the CPU
   clears it when the next instruction completes.
+- `SCAN`: a block whose bytes may hold `LOCK NEG m` (Unicorn sets SF/ZF/PF from the operand
+  before the negation) or `SMSW r32` (Unicorn writes 16 bits; QEMU 7.2 stores CR0[31:0]).  The
+  bytes are scanned once per translation block (the verdict cached by the block's pointer and
+  QEMU's flush count), so a block that runs again costs a table look-up.
 
-The machine then runs that block exactly (`prepare`): one instruction per slice, corrected after
-it; or, for a vm86 block at IOPL 3 with no PUSHF byte in it, the whole block let through once.
-A fast slice that meets such a block is run again exactly (as for any irregular block), so both
-ways of running give the same states.
+The machine then runs such a block exactly (`prepare`): the instructions before the first one
+Unicorn gets wrong as one counted run, that one alone, corrected after it (`fix`); a block with
+none (a byte pattern that was an immediate) is let through whole.  A fast slice that meets such
+a block is run again exactly, as for any irregular block, so both ways give the same states.
 """
 from __future__ import annotations
 
@@ -31,43 +35,92 @@ if TYPE_CHECKING:
 
 __all__ = ["IPWRAP", "FLAGS", "ALL", "special", "prepare"]
 
-IPWRAP, FLAGS = 1, 2
-ALL = IPWRAP | FLAGS
+IPWRAP, FLAGS, SCAN = 1, 2, 4
+ALL = IPWRAP | FLAGS | SCAN
 _HF_CS32, _HF_CS64 = 1 << 4, 1 << 15
 _IOPL = 0x3000
 _CS_BASE = L.OFF_SEGS + 24 + 8
 _PREFIXES = frozenset({0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3})
 
 
-def special(eng: L.Engine, address: int, size: int) -> int:
-    """The `_blockcount.c` rule (`exact_special`), for the pure-Python fallback hook."""
+def scan_code(code: bytes, code64: bool) -> bool:
+    """`_blockcount.c`'s `scan_code`: may `code` hold LOCK NEG m or SMSW r (conservative)?"""
+    i = code.find(0xF0)
+    while i >= 0:
+        j = i + 1
+        while j < len(code) and (code[j] in _PREFIXES or (code64 and 0x40 <= code[j] < 0x50)):
+            j += 1
+        if j + 1 < len(code) and code[j] in (0xF6, 0xF7) and (code[j + 1] >> 3) & 7 == 3 \
+                and code[j + 1] >> 6 != 3:
+            return True
+        i = code.find(0xF0, i + 1)
+    if not code64:
+        i = code.find(b"\x0f\x01")
+        while i >= 0:
+            if i + 2 < len(code) and code[i + 2] & 0xF8 == 0xE0:
+                return True
+            i = code.find(b"\x0f\x01", i + 1)
+    return False
+
+
+def special(eng: L.Engine, address: int, size: int,
+            read: Callable[[int, int], bytes] | None = None) -> int:
+    """The `_blockcount.c` rule (`exact_special`), for the pure-Python fallback hook (`read`:
+    the block's bytes; none: no scan)."""
     hf = eng.u32(L.OFF_HFLAGS)
     ef = eng.u64(L.OFF_EFLAGS)
     why = 0
     if not hf & (_HF_CS32 | _HF_CS64):
         eip = (address - eng.u64(_CS_BASE)) & 0xFFFFFFFF
-        if eip <= 0xFFFF and eip + size > 0x10000:
+        if eip <= 0xFFFF and eip + size >= 0x10000:
             why |= IPWRAP
     if ef & RF_RF or (ef & RF_VM and ef & _IOPL == _IOPL):
         why |= FLAGS
+    if read is not None:
+        try:
+            if scan_code(read(address, size), bool(hf & _HF_CS64)):
+                why |= SCAN
+        except Exception:
+            pass
     return why
 
 
 @lru_cache(maxsize=None)
-def _cs(bits: int):   # noqa: ANN202
+def _cs(bits: int, detail: bool = False):   # noqa: ANN202
     from capstone import CS_ARCH_X86, CS_MODE_16, CS_MODE_32, CS_MODE_64, Cs
 
-    return Cs(CS_ARCH_X86, {16: CS_MODE_16, 32: CS_MODE_32, 64: CS_MODE_64}[bits])
+    md = Cs(CS_ARCH_X86, {16: CS_MODE_16, 32: CS_MODE_32, 64: CS_MODE_64}[bits])
+    md.detail = detail
+    return md
 
 
-def _opcode(code: bytes, bits: int) -> tuple[int, set[int]]:
-    """Index of the opcode byte after the prefixes (and a REX in 64-bit code), and the
-    prefixes."""
-    i, seen = 0, set()
+def _opcode(code: bytes, bits: int) -> int:
+    """Index of the opcode byte after the prefixes (and a REX in 64-bit code)."""
+    i = 0
     while i < len(code) and (code[i] in _PREFIXES or (bits == 64 and 0x40 <= code[i] < 0x50)):
-        seen.add(code[i])
         i += 1
-    return i, seen
+    return i
+
+
+def _wrong(code: bytes, bits: int, eip: int, length: int, ef: int, why: int) -> str | None:
+    """What Unicorn gets wrong in the instruction `code` at `eip` (None: nothing)."""
+    i = _opcode(code, bits)
+    op = code[i] if i < len(code) else -1
+    o32 = bits == 64 or (0x66 in code[:i]) == (bits == 16)
+    if why & IPWRAP and bits == 16 and eip <= 0xFFFF and eip + length >= 0x10000:
+        return "ipwrap"
+    if ef & RF_RF:
+        return "rf"
+    if op == 0x9C and o32 and ef & RF_VM:
+        return "pushf"
+    if why & SCAN and i + 1 < len(code):
+        modrm = code[i + 1] if op != 0x0F else (code[i + 2] if i + 2 < len(code) else 0)
+        if op in (0xF6, 0xF7) and 0xF0 in code[:i] and (modrm >> 3) & 7 == 3 and modrm >> 6 != 3:
+            return "lockneg"
+        if (op == 0x0F and code[i + 1] == 0x01 and modrm & 0xF8 == 0xE0 and bits != 64
+                and o32):
+            return "smsw"
+    return None
 
 
 def prepare(m: "MachinePort", sp: tuple[int, int, int]) -> tuple[int | None, Callable[[], None] | None]:
@@ -80,47 +133,72 @@ def prepare(m: "MachinePort", sp: tuple[int, int, int]) -> tuple[int | None, Cal
     ef0 = cpu.eflags
     m._blocks.allow(pc)
     try:
-        code = m.mem.read_linear(pc, 16)
+        block = m.mem.read_linear(pc, max(size, 1) + 15)
     except Exception:
-        return 1, None              # (the fetch faults: nothing to correct)
-    i, prefixes = _opcode(code, bits)
-    op = code[i] if i < len(code) else -1
-    if not (why & IPWRAP or ef0 & RF_RF):
-        # vm86 at IOPL 3: only a PUSHF needs a correction; a block without the byte runs whole
         try:
-            block = m.mem.read_linear(address, size) if address == pc else code
+            block = m.mem.read_linear(pc, max(size, 1))
         except Exception:
-            block = code
-        if 0x9C not in block:
-            return None, None
-    ins = next(_cs(bits).disasm_lite(code, rip0, 1), None)
-    length = ins[1] if ins is not None else 0
-    pushf = op == 0x9C and (bits == 64 or (0x66 in prefixes) == (bits == 16))
+            return 1, None              # (the fetch faults: nothing to correct)
+    off = 0
+    for k, (_a, length, _m, _o) in enumerate(_cs(bits).disasm_lite(block, 0)):
+        if off >= size:
+            break
+        eip = (rip0 + off) & 0xFFFFFFFF
+        kind = _wrong(block[off:off + length], bits, eip, length, ef0, why)
+        if kind is not None:
+            return (k, None) if k else (1, _fixer(m, kind, block[off:off + length], bits))
+        off += length
+    return None, None
+
+
+def _fixer(m: "MachinePort", kind: str, code: bytes, bits: int) -> Callable[[], None]:
+    """The correction after the one instruction `code` at CS:IP now, Unicorn's way, ran."""
+    cpu = m.cpu
+    rip0, ef0 = cpu.rip, cpu.eflags
     cs_base = cpu.seg("cs").base
+    i = _opcode(code, bits)
+    where = None
+    if kind == "lockneg":
+        from debugger.machine.undocumented import operand_linear
+
+        ins = next(_cs(bits, True).disasm(code, 0, 1), None)
+        if ins is not None and ins.operands:
+            where = operand_linear(m, ins, ins.operands[0], code[:i], bits), ins.operands[0].size
 
     def fix() -> None:
         ef = cpu.eflags
-        changed = False
-        if pushf and ef0 & (RF_RF | RF_VM):
-            ss = cpu.seg("ss")
-            mask = 0xFFFFFFFFFFFFFFFF if bits == 64 else 0xFFFFFFFF if ss.db else 0xFFFF
-            top = (ss.base if bits != 64 else 0) + (cpu.gpr(4) & mask)
-            try:
-                image = m.mem.read_linear_u(top, 4)
-                if image & (RF_RF | RF_VM):
-                    m.mem.write_linear_u(top, 4, image & ~(RF_RF | RF_VM))
-            except Exception:
-                pass
-        if ef0 & RF_RF and ef & RF_RF and op != 0xCF:
-            # (RF lasts one instruction; IRET loads it from its image)
-            cpu.eflags = ef & ~RF_RF
-            changed = True
-        if why & IPWRAP and bits == 16 and rip0 <= 0xFFFF and length:
+        if kind == "ipwrap":
             rip = cpu.rip
-            if (rip == rip0 + length and rip > 0xFFFF and cpu.where()[3] == 16
+            if (rip == rip0 + len(code) and rip > 0xFFFF and cpu.where()[3] == 16
                     and cpu.seg("cs").base == cs_base):
                 cpu.rip = rip & 0xFFFF
-                changed = True
-        if changed:
-            m.mutations += 1
-    return 1, fix
+        elif kind == "pushf" or (kind == "rf" and code[i:i + 1] == b"\x9c"):
+            o32 = bits == 64 or (0x66 in code[:i]) == (bits == 16)
+            if o32:
+                ss = cpu.seg("ss")
+                mask = 0xFFFFFFFFFFFFFFFF if bits == 64 else 0xFFFFFFFF if ss.db else 0xFFFF
+                top = (ss.base if bits != 64 else 0) + (cpu.gpr(4) & mask)
+                try:
+                    image = m.mem.read_linear_u(top, 4)
+                    if image & (RF_RF | RF_VM):
+                        m.mem.write_linear_u(top, 4, image & ~(RF_RF | RF_VM))
+                except Exception:
+                    pass
+        elif kind == "smsw":
+            cpu.set_gpr(code[i + 2] & 7, cpu.cr(0) & 0xFFFFFFFF)
+        elif kind == "lockneg" and where is not None:
+            (linear, _user), size = where
+            try:
+                r = int.from_bytes(m.mem.read_linear(linear, size), "little")
+            except Exception:
+                r = None
+            if r is not None:
+                ef = ef & ~0xC4 | (0x40 if r == 0 else 0) | (0x80 if r >> (8 * size - 1) else 0) \
+                    | (0x04 if bin(r & 0xFF).count("1") % 2 == 0 else 0)
+        if kind == "rf" or ef0 & RF_RF:
+            if ef & RF_RF and code[i:i + 1] != b"\xcf":
+                ef &= ~RF_RF          # (RF lasts one instruction; IRET loads it from its image)
+        if ef != cpu.eflags:
+            cpu.eflags = ef
+        m.mutations += 1
+    return fix

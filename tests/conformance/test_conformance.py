@@ -59,13 +59,6 @@ BOCHS_DIFFERS: dict[str, dict[str, str]] = {
 # hardware"): each line is bootdbg's -> the hardware's.  `test_known_defect` fails the day one
 # is fixed, so that it leaves this table.
 BOOTDBG_KNOWN: dict[str, dict[str, str]] = {
-    "realmode": {
-        "SMSW r32 ^ cr0=FFFF0000\n": "SMSW r32 ^ cr0=00000000\n",
-        "LOCK NEG FFFF 0011 0095\n": "LOCK NEG FFFF 0095 0095\n",
-        "LOCK NEG FFF0 0001 0085\n": "LOCK NEG FFF0 0085 0085\n",
-        "LOCK NEG 0001 0095 0011\n": "LOCK NEG 0001 0011 0011\n",
-        "LOCK NEG 8001 0015 0091\n": "LOCK NEG 8001 0091 0091\n",
-    },
 }
 
 
