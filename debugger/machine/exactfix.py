@@ -102,25 +102,26 @@ def _opcode(code: bytes, bits: int) -> int:
     return i
 
 
-def _wrong(code: bytes, bits: int, eip: int, length: int, ef: int, why: int) -> str | None:
-    """What Unicorn gets wrong in the instruction `code` at `eip` (None: nothing)."""
+def _wrong(code: bytes, bits: int, eip: int, length: int, ef: int, why: int) -> frozenset[str]:
+    """What Unicorn gets wrong in the instruction `code` at `eip` (empty: nothing)."""
     i = _opcode(code, bits)
     op = code[i] if i < len(code) else -1
     o32 = bits == 64 or (0x66 in code[:i]) == (bits == 16)
+    kinds = set()
     if why & IPWRAP and bits == 16 and eip <= 0xFFFF and eip + length >= 0x10000:
-        return "ipwrap"
+        kinds.add("ipwrap")
     if ef & RF_RF:
-        return "rf"
-    if op == 0x9C and o32 and ef & RF_VM:
-        return "pushf"
+        kinds.add("rf")
+    if op == 0x9C and o32 and ef & (RF_VM | RF_RF):
+        kinds.add("pushf")
     if why & SCAN and i + 1 < len(code):
         modrm = code[i + 1] if op != 0x0F else (code[i + 2] if i + 2 < len(code) else 0)
         if op in (0xF6, 0xF7) and 0xF0 in code[:i] and (modrm >> 3) & 7 == 3 and modrm >> 6 != 3:
-            return "lockneg"
+            kinds.add("lockneg")
         if (op == 0x0F and code[i + 1] == 0x01 and modrm & 0xF8 == 0xE0 and bits != 64
                 and o32):
-            return "smsw"
-    return None
+            kinds.add("smsw")
+    return frozenset(kinds)
 
 
 def prepare(m: "MachinePort", sp: tuple[int, int, int]) -> tuple[int | None, Callable[[], None] | None]:
@@ -144,21 +145,22 @@ def prepare(m: "MachinePort", sp: tuple[int, int, int]) -> tuple[int | None, Cal
         if off >= size:
             break
         eip = (rip0 + off) & 0xFFFFFFFF
-        kind = _wrong(block[off:off + length], bits, eip, length, ef0, why)
-        if kind is not None:
-            return (k, None) if k else (1, _fixer(m, kind, block[off:off + length], bits))
+        kinds = _wrong(block[off:off + length], bits, eip, length, ef0, why)
+        if kinds:
+            return (k, None) if k else (1, _fixer(m, kinds, block[off:off + length], bits))
         off += length
     return None, None
 
 
-def _fixer(m: "MachinePort", kind: str, code: bytes, bits: int) -> Callable[[], None]:
+def _fixer(m: "MachinePort", kinds: frozenset[str], code: bytes,
+           bits: int) -> Callable[[], None]:
     """The correction after the one instruction `code` at CS:IP now, Unicorn's way, ran."""
     cpu = m.cpu
     rip0, ef0 = cpu.rip, cpu.eflags
     cs_base = cpu.seg("cs").base
     i = _opcode(code, bits)
     where = None
-    if kind == "lockneg":
+    if "lockneg" in kinds:
         from debugger.machine.undocumented import operand_linear
 
         ins = next(_cs(bits, True).disasm(code, 0, 1), None)
@@ -167,26 +169,24 @@ def _fixer(m: "MachinePort", kind: str, code: bytes, bits: int) -> Callable[[], 
 
     def fix() -> None:
         ef = cpu.eflags
-        if kind == "ipwrap":
+        if "ipwrap" in kinds:
             rip = cpu.rip
             if (rip == rip0 + len(code) and rip > 0xFFFF and cpu.where()[3] == 16
                     and cpu.seg("cs").base == cs_base):
                 cpu.rip = rip & 0xFFFF
-        elif kind == "pushf" or (kind == "rf" and code[i:i + 1] == b"\x9c"):
-            o32 = bits == 64 or (0x66 in code[:i]) == (bits == 16)
-            if o32:
-                ss = cpu.seg("ss")
-                mask = 0xFFFFFFFFFFFFFFFF if bits == 64 else 0xFFFFFFFF if ss.db else 0xFFFF
-                top = (ss.base if bits != 64 else 0) + (cpu.gpr(4) & mask)
-                try:
-                    image = m.mem.read_linear_u(top, 4)
-                    if image & (RF_RF | RF_VM):
-                        m.mem.write_linear_u(top, 4, image & ~(RF_RF | RF_VM))
-                except Exception:
-                    pass
-        elif kind == "smsw":
+        if "pushf" in kinds:
+            ss = cpu.seg("ss")
+            mask = 0xFFFFFFFFFFFFFFFF if bits == 64 else 0xFFFFFFFF if ss.db else 0xFFFF
+            top = (ss.base if bits != 64 else 0) + (cpu.gpr(4) & mask)
+            try:
+                image = m.mem.read_linear_u(top, 4)
+                if image & (RF_RF | RF_VM):
+                    m.mem.write_linear_u(top, 4, image & ~(RF_RF | RF_VM))
+            except Exception:
+                pass
+        if "smsw" in kinds:
             cpu.set_gpr(code[i + 2] & 7, cpu.cr(0) & 0xFFFFFFFF)
-        elif kind == "lockneg" and where is not None:
+        if "lockneg" in kinds and where is not None:
             (linear, _user), size = where
             try:
                 r = int.from_bytes(m.mem.read_linear(linear, size), "little")
@@ -195,9 +195,8 @@ def _fixer(m: "MachinePort", kind: str, code: bytes, bits: int) -> Callable[[], 
             if r is not None:
                 ef = ef & ~0xC4 | (0x40 if r == 0 else 0) | (0x80 if r >> (8 * size - 1) else 0) \
                     | (0x04 if bin(r & 0xFF).count("1") % 2 == 0 else 0)
-        if kind == "rf" or ef0 & RF_RF:
-            if ef & RF_RF and code[i:i + 1] != b"\xcf":
-                ef &= ~RF_RF          # (RF lasts one instruction; IRET loads it from its image)
+        if ef0 & RF_RF and ef & RF_RF and code[i:i + 1] != b"\xcf":
+            ef &= ~RF_RF          # (RF lasts one instruction; IRET loads it from its image)
         if ef != cpu.eflags:
             cpu.eflags = ef
         m.mutations += 1

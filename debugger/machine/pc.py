@@ -423,7 +423,7 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         sp, self._special, fix = self._special, None, None
         if sp is not None and sp[1] == pc:      # a block Unicorn runs wrongly (exactfix.py)
             one, fix = exactfix.prepare(self, sp)
-            n = one or n
+            n = n if one is None else min(n, one)
         elif self._fast_allowed(n):
             r = self._run_fast(n, deadline)
             if r is not REDO:

@@ -22,7 +22,12 @@ from debugger.machine.pc import Machine, Stop
 
 # 16-bit instructions of every length (none changes CX, SP or the flow but by falling through)
 POOL = [b"\x90", b"\x40", b"\xf8", b"\x89\xd8", b"\x66\x40", b"\x74\x00", b"\x3c\x07",
-        b"\x8d\x47\x05", b"\x05\x34\x12", b"\x66\x05\x78\x56\x34\x12", b"\x2e\x8b\x1e\x00\x00"]
+        b"\x8d\x47\x05", b"\x05\x34\x12", b"\x66\x05\x78\x56\x34\x12", b"\x2e\x8b\x1e\x00\x00",
+        # LOCK NEG m8/m16/m32 and SMSW r32, which the plain program replaces by the same
+        # instruction without LOCK (a DS: prefix instead) and by MOV EAX, CR0 (DS: prefixed)
+        b"\xf0\xf6\x1f", b"\xf0\xf7\x1f", b"\x66\xf0\xf7\x1f", b"\x66\x0f\x01\xe0"]
+PLAIN = {b"\xf0\xf6\x1f": b"\x3e\xf6\x1f", b"\xf0\xf7\x1f": b"\x3e\xf7\x1f",
+         b"\x66\xf0\xf7\x1f": b"\x66\x3e\xf7\x1f", b"\x66\x0f\x01\xe0": b"\x3e\x0f\x20\xc0"}
 SEG = 0x2000
 
 
@@ -34,12 +39,14 @@ def _machine(boot: bytes, ram: dict[int, bytes]) -> Machine:
     return m
 
 
-def _wrap_case(start: int, picks: list[int], loops: int) -> tuple[bytes, dict[int, bytes], int]:
+def _wrap_case(start: int, picks: list[int], loops: int,
+               plain: bool = False) -> tuple[bytes, dict[int, bytes], int]:
     """Code at SEG:start that runs past FFFFh, a tail where IP lands after the wrap (count down
     CX, jump back), HLT everywhere Unicorn would land without the wrap (SEG:10000h on)."""
     code = b""
     for i in picks:
-        code += POOL[i % len(POOL)]
+        one = POOL[i % len(POOL)]
+        code += PLAIN.get(one, one) if plain else one
         if start + len(code) > 0xFFFF:
             break
     while start + len(code) <= 0xFFFF:
@@ -91,7 +98,19 @@ def test_ip_wraps_in_16_bit_code_every_way(start, picks):
         st_ = m.state()
         assert st_.rip <= 0xFFFF, f"EIP {st_.rip:#x} in 16-bit code at icount {m.icount}"
 
-    fast, _one = _three_ways(boot, ram, 1_000_000, 400, eip_16)
+    fast, one = _three_ways(boot, ram, 1_000_000, 400, eip_16)
+    # LOCK NEG and SMSW r32 leave the state plain NEG and MOV EAX, CR0 leave
+    # (after every instruction, one at a time: flags are overwritten soon after)
+    boot2, ram2, _ = _wrap_case(start, picks, loops, plain=True)
+    plain, locked = _machine(boot2, ram2), _machine(boot, ram)
+    for m in (plain, locked):
+        m._fast_on = False
+    for _ in range(300):
+        locked.run(1)
+        plain.run(1)
+        assert plain.state() == locked.state(), f"differs at icount {plain.icount}"
+    plain.run(1_000_000)
+    assert (plain.icount, plain.state()) == (fast.icount, fast.state())
     assert fast.fast_slices + fast.fast_redone > 0, "no fast slice ran"
     st_ = fast.state()
     assert (st_.cs.selector, st_.rip, st_.rcx & 0xFFFF) == (SEG, land + 7, 0), \
