@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from debugger.machine import blockcount
 from debugger.machine.disk import disk_from_bytes
 from debugger.machine.pc import Machine, Stop
 
@@ -111,7 +112,8 @@ def test_ip_wraps_in_16_bit_code_every_way(start, picks):
         assert plain.state() == locked.state(), f"differs at icount {plain.icount}"
     plain.run(1_000_000)
     assert (plain.icount, plain.state()) == (fast.icount, fast.state())
-    assert fast.fast_slices + fast.fast_redone > 0, "no fast slice ran"
+    assert fast.fast_slices + fast.fast_redone > 0 or not blockcount.available(), \
+        "no fast slice ran"
     st_ = fast.state()
     assert (st_.cs.selector, st_.rip, st_.rcx & 0xFFFF) == (SEG, land + 7, 0), \
         f"ended at {st_.cs.selector:04x}:{st_.rip:x} cx={st_.rcx & 0xFFFF:#x}"
@@ -161,7 +163,8 @@ def test_pushfd_after_iretd_with_rf(tmp_path):
     for m in (fast, one):
         assert m.state().rsi & 0xFFFF == 0, "a PUSHFD image had RF or VM set"
     assert fast.state().rcx & 0xFFFF == 0
-    assert fast.fast_slices + fast.fast_redone > 0, "no fast slice ran"
+    assert fast.fast_slices + fast.fast_redone > 0 or not blockcount.available(), \
+        "no fast slice ran"
 
 
 @pytest.mark.parametrize("name", ["ipwrap", "protected"])
@@ -183,3 +186,18 @@ def test_conformance_image_every_way(name):
     while m.icount < outs[0][0] and m.run(1).reason == Stop.BUDGET:
         pass
     assert (m.icount, m.state(), bytes(m.devices.debugcon.output)) == outs[0]
+
+
+def test_pure_python_fallback_hook_corrects_the_same():
+    """Without the native block hook (BOOTDBG_NO_NATIVE=1), its Python fallback stops before the
+    same blocks: the tests above, in a process of their own."""
+    import os
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, BOOTDBG_NO_NATIVE="1", PYTHONPATH=str(root))
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
+                          "-k", "not fallback", str(Path(__file__))], capture_output=True,
+                         text=True, env=env, cwd=root, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
