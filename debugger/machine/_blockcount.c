@@ -56,6 +56,10 @@ struct bootdbg_blockcount {
     vmem_read_fn vmem_read;    /* uc_vmem_read: a block's bytes, for EXACT_SCAN */
     const uint32_t *flush_count; /* QEMU's tb_ctx.tb_flush_count (NULL: scan verdicts uncached) */
     struct scan_entry *scans;  /* SCAN_ENTRIES verdicts per TranslationBlock */
+    int32_t stop_next;         /* an interrupt request (Ctrl-C): stop before the next block, an
+                                  instruction boundary with nothing of it counted (set from a
+                                  signal handler or another thread; the machine clears it) */
+    int32_t interrupted;       /* the last stop was made for stop_next */
 };
 
 /* TranslationBlock (unicorn 2.1.4, x86_64 target): pc, cs_base, flags, size, icount, cflags */
@@ -195,6 +199,11 @@ static const uint8_t *current_tb(struct bootdbg_blockcount *b, void *uc, uint64_
 
 void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user_data) {
     struct bootdbg_blockcount *b = (struct bootdbg_blockcount *)user_data;
+    if (b->stop_next) {
+        b->interrupted = 1;
+        b->emu_stop(uc);
+        return;
+    }
     if (!b->enabled)
         return;
     const uint8_t *tb = ((const uint8_t *const *)(b->cpu + b->jmp_off))[jmp_hash(address)];

@@ -54,7 +54,8 @@ class _B(ctypes.Structure):
                 ("pad", ctypes.c_uint32), ("special", ctypes.c_int32), ("checks", ctypes.c_int32),
                 ("allow_pc", ctypes.c_uint64), ("special_pc", ctypes.c_uint64),
                 ("special_size", ctypes.c_uint64), ("vmem_read", ctypes.c_void_p),
-                ("flush_count", ctypes.c_void_p), ("scans", ctypes.c_void_p)]
+                ("flush_count", ctypes.c_void_p), ("scans", ctypes.c_void_p),
+                ("stop_next", ctypes.c_int32), ("interrupted", ctypes.c_int32)]
 # (`restarts` only grows: the re-runs of one run are the difference from its start.)
 
 
@@ -191,6 +192,10 @@ class BlockCounter:
                 return buf.raw
 
             def hint(uc: Any, address: int, size: int, _ud: Any) -> None:
+                if b.stop_next:
+                    b.interrupted = 1
+                    uc.emu_stop()
+                    return
                 skip.value = True
                 if address == b.allow_pc:
                     b.allow_pc = _NO_PC
@@ -239,7 +244,8 @@ class BlockCounter:
         of the last block counted (the interrupt-enable watcher), so it did not run."""
         b = self._b
         b.enabled = 0
-        n = b.counter - (b.last if last_not_run and b.blocks else 0)
+        # (an interrupt request stopped before a block not counted: the last one counted ran)
+        n = b.counter - (b.last if last_not_run and b.blocks and not b.interrupted else 0)
         return n, b.irregular, bool(b.partial)
 
     @property
@@ -293,6 +299,13 @@ class BlockCounter:
     @property
     def counting(self) -> bool:
         return self._b.enabled == 1
+
+    def stop_next(self, on: bool = True) -> None:
+        """Stop the engine before the next block it enters (and every one after, until called
+        with False): an instruction boundary with the exact count, whatever hook the request
+        comes from (a signal handler runs inside Python hooks) or whichever thread."""
+        self._b.interrupted = 0
+        self._b.stop_next = int(on)
 
     def take_special(self) -> tuple[int, int, int] | None:
         """(why, address, size) of the block the last run stopped before because Unicorn would

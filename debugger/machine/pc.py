@@ -314,9 +314,17 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         executes the instruction it stopped at.
         """
         self.stop_requested = False
+        self._blocks.stop_next(False)
         self._external = None
         self._sync_exits()
         return self._loop(self.icount, max_insns, self._pc())
+
+    def interrupt(self) -> None:
+        """End the run at the next instruction boundary, with the exact count (Ctrl-C; safe from
+        a signal handler, which Python runs inside whatever hook the engine is in, and from
+        another thread): the engine stops before the next block it enters."""
+        self.stop_requested = True
+        self._blocks.stop_next()
 
     def _loop(self, start: int, max_insns: int | None, resume_pc: int | None) -> RunResult:
         while True:
