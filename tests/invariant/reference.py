@@ -14,7 +14,7 @@ its ignore count, a point not reached is left as it was):
 2. an event catchpoint (`int`, `exception`, `irq`, `hlt`, `bios`; vector, and AH as the guest
    passed it) for the delivery or call this step made;
 3. a memory watchpoint the instruction accessed (each watchpoint once per instruction, in the
-   order of first access);
+   order of first access), or the machine wrote for it (interrupt delivery, a BIOS service);
 4. an I/O access: every I/O watchpoint matching port, direction and value, then every `catch io`;
 5. a transition catchpoint (in point order; `vmx-invalid`/`vmx-valid`: each catchpoint follows
    each of its profiles' verdicts itself, at every step, from the state at the start of the
@@ -117,6 +117,7 @@ class Reference:
         m.bus.watchers.append(self._on_io)
         m.uc.hook_add(UC_HOOK_MEM_WRITE | UC_HOOK_MEM_READ, self._on_mem)
         m.uc.ctl_flush_tb()
+        m.mem.write_hooks.append(self._on_host_write)
         return session
 
     def _goto(self, index: int) -> None:
@@ -139,7 +140,11 @@ class Reference:
 
     def _on_mem(self, uc: Any, access: int, address: int, size: int, value: int,
                 _ud: Any) -> None:
-        self._acc.append(("write" if access == UC_MEM_WRITE else "read", address, size))
+        self._acc.append(("write" if access == UC_MEM_WRITE else "read", address, size, False))
+
+    def _on_host_write(self, phys: int, size: int) -> None:
+        # the machine's own writes (interrupt delivery, BIOS services): physical addresses
+        self._acc.append(("write", phys, size, True))
 
     def state(self) -> Any:
         return self.m.state()
@@ -252,7 +257,7 @@ class Reference:
 
     def _check_mem(self, insn: Any) -> RefStop | None:
         order: list[_P] = []
-        for access, addr, size in self._acc:
+        for access, addr, size, phys in self._acc:
             for p in self.points:
                 if p.spec.what != "watch" or p in order:
                     continue
@@ -260,7 +265,12 @@ class Reference:
                 if want != "access" and want != access:
                     continue
                 a = addr
-                if space == "physical":
+                if phys and space == "linear":      # (a machine write: compare physically)
+                    try:
+                        a = addr - self.m.mem.translate(waddr) + waddr
+                    except Exception:
+                        continue
+                elif space == "physical" and not phys:
                     try:
                         a = self.m.mem.translate(addr)
                     except Exception:
