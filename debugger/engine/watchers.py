@@ -13,6 +13,7 @@ from unicorn import UC_HOOK_BLOCK, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_W
 
 from debugger.cpustate import CpuState
 from debugger.engine.blockscan import classify, relevant_categories
+from debugger.engine.hostwrites import HostWrites
 from debugger.engine.points import Breakpoint, Catchpoint, ExprWatch, IoWatch, Point, Watchpoint
 from debugger.engine.stops import Change, StopEvent
 from debugger.engine.transitions import TRANSITION_KINDS, diff_states, signature
@@ -106,13 +107,11 @@ class Watchers:
         if self.events or self.watch_transitions:
             m.event_filter = self._event_filter
         uc = m.uc
-        self._host_watched: list[tuple[Watchpoint, int]] = []
+        self._host_write = HostWrites(self)
         for w in self.mems:
             phys = self._watch_phys(w)
             if phys is None:
                 continue
-            if w.access in ("write", "access"):
-                self._host_watched.append((w, phys))
             # Unicorn matches a hook's range against an access's first byte only: start the
             # range early enough for the widest access that can end inside the watch.
             lo, hi = max(0, phys - _WIDEST + 1), phys + w.length - 1
@@ -135,7 +134,7 @@ class Watchers:
                 self._hooks.append(uc.hook_add(UC_HOOK_BLOCK, self._block_cb))
         if self._hooks:
             uc.ctl_flush_tb()
-        if self._host_watched:
+        if self._host_write.watched:
             m.mem.write_hooks.append(self._host_write)
         if self.ios or self.io_catches:
             m.bus.watchers.append(self._io_cb)
@@ -153,7 +152,7 @@ class Watchers:
         if self._hooks:
             m.uc.ctl_flush_tb()
         self._hooks = []
-        if self._host_write in m.mem.write_hooks:
+        if getattr(self, "_host_write", None) in m.mem.write_hooks:
             m.mem.write_hooks.remove(self._host_write)
         if self._io_cb in m.bus.watchers:
             m.bus.watchers.remove(self._io_cb)
@@ -203,21 +202,6 @@ class Watchers:
         if not self.exact:
             self._hit_icount = at
             m.request_stop(Stop.EVENT, "watchpoint", event="watch")
-
-    def _host_write(self, phys: int, size: int) -> None:
-        """A write the machine makes itself, with the engine at rest (interrupt delivery pushing
-        a frame, a BIOS service filling a buffer): a write watchpoint sees it as the guest's own,
-        and stops after the instruction or INT (and its delivery or service) that caused it."""
-        if self.muted:
-            return
-        for w, wphys in self._host_watched:
-            if phys + size <= wphys or wphys + w.length <= phys \
-                    or any(h[0] is w for h in self._mem_hits):
-                continue
-            self._mem_hits.append((w, UC_MEM_WRITE, w.address + phys - wphys, size, 0))
-            if not self.exact:
-                self._hit_icount = self.m.icount
-                self.m.request_stop(Stop.EVENT, "watchpoint", event="watch")
 
     def _io_cb(self, direction: str, port: int, size: int, value: int) -> None:
         if self.muted:
