@@ -132,7 +132,7 @@ def prepare(m: "MachinePort", sp: tuple[int, int, int]) -> tuple[int | None, Cal
     cpu = m.cpu
     _sel, rip0, pc, bits = cpu.where()
     ef0 = cpu.eflags
-    m._blocks.allow(pc)
+    m._blocks.allow(address)          # (the hook's address: CS.base+EIP, not wrapped at 4 GiB)
     try:
         block = m.mem.read_linear(pc, max(size, 1) + 15)
     except Exception:

@@ -429,7 +429,7 @@ class Machine(EngineHooks, FastSlices, FaultRules):
     def _run_slice(self, pc: int, n: int, deadline: Any = UNSET) -> RunResult | None:
         self._stop_count = None
         sp, self._special, fix = self._special, None, None
-        if sp is not None and sp[1] == pc:      # a block Unicorn runs wrongly (exactfix.py)
+        if sp is not None and sp[1] & 0xFFFFFFFF == pc & 0xFFFFFFFF:    # (see exactfix.py)
             one, fix = exactfix.prepare(self, sp)
             n = n if one is None else min(n, one)
         elif self._fast_allowed(n):

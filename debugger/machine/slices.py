@@ -87,6 +87,7 @@ class FastSlices:
             self._begin_slice(rest)
             self._stop_count = None
             done = self._run_counted(rest)
+            self._special = self._blocks.take_special()     # (stopped before one: exactfix.py)
             err = self._start_error
         return self._end_slice(done, err, deadline)
 
