@@ -134,8 +134,8 @@ static int scan_block(struct bootdbg_blockcount *b, void *uc, uint64_t address, 
     return hit;
 }
 
-/* Would Unicorn run this block differently from the CPU?  Only states and block positions that
- * cost two compares on an ordinary block. */
+/* Would Unicorn run this block differently from the CPU?  On an ordinary block: a few compares
+ * of the CPU state and the block's position, and one look-up of the block's cached scan. */
 static int exact_special(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size) {
     uint32_t hf = *(const uint32_t *)(b->env + b->hflags_off);
     uint32_t ef = *(const uint32_t *)(b->env + b->eflags_off);
