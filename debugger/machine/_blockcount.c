@@ -15,10 +15,6 @@ typedef int (*emu_stop_fn)(void *uc);
 typedef int (*uc_ctl_fn)(void *uc, int control, ...);
 typedef int (*vmem_read_fn)(void *uc, uint64_t address, int prot, void *bytes, size_t size);
 struct uc_tb_out { uint64_t pc; uint16_t icount; uint16_t size; };
-/* A block's scan verdict: a TranslationBlock is never reused for other code until QEMU flushes
- * them all (tb_flush_count), so its pointer and that count name its bytes. */
-struct scan_entry { const void *tb; uint64_t pc; uint32_t gen; int32_t hit; };
-#define SCAN_ENTRIES 4096
 
 struct bootdbg_blockcount {
     const uint8_t *cpu;        /* CPUState */
@@ -54,11 +50,10 @@ struct bootdbg_blockcount {
     uint64_t special_pc;       /* address and size of the block stopped before */
     uint64_t special_size;
     vmem_read_fn vmem_read;    /* uc_vmem_read: a block's bytes, for EXACT_SCAN */
-    const uint32_t *flush_count; /* QEMU's tb_ctx.tb_flush_count (NULL: scan verdicts uncached) */
-    struct scan_entry *scans;  /* SCAN_ENTRIES verdicts per TranslationBlock */
     int32_t stop_next;         /* an interrupt request (Ctrl-C): stop before the next block, an
                                   instruction boundary with nothing of it counted (set from a
-                                  signal handler or another thread; the machine clears it) */
+                                  signal handler or another thread; the machine clears it; when
+                                  counting by blocks it also sets `limit` to 0) */
     int32_t interrupted;       /* the last stop was made for stop_next */
 };
 
@@ -109,34 +104,14 @@ static int scan_code(const uint8_t *p, uint32_t n, int code64) {
 static const uint8_t *current_tb(struct bootdbg_blockcount *b, void *uc, uint64_t address,
                                  uint32_t size);
 
-/* Does the block at `address` hold a possible EXACT_SCAN instruction?  Scanned once per
- * TranslationBlock (the verdict cached by its pointer); an unreadable block is not one. */
-static int scan_block(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size,
-                      int code64) {
-    const uint8_t *tb = b->flush_count != NULL ? current_tb(b, uc, address, size) : NULL;
-    struct scan_entry *e = NULL;
-    if (tb != NULL && b->scans != NULL) {
-        uintptr_t h = (uintptr_t)tb;
-        e = &b->scans[((h >> 4) ^ (h >> 16)) & (SCAN_ENTRIES - 1)];
-        if (e->tb == tb && e->pc == address && e->gen == *b->flush_count)
-            return e->hit;
-    }
-    uint8_t buf[8192];
-    int hit = 0;
-    if (size <= sizeof buf && b->vmem_read(uc, address, 4 /* UC_PROT_EXEC */, buf, size) == 0)
-        hit = scan_code(buf, size, code64);
-    if (e != NULL) {
-        e->tb = tb;
-        e->pc = address;
-        e->gen = *b->flush_count;
-        e->hit = hit;
-    }
-    return hit;
-}
-
-/* Would Unicorn run this block differently from the CPU?  On an ordinary block: a few compares
- * of the CPU state and the block's position, and one look-up of the block's cached scan. */
-static int exact_special(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size) {
+/* Would Unicorn run this block differently from the CPU?  A function of the block alone (its
+ * address, size, CS base, flags -- RF, VM, IOPL, code size -- and bytes), so it is judged once
+ * per TranslationBlock and kept in spare bits of the block's cflags (QEMU sets cflags when it
+ * creates a block and ignores these bits in its look-ups): on an ordinary block it costs a test
+ * of a word the counter reads anyway. */
+#define CF_JUDGED 0x00100000u
+#define CF_WHY_SHIFT 21              /* EXACT_* bits at 0x00200000..0x00800000 */
+static int judge(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size) {
     uint32_t hf = *(const uint32_t *)(b->env + b->hflags_off);
     uint32_t ef = *(const uint32_t *)(b->env + b->eflags_off);
     int why = 0;
@@ -147,18 +122,36 @@ static int exact_special(struct bootdbg_blockcount *b, void *uc, uint64_t addres
     }
     if ((ef & EF_RF) || ((ef & EF_VM) && (ef & EF_IOPL) == EF_IOPL))
         why |= EXACT_FLAGS;
-    if ((b->checks & EXACT_SCAN) && scan_block(b, uc, address, size, (hf & HF_CS64) != 0))
+    uint8_t buf[8192];
+    if (size <= sizeof buf && b->vmem_read(uc, address, 4 /* UC_PROT_EXEC */, buf, size) == 0
+            && scan_code(buf, size, (hf & HF_CS64) != 0))
         why |= EXACT_SCAN;
-    return why & b->checks;
+    return why;
+}
+
+static int exact_special(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size,
+                         const uint8_t *tb) {
+    if (tb == NULL)
+        tb = current_tb(b, uc, address, size);
+    if (tb == NULL)
+        return judge(b, uc, address, size) & b->checks;
+    uint32_t *cflags = (uint32_t *)(tb + TB_CFLAGS);
+    uint32_t c = *cflags;
+    if (!(c & CF_JUDGED)) {
+        c |= CF_JUDGED | ((uint32_t)judge(b, uc, address, size) << CF_WHY_SHIFT);
+        *cflags = c;
+    }
+    return (int)((c >> CF_WHY_SHIFT) & 7) & b->checks;
 }
 
 /* Stop before a special block (1: stopped) unless the machine let it through. */
-static int exact_stop(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size) {
+static int exact_stop(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size,
+                      const uint8_t *tb) {
     if (address == b->allow_pc) {
         b->allow_pc = ~(uint64_t)0;
         return 0;
     }
-    int why = exact_special(b, uc, address, size);
+    int why = exact_special(b, uc, address, size, tb);
     if (!why)
         return 0;
     b->special = why;
@@ -199,15 +192,15 @@ static const uint8_t *current_tb(struct bootdbg_blockcount *b, void *uc, uint64_
 
 void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user_data) {
     struct bootdbg_blockcount *b = (struct bootdbg_blockcount *)user_data;
-    if (b->stop_next) {
-        b->interrupted = 1;
-        b->emu_stop(uc);
-        return;
-    }
     if (!b->enabled)
         return;
     const uint8_t *tb = ((const uint8_t *const *)(b->cpu + b->jmp_off))[jmp_hash(address)];
     if (b->enabled == 2) {
+        if (b->stop_next) {     /* (counting by blocks, the machine lowers `limit` to 0) */
+            b->interrupted = 1;
+            b->emu_stop(uc);
+            return;
+        }
         /* Under a count hook Unicorn syncs EIP before every instruction, so the memory and I/O
          * hooks need not re-derive the CPU state from the instruction's start -- which also
          * resets cc_op to its value before the flags Unicorn computes after each code hook,
@@ -226,12 +219,13 @@ void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user
             b->restarts++;
             return;     /* (the storing instruction again: it was let through before) */
         }
-        exact_stop(b, uc, address, size);
+        exact_stop(b, uc, address, size, NULL);
         return;
     }
     uint32_t flags = *(const uint32_t *)(b->env + b->hflags_off)
                      | (*(const uint32_t *)(b->env + b->eflags_off) & TB_FLAG_EFLAGS);
     uint64_t n;
+    uint32_t cf = 0;
     if (tb == NULL || *(const uint64_t *)(tb + TB_PC) != address
             || *(const uint16_t *)(tb + TB_SIZE) != size
             || *(const uint32_t *)(tb + TB_FLAGS) != flags
@@ -247,8 +241,13 @@ void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user
             return;
         }
         n = out.icount;
+        tb = ((const uint8_t *const *)(b->cpu + b->jmp_off))[jmp_hash(address)];   /* (refilled) */
+        if (!tb_matches(b, tb, address, size))
+            tb = NULL;
+        cf = tb != NULL ? *(const uint32_t *)(tb + TB_CFLAGS) : 0;
     } else {
-        if (*(const uint32_t *)(tb + TB_CFLAGS) & CF_COUNT_MASK) {
+        cf = *(const uint32_t *)(tb + TB_CFLAGS);
+        if (cf & CF_COUNT_MASK) {
             /* a block QEMU limited on its own (after a store into the running block) */
             b->irregular = 2;
             b->emu_stop(uc);
@@ -256,7 +255,9 @@ void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user
         }
         n = *(const uint16_t *)(tb + TB_ICOUNT);
     }
-    if (b->checks && exact_stop(b, uc, address, size)) {
+    /* (a block judged ordinary costs this test) */
+    if (b->checks && !((cf & CF_JUDGED) && !(((cf >> CF_WHY_SHIFT) & 7) & (uint32_t)b->checks))
+            && exact_stop(b, uc, address, size, tb)) {
         b->irregular = 4;      /* (stopped before the block: nothing of it counted) */
         return;
     }

@@ -54,7 +54,6 @@ class _B(ctypes.Structure):
                 ("pad", ctypes.c_uint32), ("special", ctypes.c_int32), ("checks", ctypes.c_int32),
                 ("allow_pc", ctypes.c_uint64), ("special_pc", ctypes.c_uint64),
                 ("special_size", ctypes.c_uint64), ("vmem_read", ctypes.c_void_p),
-                ("flush_count", ctypes.c_void_p), ("scans", ctypes.c_void_p),
                 ("stop_next", ctypes.c_int32), ("interrupted", ctypes.c_int32)]
 # (`restarts` only grows: the re-runs of one run are the difference from its start.)
 
@@ -107,38 +106,6 @@ def jmp_cache_offset() -> int | None:
     return None
 
 
-_UC_TCG_CTX = 768          # uc_struct.tcg_ctx
-_TCG_FLUSH_COUNT = 0x98D0  # TCGContext.tb_ctx.tb_flush_count
-
-
-@lru_cache(maxsize=1)
-def _flush_count_verified() -> bool:
-    """Does a flush bump the counter where this wheel keeps it (tried on a scratch engine)?"""
-    try:
-        eng = L.open_engine()
-        addr = _flush_count_at(eng)
-        if addr is None:
-            return False
-        before = ctypes.c_uint32.from_address(addr).value
-        eng.uc.ctl_flush_tb()
-        mid = ctypes.c_uint32.from_address(addr).value
-        eng.uc.ctl_flush_tb()
-        return (mid, ctypes.c_uint32.from_address(addr).value) == (before + 1, before + 2)
-    except Exception:
-        return False
-
-
-def _flush_count_at(eng: L.Engine) -> int | None:
-    tcg = ctypes.c_uint64.from_address(eng.uch + _UC_TCG_CTX).value
-    return tcg + _TCG_FLUSH_COUNT if tcg else None
-
-
-def flush_count_address(eng: L.Engine) -> int:
-    """Where QEMU counts its translation-cache flushes in `eng` (0: not found; the block scans
-    of exactfix.py are then not cached, and cost a read of the block's bytes each time)."""
-    return (_flush_count_at(eng) or 0) if _flush_count_verified() else 0
-
-
 def available() -> bool:
     return _lib() is not None and jmp_cache_offset() is not None
 
@@ -164,10 +131,7 @@ class BlockCounter:
                      _REQUEST_CACHE,
                      0, 0, 0, eng.uch + L._UC_EMU_COUNT, 0, eng.uch + L._UC_SKIP_SYNC,
                      0, 0, 0, exactfix.ALL, _NO_PC, 0, 0,
-                     ctypes.cast(uclib.uc_vmem_read, ctypes.c_void_p).value,
-                     flush_count_address(eng), 0)
-        self._scans = (ctypes.c_uint8 * (24 * 4096))()      # struct scan_entry[4096]
-        self._b.scans = ctypes.addressof(self._scans)
+                     ctypes.cast(uclib.uc_vmem_read, ctypes.c_void_p).value)
         self._handle: Any = None
         self._restarts_base = 0
         if self.available:
@@ -209,7 +173,7 @@ class BlockCounter:
     def start(self, limit: int) -> None:
         b = self._b
         b.counter = 0
-        b.limit = limit
+        b.limit = 0 if b.stop_next else limit
         b.irregular = 0
         b.partial = 0
         b.blocks = 0
@@ -304,8 +268,11 @@ class BlockCounter:
         """Stop the engine before the next block it enters (and every one after, until called
         with False): an instruction boundary with the exact count, whatever hook the request
         comes from (a signal handler runs inside Python hooks) or whichever thread."""
-        self._b.interrupted = 0
-        self._b.stop_next = int(on)
+        b = self._b
+        b.interrupted = 0
+        b.stop_next = int(on)
+        if on:
+            b.limit = 0         # (counting by blocks: stop before the next one, as at a limit)
 
     def take_special(self) -> tuple[int, int, int] | None:
         """(why, address, size) of the block the last run stopped before because Unicorn would
