@@ -3,19 +3,22 @@ a time and corrected after each.
 
 The native block hook (`_blockcount.c`, or its Python fallback in `blockcount.py`) stops the
 engine *before* a translation block that may hold one -- in the fast (block-counted) slices and
-in the counted runs alike -- using only what costs a few compares on an ordinary block:
+in the counted runs alike:
 
 - `IPWRAP`: 16-bit code (real mode, vm86, a 16-bit code segment) whose block runs past offset
-  FFFFh.  Unicorn carries on at CS:10000h (EIP 0001xxxxh); the CPU and QEMU 7.2 wrap IP to 0000.
+  FFFFh.  Unicorn carries on at CS:10000h (EIP 0001xxxxh); QEMU 7.2 (where CS.base+10000h is a
+  page boundary) and the 8086 wrap IP to 0000, and so does bootdbg everywhere.
   (An instruction straddling FFFFh is fetched as QEMU 7.2 fetches it, from CS.base+10000h on,
   and IP wraps after it.)
 - `FLAGS`: RF set, or vm86 at IOPL 3: Unicorn's PUSHF/PUSHFD store VM and RF in the image, where
   the CPU stores both as 0; and Unicorn never clears RF once IRET has loaded it, where the CPU
   clears it when the next instruction completes.
 - `SCAN`: a block whose bytes may hold `LOCK NEG m` (Unicorn sets SF/ZF/PF from the operand
-  before the negation) or `SMSW r32` (Unicorn writes 16 bits; QEMU 7.2 stores CR0[31:0]).  The
-  bytes are scanned once per translation block (the verdict cached by the block's pointer and
-  QEMU's flush count), so a block that runs again costs a table look-up.
+  before the negation) or `SMSW r32` (Unicorn writes 16 bits; QEMU 7.2 stores CR0[31:0]).
+
+All three are functions of the block alone (address, size, CS base, flags, bytes): the native
+hook judges each translation block once and keeps the verdict in spare bits of the block's
+cflags, so an ordinary block that runs again costs one test.
 
 The machine then runs such a block exactly (`prepare`): the instructions before the first one
 Unicorn gets wrong as one counted run, that one alone, corrected after it (`fix`); a block with
