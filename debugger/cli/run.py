@@ -69,8 +69,7 @@ def run(args: argparse.Namespace) -> int:
     e9.on_tx = on_e9
 
     def on_sigint(_sig: int, _frame: object) -> None:
-        machine.stop_requested = True
-        machine.uc.emu_stop()
+        machine.interrupt()
 
     old = signal.signal(signal.SIGINT, on_sigint)
     try:

@@ -433,11 +433,7 @@ class Session:
         engine starts another stretch (a stop being localised re-executes from a checkpoint),
         so a request that arrives between two of them is seen by the run loops here."""
         self.interrupt_requested = True
-        self.machine.stop_requested = True
-        try:
-            self.machine.uc.emu_stop()
-        except Exception:   # pragma: no cover - engine not running
-            pass
+        self.machine.interrupt()
 
     def _lean_step(self) -> StopEvent | None:
         """`step()` with nothing armed: the machine's lean path and a stop event built from the

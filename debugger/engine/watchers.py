@@ -13,6 +13,7 @@ from unicorn import UC_HOOK_BLOCK, UC_MEM_WRITE
 
 from debugger.cpustate import CpuState
 from debugger.engine.blockscan import classify, relevant_categories
+from debugger.engine.hostwrites import HostWrites
 from debugger.engine.points import Breakpoint, Catchpoint, ExprWatch, IoWatch, Point, Watchpoint
 from debugger.engine.remap import FollowMapping
 from debugger.engine.stops import Change, StopEvent
@@ -105,6 +106,7 @@ class Watchers(FollowMapping):
         if self.events or self.watch_transitions:
             m.event_filter = self._event_filter
         uc = m.uc
+        self._host_write = HostWrites(self)
         self._native = None
         if not self.exact and self.watch_transitions:
             if s.native:
@@ -121,6 +123,8 @@ class Watchers(FollowMapping):
         self._remap_detector()
         if self._hooks or self._remap.armed:
             uc.ctl_flush_tb()
+        if self._host_write.watched:
+            m.mem.write_hooks.append(self._host_write)
         if self.ios or self.io_catches:
             m.bus.watchers.append(self._io_cb)
         self._sync_baseline()
@@ -138,6 +142,8 @@ class Watchers(FollowMapping):
         if self._hooks:
             m.uc.ctl_flush_tb()
         self._hooks = []
+        if getattr(self, "_host_write", None) in m.mem.write_hooks:
+            m.mem.write_hooks.remove(self._host_write)
         if self._io_cb in m.bus.watchers:
             m.bus.watchers.remove(self._io_cb)
         m.event_filter = None

@@ -13,6 +13,7 @@
 
 typedef int (*emu_stop_fn)(void *uc);
 typedef int (*uc_ctl_fn)(void *uc, int control, ...);
+typedef int (*vmem_read_fn)(void *uc, uint64_t address, int prot, void *bytes, size_t size);
 struct uc_tb_out { uint64_t pc; uint16_t icount; uint16_t size; };
 
 struct bootdbg_blockcount {
@@ -40,6 +41,20 @@ struct bootdbg_blockcount {
     uint32_t last_hflags;      /* the CPU's hflags when the last block counted started (its
                                   code size: a far jump at its end may change the CPU's) */
     uint32_t pad;
+    /* Blocks Unicorn would run differently from the CPU (see `exact_special`): the engine is
+     * stopped before one (in both modes); the machine then runs it one instruction at a time
+     * and corrects each (`debugger/machine/exactfix.py`). */
+    int32_t special;           /* why the last stop was made: EXACT_* bits (0: none) */
+    int32_t checks;            /* which EXACT_* checks are on */
+    uint64_t allow_pc;         /* a block start let through once (the machine is stepping it) */
+    uint64_t special_pc;       /* address and size of the block stopped before */
+    uint64_t special_size;
+    vmem_read_fn vmem_read;    /* uc_vmem_read: a block's bytes, for EXACT_SCAN */
+    int32_t stop_next;         /* an interrupt request (Ctrl-C): stop before the next block, an
+                                  instruction boundary with nothing of it counted (set from a
+                                  signal handler or another thread; the machine clears it; when
+                                  counting by blocks it also sets `limit` to 0) */
+    int32_t interrupted;       /* the last stop was made for stop_next */
 };
 
 /* TranslationBlock (unicorn 2.1.4, x86_64 target): pc, cs_base, flags, size, icount, cflags */
@@ -52,9 +67,127 @@ struct bootdbg_blockcount {
 #define CF_COUNT_MASK 0x7fff
 #define TB_FLAG_EFLAGS (0x3000 | 0x100 | 0x10000 | 0x20000 | 0x40000) /* IOPL TF RF VM AC */
 
+#define HF_CS32 (1u << 4)
+#define HF_CS64 (1u << 15)
+#define EF_RF 0x10000u
+#define EF_VM 0x20000u
+#define EF_IOPL 0x3000u
+#define EXACT_IPWRAP 1         /* 16-bit code that runs past offset FFFFh (IP wraps to 0000) */
+#define EXACT_FLAGS 2          /* RF set, or vm86 at IOPL 3: PUSHF(D) would store RF/VM */
+#define EXACT_SCAN 4           /* LOCK NEG m (wrong SF/PF), SMSW r32 (16 bits written) */
+
+static int is_prefix(uint8_t c, int code64) {
+    return c == 0x26 || c == 0x2e || c == 0x36 || c == 0x3e || c == 0x64 || c == 0x65
+           || c == 0x66 || c == 0x67 || c == 0xf0 || c == 0xf2 || c == 0xf3
+           || (code64 && c >= 0x40 && c < 0x50);
+}
+
+/* Conservative: any byte sequence that may be one of the EXACT_SCAN instructions (an
+ * immediate or displacement that looks like one only costs an exact run of the block). */
+static int scan_code(const uint8_t *p, uint32_t n, int code64) {
+    for (uint32_t i = 0; i < n; i++) {
+        if (p[i] == 0xf0) {
+            uint32_t j = i + 1;
+            while (j < n && is_prefix(p[j], code64))
+                j++;
+            if (j + 1 < n && (p[j] == 0xf6 || p[j] == 0xf7) && ((p[j + 1] >> 3) & 7) == 3
+                    && (p[j + 1] >> 6) != 3)
+                return 1;
+        } else if (p[i] == 0x0f && !code64 && i + 2 < n && p[i + 1] == 0x01
+                   && (p[i + 2] & 0xf8) == 0xe0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const uint8_t *current_tb(struct bootdbg_blockcount *b, void *uc, uint64_t address,
+                                 uint32_t size);
+
+/* Would Unicorn run this block differently from the CPU?  A function of the block alone (its
+ * address, size, CS base, flags -- RF, VM, IOPL, code size -- and bytes), so it is judged once
+ * per TranslationBlock and kept in spare bits of the block's cflags (QEMU sets cflags when it
+ * creates a block and ignores these bits in its look-ups): on an ordinary block it costs a test
+ * of a word the counter reads anyway. */
+#define CF_JUDGED 0x00100000u
+#define CF_WHY_SHIFT 21              /* EXACT_* bits at 0x00200000..0x00800000 */
+static int judge(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size) {
+    uint32_t hf = *(const uint32_t *)(b->env + b->hflags_off);
+    uint32_t ef = *(const uint32_t *)(b->env + b->eflags_off);
+    int why = 0;
+    if (!(hf & (HF_CS32 | HF_CS64))) {
+        uint64_t eip = (address - *(const uint64_t *)(b->env + b->csbase_off)) & 0xffffffffu;
+        if (eip <= 0xffff && eip + size >= 0x10000)
+            why |= EXACT_IPWRAP;
+    }
+    if ((ef & EF_RF) || ((ef & EF_VM) && (ef & EF_IOPL) == EF_IOPL))
+        why |= EXACT_FLAGS;
+    uint8_t buf[8192];
+    if (size <= sizeof buf && b->vmem_read(uc, address, 4 /* UC_PROT_EXEC */, buf, size) == 0
+            && scan_code(buf, size, (hf & HF_CS64) != 0))
+        why |= EXACT_SCAN;
+    return why;
+}
+
+static int exact_special(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size,
+                         const uint8_t *tb) {
+    if (tb == NULL)
+        tb = current_tb(b, uc, address, size);
+    if (tb == NULL)
+        return judge(b, uc, address, size) & b->checks;
+    uint32_t *cflags = (uint32_t *)(tb + TB_CFLAGS);
+    uint32_t c = *cflags;
+    if (!(c & CF_JUDGED)) {
+        c |= CF_JUDGED | ((uint32_t)judge(b, uc, address, size) << CF_WHY_SHIFT);
+        *cflags = c;
+    }
+    return (int)((c >> CF_WHY_SHIFT) & 7) & b->checks;
+}
+
+/* Stop before a special block (1: stopped) unless the machine let it through. */
+static int exact_stop(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size,
+                      const uint8_t *tb) {
+    if (address == b->allow_pc) {
+        b->allow_pc = ~(uint64_t)0;
+        return 0;
+    }
+    int why = exact_special(b, uc, address, size, tb);
+    if (!why)
+        return 0;
+    b->special = why;
+    b->special_pc = address;
+    b->special_size = size;
+    b->emu_stop(uc);
+    return 1;
+}
+
 static unsigned jmp_hash(uint64_t pc) {
     uint64_t tmp = pc ^ (pc >> 6);
     return (unsigned)(((tmp >> 6) & (4096 - 64)) | (tmp & 63));
+}
+
+static int tb_matches(const struct bootdbg_blockcount *b, const uint8_t *tb, uint64_t address,
+                      uint32_t size) {
+    uint32_t flags = *(const uint32_t *)(b->env + b->hflags_off)
+                     | (*(const uint32_t *)(b->env + b->eflags_off) & TB_FLAG_EFLAGS);
+    return tb != NULL && *(const uint64_t *)(tb + TB_PC) == address
+           && *(const uint16_t *)(tb + TB_SIZE) == size
+           && *(const uint32_t *)(tb + TB_FLAGS) == flags
+           && *(const uint64_t *)(tb + TB_CSBASE) == *(const uint64_t *)(b->env + b->csbase_off);
+}
+
+/* The TranslationBlock about to run (NULL: not found): from the jump cache, refilled by
+ * Unicorn's own lookup when a TLB flush emptied it. */
+static const uint8_t *current_tb(struct bootdbg_blockcount *b, void *uc, uint64_t address,
+                                 uint32_t size) {
+    const uint8_t *const *slot =
+        &((const uint8_t *const *)(b->cpu + b->jmp_off))[jmp_hash(address)];
+    if (tb_matches(b, *slot, address, size))
+        return *slot;
+    struct uc_tb_out out = {0, 0, 0};
+    if (b->uc_ctl(uc, b->request_cache, address, &out) != 0)
+        return NULL;
+    return tb_matches(b, *slot, address, size) ? *slot : NULL;
 }
 
 void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user_data) {
@@ -63,6 +196,11 @@ void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user
         return;
     const uint8_t *tb = ((const uint8_t *const *)(b->cpu + b->jmp_off))[jmp_hash(address)];
     if (b->enabled == 2) {
+        if (b->stop_next) {     /* (counting by blocks, the machine lowers `limit` to 0) */
+            b->interrupted = 1;
+            b->emu_stop(uc);
+            return;
+        }
         /* Under a count hook Unicorn syncs EIP before every instruction, so the memory and I/O
          * hooks need not re-derive the CPU state from the instruction's start -- which also
          * resets cc_op to its value before the flags Unicorn computes after each code hook,
@@ -79,12 +217,15 @@ void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user
                 && (*(const uint32_t *)(tb + TB_CFLAGS) & CF_COUNT_MASK)) {
             (*b->count_limit)++;
             b->restarts++;
+            return;     /* (the storing instruction again: it was let through before) */
         }
+        exact_stop(b, uc, address, size, NULL);
         return;
     }
     uint32_t flags = *(const uint32_t *)(b->env + b->hflags_off)
                      | (*(const uint32_t *)(b->env + b->eflags_off) & TB_FLAG_EFLAGS);
     uint64_t n;
+    uint32_t cf = 0;
     if (tb == NULL || *(const uint64_t *)(tb + TB_PC) != address
             || *(const uint16_t *)(tb + TB_SIZE) != size
             || *(const uint32_t *)(tb + TB_FLAGS) != flags
@@ -100,14 +241,25 @@ void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user
             return;
         }
         n = out.icount;
+        tb = ((const uint8_t *const *)(b->cpu + b->jmp_off))[jmp_hash(address)];   /* (refilled) */
+        if (!tb_matches(b, tb, address, size))
+            tb = NULL;
+        cf = tb != NULL ? *(const uint32_t *)(tb + TB_CFLAGS) : 0;
     } else {
-        if (*(const uint32_t *)(tb + TB_CFLAGS) & CF_COUNT_MASK) {
+        cf = *(const uint32_t *)(tb + TB_CFLAGS);
+        if (cf & CF_COUNT_MASK) {
             /* a block QEMU limited on its own (after a store into the running block) */
             b->irregular = 2;
             b->emu_stop(uc);
             return;
         }
         n = *(const uint16_t *)(tb + TB_ICOUNT);
+    }
+    /* (a block judged ordinary costs this test) */
+    if (b->checks && !((cf & CF_JUDGED) && !(((cf >> CF_WHY_SHIFT) & 7) & (uint32_t)b->checks))
+            && exact_stop(b, uc, address, size, tb)) {
+        b->irregular = 4;      /* (stopped before the block: nothing of it counted) */
+        return;
     }
     if (b->counter + n > b->limit) {
         b->partial = 1;

@@ -27,7 +27,7 @@ from typing import Any
 from unicorn import UC_HOOK_BLOCK
 from unicorn import unicorn_const as uconst
 
-from debugger.machine import nativelib
+from debugger.machine import exactfix, nativelib
 from debugger.machine import uc_layout as L
 
 __all__ = ["BlockCounter", "available", "why_unavailable"]
@@ -36,6 +36,7 @@ _SEGS_CS_BASE = L.OFF_SEGS + 24 + 8       # segs[R_CS].base
 # UC_CTL_READ_WRITE(UC_CTL_TB_REQUEST_CACHE, 2), as unicorn.h builds it
 _REQUEST_CACHE = uconst.UC_CTL_TB_REQUEST_CACHE | (2 << 26) | (uconst.UC_CTL_IO_READ_WRITE << 30)
 _CPU_SCAN = 0x8A50                        # CPUState ends where the X86CPU's env starts
+_NO_PC = 2**64 - 1
 
 
 class _B(ctypes.Structure):
@@ -50,7 +51,10 @@ class _B(ctypes.Structure):
                 ("last_pc", ctypes.c_uint64), ("last_size", ctypes.c_uint64),
                 ("count_limit", ctypes.c_void_p), ("restarts", ctypes.c_int64),
                 ("skip_sync", ctypes.c_void_p), ("last_hflags", ctypes.c_uint32),
-                ("pad", ctypes.c_uint32)]
+                ("pad", ctypes.c_uint32), ("special", ctypes.c_int32), ("checks", ctypes.c_int32),
+                ("allow_pc", ctypes.c_uint64), ("special_pc", ctypes.c_uint64),
+                ("special_size", ctypes.c_uint64), ("vmem_read", ctypes.c_void_p),
+                ("stop_next", ctypes.c_int32), ("interrupted", ctypes.c_int32)]
 # (`restarts` only grows: the re-runs of one run are the difference from its start.)
 
 
@@ -125,7 +129,9 @@ class BlockCounter:
                      off or 0, L.OFF_HFLAGS, L.OFF_EFLAGS, _SEGS_CS_BASE, 0, 0, 0, 0, 0, 0, 0,
                      ctypes.cast(uclib.uc_ctl, ctypes.c_void_p).value,
                      _REQUEST_CACHE,
-                     0, 0, 0, eng.uch + L._UC_EMU_COUNT, 0, eng.uch + L._UC_SKIP_SYNC)
+                     0, 0, 0, eng.uch + L._UC_EMU_COUNT, 0, eng.uch + L._UC_SKIP_SYNC,
+                     0, 0, 0, exactfix.ALL, _NO_PC, 0, 0,
+                     ctypes.cast(uclib.uc_vmem_read, ctypes.c_void_p).value)
         self._handle: Any = None
         self._restarts_base = 0
         if self.available:
@@ -138,16 +144,36 @@ class BlockCounter:
         else:
             # Without the native hook, the runs are all counted: the same hint for the memory
             # and I/O hooks, from Python (see _blockcount.c, watch mode).
+            # And the same stops before the blocks Unicorn runs differently from the CPU.
             skip = ctypes.c_bool.from_address(eng.uch + L._UC_SKIP_SYNC)
+            b = self._b
+            vread = uclib.uc_vmem_read
 
-            def hint(_uc: Any, _address: int, _size: int, _ud: Any) -> None:
+            def read(address: int, size: int) -> bytes:
+                buf = ctypes.create_string_buffer(size)
+                if vread(eng.uc._uch, ctypes.c_uint64(address), 4, buf, ctypes.c_size_t(size)):
+                    raise ValueError("unreadable")
+                return buf.raw
+
+            def hint(uc: Any, address: int, size: int, _ud: Any) -> None:
+                if b.stop_next:
+                    b.interrupted = 1
+                    uc.emu_stop()
+                    return
                 skip.value = True
+                if address == b.allow_pc:
+                    b.allow_pc = _NO_PC
+                    return
+                why = exactfix.special(eng, address, size, read) & b.checks
+                if why:
+                    b.special, b.special_pc, b.special_size = why, address, size
+                    uc.emu_stop()
             eng.uc.hook_add(UC_HOOK_BLOCK, hint)
 
     def start(self, limit: int) -> None:
         b = self._b
         b.counter = 0
-        b.limit = limit
+        b.limit = 0 if b.stop_next else limit
         b.irregular = 0
         b.partial = 0
         b.blocks = 0
@@ -182,7 +208,8 @@ class BlockCounter:
         of the last block counted (the interrupt-enable watcher), so it did not run."""
         b = self._b
         b.enabled = 0
-        n = b.counter - (b.last if last_not_run and b.blocks else 0)
+        # (an interrupt request stopped before a block not counted: the last one counted ran)
+        n = b.counter - (b.last if last_not_run and b.blocks and not b.interrupted else 0)
         return n, b.irregular, bool(b.partial)
 
     @property
@@ -236,6 +263,37 @@ class BlockCounter:
     @property
     def counting(self) -> bool:
         return self._b.enabled == 1
+
+    def stop_next(self, on: bool = True) -> None:
+        """Stop the engine before the next block it enters (and every one after, until called
+        with False): an instruction boundary with the exact count, whatever hook the request
+        comes from (a signal handler runs inside Python hooks) or whichever thread."""
+        b = self._b
+        b.interrupted = 0
+        b.stop_next = int(on)
+        if on:
+            b.limit = 0         # (counting by blocks: stop before the next one, as at a limit)
+
+    def take_special(self) -> tuple[int, int, int] | None:
+        """(why, address, size) of the block the last run stopped before because Unicorn would
+        run it differently from the CPU (`exactfix`), once; None: no such stop."""
+        b = self._b
+        if not b.special:
+            return None
+        why, b.special = int(b.special), 0
+        return why, int(b.special_pc), int(b.special_size)
+
+    def allow(self, address: int | None) -> None:
+        """Let the block at `address` run once without the `exactfix` checks (None: none)."""
+        self._b.allow_pc = _NO_PC if address is None else address
+
+    @property
+    def checks(self) -> int:
+        return int(self._b.checks)
+
+    @checks.setter
+    def checks(self, value: int) -> None:
+        self._b.checks = value
 
     def mark_irregular(self, code: int) -> None:
         self._b.irregular = code

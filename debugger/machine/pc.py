@@ -28,7 +28,7 @@ from debugger.cpustate import (
     CpuState,
     Segment,
 )
-from debugger.machine import holes, hotports, slices, softint, uc_layout
+from debugger.machine import exactfix, holes, hotports, slices, softint, uc_layout
 from debugger.machine.bios import Bios
 from debugger.machine.bus import Clock, IoBus
 from debugger.machine.cpu import Cpu
@@ -153,6 +153,7 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         self._fast_resume_at = 0
         self._fast_irregular = 0
         self._stop_count: int | None = None
+        self._special: tuple[int, int, int] | None = None     # see exactfix.py
         self._slice_until = 0
         self.fast_slices = 0          # slices counted by blocks
         self.fast_redone = 0          # ... that met something irregular and ran again exactly
@@ -324,9 +325,17 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         executes the instruction it stopped at.
         """
         self.stop_requested = False
+        self._blocks.stop_next(False)
         self._external = None
         self._sync_exits()
         return self._loop(self.icount, max_insns, self._pc())
+
+    def interrupt(self) -> None:
+        """End the run at the next instruction boundary, with the exact count (Ctrl-C; safe from
+        a signal handler, which Python runs inside whatever hook the engine is in, and from
+        another thread): the engine stops before the next block it enters."""
+        self.stop_requested = True
+        self._blocks.stop_next()
 
     def _loop(self, start: int, max_insns: int | None, resume_pc: int | None) -> RunResult:
         while True:
@@ -430,7 +439,11 @@ class Machine(EngineHooks, FastSlices, FaultRules):
 
     def _run_slice(self, pc: int, n: int, deadline: Any = UNSET) -> RunResult | None:
         self._stop_count = None
-        if self._fast_allowed(n):
+        sp, self._special, fix = self._special, None, None
+        if sp is not None and sp[1] & 0xFFFFFFFF == pc & 0xFFFFFFFF:    # (see exactfix.py)
+            one, fix = exactfix.prepare(self, sp)
+            n = n if one is None else min(n, one)
+        elif self._fast_allowed(n):
             r = self._run_fast(n, deadline)
             if r is not REDO:
                 return r
@@ -440,6 +453,10 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         for fn in self.slice_listeners:
             fn(self.icount)
         done = self._run_counted(n)
+        self._blocks.allow(None)
+        self._special = self._blocks.take_special()
+        if fix is not None and done and self._pending is None and self._start_error is None:
+            fix()
         return self._end_slice(done, self._start_error, deadline)
 
     def _run_counted(self, n: int) -> int:

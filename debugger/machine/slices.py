@@ -55,7 +55,9 @@ class FastSlices:
         if irregular or self._fast_irregular or err is not None or not regular:
             # Everything before the block that held it was regular: that part runs fast again
             # (the same blocks, deterministically), the rest of the slice with the count hook.
-            good = done if irregular == 1 else done - self._blocks.last
+            # (4: stopped before a block Unicorn runs differently from the CPU, exactfix.py)
+            good = done if irregular in (1, 4) else done - self._blocks.last
+            self._blocks.take_special()
             self.restore(cp)
             self._back_off(good)
             self.fast_redone += 1
@@ -88,6 +90,7 @@ class FastSlices:
             self._begin_slice(rest)
             self._stop_count = None
             done = self._run_counted(rest)
+            self._special = self._blocks.take_special()     # (stopped before one: exactfix.py)
             err = self._start_error
         return self._end_slice(done, err, deadline)
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from debugger.machine.port import MachinePort
     from debugger.machine.results import RunResult
 
-__all__ = ["execute_test_alias"]
+__all__ = ["execute_test_alias", "operand_linear"]
 
 _PREFIXES = frozenset({0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3})
 _REX = range(0x40, 0x50)
@@ -29,6 +29,30 @@ _FLAGS = 0x8D5          # OF SF ZF AF PF CF
 
 def _reg(m: "MachinePort", name: str) -> int:
     return int(m.uc.reg_read(getattr(x86_const, f"UC_X86_REG_{name.upper()}")))
+
+
+def operand_linear(m: "MachinePort", ins, op, prefixes: bytes,    # noqa: ANN001
+                   bits: int) -> tuple[int, bool]:
+    """The linear address of capstone memory operand `op` of `ins` (decoded with detail at CS:IP,
+    `prefixes` its prefix bytes), and whether the access is a user-mode one."""
+    mem = op.mem
+    addr_size = bits if 0x67 not in prefixes else {16: 32, 32: 16, 64: 32}[bits]
+    ea = mem.disp
+    base = ins.reg_name(mem.base) if mem.base else None
+    if base is not None and base != "rip":
+        ea += _reg(m, base)
+    elif base == "rip":
+        ea += m.cpu.rip + ins.size
+    if mem.index:
+        ea += _reg(m, ins.reg_name(mem.index)) * mem.scale
+    ea &= (1 << addr_size) - 1
+    if mem.segment:
+        seg = ins.reg_name(mem.segment)
+    else:
+        seg = "ss" if base in ("bp", "ebp", "esp", "sp", "rbp", "rsp") else "ds"
+    seg_base = 0 if bits == 64 and seg not in ("fs", "gs") else m.cpu.seg(seg).base
+    user = bool(m.cpu.cr(0) & CR0_PE) and (bool(m.cpu.eflags & RF_VM) or m.cpu.hflags & 3 == 3)
+    return seg_base + ea, user
 
 
 def execute_test_alias(m: "MachinePort") -> "RunResult | None | object":
@@ -59,26 +83,9 @@ def execute_test_alias(m: "MachinePort") -> "RunResult | None | object":
     if dst.type == X86_OP_REG:
         value = _reg(m, ins.reg_name(dst.reg))
     elif dst.type == X86_OP_MEM:
-        mem = dst.mem
-        addr_size = bits if 0x67 not in code[:i] else {16: 32, 32: 16, 64: 32}[bits]
-        ea = mem.disp
-        base = ins.reg_name(mem.base) if mem.base else None
-        if base is not None and base != "rip":
-            ea += _reg(m, base)
-        elif base == "rip":
-            ea += m.cpu.rip + ins.size
-        if mem.index:
-            ea += _reg(m, ins.reg_name(mem.index)) * mem.scale
-        ea &= (1 << addr_size) - 1
-        if mem.segment:
-            seg = ins.reg_name(mem.segment)
-        else:
-            seg = "ss" if base in ("bp", "ebp", "esp", "sp", "rbp", "rsp") else "ds"
-        seg_base = 0 if bits == 64 and seg not in ("fs", "gs") else m.cpu.seg(seg).base
-        user = bool(m.cpu.cr(0) & CR0_PE) and (bool(m.cpu.eflags & RF_VM)
-                                               or m.cpu.hflags & 3 == 3)
+        linear, user = operand_linear(m, ins, dst, code[:i], bits)
         try:
-            value = int.from_bytes(m.mem.read_linear(seg_base + ea, size, user=user), "little")
+            value = int.from_bytes(m.mem.read_linear(linear, size, user=user), "little")
         except PageFault as pf:
             m.eng.set_u64(uc_layout.OFF_CR + 16, pf.linear)         # CR2
             return m.raise_exception(14, pf.error_code | (4 if user else 0))

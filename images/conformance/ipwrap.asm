@@ -1,19 +1,30 @@
-; 16-bit IP at the end of a 64 KiB segment: a NOP at 2000:FFFF.  QEMU 7.2 continues at 2000:0000
-; (IP wraps); Bochs 2.7 raises #GP (EIP 10000h beyond the CS limit).  Either way it never goes on
-; at linear 30000h (2000:10000), where this image puts a tell-tale.
+; 16-bit IP at the end of a 64 KiB segment: a NOP at SEG:FFFF, for SEG = 2000h (CS.base+10000h a
+; page boundary) and SEG = 2001h (not one).  QEMU 7.2 continues at SEG:0000 (IP wraps) in the
+; first case only (its translation block ends at the page boundary and the jump to the next one
+; is truncated to 16 bits); Bochs 2.7 raises #GP (EIP 10000h beyond the CS limit); bootdbg wraps
+; in both.  None goes on at linear SEG*16+10000h, where this image puts a tell-tale.
 %include "lib.inc"
 
 main:
     mov word [13*4], gp
     mov word [13*4+2], 0
-    mov ax, 0x2000
+    mov word [wseg], 0x2000
+    call one
+    mov word [wseg], 0x2001
+    call one
+    jmp finish
+
+one:
+    mov [saved_sp], sp
+    mov ax, [wseg]
     mov es, ax
+    mov [target+2], ax
     mov byte [es:0xffff], 0x90
     mov di, 0
     mov si, wrap_land
     mov cx, wrap_land_end - wrap_land
     rep movsb
-    mov ax, 0x3000
+    add ax, 0x1000
     mov es, ax
     mov di, 0
     mov si, nowrap_land
@@ -21,10 +32,14 @@ main:
     rep movsb
     xor ax, ax
     mov es, ax
-    jmp 0x2000:0xffff
+    jmp far [target]
 after:
     call newline
-    jmp finish
+    xor ax, ax
+    mov ds, ax
+    mov ss, ax
+    mov sp, [saved_sp]
+    ret
 
 wrap_land:
     call 0:report                  ; far call: the pushed CS:IP shows where it ran
@@ -58,5 +73,9 @@ gp:
     mov ax, bx
     call hex16
     jmp after
+
+wseg: dw 0
+saved_sp: dw 0
+target: dw 0xffff, 0
 
 %include "tail.inc"

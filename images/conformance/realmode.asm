@@ -105,7 +105,7 @@ main:
     PRINT "PUSHFD="
     call hex32
     call newline
-    ; SMSW r32 zero-extends (QEMU 7.2, Bochs); SMSW r16 writes 16 bits
+    ; SMSW r32 stores CR0[31:0] (QEMU 7.2, Bochs); SMSW r16 writes 16 bits
     mov eax, cr0
     and eax, 0x0000fff1              ; PE=0: keep ET/NE/MP etc low, drop CD/NW
     mov cr0, eax
@@ -120,6 +120,19 @@ main:
     smsw ax
     xor eax, ebx
     PRINT "SMSW r16 ^ cr0="
+    call hex32
+    call newline
+    ; SMSW r32 with CR0's upper half non-zero (CD, NW): the SDM leaves bits 31:16 undefined;
+    ; QEMU 7.2 and Bochs store CR0[31:0]
+    mov eax, cr0
+    or eax, 0x60000000
+    mov cr0, eax
+    mov eax, 0x12345678
+    smsw eax
+    mov ebx, cr0
+    and ebx, 0x9fffffff
+    mov cr0, ebx
+    PRINT "SMSW r32 CD NW="
     call hex32
     call newline
     ; LOCK NEG [mem]: flags as plain NEG

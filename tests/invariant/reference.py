@@ -14,7 +14,7 @@ its ignore count, a point not reached is left as it was):
 2. an event catchpoint (`int`, `exception`, `irq`, `hlt`, `bios`; vector, and AH as the guest
    passed it) for the delivery or call this step made;
 3. a memory watchpoint the instruction accessed (each watchpoint once per instruction, in the
-   order of first access);
+   order of first access), or the machine wrote for it (interrupt delivery, a BIOS service);
 4. an I/O access: every I/O watchpoint matching port, direction and value, then every `catch io`;
 5. a transition catchpoint (in point order; `vmx-invalid`/`vmx-valid`: each catchpoint follows
    each of its profiles' verdicts itself, at every step, from the state at the start of the
@@ -88,7 +88,7 @@ class Reference:
         self.steps = 0
         self._event: tuple[str, dict[str, Any]] | None = None
         self._io: list[tuple[str, int, int, int]] = []
-        self._acc: list[tuple[str, int, int]] = []
+        self._acc: list[tuple[str, int, int, bool]] = []
         self._wphys: dict[int, list[tuple[int, int]]] = {}
         self._vcache: dict[Any, bool] = {}
         self._dry = False
@@ -118,6 +118,7 @@ class Reference:
         m.bus.watchers.append(self._on_io)
         m.uc.hook_add(UC_HOOK_MEM_WRITE | UC_HOOK_MEM_READ, self._on_mem)
         m.uc.ctl_flush_tb()
+        m.mem.write_hooks.append(self._on_host_write)
         return session
 
     def _goto(self, index: int) -> None:
@@ -140,7 +141,11 @@ class Reference:
 
     def _on_mem(self, uc: Any, access: int, address: int, size: int, value: int,
                 _ud: Any) -> None:
-        self._acc.append(("write" if access == UC_MEM_WRITE else "read", address, size))
+        self._acc.append(("write" if access == UC_MEM_WRITE else "read", address, size, False))
+
+    def _on_host_write(self, phys: int, size: int) -> None:
+        # the machine's own writes (interrupt delivery, BIOS services): physical addresses
+        self._acc.append(("write", phys, size, True))
 
     def state(self) -> Any:
         return self.m.state()
@@ -272,15 +277,15 @@ class Reference:
 
     def _check_mem(self, insn: Any) -> RefStop | None:
         order: list[_P] = []
-        for access, addr, size in self._acc:
+        for access, addr, size, _machine in self._acc:
             for p in self.points:
                 if p.spec.what != "watch" or p in order:
                     continue
                 waddr, length, want, space = p.spec.args
                 if want != "access" and want != access:
                     continue
-                # (hooks see physical addresses: a linear watch's bytes are where the mapping
-                # in force during the instruction put them)
+                # (hooks and the machine's own writes give physical addresses: a linear watch's
+                # bytes are where the mapping in force during the instruction put them)
                 spans = [(waddr, length)] if space == "physical" else self._wphys[p.number]
                 if any(addr < at + n and at < addr + size for at, n in spans):
                     order.append(p)

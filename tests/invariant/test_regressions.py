@@ -95,6 +95,12 @@ CASES = {
                                     Cmd("nexti")]),
     "tb-flags-pmode": ("pmode", 0, [Spec("catch", ("cpl",)), Spec("catch", ("vm86",)),
                                     Spec("catch", ("mode",))], [Cmd("continue", 4000)] * 4),
+    # the machine's own writes: a BIOS service filling a watched buffer, the INT 13h delivery
+    # pushing its frame onto a watched stack
+    "watch-bios-buffer": ("hello", 40, [Spec("watch", (0x7E00, 2, "write", "linear"))],
+                          [Cmd("continue", 3000), Cmd("continue", 3000)]),
+    "watch-delivery-push": ("hello", 45, [Spec("watch", (0x7BFE, 2, "write", "physical"))],
+                            [Cmd("continue", 3000), Cmd("stepi", 3)]),
 }
 
 
