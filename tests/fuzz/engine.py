@@ -115,6 +115,47 @@ def captured():
         yield buf
 
 
+def scratch(prefix: str) -> str:
+    """A directory for one campaign's files, in memory (/dev/shm) where there is one, removed
+    at exit: each input is written to a file and read back by the code under test."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    shm = "/dev/shm"
+    where = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+    d = tempfile.mkdtemp(prefix=prefix, dir=where)
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
+_parser: Any = None
+
+
+def cli_main(argv: list[str]) -> str:
+    """`bootdbg ARGV` in-process (debugger.cli.main), stdout and stderr captured; its exit is
+    not a finding.  The argparse tree is built once (half the cost of a small command) and
+    reused: parsing does not change it, so every input meets the same parser a new process
+    would build."""
+    global _parser
+    import debugger.cli as cli
+
+    if _parser is None:
+        built = cli.build_parser()
+        _parser = lambda: built                  # noqa: E731
+    real, cli.build_parser = cli.build_parser, _parser
+    try:
+        with captured() as buf:
+            try:
+                cli.main(argv)
+            except SystemExit:
+                pass
+    finally:
+        cli.build_parser = real
+    return buf.getvalue()
+
+
 def judge(kind: Kind, data: bytes) -> Finding | None:
     """Run one input under the oracle."""
     try:

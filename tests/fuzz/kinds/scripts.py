@@ -8,10 +8,9 @@ import io
 import os
 import random
 import signal
-import tempfile
 import threading
 
-from tests.fuzz.engine import ROOT, Kind
+from tests.fuzz.engine import ROOT, Kind, scratch
 
 SKIP = {"gdbserver", "plugin", "tui", "layout", "record", "source"}
 NUMBERS = ["0", "1", "-1", "2", "7", "16", "0x7c00", "0x7c10", "0xffff", "0x10000", "0xb8000",
@@ -76,7 +75,7 @@ class ScriptsKind(Kind):
         self.expected = (ScriptError, SessionOver, SessionError)
         self.ScriptError, self.SessionOver = ScriptError, SessionOver
         self.snapshot = snapshot
-        self.tmp = tempfile.mkdtemp(prefix="bootdbg-fuzz-")
+        self.tmp = scratch("bootdbg-fuzz-")
         self.session = Session(ROOT / "images" / "hello.img")
         self.cp = snapshot.take(self.session.machine)
         self._interp()
