@@ -23,7 +23,8 @@ BAD_OUTPUT = ("Traceback (most recent call last)", "internal error")
 
 
 class Hang(BaseException):
-    """An input ran past its time limit (raised in the main thread by a timer signal)."""
+    """An input ran past its time limit (raised in the main thread by a timer signal: see
+    time_limit -- the limit is CPU time)."""
 
 
 @dataclass
@@ -66,7 +67,7 @@ class Kind:
     for findings.  `expected` lists the exception types that are one-line user errors."""
 
     name = "?"
-    limit = 5.0                 # seconds per input
+    limit = 5.0                 # CPU seconds per input (time_limit)
     expected: tuple[type[BaseException], ...] = ()
 
     def setup(self) -> None:
@@ -89,22 +90,45 @@ class Kind:
     batch = 0
 
 
+# An input that waits without using the CPU (a read that never returns) is caught by the wall
+# clock at this many times its limit.
+WALL_FACTOR = 10
+
+
 @contextlib.contextmanager
 def time_limit(seconds: float):
-    """Raise Hang in the main thread after `seconds` (no-op outside the main thread)."""
+    """Raise Hang in the main thread once the input has used `seconds` of CPU time, or
+    WALL_FACTOR times that of wall-clock time (no-op outside the main thread).
+
+    CPU time, because the machine is shared: on a wall clock an input starved by other work
+    would be called a hang.  Both timers fire again every 0.25 s until the input ends, so a
+    Hang that Python swallows where it cannot raise (a ctypes callback, a finalizer: "Exception
+    ignored in ...") is raised again at the next bytecode that can."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    done = [False]
 
     def fire(signum: int, frame: Any) -> None:
-        raise Hang()
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+        if not done[0]:
+            raise Hang()
+    old_prof = signal.signal(signal.SIGPROF, fire)
+    old_alrm = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_PROF, seconds, 0.25)
+    signal.setitimer(signal.ITIMER_REAL, seconds * WALL_FACTOR, 0.25)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        while True:             # (a Hang raised in here, before `done`, only repeats this)
+            try:
+                done[0] = True
+                signal.setitimer(signal.ITIMER_PROF, 0)
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGPROF, old_prof)
+                signal.signal(signal.SIGALRM, old_alrm)
+                break
+            except Hang:
+                continue
 
 
 @contextlib.contextmanager
@@ -173,6 +197,10 @@ def judge(kind: Kind, data: bytes) -> Finding | None:
         except Exception:                       # noqa: BLE001
             pass
         return Finding(kind.name, data, "exception", detail)
+    if text and f"{Hang.__module__}.Hang" in text:     # raised, swallowed, and it went on
+        i = text.index(f"{Hang.__module__}.Hang")
+        return Finding(kind.name, data, "hang", f"over {kind.limit} s (a Hang was swallowed)\n"
+                       + text[max(0, i - 600):i + 100])
     for bad in BAD_OUTPUT:
         if text and bad in text:
             i = text.index(bad)
