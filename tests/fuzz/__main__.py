@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from tests.fuzz.engine import campaign
@@ -18,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.inputs is None and args.seconds is None:
         args.inputs = 1000
+    # SIGTERM ends a campaign after the input in hand, with its summary (the exact count).
+    stopping: list[bool] = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     total = 0
     for name in (NAMES if args.kind == "all" else (args.kind,)):
         kind = make(name)
@@ -30,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{st.kind}] {st.inputs} inputs, {st.rate:.1f}/s, "
                   f"{len(st.findings)} findings", file=sys.stderr, flush=True)
         st = campaign(kind, inputs=args.inputs, seconds=args.seconds, seed=args.seed,
-                      on_finding=show, save=not args.no_save, progress=progress)
+                      on_finding=show, save=not args.no_save, progress=progress,
+                      stop=lambda: bool(stopping))
         print(f"{name}: {st.inputs} inputs in {st.seconds:.1f} s ({st.rate:.1f} inputs/s), "
               f"{len(st.findings)} findings", flush=True)
         total += len(st.findings)
