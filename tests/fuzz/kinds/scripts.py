@@ -8,7 +8,6 @@ import io
 import os
 import random
 import signal
-import threading
 
 from tests.fuzz.engine import ROOT, Kind, scratch
 
@@ -130,17 +129,22 @@ class ScriptsKind(Kind):
         self.buf.truncate()
         origin = "fuzz"
         # Long work a script asks for (`stepi 0xffff`) is no hang if Ctrl-C stops it: a
-        # SIGINT part-way through the limit, handled as at the prompt.
+        # SIGINT half-way through the limit, handled as at the prompt.  Half-way in CPU time
+        # (a timer thread on the wall clock fired while the main thread, starved by a busy
+        # machine, was still starting it: a KeyboardInterrupt outside the run).
         armed = [True]
 
         def on_sigint(signum, frame):
             if armed[0]:
                 raise KeyboardInterrupt
+
+        def on_cpu(signum, frame):
+            if armed[0]:
+                os.kill(os.getpid(), signal.SIGINT)
         old = signal.signal(signal.SIGINT, on_sigint)
-        timer = threading.Timer(self.limit * 0.5, os.kill, (os.getpid(), signal.SIGINT))
-        timer.daemon = True
-        timer.start()
+        old_cpu = signal.signal(signal.SIGVTALRM, on_cpu)
         try:
+            signal.setitimer(signal.ITIMER_VIRTUAL, self.limit * 0.5)
             self.interp.run_lines([(ln, (origin, i + 1)) for i, ln in
                                    enumerate(text.split("\n"))])
         except self.ScriptError as exc:
@@ -152,7 +156,8 @@ class ScriptsKind(Kind):
             self.buf.write("Interrupted.\n")
         finally:
             armed[0] = False
-            timer.cancel()
+            signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+            signal.signal(signal.SIGVTALRM, old_cpu)
             signal.signal(signal.SIGINT, old)
             try:
                 self.session.delete()
