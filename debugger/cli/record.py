@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     reason, message = "script", ""
     interrupted = []
+    in_script = [False]
 
     def on_sigint(_sig: int, _frame: object) -> None:
         # The recording ends at the end of the current slice, an instruction boundary, with a
@@ -68,9 +69,11 @@ def run(args: argparse.Namespace) -> int:
         # checkpoint writer nor an emu_stop from inside an engine hook (Session.interrupt: it
         # can leave the instruction count one ahead of the state) keeps a file that verifies.
         interrupted.append(True)
-        if args.script:
+        if in_script[0]:
             # Between the script's commands the machine is at rest: stop the script there.
-            # (A command that runs the guest maps Ctrl-C to an interrupt of that run.)
+            # (A command that runs the guest maps Ctrl-C to an interrupt of that run.)  Only
+            # there: raised while the script was being set up or the file closed, it cut
+            # the recording short.
             raise KeyboardInterrupt
 
     old_handler = signal.signal(signal.SIGINT, on_sigint)
@@ -86,7 +89,12 @@ def run(args: argparse.Namespace) -> int:
                                  err_console=make_console(stderr=True))
             ctx.budget = args.max_insns
             try:
-                Interpreter(ctx).run_file(args.script)
+                try:
+                    in_script[0] = not interrupted      # (Ctrl-C came before it began)
+                    if in_script[0]:
+                        Interpreter(ctx).run_file(args.script)
+                finally:
+                    in_script[0] = False
             except SessionOver:
                 pass
             except KeyboardInterrupt:
@@ -94,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
                 interrupted.append(True)
             except ScriptError as exc:
                 ctx.error(str(exc))
+            if interrupted:
+                reason, message = "interrupt", "interrupted by Ctrl-C"
         else:
             while not interrupted:
                 left = None if args.max_insns is None else args.max_insns - s.icount
@@ -107,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
             if interrupted:
                 reason, message = "interrupt", "interrupted by Ctrl-C"
     finally:
+        in_script[0] = False
         try:
             info = rec.close(reason, message)
         finally:
