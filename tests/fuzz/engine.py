@@ -159,8 +159,8 @@ _parser: Any = None
 
 
 def cli_main(argv: list[str]) -> str:
-    """`bootdbg ARGV` in-process (debugger.cli.main), stdout and stderr captured; its exit is
-    not a finding.  The argparse tree is built once (half the cost of a small command) and
+    """`bootdbg ARGV` in-process (debugger.cli.main), stdout and stderr captured, standard input
+    empty; its exit is not a finding.  The argparse tree is built once (half the cost of a small command) and
     reused: parsing does not change it, so every input meets the same parser a new process
     would build."""
     global _parser
@@ -170,6 +170,7 @@ def cli_main(argv: list[str]) -> str:
         built = cli.build_parser()
         _parser = lambda: built                  # noqa: E731
     real, cli.build_parser = cli.build_parser, _parser
+    stdin, sys.stdin = sys.stdin, io.StringIO("")   # (`session -x F` reads on after F: nothing)
     try:
         with captured() as buf:
             try:
@@ -178,6 +179,7 @@ def cli_main(argv: list[str]) -> str:
                 pass
     finally:
         cli.build_parser = real
+        sys.stdin = stdin
     return buf.getvalue()
 
 
