@@ -227,11 +227,18 @@ class Stats:
 def campaign(kind: Kind, *, inputs: int | None = None, seconds: float | None = None,
              seed: int = 0, on_finding: Callable[[Finding], None] | None = None,
              save: bool = True, progress: Callable[[Stats], None] | None = None,
-             stop: Callable[[], bool] | None = None) -> Stats:
-    """Generate and judge inputs until `inputs` are done, `seconds` have passed or `stop()`."""
+             stop: Callable[[], bool] | None = None, skip: int = 0,
+             journal: str | None = None) -> Stats:
+    """Generate and judge inputs until `inputs` are done, `seconds` have passed or `stop()`.
+
+    `skip`: the first inputs of this seed are generated but not judged (a campaign resumed
+    after its process died).  `journal`: a file that holds the input in hand (its index in the
+    seed's sequence, 8 bytes, then the input), for the supervisor to save if the process dies."""
     rng = random.Random(seed)
     stats = Stats(kind.name)
     kind.setup()
+    for _ in range(skip):
+        kind.generate(rng)
     start = last = time.monotonic()
     seen: set[str] = set()
     while True:
@@ -243,6 +250,9 @@ def campaign(kind: Kind, *, inputs: int | None = None, seconds: float | None = N
         if stop is not None and stop():
             break
         data = kind.generate(rng)
+        if journal is not None:
+            with open(journal, "wb") as jf:
+                jf.write((skip + stats.inputs).to_bytes(8, "little") + data)
         f = judge(kind, data)
         stats.inputs += 1
         if f is None and kind.batch and stats.inputs % kind.batch == 0:
