@@ -129,9 +129,10 @@ class ScriptsKind(Kind):
         self.buf.truncate()
         origin = "fuzz"
         # Long work a script asks for (`stepi 0xffff`) is no hang if Ctrl-C stops it: a
-        # SIGINT half-way through the limit, handled as at the prompt.  Half-way in CPU time
-        # (a timer thread on the wall clock fired while the main thread, starved by a busy
-        # machine, was still starting it: a KeyboardInterrupt outside the run).
+        # SIGINT a quarter of the way through the limit (it must then stop within the rest),
+        # handled as at the prompt.  Timed in CPU time (a timer thread on the wall clock fired
+        # while the main thread, starved by a busy machine, was still starting it: a
+        # KeyboardInterrupt outside the run).
         armed = [True]
 
         def on_sigint(signum, frame):
@@ -144,7 +145,7 @@ class ScriptsKind(Kind):
         old = signal.signal(signal.SIGINT, on_sigint)
         old_cpu = signal.signal(signal.SIGVTALRM, on_cpu)
         try:
-            signal.setitimer(signal.ITIMER_VIRTUAL, self.limit * 0.5)
+            signal.setitimer(signal.ITIMER_VIRTUAL, self.limit * 0.25)
             self.interp.run_lines([(ln, (origin, i + 1)) for i, ln in
                                    enumerate(text.split("\n"))])
         except self.ScriptError as exc:
