@@ -119,6 +119,11 @@ class ScriptsKind(Kind):
         return "\n".join(lines).encode("utf-8", "replace")
 
     def run(self, data: bytes) -> str:
+        if getattr(self.session, "timeline", None) is not None:
+            # An input turned time travel on (`checkpoint`): restoring the machine behind its
+            # timeline's back would make a state no user can reach (a campaign's `rc` then
+            # met an IndexError that was the harness's doing).  A new session.
+            self.setup()
         self.count += 1
         if self.count % 200 == 0:
             self._interp()
