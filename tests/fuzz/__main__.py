@@ -37,7 +37,8 @@ def supervise(name: str, args: argparse.Namespace) -> tuple[int, int]:
         child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         stopped: list[bool] = []
 
-        def forward(*_: object, child: subprocess.Popen = child) -> None:
+        def forward(*_: object, child: subprocess.Popen = child,
+                    stopped: list[bool] = stopped) -> None:
             stopped.append(True)
             child.send_signal(signal.SIGTERM)           # (it ends with its summary)
         signal.signal(signal.SIGTERM, forward)

@@ -160,15 +160,18 @@ _parser: Any = None
 
 def cli_main(argv: list[str]) -> str:
     """`bootdbg ARGV` in-process (debugger.cli.main), stdout and stderr captured, standard input
-    empty; its exit is not a finding.  The argparse tree is built once (half the cost of a small command) and
-    reused: parsing does not change it, so every input meets the same parser a new process
-    would build."""
+    empty; its exit is not a finding.  The argparse tree is built once (half the cost of a
+    small command) and reused: parsing does not change it, so every input meets the same
+    parser a new process would build."""
     global _parser
-    import debugger.cli as cli
+    from debugger import cli
 
     if _parser is None:
         built = cli.build_parser()
-        _parser = lambda: built                  # noqa: E731
+
+        def _parser_once() -> Any:
+            return built
+        _parser = _parser_once
     real, cli.build_parser = cli.build_parser, _parser
     stdin, sys.stdin = sys.stdin, io.StringIO("")   # (`session -x F` reads on after F: nothing)
     try:

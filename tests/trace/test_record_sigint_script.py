@@ -25,8 +25,8 @@ def _sigint_self() -> None:
 @pytest.mark.parametrize("where", ["setup", "close"])
 def test_sigint_outside_the_script_keeps_a_complete_recording(where, tmp_path, monkeypatch,
                                                               capsys):
-    import debugger.trace.recorder as recorder
-    import debugger.ui.theme as theme
+    from debugger.trace import recorder
+    from debugger.ui import theme
 
     if where == "setup":             # (the script's console is made just before it starts)
         real = theme.make_console
