@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             # the recording short.
             raise KeyboardInterrupt
 
+    write_error: list[TraceError] = []         # the file could not be written
     old_handler = signal.signal(signal.SIGINT, on_sigint)
     print(f"recording to {args.output} (Ctrl-C stops and keeps a complete recording)",
           flush=True)
@@ -116,12 +117,18 @@ def run(args: argparse.Namespace) -> int:
                     break
             if interrupted:
                 reason, message = "interrupt", "interrupted by Ctrl-C"
+    except TraceError as exc:
+        write_error.append(exc)
     finally:
         in_script[0] = False
         try:
             info = rec.close(reason, message)
+        except TraceError as exc:
+            write_error.append(exc)
         finally:
             signal.signal(signal.SIGINT, old_handler)
+    if write_error:
+        raise UserError(f"{write_error[0]}; the recording is incomplete", code=1)
     dt = time.perf_counter() - t0
     n = max(1, info["instructions"])
     print(f"recorded {info['instructions']:,} instructions in {dt:.2f} s "
