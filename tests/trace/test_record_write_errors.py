@@ -46,3 +46,18 @@ def test_a_recording_that_outgrows_the_file_size_limit_is_one_line(full, script,
     assert "File too large" in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert "internal error" not in r.stdout + r.stderr, r.stdout + r.stderr
     assert out.stat().st_size <= 64 << 10
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+@pytest.mark.parametrize("fmt", ["jsonl", "tenet"])
+def test_trace_export_to_a_full_disk_is_one_line(fmt, tmp_path, capsys):
+    from debugger.cli import main
+
+    rec = tmp_path / "h.bdt"
+    assert main(["record", str(IMAGES / "hello.img"), "-o", str(rec), "--ram", "4",
+                 "--max-insns", "5000"]) == 0
+    capsys.readouterr()
+    rc = main(["trace", "export", "--format", fmt, str(rec), "-o", "/dev/full"])
+    err = capsys.readouterr().err
+    assert rc != 0 and "/dev/full: cannot write (No space left on device)" in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
