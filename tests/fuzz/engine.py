@@ -173,7 +173,9 @@ def cli_main(argv: list[str]) -> str:
             return built
         _parser = _parser_once
     real, cli.build_parser = cli.build_parser, _parser
-    stdin, sys.stdin = sys.stdin, io.StringIO("")   # (`session -x F` reads on after F: nothing)
+    # (`session -x F` reads on after F, `check -` reads the dump: an empty standard input,
+    # bytes underneath as a real one has)
+    stdin, sys.stdin = sys.stdin, io.TextIOWrapper(io.BytesIO(b""), encoding="utf-8")
     try:
         with captured() as buf:
             try:
