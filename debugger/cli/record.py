@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     reason, message = "script", ""
     interrupted = []
+    in_script = [False]
 
     def on_sigint(_sig: int, _frame: object) -> None:
         # The recording ends at the end of the current slice, an instruction boundary, with a
@@ -68,11 +69,14 @@ def run(args: argparse.Namespace) -> int:
         # checkpoint writer nor an emu_stop from inside an engine hook (Session.interrupt: it
         # can leave the instruction count one ahead of the state) keeps a file that verifies.
         interrupted.append(True)
-        if args.script:
+        if in_script[0]:
             # Between the script's commands the machine is at rest: stop the script there.
-            # (A command that runs the guest maps Ctrl-C to an interrupt of that run.)
+            # (A command that runs the guest maps Ctrl-C to an interrupt of that run.)  Only
+            # there: raised while the script was being set up or the file closed, it cut
+            # the recording short.
             raise KeyboardInterrupt
 
+    write_error: list[TraceError] = []         # the file could not be written
     old_handler = signal.signal(signal.SIGINT, on_sigint)
     print(f"recording to {args.output} (Ctrl-C stops and keeps a complete recording)",
           flush=True)
@@ -86,7 +90,12 @@ def run(args: argparse.Namespace) -> int:
                                  err_console=make_console(stderr=True))
             ctx.budget = args.max_insns
             try:
-                Interpreter(ctx).run_file(args.script)
+                try:
+                    in_script[0] = not interrupted      # (Ctrl-C came before it began)
+                    if in_script[0]:
+                        Interpreter(ctx).run_file(args.script)
+                finally:
+                    in_script[0] = False
             except SessionOver:
                 pass
             except KeyboardInterrupt:
@@ -94,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
                 interrupted.append(True)
             except ScriptError as exc:
                 ctx.error(str(exc))
+            if interrupted:
+                reason, message = "interrupt", "interrupted by Ctrl-C"
         else:
             while not interrupted:
                 left = None if args.max_insns is None else args.max_insns - s.icount
@@ -106,11 +117,18 @@ def run(args: argparse.Namespace) -> int:
                     break
             if interrupted:
                 reason, message = "interrupt", "interrupted by Ctrl-C"
+    except TraceError as exc:
+        write_error.append(exc)
     finally:
+        in_script[0] = False
         try:
             info = rec.close(reason, message)
+        except TraceError as exc:
+            write_error.append(exc)
         finally:
             signal.signal(signal.SIGINT, old_handler)
+    if write_error:
+        raise UserError(f"{write_error[0]}; the recording is incomplete", code=1)
     dt = time.perf_counter() - t0
     n = max(1, info["instructions"])
     print(f"recorded {info['instructions']:,} instructions in {dt:.2f} s "

@@ -134,6 +134,7 @@ def _export(args: argparse.Namespace) -> int:
             out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
         except OSError as exc:
             raise UserError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
+        failed: OSError | None = None          # the output cannot be written (a full disk)
         try:
             if plugin_export is not None:
                 plugin_export(stream, out, start=args.start, stop=args.stop)
@@ -144,9 +145,19 @@ def _export(args: argparse.Namespace) -> int:
                 export_jsonl(stream, out, args.start, args.stop)
         except TraceError as exc:
             raise UserError(str(exc)) from None
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            failed = exc
         finally:
             if out is not sys.stdout:
-                out.close()
+                try:
+                    out.close()
+                except OSError as exc:
+                    failed = failed or exc
+        if failed is not None:
+            raise UserError(f"{args.output or 'standard output'}: cannot write "
+                            f"({failed.strerror or failed})", code=1)
         mgr = getattr(stream.rp.session, "plugin_manager", None)
         if plugin_export is not None and mgr is not None and mgr.failures:
             return 1                # the plugin's failure was reported on stderr

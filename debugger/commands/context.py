@@ -19,6 +19,7 @@ from debugger.engine.points import Catchpoint, Point
 from debugger.engine.session import Session, SessionError
 from debugger.engine.stops import StopEvent
 from debugger.errors import CommandError
+from debugger.trace.format import TraceError
 from debugger.ui.commandline import LineInterpreter
 from debugger.ui.fastprint import write_fast
 
@@ -206,6 +207,8 @@ class CommandContext:
                              enabled=not self.batch and real_tty(self.console.file)):
                 ev = fn()
         except SessionError as exc:
+            raise CommandError(str(exc)) from None
+        except TraceError as exc:       # a recording's file cannot be written (disk full)
             raise CommandError(str(exc)) from None
         finally:
             if old is not None:

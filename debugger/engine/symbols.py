@@ -135,15 +135,21 @@ class SymbolTable:
         return s.name if off == 0 else f"{s.name}+{off:#x}"
 
 
+SYMBOL_CAP = 128 << 20         # an ELF with its symbol table (a kernel's can be large)
+
+
 # -- loaders ------------------------------------------------------------------------------------------
 def load(path: str | Path) -> tuple[list[Symbol], int | None]:
     """The symbols in the file at `path`, and the lowest address the file itself names (an ELF's
     .text, else the lowest symbol) for loading it at another address."""
-    p = Path(path).expanduser()
+    from debugger.userfile import read_capped
+
     try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise SymbolError(f"cannot read {path}: {exc.strerror or exc}") from None
+        p = Path(path).expanduser()
+    except ValueError:
+        raise SymbolError(f"{path!r}: not a file name") from None
+    # (read_capped: a NUL in the name, a directory or a device that never ends is one line)
+    data = read_capped(p, SYMBOL_CAP, what="symbol file", error=SymbolError)
     if data[:4] == b"\x7fELF":
         syms, text = parse_elf(data, str(p))
     else:

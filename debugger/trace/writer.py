@@ -25,12 +25,24 @@ class TraceWriter:
             self.f: BinaryIO = open(self.path, "wb")
         except OSError as exc:
             raise F.TraceError(f"{path}: cannot write ({exc.strerror or exc})") from None
-        self.f.write(F.FILE_HEAD.pack(F.MAGIC, F.VERSION))
+        # The first write that fails (a full disk, a file-size limit): every later one and
+        # close() raise it again, as a TraceError (one line), and the file stays as it is.
+        self.error: F.TraceError | None = None
+        self.closed = False
+        self._write(F.FILE_HEAD.pack(F.MAGIC, F.VERSION))
         self.seq = 0
         self.index: list[list[int]] = []
         self.bytes_written = F.FILE_HEAD.size
-        self.closed = False
         self._lock = threading.Lock()      # the full trace writes from a worker thread
+
+    def _write(self, data: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        try:
+            self.f.write(data)
+        except OSError as exc:
+            self.error = F.TraceError(f"{self.path}: cannot write ({exc.strerror or exc})")
+            raise self.error from None
 
     def chunk(self, ctype: int, payload: bytes, icount: int = 0, *, compress: bool = True
               ) -> None:
@@ -49,8 +61,8 @@ class TraceWriter:
                                      len(payload), raw_len, 0)[:-4]
             crc = zlib.crc32(payload, zlib.crc32(head))
             offset = self.f.tell()
-            self.f.write(head + crc.to_bytes(4, "little"))
-            self.f.write(payload)
+            self._write(head + crc.to_bytes(4, "little"))
+            self._write(payload)
             self.index.append([offset, ctype, icount, self.seq])
             self.seq += 1
             self.bytes_written = offset + F.CHUNK_HEAD.size + len(payload)
@@ -59,17 +71,29 @@ class TraceWriter:
         self.chunk(ctype, json.dumps(obj, separators=(",", ":")).encode(), icount)
 
     def flush(self) -> None:
-        self.f.flush()
+        if self.error is not None:
+            raise self.error
+        try:
+            self.f.flush()
+        except OSError as exc:
+            self.error = F.TraceError(f"{self.path}: cannot write ({exc.strerror or exc})")
+            raise self.error from None
 
     def close(self) -> None:
         if self.closed:
             return
-        offset = self.f.tell()
-        self.json_chunk(F.INDEX, self.index)
-        tail = F.TRAILER.pack(F.TRAILER_MAGIC, offset, 0)[:-4]
-        self.f.write(tail + zlib.crc32(tail).to_bytes(4, "little"))
-        self.f.close()
-        self.closed = True
+        try:
+            offset = self.f.tell()
+            self.json_chunk(F.INDEX, self.index)
+            tail = F.TRAILER.pack(F.TRAILER_MAGIC, offset, 0)[:-4]
+            self._write(tail + zlib.crc32(tail).to_bytes(4, "little"))
+            self.flush()
+        finally:
+            self.closed = True
+            try:
+                self.f.close()
+            except OSError:         # (what it could not write was reported above)
+                pass
 
     def abandon(self) -> None:
         """Close without an index (what a crash leaves; used by tests)."""

@@ -80,7 +80,7 @@ def test_symbols_at_a_seg_off_base_in_real_mode(tmp_path):
 
 def test_bad_symbol_input_is_one_line(tmp_path):
     d = Driver(None, image=IMAGES / "hello.img")
-    assert "cannot read" in d.error("symbol-file /nonexistent/x.map")
+    assert "/nonexistent/x.map: no such file" in d.error("symbol-file /nonexistent/x.map")
     empty = tmp_path / "empty.txt"
     empty.write_text("nothing to see here\n")
     assert "no symbols found" in d.error(f"add-symbol-file {empty}")
@@ -90,6 +90,16 @@ def test_bad_symbol_input_is_one_line(tmp_path):
     assert "unknown name 'nosuch'" in d.error("b nosuch")
     assert "usage" in d.error("add-symbol-file")
     assert "usage: info symbol" in d.error("info symbol")
+
+
+def test_symbol_files_are_read_bounded_and_named_files_only():
+    """A NUL in the name (a script line) or a device that never ends (issue 14 items 6, 8):
+    one line each, not an internal error or a read for ever (found by the scripts fuzzer)."""
+    d = Driver(None, image=IMAGES / "hello.img")
+    assert "not a file name" in d.error('ldsym "\t\x00 ] 0x"')
+    assert "not a file name" in d.error("symbol-file a\x00b")
+    assert "more than" in d.error("add-symbol-file /dev/zero")
+    assert "is a directory" in d.error(f"symbol-file {IMAGES}")
 
 
 def test_completion_offers_symbol_names(exceptions_map):

@@ -23,7 +23,8 @@ BAD_OUTPUT = ("Traceback (most recent call last)", "internal error")
 
 
 class Hang(BaseException):
-    """An input ran past its time limit (raised in the main thread by a timer signal)."""
+    """An input ran past its time limit (raised in the main thread by a timer signal: see
+    time_limit -- the limit is CPU time)."""
 
 
 @dataclass
@@ -66,7 +67,7 @@ class Kind:
     for findings.  `expected` lists the exception types that are one-line user errors."""
 
     name = "?"
-    limit = 5.0                 # seconds per input
+    limit = 5.0                 # CPU seconds per input (time_limit)
     expected: tuple[type[BaseException], ...] = ()
 
     def setup(self) -> None:
@@ -89,22 +90,46 @@ class Kind:
     batch = 0
 
 
+# An input that waits without using the CPU (a read that never returns) is caught by the wall
+# clock at this many times its limit: generous, since a campaign under `nice -n 19` on a busy
+# machine may get 1% of a CPU.
+WALL_FACTOR = 100
+
+
 @contextlib.contextmanager
 def time_limit(seconds: float):
-    """Raise Hang in the main thread after `seconds` (no-op outside the main thread)."""
+    """Raise Hang in the main thread once the input has used `seconds` of CPU time, or
+    WALL_FACTOR times that of wall-clock time (no-op outside the main thread).
+
+    CPU time, because the machine is shared: on a wall clock an input starved by other work
+    would be called a hang.  Both timers fire again every 0.25 s until the input ends, so a
+    Hang that Python swallows where it cannot raise (a ctypes callback, a finalizer: "Exception
+    ignored in ...") is raised again at the next bytecode that can."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    done = [False]
 
     def fire(signum: int, frame: Any) -> None:
-        raise Hang()
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+        if not done[0]:
+            raise Hang("CPU time" if signum == signal.SIGPROF else "wall-clock time")
+    old_prof = signal.signal(signal.SIGPROF, fire)
+    old_alrm = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_PROF, seconds, 0.25)
+    signal.setitimer(signal.ITIMER_REAL, seconds * WALL_FACTOR, 0.25)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        while True:             # (a Hang raised in here, before `done`, only repeats this)
+            try:
+                done[0] = True
+                signal.setitimer(signal.ITIMER_PROF, 0)
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGPROF, old_prof)
+                signal.signal(signal.SIGALRM, old_alrm)
+                break
+            except Hang:
+                continue
 
 
 @contextlib.contextmanager
@@ -115,14 +140,63 @@ def captured():
         yield buf
 
 
+def scratch(prefix: str) -> str:
+    """A directory for one campaign's files, in memory (/dev/shm) where there is one, removed
+    at exit: each input is written to a file and read back by the code under test."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    shm = "/dev/shm"
+    where = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+    d = tempfile.mkdtemp(prefix=prefix, dir=where)
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
+_parser: Any = None
+
+
+def cli_main(argv: list[str]) -> str:
+    """`bootdbg ARGV` in-process (debugger.cli.main), stdout and stderr captured, standard input
+    empty; its exit is not a finding.  The argparse tree is built once (half the cost of a
+    small command) and reused: parsing does not change it, so every input meets the same
+    parser a new process would build."""
+    global _parser
+    from debugger import cli
+
+    if _parser is None:
+        built = cli.build_parser()
+
+        def _parser_once() -> Any:
+            return built
+        _parser = _parser_once
+    real, cli.build_parser = cli.build_parser, _parser
+    # (`session -x F` reads on after F, `check -` reads the dump: an empty standard input,
+    # bytes underneath as a real one has)
+    stdin, sys.stdin = sys.stdin, io.TextIOWrapper(io.BytesIO(b""), encoding="utf-8")
+    try:
+        with captured() as buf:
+            try:
+                cli.main(argv)
+            except SystemExit:
+                pass
+    finally:
+        cli.build_parser = real
+        sys.stdin = stdin
+    return buf.getvalue()
+
+
 def judge(kind: Kind, data: bytes) -> Finding | None:
     """Run one input under the oracle."""
     try:
         with time_limit(kind.limit):
             text = kind.run(data)
-    except Hang:
+    except Hang as h:
         kind.reset()
-        return Finding(kind.name, data, "hang", f"over {kind.limit} s")
+        return Finding(kind.name, data, "hang", f"over {kind.limit} s of "
+                       f"{h.args[0] if h.args else 'time'}")
     except kind.expected:
         return None
     except (Exception, RecursionError) as exc:  # noqa: BLE001 -- the oracle
@@ -132,6 +206,10 @@ def judge(kind: Kind, data: bytes) -> Finding | None:
         except Exception:                       # noqa: BLE001
             pass
         return Finding(kind.name, data, "exception", detail)
+    if text and f"{Hang.__module__}.Hang" in text:     # raised, swallowed, and it went on
+        i = text.index(f"{Hang.__module__}.Hang")
+        return Finding(kind.name, data, "hang", f"over {kind.limit} s (a Hang was swallowed)\n"
+                       + text[max(0, i - 600):i + 100])
     for bad in BAD_OUTPUT:
         if text and bad in text:
             i = text.index(bad)
@@ -153,11 +231,19 @@ class Stats:
 
 def campaign(kind: Kind, *, inputs: int | None = None, seconds: float | None = None,
              seed: int = 0, on_finding: Callable[[Finding], None] | None = None,
-             save: bool = True, progress: Callable[[Stats], None] | None = None) -> Stats:
-    """Generate and judge inputs until `inputs` are done or `seconds` have passed."""
+             save: bool = True, progress: Callable[[Stats], None] | None = None,
+             stop: Callable[[], bool] | None = None, skip: int = 0,
+             journal: str | None = None) -> Stats:
+    """Generate and judge inputs until `inputs` are done, `seconds` have passed or `stop()`.
+
+    `skip`: the first inputs of this seed are generated but not judged (a campaign resumed
+    after its process died).  `journal`: a file that holds the input in hand (its index in the
+    seed's sequence, 8 bytes, then the input), for the supervisor to save if the process dies."""
     rng = random.Random(seed)
     stats = Stats(kind.name)
     kind.setup()
+    for _ in range(skip):
+        kind.generate(rng)
     start = last = time.monotonic()
     seen: set[str] = set()
     while True:
@@ -166,7 +252,12 @@ def campaign(kind: Kind, *, inputs: int | None = None, seconds: float | None = N
             break
         if seconds is not None and now - start >= seconds:
             break
+        if stop is not None and stop():
+            break
         data = kind.generate(rng)
+        if journal is not None:
+            with open(journal, "wb") as jf:
+                jf.write((skip + stats.inputs).to_bytes(8, "little") + data)
         f = judge(kind, data)
         stats.inputs += 1
         if f is None and kind.batch and stats.inputs % kind.batch == 0:

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from pathlib import Path
 
-from tests.fuzz.engine import ROOT, Kind, captured
+from tests.fuzz.engine import ROOT, Kind, cli_main, scratch
 
 SOURCES = [Path("/work/shared/fixtures"), ROOT / "tests" / "checks" / "data"]
 EDGE = ["0", "ffffffff", "ffffffffffffffff", "10000000000000000", "-1", "zz", "", "0x1",
@@ -90,8 +89,7 @@ class DumpsKind(Kind):
 
     def setup(self) -> None:
         self.seeds = seeds()
-        fd, self.path = tempfile.mkstemp(prefix="bootdbg-fuzz-dump-", suffix=".txt")
-        os.close(fd)
+        self.path = os.path.join(scratch("bootdbg-fuzz-dump-"), "dump.txt")
 
     def generate(self, rng: random.Random) -> bytes:
         data = rng.choice(self.seeds)
@@ -100,8 +98,6 @@ class DumpsKind(Kind):
         return bytes([rng.randrange(4)]) + data
 
     def run(self, data: bytes) -> str:
-        from debugger.cli import main
-
         if not data:
             return ""
         mode, body = data[0] % 4, data[1:]
@@ -109,12 +105,7 @@ class DumpsKind(Kind):
             f.write(body)
         argv = ["check", self.path] + [[], ["--json"], ["--profile", "kvm"],
                                        ["--profile", "vmx", "--json"]][mode]
-        with captured() as buf:
-            try:
-                main(argv)
-            except SystemExit:
-                pass
-        return buf.getvalue()
+        return cli_main(argv)
 
 
 KIND = DumpsKind

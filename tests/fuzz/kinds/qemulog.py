@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 
-from tests.fuzz.engine import ROOT, Kind, captured
+from tests.fuzz.engine import ROOT, Kind, captured, cli_main, scratch
 from tests.fuzz.kinds.dumps import mutate_bytes, mutate_lines
+from tests.fuzz.kinds.traces import RAM
 
 LOG = ROOT / "tests" / "checks" / "data" / "qemu-unreal-i386-log.txt"
 
@@ -21,11 +21,11 @@ class QemuLogKind(Kind):
     def setup(self) -> None:
         from debugger.cli import main
 
-        self.tmp = tempfile.mkdtemp(prefix="bootdbg-fuzz-qlog-")
+        self.tmp = scratch("bootdbg-fuzz-qlog-")
         self.seeds = [LOG.read_bytes()]
         self.rec = os.path.join(self.tmp, "unreal.bdt")
         with captured():
-            main(["record", str(ROOT / "images" / "unreal.img"), "-o", self.rec,
+            main(["record", str(ROOT / "images" / "unreal.img"), "-o", self.rec, *RAM,
                   "--max-insns", "5000"])
         self.path = os.path.join(self.tmp, "fuzz.log")
 
@@ -36,7 +36,6 @@ class QemuLogKind(Kind):
         return bytes([rng.choice((0, 0, 0, 1, 2))]) + data
 
     def run(self, data: bytes) -> str:
-        from debugger.cli import main
         from debugger.trace.qemulog import QemuLog, QemuLogError
 
         if not data:
@@ -55,12 +54,7 @@ class QemuLogKind(Kind):
             return ""
         argv = ["trace", "diff", self.path, self.rec] if mode == 1 else \
             ["trace", "diff", self.rec, self.path]
-        with captured() as buf:
-            try:
-                main(argv)
-            except SystemExit:
-                pass
-        return buf.getvalue()
+        return cli_main(argv)
 
 
 KIND = QemuLogKind

@@ -87,7 +87,9 @@ class RspKind(Kind):
         if not data:
             return ""
         self.count += 1
-        if self.count % 100 == 0:
+        if self.count % 100 == 0 and getattr(self.session, "timeline", None) is not None:
+            self.reset()            # (time travel is on: no restore behind the timeline's back)
+        elif self.count % 100 == 0:
             self._drop()
             self.snapshot.restore(self.session.machine, self.cp) if self.snapshot.valid(
                 self.session.machine, self.cp) else None
