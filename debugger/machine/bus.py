@@ -44,6 +44,8 @@ class Device:
 
     name = "device"
     ports: tuple[range, ...] = ()
+    # The IRQ lines the device's timed events (`tick`) can raise; None: any line.
+    irq_lines: tuple[int, ...] | None = None
 
     def io_read(self, port: int, size: int) -> int:
         return (1 << (8 * size)) - 1
@@ -128,8 +130,13 @@ class IoBus:
             self._events.emit("io-unknown", f"{direction} port {port:#06x} (size {size}) "
                               f"value {value:#x}: no device", port=port, direction=direction)
 
-    def next_deadline(self) -> int | None:
-        times = [t for t in (d.next_deadline() for d in self.devices) if t is not None]
+    def next_deadline(self, lines: int | None = None) -> int | None:
+        """The earliest device deadline; with `lines` (a mask of IRQ lines 0-15), only of the
+        devices whose events can raise one of them."""
+        devs = self.devices if lines is None else [
+            d for d in self.devices
+            if d.irq_lines is None or any(lines >> n & 1 for n in d.irq_lines)]
+        times = [t for t in (d.next_deadline() for d in devs) if t is not None]
         return min(times) if times else None
 
     def tick(self, icount: int) -> None:

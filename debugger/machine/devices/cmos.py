@@ -51,6 +51,7 @@ def _unbcd(v: int) -> int:
 
 class Cmos(PortDevice):
     name = "cmos"
+    irq_lines = (IRQ_LINE,)
     ports = (range(0x70, 0x72),)
 
     def __init__(self, clock: Any, irq: Any = None, events: Any = None, *,

@@ -44,6 +44,7 @@ ST_OBF, ST_SYS, ST_CMD, ST_UNLOCKED, ST_AUXB, ST_TIMEOUT = 1, 4, 8, 0x10, 0x20, 
 
 class Kbc(PortDevice):
     name = "kbc"
+    irq_lines = (1, 12)
     ports = (range(0x60, 0x61), range(0x64, 0x65), range(0x92, 0x93))
 
     def __init__(self, clock: Any, irq: Any = None, events: Any = None, *,

@@ -227,6 +227,22 @@ class Pic(PortDevice):
             return self.slave.base + sline
         return self.master.base + line
 
+    def deliverable_lines(self) -> int:
+        """The IRQ lines (a mask of 0-15) whose request the pair would signal to the CPU in
+        its present state (masks, in-service levels, priorities): what can still wake a halted
+        CPU, since none of that state changes while no instruction executes."""
+        m, s = self.master, self.slave
+        out = 0
+        for line in range(8):
+            if not m.single and line == CASCADE:
+                if m.best(1 << CASCADE) is not None:
+                    for sline in range(8):
+                        if s.best(1 << sline) is not None:
+                            out |= 1 << (8 + sline)
+            elif m.best(1 << line) is not None:
+                out |= 1 << line
+        return out
+
     def acknowledge(self) -> int:
         """INTA: move the request to in-service and return its vector (spurious: IR7 of a chip)."""
         m = self.master

@@ -225,6 +225,7 @@ class PitChannel:
 
 class Pit(PortDevice):
     name = "pit"
+    irq_lines = (0,)
     ports = (range(0x40, 0x44), range(0x61, 0x62))
 
     def __init__(self, clock: Any, irq: Any = None, events: Any = None) -> None:
