@@ -44,6 +44,7 @@ from debugger.machine.faults import FaultRules
 from debugger.machine.memory import Memory, MemoryError_
 from debugger.machine.portio import FastIo
 from debugger.machine.results import RunResult, Stop, StopRequest
+from debugger.machine.shadow import shadow_setters
 from debugger.machine.slices import REDO, UNSET, FastSlices
 from debugger.machine.traps import EngineHooks, Pending
 
@@ -125,6 +126,7 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         self._fetch_exit: int | None = None         # see _block_lookahead_fault
         self._fetch_exit_was: int | None = None
         self._lookahead_probe: tuple[int, int, int | None, int] | None = None
+        self._shadow_exits: set[int] = set()                 # see shadow.py
         self._install_hooks()
         from debugger.machine.irqwait import IrqWait
 
@@ -295,14 +297,19 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         self.bus.write(0x20, 1, 0x20)
 
     # -- the run loop ----------------------------------------------------------------------------------
-    def _sync_exits(self, without: int | None = None) -> None:
+    def _sync_exits(self, without: "int | frozenset[int] | None" = None) -> None:
         key = (frozenset(self.extra_exits), without, self._fetch_exit)
         if key == self._exits_key:
             return
         wanted = set(self.extra_exits)
         if self._fetch_exit is not None:
             wanted.add(self._fetch_exit)
-        wanted.discard(without)
+        self._shadow_exits = shadow_setters(self.mem, self.extra_exits)
+        wanted |= self._shadow_exits
+        if isinstance(without, frozenset):
+            wanted -= without
+        else:
+            wanted.discard(without)
         old = set(self._exits_installed or ())
         self.uc.ctl_exits_enabled(True)
         self.uc.ctl_set_exits(sorted(wanted))
@@ -388,10 +395,15 @@ class Machine(EngineHooks, FastSlices, FaultRules):
                     self._irqwait.arm()
             elif self._irqwait.armed:
                 self._irqwait.disarm()
-            if at_exit:
+            if at_exit or pc in self._shadow_exits:
                 # Unicorn executes nothing when started at an exit: step this one without it.
+                # (At a MOV SS/POP SS/STI just before an exit, so that the stop after it comes
+                # from the instruction count, not from Unicorn's exit block: see shadow.py.)
                 before = self.icount
-                self._sync_exits(without=pc)
+                # (after a shadow setter, the exit after it must not run as Unicorn's exit
+                # block either: the one instruction runs with no exit at all)
+                self._sync_exits(without=frozenset(self._exits_set)
+                                 if pc in self._shadow_exits else pc)
                 r = self._run_slice(pc, 1)
                 self._sync_exits()
                 if r is None and self.icount == before and self._pc() == pc:
@@ -421,7 +433,7 @@ class Machine(EngineHooks, FastSlices, FaultRules):
                 or self._fetch_exit is not None):
             return False
         pc = self.cpu.linear_pc()
-        if pc in self.extra_exits or self.bios.vector_at(pc) is not None:
+        if pc in self._exits_set or self.bios.vector_at(pc) is not None:
             return False
         dkey = (self._device_epoch, self.mutations)
         if dkey != self._deadline_key:

@@ -99,6 +99,10 @@ CASES = {
     # pushing its frame onto a watched stack
     "watch-bios-buffer": ("hello", 40, [Spec("watch", (0x7E00, 2, "write", "linear"))],
                           [Cmd("continue", 3000), Cmd("continue", 3000)]),
+    # a breakpoint right after MOV SS: the stop keeps the MOV-SS shadow (Unicorn's exit block
+    # imitates HLT, whose helper cleared it; machine/shadow.py)
+    "bp-after-mov-ss": ("paging-remap", 0, [Spec("break", ("*0x7c07", "linear"))],
+                        [Cmd("stepi", 40), Cmd("stepi", 40)]),
     "watch-delivery-push": ("hello", 45, [Spec("watch", (0x7BFE, 2, "write", "physical"))],
                             [Cmd("continue", 3000), Cmd("stepi", 3)]),
 }
