@@ -31,6 +31,9 @@ QEMU_DIFFERS: dict[str, dict[str, str]] = {
     "longmode": {"ec=0000000000000412": "ec=000000000000020A",
                  "ec=0000000000000502": "ec=0000000000000282",
                  "ss=0000000000000000": "ss=0000000000000010"},
+    # QEMU 7.2 ignores the T bit of a TSS; the SDM (and Bochs) raise #DB, with DR6.BT set,
+    # before the new task's first instruction.
+    "taskgate": {"\nG efl=": "\n#DB eip=G+0000 dr6.bt=1\nG efl="},
 }
 # QEMU 7.2 and bootdbg alike push EFLAGS with RF=0 for a fault; the SDM (and Bochs) set RF in the
 # image of a fault-class exception, so that IRET does not re-trigger an instruction breakpoint.
