@@ -31,12 +31,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from debugger.cpustate import AR_UNUSABLE, CR0_PG, CR0_TS, RF_NT, RF_VM, Segment
+from debugger.machine.guestfault import GuestFault
 from debugger.machine.memory import PageFault
 
 if TYPE_CHECKING:
     from debugger.machine.delivery import Delivery, Frame
 
-__all__ = ["task_gate_switch", "DR6_BT"]
+__all__ = ["DR6_BT", "task_gate_switch"]
 
 DR6_BT = 1 << 15
 _SEGS = ("es", "cs", "ss", "ds", "fs", "gs")          # the TSS's order
@@ -46,7 +47,7 @@ _GPRS = range(8)                                        # EAX ECX EDX EBX ESP EB
 class _NewTss:
     """The registers of the incoming task, read from its TSS."""
 
-    def __init__(self, d: "Delivery", base: int, is32: bool) -> None:
+    def __init__(self, d: Delivery, base: int, is32: bool) -> None:
         rd = d._read_sys
         if is32:
             self.cr3 = rd(base + 0x1C, 4)
@@ -66,12 +67,11 @@ class _NewTss:
             self.trap = 0
 
 
-def _fault(vector: int, error_code: int) -> Exception:
-    from debugger.machine.delivery import GuestFault
+def _fault(vector: int, error_code: int) -> GuestFault:
     return GuestFault(vector, error_code)
 
 
-def task_gate_switch(d: "Delivery", f: "Frame", tss_sel: int) -> bool:
+def task_gate_switch(d: Delivery, f: Frame, tss_sel: int) -> bool:
     """Switch to the task of `tss_sel` (from an IDT task gate) for event `f`, nesting (back link,
     NT).  RIP is the return address.  Returns whether the new TSS's T bit asks for a #DB."""
     cpu, mem = d.cpu, d.mem
@@ -117,7 +117,6 @@ def task_gate_switch(d: "Delivery", f: "Frame", tss_sel: int) -> bool:
             try:
                 mem.translate(linear, write=True)
             except PageFault as pf:
-                from debugger.machine.delivery import GuestFault
                 raise GuestFault(14, pf.error_code | 2, pf.linear) from None
     _write(d, save_at, image)
     for addr, sel in seg_writes:
@@ -161,10 +160,8 @@ def task_gate_switch(d: "Delivery", f: "Frame", tss_sel: int) -> bool:
             cpu.set_gpr(4, (cpu.gpr(4) & ~mask) | sp)
         if cpu.rip > cpu.seg("cs").limit:
             raise _fault(13, ext)
-    except Exception as exc:
-        from debugger.machine.delivery import GuestFault
-        if isinstance(exc, GuestFault):
-            exc.new_task = True
+    except GuestFault as exc:
+        exc.new_task = True             # (the new task's fault)
         raise
     finally:
         cpu.update_hflags()
@@ -173,11 +170,11 @@ def task_gate_switch(d: "Delivery", f: "Frame", tss_sel: int) -> bool:
     return bool(new.trap)
 
 
-def _write(d: "Delivery", linear: int, data: bytes) -> None:
+def _write(d: Delivery, linear: int, data: bytes) -> None:
     d.mem.write_linear(linear, data)
 
 
-def _load_ldt(d: "Delivery", ldt: int, ext: int) -> None:
+def _load_ldt(d: Delivery, ldt: int, ext: int) -> None:
     err = (ldt & 0xFFFC) | ext
     if ldt & 4:
         raise _fault(10, err)
@@ -192,7 +189,7 @@ def _load_ldt(d: "Delivery", ldt: int, ext: int) -> None:
     d.cpu.load_seg("ldtr", seg, update_hflags=False)
 
 
-def _load_seg(d: "Delivery", name: str, sel: int, cpl: int, ext: int) -> None:
+def _load_seg(d: Delivery, name: str, sel: int, cpl: int, ext: int) -> None:
     """One segment register of the new task, with the checks of a task switch."""
     err = (sel & 0xFFFC) | ext
     if sel & 0xFFFC == 0:
