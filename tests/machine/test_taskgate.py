@@ -410,3 +410,30 @@ def test_task_switch_loads_cr3_with_paging_on(boot):
     st = _halt(m)
     # IRET (Unicorn's own task switch) loads the main task's CR3 from its TSS.
     assert st.tr.selector == 0x28 and st.cr3 == 0x10000
+
+
+def test_fault_without_error_code_through_a_task_gate(boot):
+    m = _guest(boot, "    TGATE 6, 0x30, 0x85\n", "    ud2\n    hlt\n")
+    st = _halt(m)
+    assert st.tr.selector == 0x30 and st.rsp == 0x6800 and st.rflags & 0x4000
+    assert m.mem.read_linear(_u(m, MAIN + 0x20), 2) == b"\x0f\x0b"      # saved EIP: the UD2
+
+
+def test_call_and_jmp_to_a_tss_show_the_new_tasks_caches(boot):
+    """CALL/JMP/IRET task switches are Unicorn's own helpers: the state bootdbg reads after them
+    is the new task's (TR, LDTR and segment caches, busy bits, NT, back link)."""
+    m = _guest(boot, "", "    call 0x30:0\n    hlt\n    jmp 0x30:0\n    hlt\n")
+    st = _halt(m)
+    assert (st.tr.selector, st.tr.base, st.tr.limit, st.tr.type) == (0x30, T32, 0x67, 11)
+    assert (st.ldtr.selector, st.ldtr.base, st.ldtr.limit, st.ldtr.type) == (0x40, LDT, 0xF, 2)
+    assert st.ds.selector == 4 and st.ds.limit == 0xFFFFFFFF and st.rsp == 0x6800
+    assert st.rflags & 0x4000 and st.cr0 & 8 and _u(m, T32, 2) == 0x28
+    assert _desc_type(m, 0x28) == 0xB and _desc_type(m, 0x30) == 0xB
+    _resume(m)
+    st = _halt(m)                                   # IRETD: back after the CALL
+    assert (st.tr.selector, st.tr.base, st.ldtr.selector) == (0x28, MAIN, 0)
+    assert _desc_type(m, 0x30) == 0x9
+    _resume(m)
+    st = _halt(m)                                   # JMP: the task again, not nested
+    assert st.tr.selector == 0x30 and not st.rflags & 0x4000 and st.ldtr.base == LDT
+    assert _desc_type(m, 0x28) == 0x9 and _desc_type(m, 0x30) == 0xB
