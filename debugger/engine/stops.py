@@ -85,7 +85,7 @@ class StopEvent:
         }
 
     def summary(self) -> str:
-        where = f"{self.cs:04x}:{self.eip:x} (linear {self.linear:#x})"
+        where = f"{self.cs:04x}:{self.eip:04x} (linear {self.linear:#x})"
         text = f"{self.kind} at {where}, icount {self.icount}"
         if self.point is not None:
             text = f"#{self.point} " + text

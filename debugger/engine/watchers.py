@@ -440,17 +440,19 @@ class Watchers(FollowMapping):
         return self._runner.make_stop(s, kind, message, **kw)
 
     def _passes(self, p: Point) -> bool:
-        """Condition true and ignore count used up (counts the hit)."""
+        """Condition true and ignore count used up.  A crossing with its condition true counts
+        as a hit even when the ignore count swallows it (gdb: "Increase the hit count even
+        though we don't stop")."""
         if p.condition is not None:
             try:
                 if not self.s.eval(p.condition):
                     return False
             except Exception:
                 return True      # an unreadable condition stops (gdb does the same)
+        p.hits += 1
         if p.ignore > 0:
             p.ignore -= 1
             return False
-        p.hits += 1
         return True
 
     def _stop_point(self, p: Point, ev: StopEvent) -> StopEvent:

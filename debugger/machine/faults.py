@@ -24,19 +24,30 @@ __all__ = ["FaultRules"]
 class FaultRules:
     """Exception raising and delivery rules of `debugger.machine.pc.Machine`."""
 
-    def _block_lookahead_fault(self) -> bool:
+    def _block_lookahead_fault(self, error_code: int | None = None) -> bool:
         """Was this page fault raised by the translator reading ahead?  QEMU 5 translates a
         block in one go: when an instruction after the first falls through onto a page that is
         not present, the fetch fault is raised for the block's first instruction, before any of
         it ran (QEMU 7.2, like a CPU, runs the instructions before it).  Then run again up to
         that instruction (an exit there ends the block before it) and let its fetch fault.
 
-        CR2 keeps the fault address (a CPU would set it to the same when the fetch faults)."""
+        CR2 keeps the fault address (a CPU would set it to the same when the fetch faults).
+
+        When the first instruction may itself access memory, its own fault would look the same:
+        it runs alone first (an exit right after it).  If it completes, the rest of the block
+        runs as above; if it raises a different fault, the first was the translator's (which
+        counted nothing); if it raises the same fault again, that was its own, and the second
+        attempt is taken back so that it counts once."""
+        probe, self._lookahead_probe = self._lookahead_probe, None
+        pc = self._pc()
         if self._fetch_exit is not None:
             self._fetch_exit = None             # (a fault again before the exit: a real one)
             self._sync_exits()
+            if probe is not None and probe == (pc, self.cpu.cr(2), error_code, self.icount - 1):
+                self.icount -= 1
+                self.clock.icount -= 1
             return False
-        cr2, pc = self.cpu.cr(2), self._pc()
+        cr2 = self.cpu.cr(2)
         page_end = (pc | 0xFFF) + 1
         if cr2 >> 12 != page_end >> 12:
             return False                        # (not a fetch from the next page)
@@ -48,9 +59,13 @@ class FaultRules:
         from debugger.disasm import disassemble
 
         if self._may_access_memory(code, pc, bits):
-            # (a data fault of this instruction looks the same: running it again would count
-            # it twice; left as QEMU 5 reports it)
-            return False
+            first = next(iter(disassemble(code, pc, bits, count=1)), None)
+            if first is None or first.mnemonic == "(bad)" or pc + first.size >= page_end:
+                return False                    # (it reaches the page itself: its own fault)
+            self._lookahead_probe = (pc, cr2, error_code, self.icount)
+            self._fetch_exit = pc + first.size
+            self._sync_exits()
+            return True
         victim = None
         for ins in disassemble(code, pc, bits, count=64):
             if ins.mnemonic == "(bad)" and page_end - ins.address < 15:

@@ -124,6 +124,7 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         self._bios_asked: tuple[int, int] | None = None    # see _bios
         self._fetch_exit: int | None = None         # see _block_lookahead_fault
         self._fetch_exit_was: int | None = None
+        self._lookahead_probe: tuple[int, int, int | None, int] | None = None
         self._install_hooks()
         from debugger.machine.irqwait import IrqWait
 
@@ -361,6 +362,7 @@ class Machine(EngineHooks, FastSlices, FaultRules):
             pc = self._pc()
             if pc == self._fetch_exit:          # (see _block_lookahead_fault)
                 self._fetch_exit = None
+                self._lookahead_probe = None
                 self._sync_exits()
             at_exit = pc in self.extra_exits
             if at_exit and pc != resume_pc:
@@ -583,7 +585,7 @@ class Machine(EngineHooks, FastSlices, FaultRules):
             return softint.deliver_int(self, vec, p.next_rip)
         if vec == 13 and softint.sysret_is_ud(self):
             return self.raise_exception(6, None)
-        if vec == 14 and self._block_lookahead_fault():
+        if vec == 14 and self._block_lookahead_fault(p.error_code):
             return None
         ec = p.error_code if vec in ERROR_CODE_VECTORS else None
         return self.raise_exception(vec, ec)

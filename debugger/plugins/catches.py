@@ -49,6 +49,7 @@ class PluginCatches:
                 continue
             if cp.ignore > 0:
                 cp.ignore -= 1
+                cp.hits += 1                 # (an ignored catch counts, as in gdb)
                 continue
             self._fired = (cp.number, cp.catch, str(msg))
             m = self.mgr.session.machine

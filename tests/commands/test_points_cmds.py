@@ -63,12 +63,22 @@ def test_info_breakpoints_table_hits_conditions_ignore(drive):
     lines = [ln for ln in out.splitlines() if ln.strip()]
     row1 = next(ln for ln in lines if ln.lstrip().startswith("1 "))
     assert "breakpoint" in row1 and "keep" in row1 and " y " in row1 and "0x7c12" in row1
-    assert " 1 " in row1            # one hit after one ignored crossing
+    assert " 2 " in row1            # gdb counts the ignored crossing too: 2 hits, 1 stop
     assert "cx != 0" in row1
     row2 = next(ln for ln in lines if ln.lstrip().startswith("2 "))
     assert "catchpoint" in row2 and " n " in row2
     assert "hw watchpoint" in out
     assert d("blist") == out
+
+
+def test_ignored_crossings_count_as_hits_as_in_gdb(drive):
+    # gdb: "Increase the hit count even though we don't stop" (an ignored crossing counts).
+    d = drive()
+    d("b *0x7c12")
+    d("ignore 1 1")
+    d("c")
+    assert d.session.last_stop.kind == "breakpoint"
+    assert d.session.point(1).hits == 2
 
 
 def test_delete_disable_enable(drive):

@@ -82,3 +82,11 @@ def test_finish_names_the_return_in_the_code_size_it_ran_in():
     s.cont(max_insns=1140)
     ev = s.finish()
     assert ev.kind == "finish" and ev.instruction == "iretd", (ev.summary(), ev.instruction)
+
+
+def test_summary_writes_the_offset_as_the_context_does():
+    from debugger.engine.stops import StopEvent
+
+    ev = StopEvent("breakpoint", 7, 0x1000, 0xD1, 0x100D1, point=2)
+    assert ev.summary() == "#2 breakpoint at 1000:00d1 (linear 0x100d1), icount 7"
+    assert StopEvent("step", 1, 8, 0x12345, 0x12345).summary().startswith("step at 0008:12345 ")

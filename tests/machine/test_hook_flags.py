@@ -180,3 +180,43 @@ def test_a_data_fault_on_the_next_page_is_delivered_at_its_instruction(tmp_path:
     s = Session(tmp_path / "pf.img")
     assert s.cont(max_insns=100_000).kind == "halted"
     assert s.machine._fetch_exit is None
+
+
+def test_a_first_instruction_with_a_memory_operand_runs_before_the_read_ahead_fault(
+        tmp_path: Path) -> None:
+    """The block's first instruction reads memory elsewhere (`mov eax, [0x1000]`), then two
+    NOPs reach the page end: a CPU (and QEMU 7.2) runs all three and faults fetching at
+    0x400000.  QEMU 5's translator raised that fetch fault for the `mov` before it ran, which
+    looked like the `mov`'s own fault; the machine runs the `mov` alone to tell them apart."""
+    data = """mov dword [0x1000], 0x600dcafe
+    mov dword [0x3ffff8], 0x1000058b    ; mov eax, [0x1000] (8B 05 imm32) ...
+    mov dword [0x3ffffc], 0x90900000    ; ... then two NOPs up to the page end
+    xor eax, eax
+    jmp 0x3ffff8"""
+    (run, eip_run), (step, eip_step) = _run_both(tmp_path, data)
+    for st, eip in ((run, eip_run), (step, eip_step)):
+        assert (eip, st.rbx & 0xFFFFFFFF, st.rax & 0xFFFFFFFF) == (0x400000, 0x400000, 0x600DCAFE)
+    assert run == step
+
+
+def test_a_first_instruction_whose_own_load_faults_is_counted_once(tmp_path: Path) -> None:
+    """The same shape where the `mov` itself loads from the missing page: its fault, counted
+    as one attempt whether running or stepping."""
+    data = """mov dword [0x3ffff8], 0x0004058b    ; mov eax, [0x400004] ...
+    mov dword [0x3ffffc], 0x90900040    ; ... then two NOPs up to the page end
+    jmp 0x3ffff8"""
+    (run, eip_run), (step, eip_step) = _run_both(tmp_path, data)
+    assert (eip_run, run.rbx & 0xFFFFFFFF) == (0x3FFFF8, 0x400004)
+    assert run == step
+    # the same count as when nothing reads ahead (a `jmp $` after the `mov` ends its block)
+    from debugger.engine.session import Session
+
+    counts = []
+    for code in (data, data.replace("0x90900040", "0xfeeb0040")):
+        img = tmp_path / "pf.img"
+        img.write_bytes(assemble(PAGE_FAULT.replace("{fault}", code)))
+        s = Session(img)
+        assert s.cont(max_insns=100_000).kind == "halted"
+        assert s.state().rbx & 0xFFFFFFFF == 0x400004
+        counts.append(s.machine.icount)
+    assert counts[0] == counts[1]

@@ -118,6 +118,9 @@ class Bios:
             off = stub_offset(v)
             tail = b"\xcd\x1c\xcf" if v == 0x08 else b"\xcf"
             rom[off:off + 1 + len(tail)] = TRAP + tail
+        from debugger.machine.bios.services._mouse import MOUSE_RET, MOUSE_RET_CODE
+
+        rom[MOUSE_RET:MOUSE_RET + len(MOUSE_RET_CODE)] = MOUSE_RET_CODE
         rom[0xFFF0:0xFFF5] = b"\xea" + stub_offset(0x19).to_bytes(2, "little") + b"\x00\xf0"
         rom[0xFFF5:0xFFFD] = b"01/01/26"
         rom[0xFFFE] = 0xFC                            # model byte: AT

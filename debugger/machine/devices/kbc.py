@@ -5,7 +5,9 @@ auxiliary port disable/enable/test, AAh self-test (55h), ABh keyboard interface 
 ADh/AEh keyboard interface disable/enable, C0h input port, D0h/D1h output port read/write (bit 0
 = system reset, active low; bit 1 = A20), D2h/D3h write the keyboard/auxiliary output buffer,
 DDh/DFh A20 off/on (some chipsets), E0h test inputs, F0h-FFh pulse output-port bits (FEh: reset).
-No mouse is attached: bytes sent to it (D4h) set the timeout bit and are dropped.
+A PS/2 mouse (`ps2mouse.Ps2Mouse`) is attached: D4h sends it a byte (and, as in QEMU, clears
+the auxiliary-disable bit); its replies enter the output buffer with the auxiliary flag while
+the auxiliary interface is enabled, after controller replies and keyboard bytes.
 
 Keyboard commands written to port 60h are answered as a PS/2 keyboard does: EDh LEDs, EEh echo,
 F0h scan-code set, F2h identify (ABh 83h, or ABh 41h through translation), F3h typematic,
@@ -32,6 +34,7 @@ from collections import deque
 from typing import Any, Callable, Iterable
 
 from debugger.machine.devices._base import Links, NullIrq, PortDevice
+from debugger.machine.devices.ps2mouse import Ps2Mouse
 from debugger.machine.devices.scancodes import Set2Converter, text_to_scancodes
 
 __all__ = ["Kbc", "KEY_GAP_NS"]
@@ -91,6 +94,7 @@ class Kbc(PortDevice):
         self.set2 = Set2Converter()
         self.next_key_ns = self._now() + self.key_gap_ns
         self._irq_levels = 0
+        self.mouse = Ps2Mouse()
 
     # -- scripted input ----------------------------------------------------------------------------
     def type_keys(self, keys: str | bytes | Iterable[int]) -> None:
@@ -115,17 +119,18 @@ class Kbc(PortDevice):
             self._fill(byte, aux)
         elif self.kbd_replies and self._kbd_enabled():
             self._fill(self.kbd_replies.popleft(), False)
-        elif self.script and self._kbd_enabled() and self.scanning:
-            now = self._now()
-            if now >= self.next_key_ns:
-                byte = self.script.popleft()
-                self.next_key_ns = now + self.key_gap_ns
-                if self.command_byte & CMD_XLATE:
-                    self._fill(byte, False)
-                else:
-                    first, *rest = self.set2.convert(byte)
-                    self.kbd_replies.extend(rest)
-                    self._fill(first, False)
+        elif self.script and self._kbd_enabled() and self.scanning \
+                and self._now() >= self.next_key_ns:
+            byte = self.script.popleft()
+            self.next_key_ns = self._now() + self.key_gap_ns
+            if self.command_byte & CMD_XLATE:
+                self._fill(byte, False)
+            else:
+                first, *rest = self.set2.convert(byte)
+                self.kbd_replies.extend(rest)
+                self._fill(first, False)
+        elif self.mouse.queue and not self.command_byte & CMD_AUX_OFF:
+            self._fill(self.mouse.queue.popleft(), True)
 
     def _fill(self, byte: int, aux: bool) -> None:
         self.obf, self.out_byte, self.out_aux = True, byte & 0xFF, aux
@@ -253,9 +258,8 @@ class Kbc(PortDevice):
         elif cmd == 0xD3:
             self._reply(value, aux=True)
         elif cmd == 0xD4:
-            self.timeout = True
-            self._event("kbc", f"8042: byte {value:02X}h for the mouse dropped (no mouse)",
-                        value=value)
+            self.mouse.write(value)
+            self.command_byte &= ~CMD_AUX_OFF     # (sending to the mouse enables its interface)
 
     def _write_output_port(self, value: int) -> None:
         self.output_port = value

@@ -1,6 +1,6 @@
 """INT 15h: system services -- memory map (E820h/E801h/88h), A20 gate, wait, block move, config.
 
-Unsupported functions (APM 53h, 89h, C2h, ...) set CF with AH=86h ("function not supported"),
+AH=C2h (PS/2 pointing device) is SeaBIOS's, in `_mouse`.  Unsupported functions (APM 53h, 89h, ...) set CF with AH=86h ("function not supported"),
 the standard answer, and are logged.
 
 AH=86h (wait CX:DX microseconds) advances the virtual clock by the equivalent number of
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from debugger.machine.bios import bda, tables
 from debugger.machine.bios.services._frame import unsupported
+from debugger.machine.bios.services._mouse import handle_c2
 from debugger.machine.memory import MemoryError_
 
 if TYPE_CHECKING:
@@ -192,5 +193,5 @@ def _device_busy(call: "BiosCall") -> None:
 
 _FUNCS = {
     0x24: _a20, 0x4F: _keyboard_intercept, 0x86: _wait, 0x87: _block_move, 0x88: _ext_memory,
-    0x90: _device_busy, 0x91: _device_busy, 0xC0: _config_table, 0xE8: _e8,
+    0x90: _device_busy, 0x91: _device_busy, 0xC0: _config_table, 0xC2: handle_c2, 0xE8: _e8,
 }

@@ -5,7 +5,8 @@ ticks), runs the diskette motor timeout, and sends EOI; the ROM stub's tail then
 `int 1Ch; iret`.  INT 09h (keyboard) reads the scan code from port 60h through the bus (so the
 8042 sees the read), keeps the shift flags at 0x417/0x418/0x496, and appends the key to the BDA
 buffer.  The others acknowledge their device where a BIOS does (RTC register C, the diskette
-and hard-disk completion flags) and send EOI (to both PICs for IRQ8-15).
+and hard-disk completion flags; INT 74h passes mouse packets to the guest's handler, see
+`_mouse`) and send EOI (to both PICs for IRQ8-15).
 
 In real mode, vectors 08h-0Fh are shared with CPU exceptions (#DF, #TS, #NP, #SS, #GP, ...).
 When no IRQ is in service at the PIC and the caller did not use `INT n`, the handler was
@@ -17,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from debugger.machine.bios import bda
-from debugger.machine.bios.services import _kbdbuf, _keymap
+from debugger.machine.bios.services import _kbdbuf, _keymap, _mouse
 from debugger.machine.bios.services._frame import frame
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ def handle(call: "BiosCall") -> None:
     elif v == 0x70:
         m.bus.write(0x70, 1, 0x0C)               # reading RTC register C re-arms its IRQ
         m.bus.read(0x71, 1)
+    elif v == 0x74 and _mouse.irq12(call):
+        return                                   # (the mouse handler's return path sends EOI)
     elif v == 0x76:
         m.mem.write_u(bda.HD_INT_FLAG, 1, 0xFF)
     m.end_of_interrupt(v)
