@@ -114,6 +114,20 @@ class Cpu:
     def cr(self, n: int) -> int:
         return self.eng.u64(L.OFF_CR + 8 * n)
 
+    def set_cr(self, n: int, value: int) -> None:
+        """Write CRn as the CPU's own loads do (CR0 and CR4: hflags; CR3: the TLB flushed)."""
+        self.eng.set_u64(L.OFF_CR + 8 * n, value)
+        if n == 3:
+            self.flush_tlb()
+        else:
+            self.update_hflags()
+
+    def dr(self, n: int) -> int:
+        return self.eng.u64(L.OFF_DR + 8 * n)
+
+    def set_dr(self, n: int, value: int) -> None:
+        self.eng.set_u64(L.OFF_DR + 8 * n, value)
+
     @property
     def efer(self) -> int:
         return self.eng.u64(L.OFF_EFER)

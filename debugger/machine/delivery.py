@@ -8,12 +8,11 @@ inside it longjmps across the interpreter):
 - real mode: IVT at IDTR.base, push FLAGS/CS/IP, clear IF/TF/AC;
 - protected mode: 16/32-bit interrupt and trap gates, privilege change through the TSS
   (SS0:ESP0..SS2:ESP2), error codes, from virtual-8086 mode to ring 0 (GS/FS/DS/ES pushed, then
-  nulled; VM cleared);
+  nulled; VM cleared); task gates: a nesting task switch (`taskswitch.py`);
 - long mode: 16-byte gates, IST stacks, 16-byte stack alignment, SS nulled on a privilege change.
 
-Task gates are not implemented: delivering through one raises `Unsupported`, which the machine
-turns into an explicit stop.  A fault *during* delivery raises `GuestFault`; the machine applies
-the double-fault rules (`DoubleFaultPolicy`) and stops with a triple fault when they say so.
+A fault *during* delivery raises `GuestFault`; the machine applies the double-fault rules
+(`DoubleFaultPolicy`) and stops with a triple fault when they say so.
 
 Not modelled: segment-limit checks on the stack pushes (QEMU TCG does not check data limits
 either), and the accessed bit written back to descriptors.
@@ -26,35 +25,19 @@ from debugger.cpustate import (
     AR_UNUSABLE, CR0_PE, EFER_LMA, RF_AC, RF_IF, RF_NT, RF_RF, RF_TF, RF_VM, Segment,
 )
 from debugger.machine.cpu import Cpu
+from debugger.machine.guestfault import VECTOR_NAMES, GuestFault
 from debugger.machine.memory import Memory, PageFault
+from debugger.machine.taskswitch import task_gate_switch
 
 __all__ = ["GuestFault", "Unsupported", "Delivery", "ERROR_CODE_VECTORS", "is_contributory",
            "promotes_to_double_fault", "VECTOR_NAMES"]
 
 ERROR_CODE_VECTORS = frozenset({8, 10, 11, 12, 13, 14, 17, 21})
 CONTRIBUTORY = frozenset({0, 10, 11, 12, 13})
-VECTOR_NAMES = {0: "#DE", 1: "#DB", 2: "NMI", 3: "#BP", 4: "#OF", 5: "#BR", 6: "#UD", 7: "#NM",
-                8: "#DF", 10: "#TS", 11: "#NP", 12: "#SS", 13: "#GP", 14: "#PF", 16: "#MF",
-                17: "#AC", 18: "#MC", 19: "#XM", 20: "#VE", 21: "#CP"}
-
-
-class GuestFault(Exception):
-    """The CPU raised exception `vector` (with `error_code`) while doing something for the guest."""
-
-    def __init__(self, vector: int, error_code: int | None = None, cr2: int | None = None):
-        super().__init__(vector, error_code)
-        self.vector = vector
-        self.error_code = error_code
-        self.cr2 = cr2
-
-    def __str__(self) -> str:
-        name = VECTOR_NAMES.get(self.vector, f"vector {self.vector}")
-        ec = "" if self.error_code is None else f" error code {self.error_code:#x}"
-        return f"{name}{ec}"
 
 
 class Unsupported(Exception):
-    """The guest asked for something bootdbg does not implement (e.g. a task gate)."""
+    """The guest asked for something bootdbg does not implement."""
 
 
 def is_contributory(vector: int) -> bool:
@@ -84,12 +67,15 @@ class Delivery:
     def __init__(self, cpu: Cpu, mem: Memory) -> None:
         self.cpu = cpu
         self.mem = mem
+        # A task switch loaded a TSS whose T bit is set: the machine raises #DB next.
+        self.task_trap = False
 
     # -- entry point -----------------------------------------------------------------------------
     def deliver(self, vector: int, *, software: bool = False, error_code: int | None = None,
                 external: bool = False) -> None:
         """Vector to the handler.  RIP must already be the return address."""
         frame = Frame(vector, software, error_code, external)
+        self.task_trap = False
         cpu = self.cpu
         if cpu.efer & EFER_LMA and cpu.cr(0) & (1 << 31):
             self._deliver_long(frame)
@@ -185,15 +171,15 @@ class Delivery:
         eflags = cpu.eflags
         vm86 = bool(eflags & RF_VM)
         cpl = 3 if vm86 else cpu.seg("ss").dpl
-        if gate_type == 0x05:
-            raise Unsupported(f"task gate in IDT entry {f.vector:#x}: task switches through the "
-                              "IDT are not implemented")
-        if gate_type not in (0x06, 0x07, 0x0E, 0x0F):
+        if gate_type not in (0x05, 0x06, 0x07, 0x0E, 0x0F):
             raise GuestFault(13, f.vector * 8 + 2 + self._ext(f))
         if f.software and gate_dpl < cpl:
             raise GuestFault(13, f.vector * 8 + 2)
         if not gate_p:
             raise GuestFault(11, f.vector * 8 + 2 + self._ext(f))
+        if gate_type == 0x05:
+            self.task_trap = task_gate_switch(self, f, (lo >> 16) & 0xFFFF)
+            return
         is32 = bool(gate_type & 8)
         offset = (lo & 0xFFFF) | ((lo >> 32) & 0xFFFF0000) if is32 else lo & 0xFFFF
         selector = (lo >> 16) & 0xFFFF

@@ -15,6 +15,7 @@ from debugger.machine.delivery import (
 )
 from debugger.machine.halt import wait_halted
 from debugger.machine.memory import MemoryError_
+from debugger.machine.taskswitch import DR6_BT
 from debugger.machine.results import RunResult, Stop
 
 __all__ = ["FaultRules"]
@@ -134,7 +135,7 @@ class FaultRules:
             except GuestFault as f:
                 if f.cr2 is not None:
                     self.eng.set_u64(uc_layout.OFF_CR + 16, f.cr2)
-                if sw and int_rip is not None:
+                if sw and int_rip is not None and not f.new_task:
                     self.cpu.rip = int_rip
                 chain.append(f.vector)
                 if cur == 8:
@@ -155,7 +156,13 @@ class FaultRules:
         if at is not None:
             for fn in list(self.interrupt_listeners):
                 fn(vector, kind, error_code, *at)
-        return self._check_event_filter(kind, {"vector": vector, "error_code": error_code})
+        stop = self._check_event_filter(kind, {"vector": vector, "error_code": error_code})
+        if self.delivery.task_trap:
+            # The new task's TSS has its T bit set: #DB (DR6.BT) before its first instruction.
+            self.delivery.task_trap = False
+            self.cpu.set_dr(6, self.cpu.dr(6) | DR6_BT)
+            stop = self.raise_exception(1, None) or stop
+        return stop
 
     def _triple_fault(self, chain: list[int]) -> RunResult:
         self.cpu.activity = Activity.SHUTDOWN

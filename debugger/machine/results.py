@@ -17,7 +17,7 @@ class Stop:
     TRIPLE_FAULT = "triple-fault"
     RESET = "reset"                  # the guest asked for a reset (port 0x92, 8042 0xFE)
     UNMAPPED = "unmapped"            # fetch/read/write with no memory behind it
-    UNSUPPORTED = "unsupported"      # something bootdbg does not implement (task gates, ...)
+    UNSUPPORTED = "unsupported"      # something bootdbg does not implement
     EXIT = "exit"                    # an address the caller asked to stop at
     INTERRUPT = "interrupt"          # the user (Ctrl-C) or the caller's stop flag
     BOOT_FAILED = "boot-failed"      # INT 18h: no bootable device

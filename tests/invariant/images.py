@@ -15,19 +15,30 @@ from tests.invariant import paging_guest
 
 __all__ = ["DEMOS", "Profile", "profile", "session_for"]
 
+TASKGATE = "taskgate"      # images/conformance/taskgate.asm: task switches (IDT task gates, IRET)
 DEMOS = ("hello", "pmode", "unreal", "vm86", "longmode", "exceptions", "int13hook-hd", "timers",
-         paging_guest.NAME)
+         paging_guest.NAME, TASKGATE)
 
 
 def session_for(name: str, **kw):   # noqa: ANN201
-    """A Session on a demo image, or on a guest built here from source (`paging_guest`)."""
-    if name != paging_guest.NAME:
+    """A Session on a demo image, or on a guest built here from source (`paging_guest`, the
+    `taskgate` conformance image)."""
+    if name not in (paging_guest.NAME, TASKGATE):
         return demo_session(name, **kw)
     from debugger.engine.session import Session
     from debugger.machine.disk import disk_from_bytes
 
-    return Session(disks=[disk_from_bytes(assemble(paging_guest.SOURCE), f"{name}.img",
-                                          boot=True)], **kw)
+    if name == TASKGATE:
+        from tests.conformance import runner
+        from tests.conftest import nasm_available
+
+        if not nasm_available():
+            import pytest
+            pytest.skip("nasm is not installed")
+        data = runner.build(TASKGATE).read_bytes()
+    else:
+        data = assemble(paging_guest.SOURCE)
+    return Session(disks=[disk_from_bytes(data, f"{name}.img", boot=True)], **kw)
 
 
 @dataclass
