@@ -27,6 +27,7 @@ writing a caller's buffer) go through `Memory.write_phys(..., guest=True)`, whic
 """
 from __future__ import annotations
 
+import ctypes
 from typing import Any, Callable, Iterator
 
 from unicorn import UC_HOOK_MEM_WRITE_PROT, UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, UcError
@@ -76,6 +77,9 @@ class RomGuard:
         self._applied: bytes | None = None
         self.ranges: list[tuple[int, int]] = []
         self.dropped = 0            # statistics: guest stores dropped by the engine
+        # The read-only pages as a mask, bit i = page C0000h + 4 KiB * i (the full-trace
+        # recorder's native write hook reads it).
+        self.mask = ctypes.c_uint64(0)
         uc.hook_add(UC_HOOK_MEM_WRITE_PROT, self._drop, None, BASE, END - 1)
         # Split the RAM region at every boundary now (at power-on, outside any run), so that a
         # later change of the PAM only changes permissions.
@@ -107,6 +111,8 @@ class RomGuard:
             return
         self._applied = pam
         self.ranges = ranges
+        self.mask.value = sum(1 << ((p - BASE) // PAGE) for a, b in ranges
+                              for p in range(a, b, PAGE))
 
     @staticmethod
     def _pages(old: list[tuple[int, int]], new: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
