@@ -4,7 +4,7 @@ Bus 0 holds what qemu-system-i386 7.2 (`-machine pc`, i440FX) has once SeaBIOS h
 the optional devices (ACPI power management, VGA, NIC):
 
 - 00:00.0 host bridge, Intel 82441FX (8086:1237, rev 02): PAM registers as SeaBIOS leaves them
-  (F segment read-only, C/D read-only, E read-write), SMRAM 02h;
+  (F segment and C0000h-E7FFFh read-only, E8000h-EFFFFh read-write; see rom.py), SMRAM 02h;
 - 00:01.0 ISA bridge, PIIX3 (8086:7000), multi-function: PIRQ A-D routed to IRQ 10, 10, 11, 11;
 - 00:01.1 IDE controller, PIIX3 (8086:7010), programming interface 80h: both channels in ISA
   compatibility mode (ports 1F0h/3F6h and 170h/376h, IRQ 14/15), so BARs 0-3 are not
