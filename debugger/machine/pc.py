@@ -112,7 +112,7 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         from debugger.machine import pagejournal
 
         # RAM, and the memory half of checkpoints (see snapshot.py)
-        self.memsnap = pagejournal.attach(self.uc, self.config.ram_size)
+        self.memsnap = pagejournal.attach(self.uc, self.config.ram_size, rom.EDGES)
         from debugger.machine import untouched
 
         # Unicorn's code invalidation leaves no trace in the guest (Accessed bits, CR2)

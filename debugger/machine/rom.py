@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterator
 
 from unicorn import UC_HOOK_MEM_WRITE_PROT, UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, UcError
 
-__all__ = ["RomGuard", "read_only_ranges", "BASE", "END", "PAM_REG", "VAPIC_END"]
+__all__ = ["RomGuard", "read_only_ranges", "BASE", "END", "EDGES", "PAM_REG", "VAPIC_END"]
 
 BASE, END = 0xC0000, 0x100000
 BLOCK = 0x4000
@@ -40,7 +40,9 @@ PAGE = 0x1000
 PAM_REG = 0x59               # PAM0; PAM1-PAM6 follow
 VAPIC_END = 0xC3000          # QEMU's writable kvmvapic option ROM: C0000h up to here
 _WE = 0x2
-_EDGES = sorted({BASE, END, VAPIC_END} | set(range(BASE, END, BLOCK)))   # region boundaries
+# Where the RAM is mapped as separate Unicorn regions (pagejournal.attach), so that a change of
+# the PAM only changes permissions: Unicorn splitting a region copies it.
+EDGES = tuple(sorted({BASE, END, VAPIC_END} | set(range(BASE, END, BLOCK))))
 
 
 def _blocks(pam: bytes) -> Iterator[tuple[int, int, bool]]:
@@ -81,10 +83,6 @@ class RomGuard:
         # recorder's native write hook reads it).
         self.mask = ctypes.c_uint64(0)
         uc.hook_add(UC_HOOK_MEM_WRITE_PROT, self._drop, None, BASE, END - 1)
-        # Split the RAM region at every boundary now (at power-on, outside any run), so that a
-        # later change of the PAM only changes permissions.
-        for start, end in zip(_EDGES, _EDGES[1:]):
-            uc.mem_protect(start, end - start, UC_PROT_ALL)
 
     def _drop(self, _uc: Any, _access: int, _addr: int, _size: int, _value: int,
               _ud: Any) -> bool:
@@ -117,7 +115,7 @@ class RomGuard:
     @staticmethod
     def _pages(old: list[tuple[int, int]], new: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
         """Runs of pages whose protection differs between `old` and `new` (region-aligned)."""
-        for start, end in zip(_EDGES, _EDGES[1:]):
+        for start, end in zip(EDGES, EDGES[1:]):
             if any(a <= start < b for a, b in old) != any(a <= start < b for a, b in new):
                 yield start, end
 
