@@ -32,12 +32,11 @@ from typing import Any, Callable, Iterator
 
 from unicorn import UC_HOOK_MEM_WRITE_PROT, UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, UcError
 
-__all__ = ["RomGuard", "read_only_ranges", "BASE", "END", "EDGES", "PAM_REG", "VAPIC_END"]
+__all__ = ["RomGuard", "read_only_ranges", "BASE", "END", "EDGES", "VAPIC_END"]
 
 BASE, END = 0xC0000, 0x100000
 BLOCK = 0x4000
 PAGE = 0x1000
-PAM_REG = 0x59               # PAM0; PAM1-PAM6 follow
 VAPIC_END = 0xC3000          # QEMU's writable kvmvapic option ROM: C0000h up to here
 _WE = 0x2
 # Where the RAM is mapped as separate Unicorn regions (pagejournal.attach), so that a change of
