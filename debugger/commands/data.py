@@ -132,7 +132,9 @@ def _is_register(name: str) -> bool:
          usage="set REG|FIELD|SIZE[ADDR]|$VAR = EXPR  |  set SETTING VALUE",
          help="Assign: set eax = 5   set ds.base = 0x1000   set eflags.if = 0\n"
               "set byte[0x500] = 1   set word[es:di] = 0x0741   set $i = $i + 1\n"
-              "Settings: set context off, set verbose on, set code_after 12, set profile kvm.")
+              "Settings: set context off, set verbose on, set code_after 12, set profile kvm.\n"
+              "A memory write lands even in the read-only BIOS area (C0000h-FFFFFh as the PAM\n"
+              "registers leave it), where the guest's own stores are dropped.")
 def set_(ctx: "CommandContext", args: str) -> str | None:
     s = ctx.session
     text = args.strip()

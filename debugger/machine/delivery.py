@@ -116,7 +116,7 @@ class Delivery:
         try:
             self.mem.write_linear((sp_base + sp) & 0xFFFFFFFFFFFFFFFF,
                                   (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"),
-                                  user=user)
+                                  user=user, guest=True)
         except PageFault as pf:
             raise GuestFault(14, pf.error_code | 2, pf.linear) from None
         return sp

@@ -184,7 +184,7 @@ def _fixer(m: "MachinePort", kinds: frozenset[str], code: bytes,
             try:
                 image = m.mem.read_linear_u(top, 4)
                 if image & (RF_RF | RF_VM):
-                    m.mem.write_linear_u(top, 4, image & ~(RF_RF | RF_VM))
+                    m.mem.write_linear_u(top, 4, image & ~(RF_RF | RF_VM), guest=True)
             except Exception:
                 pass
         if "smsw" in kinds:

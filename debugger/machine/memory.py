@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from unicorn import Uc, UcError
 
@@ -48,6 +48,7 @@ class Memory:
         self._a20 = a20
         self.write_hooks: list[Callable[[int, int], None]] = []
         self.flush_pending = False      # a host write under paging: flush translated code
+        self.rom: Any = None            # rom.RomGuard: what a guest store into C0000h-FFFFFh drops
 
     # -- physical ------------------------------------------------------------------------------
     def mapped(self, phys: int, size: int = 1) -> bool:
@@ -64,8 +65,16 @@ class Memory:
         except UcError:
             raise MemoryError_(f"no memory at physical {phys:#x}") from None
 
-    def write_phys(self, phys: int, data: bytes) -> None:
+    def write_phys(self, phys: int, data: bytes, *, guest: bool = False) -> None:
+        """Write `data` at `phys`.  guest=True: a store the machine makes for the guest (an
+        interrupt push, a BIOS service filling the caller's buffer): bytes in a read-only part of
+        the BIOS area are dropped, as the CPU's own stores are (rom.py).  Otherwise a host write
+        (power-on set-up, the debugger's memory writes), which always lands."""
         if not data:
+            return
+        if guest and self.rom is not None:
+            for p, chunk in self.rom.pieces(phys, data):
+                self.write_phys(p, chunk)
             return
         self._write(phys, data)
         # Drop translated code overlapping the write (Unicorn does not do it for host writes).
@@ -97,8 +106,9 @@ class Memory:
     def read_u(self, phys: int, size: int) -> int:
         return int.from_bytes(self.read_phys(phys, size), "little")
 
-    def write_u(self, phys: int, size: int, value: int) -> None:
-        self.write_phys(phys, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
+    def write_u(self, phys: int, size: int, value: int, *, guest: bool = False) -> None:
+        self.write_phys(phys, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"),
+                        guest=guest)
 
     # -- linear --------------------------------------------------------------------------------
     def translate(self, linear: int, write: bool = False, user: bool = False,
@@ -172,7 +182,8 @@ class Memory:
             size -= n
         return bytes(out)
 
-    def write_linear(self, linear: int, data: bytes, *, user: bool = False) -> None:
+    def write_linear(self, linear: int, data: bytes, *, user: bool = False,
+                     guest: bool = False) -> None:
         # Translate every page first so a fault leaves memory untouched.
         pieces = []
         pos = 0
@@ -182,13 +193,14 @@ class Memory:
             linear += n
             pos += n
         for phys, chunk in pieces:
-            self.write_phys(phys, chunk)
+            self.write_phys(phys, chunk, guest=guest)
 
     def read_linear_u(self, linear: int, size: int) -> int:
         return int.from_bytes(self.read_linear(linear, size), "little")
 
-    def write_linear_u(self, linear: int, size: int, value: int) -> None:
-        self.write_linear(linear, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
+    def write_linear_u(self, linear: int, size: int, value: int, *, guest: bool = False) -> None:
+        self.write_linear(linear, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"),
+                          guest=guest)
 
     def read_descriptor(self, linear: int) -> int:
         return struct.unpack("<Q", self.read_linear(linear, 8))[0]

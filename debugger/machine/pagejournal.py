@@ -74,14 +74,21 @@ def available() -> bool:
     return _lib() is not None
 
 
-def attach(uc: Any, size: int) -> "Journal | UnicornLayers":
-    """Map `size` bytes of RAM at physical 0 of `uc`, with the best checkpoint backend."""
+def attach(uc: Any, size: int, edges: tuple[int, ...] = ()) -> "Journal | UnicornLayers":
+    """Map `size` bytes of RAM at physical 0 of `uc`, with the best checkpoint backend.
+    `edges`: addresses where the RAM is mapped as separate Unicorn regions, so that their
+    protection can later change without Unicorn splitting a region (which copies it)."""
     lib = _lib()
     if lib is not None:
         j = lib.bootdbg_pagejournal_new(size, _capacity(size))
         if j:
-            return Journal(uc, size, lib, j)
-    return UnicornLayers(uc, size)
+            return Journal(uc, size, lib, j, edges)
+    return UnicornLayers(uc, size, edges)
+
+
+def _pieces(size: int, edges: tuple[int, ...]) -> list[tuple[int, int]]:
+    cuts = sorted({0, size} | {e for e in edges if 0 < e < size})
+    return list(zip(cuts, cuts[1:]))
 
 
 def _capacity(size: int) -> int:
@@ -105,7 +112,8 @@ def _free(lib: ctypes.CDLL, j: Any, uch: Any, freed: list[bool]) -> None:
 class Journal:
     native = True
 
-    def __init__(self, uc: Any, size: int, lib: ctypes.CDLL, j: Any) -> None:
+    def __init__(self, uc: Any, size: int, lib: ctypes.CDLL, j: Any,
+                 edges: tuple[int, ...] = ()) -> None:
         self._lib = lib
         self._j = j
         self.size = size
@@ -113,7 +121,8 @@ class Journal:
         self._pos: dict[int, int] = {}      # ident -> log position
         self._next = 0
         self._compacted_len = 0
-        uc.mem_map_ptr(0, size, UC_PROT_ALL, j.contents.ram)
+        for lo, hi in _pieces(size, edges):
+            uc.mem_map_ptr(lo, hi - lo, UC_PROT_ALL, j.contents.ram + lo)
         uc.ctl(uconst.UC_CTL_CONTEXT_MODE, uconst.UC_CTL_IO_WRITE, ctypes.c_int(CPU_ONLY))
         # Unicorn's own finalizer would close the engine whenever it likes; ours closes it and
         # then frees the RAM it runs in.
@@ -216,9 +225,10 @@ class UnicornLayers:
 
     native = False
 
-    def __init__(self, uc: Any, size: int) -> None:
+    def __init__(self, uc: Any, size: int, edges: tuple[int, ...] = ()) -> None:
         self.size = size
-        uc.mem_map(0, size)
+        for lo, hi in _pieces(size, edges):
+            uc.mem_map(lo, hi - lo)
         uc.ctl(uconst.UC_CTL_CONTEXT_MODE, uconst.UC_CTL_IO_WRITE, ctypes.c_int(CPU_AND_MEMORY))
         self.context_mode = CPU_AND_MEMORY
         self._live: list[int] = []

@@ -28,7 +28,7 @@ from debugger.cpustate import (
     CpuState,
     Segment,
 )
-from debugger.machine import exactfix, holes, hotports, slices, softint, uc_layout
+from debugger.machine import exactfix, holes, hotports, rom, slices, softint, uc_layout
 from debugger.machine.bios import Bios
 from debugger.machine.bus import Clock, IoBus
 from debugger.machine.cpu import Cpu
@@ -113,13 +113,18 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         from debugger.machine import pagejournal
 
         # RAM, and the memory half of checkpoints (see snapshot.py)
-        self.memsnap = pagejournal.attach(self.uc, self.config.ram_size)
+        self.memsnap = pagejournal.attach(self.uc, self.config.ram_size, rom.EDGES)
         from debugger.machine import untouched
 
         # Unicorn's code invalidation leaves no trace in the guest (Accessed bits, CR2)
         self.invalidation_guard = untouched.install(self.uc, self.eng.env)
         holes.install(self.uc, self.config.ram_size)   # open bus and the ROM mirror
         self._install_devices()
+        # C0000h-FFFFFh read-only where the host bridge's PAM registers say (rom.py)
+        self.rom = rom.RomGuard(self.uc, self.devices.pci.pam,
+                                lambda msg: self.request_stop(Stop.UNSUPPORTED, msg))
+        self.mem.rom = self.rom
+        self.devices.pci.links.on_pam = self.rom.sync
         self.bios = Bios(self)
         self._exits_key: object = None
         self._bios_asked: tuple[int, int] | None = None    # see _bios
@@ -216,6 +221,7 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         self._device_epoch += 1
         self.mem.write_phys(0, bytes(0x100000))
         self.bios.build_rom()
+        self.rom.sync()
         self.cpu.activity = Activity.ACTIVE
         handoff.prepare(self)
         self.icount = 0
@@ -240,6 +246,7 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         from debugger.machine import snapshot
 
         snapshot.restore(self, cp)
+        self.rom.sync()
         if self._intr is not None:
             self._intr.discard()        # (deliveries of a run now undone)
         self._bios_asked = None

@@ -111,6 +111,8 @@ struct ft {
     int64_t restarts_base;       /* ... when this run began */
     uint64_t wpos_mark, wcount_mark, waddr_mark;   /* pending writes when the last
                                                        instruction started */
+    const uint64_t *rom_ro;      /* pages C0000h-FFFFFh whose stores are dropped (bit per page,
+                                    debugger/machine/rom.py), or NULL */
 };
 
 static inline uint8_t *put_varint(uint8_t *p, uint64_t v) {
@@ -456,6 +458,9 @@ void bootdbg_ft_code_cb(void *uc, uint64_t address, uint32_t size, void *user_da
     mark_writes(d);
 }
 
+#define ROM_BASE 0xC0000u
+#define ROM_END 0x100000u
+
 static void add_write(struct ft *d, uint64_t addr, const uint8_t *data, uint64_t size) {
     if (d->wpos + size + 32 > d->wcap) { d->lost++; return; }
     uint8_t *p = d->wbuf + d->wpos;
@@ -479,7 +484,23 @@ void bootdbg_ft_write_cb(void *uc, int type, uint64_t address, int size, int64_t
     if (!d->tracking) return;
     uint8_t bytes[8];
     memcpy(bytes, &value, 8);          /* little-endian host */
-    add_write(d, address, bytes, (uint64_t)size);
+    uint64_t ro = d->rom_ro != NULL ? *d->rom_ro : 0;
+    if (ro == 0 || address >= ROM_END || address + (uint64_t)size <= ROM_BASE) {
+        add_write(d, address, bytes, (uint64_t)size);
+        return;
+    }
+    /* (the write hook runs before the store: bytes in a read-only page will not land) */
+    int start = -1;
+    for (int i = 0; i <= size; i++) {
+        uint64_t a = address + (uint64_t)i;
+        int lands = i < size && !(a >= ROM_BASE && a < ROM_END
+                                  && (ro >> ((a - ROM_BASE) >> 12) & 1));
+        if (lands && start < 0) start = i;
+        if (!lands && start >= 0) {
+            add_write(d, address + (uint64_t)start, bytes + start, (uint64_t)(i - start));
+            start = -1;
+        }
+    }
 }
 
 /* A write by Python (interrupt delivery, BIOS services) while the engine is at rest. */

@@ -62,7 +62,7 @@ class _Ft(ctypes.Structure):
         ("restarts", ctypes.c_void_p), ("restarts_seen", ctypes.c_int64),
         ("restarts_base", ctypes.c_int64),
         ("wpos_mark", ctypes.c_uint64), ("wcount_mark", ctypes.c_uint64),
-        ("waddr_mark", ctypes.c_uint64),
+        ("waddr_mark", ctypes.c_uint64), ("rom_ro", ctypes.c_void_p),
     ]
 
 
@@ -150,6 +150,8 @@ class NativeEncoder:
         d.cc_op_off, d.cc_df_off = FT.CC_OP_OFF, FT.CC_DF_OFF
         d.hflags_off = L.OFF_HFLAGS
         d.eflags_off = L.OFF_EFLAGS
+        rom = getattr(machine, "rom", None)
+        d.rom_ro = ctypes.addressof(rom.mask) if rom is not None else None
         self.d = d
         self._ref = ctypes.byref(d)
         ud = ctypes.cast(ctypes.pointer(d), ctypes.c_void_p)

@@ -92,7 +92,13 @@ class PyHooks(FT.PyEncoder):
                _ud: Any) -> None:
         # (Unicorn passes the physical address: after paging and the A20 mask.)
         if self.tracking and 0 < size <= 8:
-            self.add_write(address, (value & ((1 << 64) - 1)).to_bytes(8, "little")[:size])
+            data = (value & ((1 << 64) - 1)).to_bytes(8, "little")[:size]
+            rom = getattr(self.m, "rom", None)
+            if rom is None:
+                self.add_write(address, data)
+                return
+            for phys, chunk in rom.pieces(address, data):   # (dropped ROM bytes: no write)
+                self.add_write(phys, chunk)
 
     @property
     def pending(self) -> int:

@@ -74,7 +74,7 @@ class BiosCall:
         mem = self.machine.mem
         addr = self._flags_addr()
         f = mem.read_linear_u(addr, 2)
-        mem.write_linear_u(addr, 2, (f | bit) if on else (f & ~bit))
+        mem.write_linear_u(addr, 2, (f | bit) if on else (f & ~bit), guest=True)
 
     def _get_flag(self, bit: int) -> bool:
         return bool(self.machine.mem.read_linear_u(self._flags_addr(), 2) & bit)
@@ -116,7 +116,7 @@ class BiosCall:
         return self.machine.mem.read_linear(self.linear(seg, off), size)
 
     def write(self, seg: int, off: int, data: bytes) -> None:
-        self.machine.mem.write_linear(self.linear(seg, off), data)
+        self.machine.mem.write_linear(self.linear(seg, off), data, guest=True)
 
 
 def _decode(name: str) -> tuple[str, int]:

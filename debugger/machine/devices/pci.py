@@ -4,7 +4,7 @@ Bus 0 holds what qemu-system-i386 7.2 (`-machine pc`, i440FX) has once SeaBIOS h
 the optional devices (ACPI power management, VGA, NIC):
 
 - 00:00.0 host bridge, Intel 82441FX (8086:1237, rev 02): PAM registers as SeaBIOS leaves them
-  (F segment read-only, C/D read-only, E read-write), SMRAM 02h;
+  (F segment and C0000h-E7FFFh read-only, E8000h-EFFFFh read-write; see rom.py), SMRAM 02h;
 - 00:01.0 ISA bridge, PIIX3 (8086:7000), multi-function: PIRQ A-D routed to IRQ 10, 10, 11, 11;
 - 00:01.1 IDE controller, PIIX3 (8086:7010), programming interface 80h: both channels in ISA
   compatibility mode (ports 1F0h/3F6h and 170h/376h, IRQ 14/15), so BARs 0-3 are not
@@ -16,8 +16,9 @@ Every value was read from QEMU 7.2 by `images/pci/pciprobe.asm`; `tests/machine/
 compares the two.  Writes follow QEMU's masks: the command register (I/O, memory, bus master,
 SERR, INTx disable), cache line size, interrupt line, BAR4's address bits and every register
 from 40h up are writable; the status register's error bits are write-one-to-clear; the rest is
-read-only.  Registers keep what is written but have no side effect here (the PAM and SMRAM
-bytes do not remap memory; BAR4 maps nothing).
+read-only.  Registers keep what is written; the PAM bytes (59h-5Fh) decide which parts of the
+BIOS area drop guest stores (`debugger.machine.rom`, told through `links.on_pam`); the SMRAM byte
+and BAR4 map nothing.
 
 Port behaviour (QEMU's, for the accesses software makes):
 - CF8h: a dword write sets the address register; narrower writes are ignored; a read of any
@@ -41,6 +42,7 @@ __all__ = ["PciFunction", "PciHost", "standard_functions", "ADDRESS", "DATA", "R
 
 ADDRESS, RESET_CONTROL, DATA = 0xCF8, 0xCF9, 0xCFC
 HEADER = 0x40
+PAM_START, PAM_END = 0x59, 0x60      # host bridge: PAM0-PAM6
 STATUS_W1C = 0xF900          # parity, target/master aborts, SERR, detected parity
 COMMAND_W = 0x0507           # I/O, memory, bus master, SERR, INTx disable
 QEMU_SUBSYSTEM = 0x11001AF4  # subsystem 1AF4:1100, what QEMU puts in every function
@@ -118,8 +120,9 @@ class PciHost(Device):
     name = "pci"
     ports = (range(ADDRESS, DATA + 4),)
 
-    def __init__(self, on_reset: Callable[[], None] | None = None) -> None:
-        self.links = Links(on_reset=on_reset)
+    def __init__(self, on_reset: Callable[[], None] | None = None,
+                 on_pam: Callable[[], None] | None = None) -> None:
+        self.links = Links(on_reset=on_reset, on_pam=on_pam)
         self.reset()
 
     def reset(self) -> None:
@@ -145,6 +148,14 @@ class PciHost(Device):
         fn = self.function(bdf)
         if fn is not None:
             fn.write(reg & 0xFF, size, value)
+            reg &= 0xFF
+            if bdf & 0xFFFF == 0 and reg < PAM_END and reg + size > PAM_START \
+                    and self.links.on_pam is not None:
+                self.links.on_pam()
+
+    def pam(self) -> bytes:
+        """The host bridge's PAM0-PAM6 registers (59h-5Fh)."""
+        return bytes(self.functions[0].config[PAM_START:PAM_END])
 
     # -- ports ---------------------------------------------------------------------------------
     def io_read(self, port: int, size: int) -> int:

@@ -18,9 +18,16 @@ def _run(m, stepping: bool):
 
 @pytest.mark.parametrize("stepping", [False, True])
 def test_guest_code_copied_over_a_fixed_bios_entry_runs(stepping):
-    # F000:E3FE is INT 13h's fixed entry; the guest puts `mov byte [0x600], 0x42; hlt` there.
+    # F000:E3FE is INT 13h's fixed entry; the guest puts `mov byte [0x600], 0x42; hlt` there,
+    # after making the F segment writable (PAM0 = 30h: SeaBIOS leaves it read-only).
     m = boot_machine("""
     cli
+    mov eax, 0x80000058
+    mov dx, 0xcf8
+    out dx, eax
+    mov dx, 0xcfd
+    mov al, 0x30
+    out dx, al
     xor ax, ax
     mov ds, ax
     mov ax, 0xf000

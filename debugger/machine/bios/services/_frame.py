@@ -43,8 +43,8 @@ def caller(call: "BiosCall") -> str:
 def set_return(call: "BiosCall", cs: int, ip: int) -> None:
     """Make the stub's IRET return to CS:IP instead of the caller."""
     mem = call.machine.mem
-    mem.write_linear_u(_sp_addr(call, 0), 2, ip)
-    mem.write_linear_u(_sp_addr(call, 2), 2, cs)
+    mem.write_linear_u(_sp_addr(call, 0), 2, ip, guest=True)
+    mem.write_linear_u(_sp_addr(call, 2), 2, cs, guest=True)
 
 
 def discard_frame(call: "BiosCall") -> int:

@@ -131,7 +131,7 @@ def _transfer(call: "BiosCall", disk: "Disk", op: str, lba: int, count: int, buf
             return DMA_BOUNDARY
     try:
         if op == "read":
-            call.machine.mem.write_linear(buf, disk.read(lba, count))
+            call.machine.mem.write_linear(buf, disk.read(lba, count), guest=True)
         elif op == "write":
             disk.write(lba, call.machine.mem.read_linear(buf, count * SECTOR))
     except DiskError:
@@ -247,7 +247,7 @@ def _dap_access(call: "BiosCall", disk: "Disk", op: str) -> None:
     else:
         status = _transfer(call, disk, op, lba, count, buf)
     if status != OK:
-        mem.write_linear_u(dap + 2, 2, 0)   # blocks transferred
+        mem.write_linear_u(dap + 2, 2, 0, guest=True)   # blocks transferred
     if op != "seek":
         _log(call, disk, op, lba, count, buf, status)
     _finish(call, disk.bios_number, status)
@@ -312,7 +312,7 @@ def _ext_params(call: "BiosCall", disk: "Disk") -> None:
         out[0x38] = hd_index & 1                           # master / slave
         out[0x41] = (-sum(out[0x1E:0x41])) & 0xFF
     out[0:2] = n.to_bytes(2, "little")
-    mem.write_linear(buf, bytes(out[:n]))
+    mem.write_linear(buf, bytes(out[:n]), guest=True)
     _finish(call, disk.bios_number, OK)
 
 

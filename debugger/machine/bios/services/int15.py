@@ -169,7 +169,7 @@ def _block_move(call: "BiosCall") -> None:
     n = words * 2
     try:
         if n:
-            m.mem.write_phys(dst, m.mem.read_phys(src, n))
+            m.mem.write_phys(dst, m.mem.read_phys(src, n), guest=True)
     except MemoryError_ as exc:
         m.events.emit("bios-error", f"INT 15h AH=87h: block move {src:#x} -> {dst:#x}: {exc}",
                       vector=0x15)
