@@ -44,7 +44,7 @@ from debugger.machine.faults import FaultRules
 from debugger.machine.memory import Memory, MemoryError_
 from debugger.machine.portio import FastIo
 from debugger.machine.results import RunResult, Stop, StopRequest
-from debugger.machine.shadow import shadow_setters
+from debugger.machine.exits import ExitRules
 from debugger.machine.slices import REDO, UNSET, FastSlices
 from debugger.machine.traps import EngineHooks, Pending
 
@@ -65,7 +65,7 @@ class MachineConfig:
     keys: str = ""
 
 
-class Machine(EngineHooks, FastSlices, FaultRules):
+class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
     def __init__(self, disks: list[Disk], config: MachineConfig | None = None) -> None:
         self.config = config or MachineConfig()
         self.disks = {d.bios_number: d for d in disks}
@@ -304,34 +304,6 @@ class Machine(EngineHooks, FastSlices, FaultRules):
         self.bus.write(0x20, 1, 0x20)
 
     # -- the run loop ----------------------------------------------------------------------------------
-    def _sync_exits(self, without: "int | frozenset[int] | None" = None) -> None:
-        key = (frozenset(self.extra_exits), without, self._fetch_exit)
-        if key == self._exits_key:
-            return
-        wanted = set(self.extra_exits)
-        if self._fetch_exit is not None:
-            wanted.add(self._fetch_exit)
-        self._shadow_exits = shadow_setters(self.mem, self.extra_exits)
-        wanted |= self._shadow_exits
-        if isinstance(without, frozenset):
-            wanted -= without
-        else:
-            wanted.discard(without)
-        old = set(self._exits_installed or ())
-        self.uc.ctl_exits_enabled(True)
-        self.uc.ctl_set_exits(sorted(wanted))
-        if wanted ^ old:
-            # Every block, not the changed addresses' only: dropping blocks by linear address
-            # goes through the mapping in force, so a block translated under another mapping
-            # (paging on or off, another CR3, A20) would keep running without its exit, and
-            # with paging on an address whose page is not present would fault behind the
-            # guest's back (see Memory.write_phys).
-            self.uc.ctl_flush_tb()
-        self._fetch_exit_was = self._fetch_exit
-        self._exits_installed = sorted(wanted)
-        self._exits_set = frozenset(wanted)
-        self._exits_key = key
-
     def run(self, max_insns: int | None = None) -> RunResult:
         """Run until an event ends the run or `max_insns` instructions have been executed.
 
