@@ -117,9 +117,14 @@ main:
         call r_dump_state
         FINAL_HALT
 
-isr0:   inc word [ticks]
-        push ax
-        mov al, 0x20                    ; non-specific EOI
+isr0:   push ax
+        inc word [ticks]
+        cmp word [ticks], 16
+        jb .eoi
+        in al, 0x21                     ; the 16th tick masks IRQ 0: exactly 16 ticks however
+        or al, 0x01                     ; late the host lets QEMU deliver them
+        out 0x21, al
+.eoi:   mov al, 0x20                    ; non-specific EOI
         out 0x20, al
         pop ax
         iret
