@@ -39,12 +39,24 @@ struct bootdbg_untouched {
 static struct bootdbg_untouched *guards[MAX_GUARDS];
 
 int bootdbg_untouched_register(struct bootdbg_untouched *g) {
+    /* A guard still registered for this engine address belongs to an engine that is gone (two
+     * live engines never share an address): it must not be found instead of this one. */
+    for (int i = 0; i < MAX_GUARDS; i++)
+        if (guards[i] != NULL && guards[i] != g && guards[i]->uc == g->uc)
+            guards[i] = NULL;
     for (int i = 0; i < MAX_GUARDS; i++)
         if (guards[i] == NULL || guards[i] == g) {
             guards[i] = g;
             return 0;
         }
     return -1;
+}
+
+int bootdbg_untouched_registered(struct bootdbg_untouched *g) {
+    for (int i = 0; i < MAX_GUARDS; i++)
+        if (guards[i] == g)
+            return 1;
+    return 0;
 }
 
 void bootdbg_untouched_unregister(struct bootdbg_untouched *g) {

@@ -46,6 +46,7 @@ def _lib() -> ctypes.CDLL | None:
     lib, _why = nativelib.load("debugger.machine._untouched", "bootdbg_untouched_size", _G, (
         ("bootdbg_untouched_register", (ctypes.POINTER(_G),)),
         ("bootdbg_untouched_unregister", (ctypes.POINTER(_G),)),
+        ("bootdbg_untouched_registered", (ctypes.POINTER(_G),)),
     ))
     return lib
 
@@ -132,9 +133,14 @@ class Guard:
 
     @staticmethod
     def _remove(slot: Any, orig: int, lib: Any, g: Any, _py_fn: Any) -> None:
-        slot.value = orig
+        # (only while this guard is still the engine's: a newer engine at the same address
+        # displaced it, and its slot is not ours to write)
         if lib is not None and g is not None:
-            lib.bootdbg_untouched_unregister(ctypes.byref(g))
+            if lib.bootdbg_untouched_registered(ctypes.byref(g)):
+                slot.value = orig
+                lib.bootdbg_untouched_unregister(ctypes.byref(g))
+        elif _py_fn is not None and slot.value == ctypes.cast(_py_fn, ctypes.c_void_p).value:
+            slot.value = orig
 
     @property
     def calls(self) -> int:

@@ -132,3 +132,30 @@ def test_long_mode_breakpoints_on_unmapped_pages_leave_cr2(wrapper):
     assert s.state().cr2 == plain.state().cr2
     assert s.machine.mem.read_phys(0, 0x200000) == plain.machine.mem.read_phys(0, 0x200000)
     assert s.machine.invalidation_guard.restored > 0     # (the walk did fault: put back)
+
+
+def test_a_newer_engine_at_the_same_address_displaces_a_stale_guard():
+    """Two live engines never share an address: a guard still registered for an address that a
+    new engine now has belongs to a gone engine, and must neither be found for the new one (its
+    self-test failed with LayoutError in a full CI run) nor write the new engine's slot."""
+    import ctypes
+
+    from debugger.machine import untouched
+
+    lib = untouched._lib()
+    if lib is None:
+        pytest.skip("native invalidation guard not built")
+    old, new = untouched._G(uc=0x1000), untouched._G(uc=0x1000)
+    try:
+        assert lib.bootdbg_untouched_register(ctypes.byref(old)) == 0
+        assert lib.bootdbg_untouched_register(ctypes.byref(new)) == 0
+        assert not lib.bootdbg_untouched_registered(ctypes.byref(old))
+        assert lib.bootdbg_untouched_registered(ctypes.byref(new))
+        slot = ctypes.c_void_p(0x1234)
+        untouched.Guard._remove(slot, 0x5678, lib, old, None)      # the stale guard's finalizer
+        assert slot.value == 0x1234
+        untouched.Guard._remove(slot, 0x5678, lib, new, None)
+        assert slot.value == 0x5678 and not lib.bootdbg_untouched_registered(ctypes.byref(new))
+    finally:
+        lib.bootdbg_untouched_unregister(ctypes.byref(old))
+        lib.bootdbg_untouched_unregister(ctypes.byref(new))
