@@ -20,7 +20,10 @@ class ExitRules:
         wanted = set(self.extra_exits)
         if self._fetch_exit is not None:
             wanted.add(self._fetch_exit)
-        self._shadow_exits = shadow_setters(self.mem, self.extra_exits)
+        exits = frozenset(self.extra_exits)
+        if exits != self._shadow_for:               # (not again for each `without`)
+            self._shadow_for = exits
+            self._shadow_exits = shadow_setters(self.mem, exits)
         wanted |= self._shadow_exits
         if isinstance(without, frozenset):
             wanted -= without

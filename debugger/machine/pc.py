@@ -132,6 +132,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
         self._fetch_exit_was: int | None = None
         self._lookahead_probe: tuple[int, int, int | None, int] | None = None
         self._shadow_exits: set[int] = set()                 # see shadow.py
+        self._shadow_for: frozenset[int] | None = None       # the exits they were found for
         self._install_hooks()
         from debugger.machine.irqwait import IrqWait
 

@@ -261,6 +261,32 @@ class Kbc(PortDevice):
             self.mouse.write(value)
             self.command_byte &= ~CMD_AUX_OFF     # (sending to the mouse enables its interface)
 
+    # -- the BIOS's side of the auxiliary port (INT 15h AH=C2h) ------------------------------------
+    def aux_command(self, *data: int, replies: int = 0) -> list[int] | None:
+        """What a BIOS's polled command to the mouse gets: mouse bytes waiting in the output
+        buffer are flushed, `data` is sent, and the `replies` bytes after one ACK per byte sent
+        are returned (None when the mouse did not answer so)."""
+        if self.obf and self.out_aux:
+            self.obf = False
+        self.mouse.queue.clear()
+        for b in data:
+            self.mouse.write(b)
+        out = list(self.mouse.queue)
+        self.mouse.queue.clear()
+        self._update_irq()
+        got = out[len(data):len(data) + replies]
+        if any(a != ACK for a in out[:len(data)]) or len(got) < replies:
+            return None
+        return got
+
+    def set_aux(self, enabled: bool) -> None:
+        """Enable (interface on, its interrupt on) or disable the auxiliary port, as a BIOS
+        does through the command byte."""
+        cb = self.command_byte
+        self.command_byte = (cb & ~CMD_AUX_OFF | CMD_AUX_INT) if enabled else \
+            (cb | CMD_AUX_OFF) & ~CMD_AUX_INT
+        self._update_irq()
+
     def _write_output_port(self, value: int) -> None:
         self.output_port = value
         self._set_a20(bool(value & 2), "8042 output port")

@@ -33,8 +33,7 @@ MOUSE_RET = 0xE400
 MOUSE_RET_CODE = bytes.fromhex("83c40850b020e6a0e62058cf")
 
 FAR_PTR, FLAG1, FLAG2, DATA = 0x22, 0x26, 0x27, 0x28
-INVALID_FUNCTION, INVALID_INPUT, INTERFACE_ERROR, NO_HANDLER = 1, 2, 3, 5
-AUX_OFF, AUX_INT = 0x20, 0x02
+INVALID_FUNCTION, INVALID_INPUT, INTERFACE_ERROR, NEEDS_RESEND, NO_HANDLER = 1, 2, 3, 4, 5
 SAMPLE_RATES = (10, 20, 40, 60, 80, 100, 200)
 
 
@@ -44,19 +43,8 @@ def _ebda(m: "MachinePort") -> int:
 
 def _command(m: "MachinePort", *data: int, replies: int = 0) -> list[int]:
     """Send a command (and its parameter bytes) to the mouse; its replies after the ACKs."""
-    kbc = m.devices.kbc
-    if kbc.obf and kbc.out_aux:
-        kbc.obf = False                      # (SeaBIOS's i8042_flush)
-    mouse = kbc.mouse
-    mouse.queue.clear()
-    for b in data:
-        mouse.write(b)
-    out = list(mouse.queue)
-    mouse.queue.clear()
-    acks = [b for b in out[:len(data)]]
-    got = out[len(data):len(data) + replies]
-    kbc._update_irq()
-    if any(a != 0xFA for a in acks) or len(got) < replies:
+    got = m.devices.kbc.aux_command(*data, replies=replies)
+    if got is None:
         raise OSError("no answer from the mouse")
     return got
 
@@ -76,25 +64,18 @@ def handle_c2(call: "BiosCall") -> None:
     try:
         fn(call, m)
     except OSError:
-        call.fail(4)
-
-
-def _set_ctr(m: "MachinePort", on: bool) -> None:
-    kbc = m.devices.kbc
-    kbc.command_byte = (kbc.command_byte & ~AUX_OFF | AUX_INT) if on else \
-        (kbc.command_byte | AUX_OFF) & ~AUX_INT
-    kbc._update_irq()
+        call.fail(NEEDS_RESEND)
 
 
 def _enable_disable(call: "BiosCall", m: "MachinePort") -> None:
     if call.bh == 0:
-        _set_ctr(m, False)
+        m.devices.kbc.set_aux(False)
         _command(m, 0xF5)
     elif call.bh == 1:
         if not m.mem.read_u(_ebda(m) + FLAG2, 1) & 0x80:
             call.fail(NO_HANDLER)
             return
-        _set_ctr(m, True)
+        m.devices.kbc.set_aux(True)
         _command(m, 0xF4)
     else:
         call.fail(INVALID_FUNCTION)
@@ -158,7 +139,7 @@ def _handler(call: "BiosCall", m: "MachinePort") -> None:
     if not far:
         if flag2 & 0x80:
             flag2 &= ~0x80
-            _set_ctr(m, False)
+            m.devices.kbc.set_aux(False)
             _command(m, 0xF5)
     else:
         flag2 |= 0x80
