@@ -129,3 +129,16 @@ def test_cli_run_with_every_irq_masked_ends(tmp_path):
     r = subprocess.run([sys.executable, "-m", "debugger", "run", str(img), "--max-insns", "1000"],
                        capture_output=True, text=True, timeout=60)
     assert "masked" in r.stdout + r.stderr
+
+
+def test_cli_run_of_a_guest_no_device_can_wake_ends_with_the_reason(tmp_path):
+    import subprocess
+    import sys
+
+    img = tmp_path / "noeoi.img"
+    img.write_bytes(assemble(NO_EOI))
+    r = subprocess.run([sys.executable, "-m", "debugger", "run", str(img), "--max-insns",
+                        "100000"], capture_output=True, text=True, timeout=60)
+    out = r.stdout + r.stderr
+    assert "nothing can wake the CPU" in out and "in service master=01h" in out, out
+    assert "Traceback" not in out
