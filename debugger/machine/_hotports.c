@@ -71,6 +71,9 @@ struct bootdbg_hotports {
     uint64_t learn_pc;
     int64_t learn_idx;             /* ... and where Python placed it (-1: it did not) */
     struct { const uint8_t *tb; uint64_t pc; uint32_t flush; int32_t idx; } cache[256];
+    int64_t hint;                  /* for an access handed to Python inside a fast slice: the
+                                      instructions of the slice up to it, as done_here counts
+                                      them, where the C side knows (-1: Python decodes) */
 };
 
 #define PIT_HZ 1193182
@@ -252,6 +255,38 @@ static int64_t done_here(struct bootdbg_hotports *h) {
     return (int64_t)*(const uint64_t *)(uch + h->off_counter);
 }
 
+/* Where the access sits in a fast slice, for Python to take instead of decoding the block
+ * (portio.FastIo.enter): the same count as done_here's, without its may-C-answer checks. */
+static int64_t place_hint(struct bootdbg_hotports *h) {
+    h->learn_tb = NULL;
+    if (*h->bc_enabled != 1 || *h->bc_last < 1)
+        return -1;
+    const uint8_t *env = h->env;
+    uint64_t pc = *(const uint64_t *)(env + h->off_eip) + *(const uint64_t *)(env + h->off_csbase);
+    uint64_t start = *h->bc_last_pc;
+    int64_t idx;
+    if (pc < start || pc >= start + *h->bc_last_size)
+        return -1;
+    if (pc == start) {
+        idx = 0;
+    } else {
+        const uint8_t *tb = running_tb(h);
+        if (tb == NULL)
+            return -1;
+        unsigned slot = cache_slot(tb, pc);
+        if (h->cache[slot].tb != tb || h->cache[slot].pc != pc
+                || h->cache[slot].flush != *h->flush_count) {
+            h->learn_tb = tb;
+            h->learn_pc = pc;
+            return -1;
+        }
+        idx = h->cache[slot].idx;
+    }
+    if (idx >= (int64_t)*h->bc_last)
+        return -1;
+    return (int64_t)(*h->bc_counter - *h->bc_last) + idx + 1;
+}
+
 /* After Python handled an access C could not place: remember where Python placed it. */
 static void learn(struct bootdbg_hotports *h, const uint8_t *tb, uint64_t pc, uint32_t flush) {
     if (tb == NULL || h->learn_idx < 0 || *h->flush_count != flush)
@@ -277,10 +312,14 @@ uint32_t bootdbg_hotports_in(void *uc, uint32_t port, int size, void *ud) {
     struct bootdbg_hotports *h = (struct bootdbg_hotports *)ud;
     int bit = port == 0x61 ? 4 : (port >= 0x40 && port <= 0x43 ? (int)(port - 0x40) : -1);
     h->learn_tb = NULL;
-    if (h->armed == 2)
-        h->py_export(uc);             /* the first access of the run: copy the PIT in */
-    if (h->armed != 1 || size != 1 || bit < 0 || !(h->in_mask & (1 << bit)))
-        return h->py_in(uc, port, size, ud);
+    if (h->armed == 2 && bit >= 0)
+        h->py_export(uc);             /* the first hot access of the run: copy the PIT in */
+    if (h->armed != 1 || size != 1 || bit < 0 || !(h->in_mask & (1 << bit))) {
+        h->hint = place_hint(h);
+        uint32_t v = py_in(h, uc, port, size, ud);
+        h->hint = -1;
+        return v;
+    }
     int64_t n = done_here(h);
     if (n < 0)
         return py_in(h, uc, port, size, ud);
@@ -302,12 +341,19 @@ void bootdbg_hotports_out(void *uc, uint32_t port, int size, uint32_t value, voi
     struct bootdbg_hotports *h = (struct bootdbg_hotports *)ud;
     /* Only the commands that change no count, mode or OUT: counter latch and read-back. */
     h->learn_tb = NULL;
-    if (h->armed == 2)
-        h->py_export(uc);             /* the first access of the run: copy the PIT in */
+    if (h->armed == 2 && port == 0x43)
+        h->py_export(uc);             /* the first hot access of the run: copy the PIT in */
     int simple = size == 1 && port == 0x43 && (h->out_mask & 8)
                  && ((value >> 6) == 3 || ((value >> 4) & 3) == 0);
     if (h->armed != 1 || !simple) {
+        h->hint = place_hint(h);
+        const uint8_t *tb = h->learn_tb;
+        uint64_t pc = h->learn_pc;
+        uint32_t flush = *h->flush_count;
+        h->learn_idx = -1;
         h->py_out(uc, port, size, value, ud);
+        h->hint = -1;
+        learn(h, tb, pc, flush);
         return;
     }
     int64_t n = done_here(h);

@@ -76,7 +76,7 @@ class _H(ctypes.Structure):
         ("cpu", ctypes.c_void_p), ("jmp_off", ctypes.c_int64), ("flush_count", ctypes.c_void_p),
         ("py_export", ctypes.c_void_p),
         ("learn_tb", ctypes.c_void_p), ("learn_pc", ctypes.c_uint64),
-        ("learn_idx", ctypes.c_int64), ("cache", _Entry * 256)]
+        ("learn_idx", ctypes.c_int64), ("cache", _Entry * 256), ("hint", ctypes.c_int64)]
 
 
 assert struct.calcsize(_ARMED_FMT) == _H.handled.offset - _H.armed.offset
@@ -166,6 +166,7 @@ class HotPorts:
         h.off_cr0 = L.OFF_CR
         h.off_stop, h.off_counter = L._UC_STOP_REQUEST, L._UC_EMU_COUNTER
         h.refresh_ns = REFRESH_NS
+        h.hint = -1
         from debugger.machine.blockcount import jmp_cache_offset
 
         self._no_flush = ctypes.c_uint32(0)
@@ -199,6 +200,12 @@ class HotPorts:
     def placed(self) -> int:
         """... of which inside fast slices."""
         return int(self._h.placed) if self.native else 0
+
+    def hint(self) -> int:
+        """Inside an IN/OUT hook the C side handed to Python in a fast slice: the slice's
+        instructions up to and including this one, where C knows it from an earlier decoding of
+        the same translation block (-1: decode; `portio.FastIo.enter`)."""
+        return self._h.hint if self.native else -1
 
     # -- the state, in and out -----------------------------------------------------------------
     def arm(self) -> None:

@@ -111,16 +111,21 @@ class FastIo:
         self.inblock = InBlock()
         self.at = 0             # instructions of the slice before the current I/O instruction
         self.placed = 0         # statistics: I/O instructions handled inside fast slices
+        self.decoded = 0        # ... of which placed by decoding the block here, not by C
 
     def enter(self) -> bool:
         """Place the instruction at EIP; False: it cannot be (the slice is run again)."""
         m = self.m
         if m.bus.watchers:
             return False        # (a watcher may stop after it: the exact path does that)
-        n = self.inblock.before(m)
-        if n is None:
-            return False
-        self.at = n + 1         # (as Unicorn's count hook: the instruction itself counted)
+        at = m._hot.hint()      # (C placed it: this translation block was decoded before)
+        if at < 0:
+            self.decoded += 1
+            n = self.inblock.before(m)
+            if n is None:
+                return False
+            at = n + 1          # (as Unicorn's count hook: the instruction itself counted)
+        self.at = at
         self.placed += 1
         return True
 

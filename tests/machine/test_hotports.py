@@ -237,6 +237,17 @@ def test_the_native_path_places_instructions_inside_blocks(monkeypatch):
     assert m._hot.placed > 10 * max(m._fast.placed, 1)
 
 
+def test_ports_python_answers_are_placed_from_the_native_cache(monkeypatch):
+    """An access C hands to Python (the POST port 80h, mid-block) is placed in its fast slice
+    from the same in-block cache: Python decodes the block once, not at every access -- and
+    the answers stay those of the Python-only run (test above)."""
+    _native()
+    no_rdtsc = POLL.replace("rdtsc", "nop")         # (RDTSC's hook is Python's alone)
+    m, _ = _run(no_rdtsc, hot=True, fast=True, monkeypatch=monkeypatch)
+    assert m._fast.placed > 1000
+    assert m._fast.decoded * 100 < m._fast.placed
+
+
 def test_watchers_and_plugins_take_the_ports_back(monkeypatch):
     """An I/O watcher sees every access (none answered natively while it is there), and a port
     some other device took over is that device's."""
