@@ -38,6 +38,7 @@ class RealImage:
     where: str                            # "serial" | "screen" | "halt"
     kind: str | None = None               # disk kind (None: by size)
     budget: int = 2_000_000_000
+    qemu: str = "qemu-system-i386"        # the QEMU it is timed under (64-bit guests: x86_64)
 
 
 REAL_IMAGES = (
@@ -47,6 +48,8 @@ REAL_IMAGES = (
               "screen"),
     RealImage("memtest86+", stockimages.memtest_floppy, "<ESC> Exit", "screen"),
     RealImage("ipxe", stockimages.ipxe_iso, "No more network devices", "screen", kind="hd"),
+    RealImage("linux", stockimages.linux_image, "Linux version", "serial", kind="hd",
+              budget=20_000_000_000, qemu="qemu-system-x86_64"),
     RealImage("bench-switch", None, "", "halt"),
 )
 
@@ -71,6 +74,7 @@ class RealResult:
     figures: list[RealFigure] = field(default_factory=list)
     qemu_seconds: float | None = None
     qemu_note: str = ""
+    qemu: str = "qemu-system-i386"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -168,10 +172,10 @@ def run_bootdbg(path: Path, spec: RealImage, config: str, *, limit: float = 300.
 
 # -- QEMU -------------------------------------------------------------------------------------------
 def qemu_time(path: Path, spec: RealImage, *, limit: float = 120.0) -> tuple[float | None, str]:
-    """Seconds from starting qemu-system-i386 to the prompt (None and why when it is not)."""
-    qemu = shutil.which("qemu-system-i386")
+    """Seconds from starting spec.qemu to the prompt (None and why when it is not)."""
+    qemu = shutil.which(spec.qemu)
     if qemu is None:
-        return None, "qemu-system-i386 is not installed"
+        return None, f"{spec.qemu} is not installed"
     if spec.where == "halt":
         return None, "no prompt to wait for (the guest halts)"
     kind = spec.kind or ("floppy" if path.stat().st_size <= 1440 * 1024 else "hd")
@@ -266,7 +270,7 @@ def run_real(names: tuple[str, ...] | None = None, *, configs: tuple[str, ...] =
         for spec in REAL_IMAGES:
             if names and spec.name not in names:
                 continue
-            res = RealResult(spec.name)
+            res = RealResult(spec.name, qemu=spec.qemu)
             out.append(res)
             try:
                 path = _path(spec, cache)

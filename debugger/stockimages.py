@@ -10,6 +10,10 @@ and of the stock-loader tests.  None of their code is written here.
 - `grub-rescue-floppy`: grub-rescue-pc's floppy, to its menu (screen).
 - `memtest86+`: memtest86+'s ia32 image as a floppy, to its test screen.
 - `ipxe`: ipxe's hybrid ISO (ISOLINUX, then iPXE) as a hard disk, to its first prompt (screen).
+- `linux`: SYSLINUX booting a Debian amd64 kernel (`vmlinuz` from an installed linux-image package,
+  or the newest linux-image .deb in apt's cache) with `console=ttyS0`, to "Linux version" on the
+  serial port (printed once the kernel registers its console, after decompressing itself and
+  setting up long mode and its memory).
 
 A builder raises `Unavailable` (with the Debian package to install) when a tool or file is
 missing.
@@ -23,7 +27,7 @@ import subprocess
 from pathlib import Path
 
 __all__ = ["Unavailable", "syslinux_image", "syslinux_com32_image", "grub_image",
-           "grub_rescue_floppy", "memtest_floppy", "ipxe_iso", "cache_dir"]
+           "grub_rescue_floppy", "memtest_floppy", "ipxe_iso", "linux_image", "cache_dir"]
 
 SECTOR = 512
 SIZE = 16 << 20
@@ -61,10 +65,10 @@ def _file(path: Path, package: str) -> None:
         raise Unavailable(f"{path} missing (Debian package {package})")
 
 
-def _mbr(code: bytes, ptype: int) -> bytes:
+def _mbr(code: bytes, ptype: int, size: int = SIZE) -> bytes:
     mbr = bytearray(SECTOR)
     mbr[:440] = code[:440]
-    count = SIZE // SECTOR - START
+    count = size // SECTOR - START
     mbr[446:462] = struct.pack("<B3sB3sII", 0x80, b"\xfe\xff\xff", ptype, b"\xfe\xff\xff",
                                START, count)
     mbr[510:512] = b"\x55\xaa"
@@ -87,7 +91,7 @@ def syslinux_com32_image(module: str, append: str = "", cache: Path | None = Non
     return _syslinux_disk(f"syslinux-{module}.img", cfg, files, cache)
 
 
-def _syslinux_disk(name: str, config: str, files, cache: Path | None) -> Path:
+def _syslinux_disk(name: str, config: str, files, cache: Path | None, size: int = SIZE) -> Path:
     _need("mkfs.fat", "mcopy", "syslinux")
     _file(SYSLINUX_MBR, "syslinux-common")
     cache = cache or cache_dir()
@@ -97,8 +101,8 @@ def _syslinux_disk(name: str, config: str, files, cache: Path | None) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     tmp = cache / f"{name}.{os.getpid()}.tmp"
     with open(tmp, "wb") as f:
-        f.truncate(SIZE)
-    count = SIZE // SECTOR - START
+        f.truncate(size)
+    count = size // SECTOR - START
     subprocess.run(["mkfs.fat", "-F", "16", "--offset", str(START), "-h", str(START), str(tmp),
                     str(count * SECTOR // 1024)], check=True, capture_output=True)
     cfg = cache / f"syslinux.cfg.{os.getpid()}"
@@ -113,7 +117,7 @@ def _syslinux_disk(name: str, config: str, files, cache: Path | None) -> Path:
     subprocess.run(["syslinux", "--install", "--offset", str(off), str(tmp)], check=True,
                    capture_output=True)
     with open(tmp, "r+b") as f:
-        f.write(_mbr(SYSLINUX_MBR.read_bytes(), 0x06))
+        f.write(_mbr(SYSLINUX_MBR.read_bytes(), 0x06, size))
     tmp.replace(out)
     return out
 
@@ -174,3 +178,49 @@ def ipxe_iso(cache: Path | None = None) -> Path:
     if IPXE_ISO.read_bytes()[510:512] != b"\x55\xaa":
         raise Unavailable(f"{IPXE_ISO} is not a hybrid ISO (no MBR)")
     return IPXE_ISO
+
+
+def _kernel() -> Path:
+    """A Debian amd64 kernel: an installed one, else the newest linux-image .deb apt cached."""
+    boot = sorted(Path("/boot").glob("vmlinuz-*"))
+    if boot:
+        return boot[-1]
+    debs = sorted(Path("/var/cache/apt/archives").glob("linux-image-*-amd64_*.deb"))
+    debs = [d for d in debs if "dbg" not in d.name and "unsigned" not in d.name]
+    if not debs:
+        raise Unavailable("no Debian kernel (install linux-image-amd64, or `apt-get download "
+                          "linux-image-cloud-amd64` into /var/cache/apt/archives)")
+    _need("dpkg-deb")
+    deb = debs[-1]
+    out = cache_dir() / f"{deb.stem}.vmlinuz"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.parent / f"deb.{os.getpid()}"
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp)], check=True, capture_output=True)
+        found = sorted(tmp.glob("boot/vmlinuz-*"))
+        if not found:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise Unavailable(f"{deb} holds no boot/vmlinuz-*")
+        found[-1].replace(out)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def linux_image(cache: Path | None = None) -> Path:
+    """SYSLINUX booting a Debian amd64 kernel, its console on the serial port."""
+    kernel = _kernel()
+    cache = cache or cache_dir()
+    name = f"linux-{kernel.name}.img"
+    if (cache / name).exists():
+        return cache / name
+    work = cache / f"kernel.{os.getpid()}"
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        copy = work / "vmlinuz"
+        shutil.copyfile(kernel, copy)
+        size = max(SIZE, (copy.stat().st_size * 2 + (8 << 20)) & ~((1 << 20) - 1))
+        cfg = ("SERIAL 0 115200\nDEFAULT linux\nLABEL linux\n  KERNEL vmlinuz\n"
+               "  APPEND console=ttyS0,115200\nPROMPT 0\nTIMEOUT 0\n")
+        return _syslinux_disk(name, cfg, [copy], cache, size)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -104,7 +104,7 @@ def run_real_cli(args: argparse.Namespace) -> int:
             print(f"{r.image:<20} {f.config:<16} {t} {f.instructions:14,} {f.mips:8.1f} {xq} "
                   f"{f.mips / bare * 100:6.1f}%" + (f"  ({f.note})" if f.note else ""))
         q = f"{r.qemu_seconds:9.2f}s" if r.qemu_seconds is not None else "-"
-        print(f"{r.image:<20} {'qemu-system-i386':<16} {q:>10}"
+        print(f"{r.image:<20} {r.qemu:<16} {q:>10}"
               + (f"  ({r.qemu_note})" if r.qemu_note else ""), flush=True)
     run_real(names or None, configs=configs, limit=args.limit, on_result=row)
     return 0

@@ -19,6 +19,7 @@ __all__ = ["FastSlices", "FAST_MIN", "REDO", "UNSET"]
 FAST_MIN = 1 << 16       # slices this long (after one as long) are counted by blocks
 UNSET: Any = object()    # no deadline given
 REDO: Any = object()     # the slice met something a block count cannot place: run it exactly
+REDO_TRIES = 3           # a slice is redone fast at most this many times, then exactly
 
 
 class FastSlices:
@@ -30,9 +31,10 @@ class FastSlices:
                 and not self.slice_end_checks
                 and len(self.uc._callbacks) == self._own_hooks)
 
-    def _run_fast(self, n: int, deadline: Any) -> RunResult | None | object:
+    def _run_fast(self, n: int, deadline: Any, tries: int = 0) -> RunResult | None | object:
         """One slice counted by blocks; REDO (after restoring its start) if it met something a
-        block count cannot place."""
+        block count cannot place.  What came before that runs fast again, `REDO_TRIES` times
+        at most: a redo that meets something irregular again sooner ends exact."""
         cp = self.checkpoint()
         self._fast_irregular = 0
         self._begin_slice(n)
@@ -61,8 +63,8 @@ class FastSlices:
             self.restore(cp)
             self._back_off(good)
             self.fast_redone += 1
-            if good >= FAST_MIN:
-                return self._run_fast(good, deadline)
+            if good >= FAST_MIN and good < n and tries < REDO_TRIES:
+                return self._run_fast(good, deadline, tries + 1)
             return REDO
         self.fast_slices += 1
         if self.eng.halted and self._pc() in self._exits_set:

@@ -242,3 +242,35 @@ def test_polling_a_port_with_interrupts_off_and_an_irq_waiting(tmp_path):
     assert ev.kind == "halted"
     assert seen and seen[0][:2] == (8, "irq") and seen[0][2] == at_sti + 2   # STI, its shadow
     assert s.read_memory(0x600, 4) == (1).to_bytes(4, "little")
+
+
+def test_a_slice_irregular_again_at_each_redo_ends_in_the_exact_path(tmp_path):
+    """A redone slice that meets something irregular again, earlier each time (a block the
+    counter cannot look up after the checkpoint is restored, say), is not redone without end:
+    after a few tries the rest runs exactly (it once recursed a thousand deep on a Debian
+    kernel and ended the session with a RecursionError)."""
+    _native()
+    src = """
+        cli
+        mov ecx, 400000
+    l:  dec ecx
+        jnz l
+        hlt
+    """
+    f = _image(tmp_path, src)
+    fast, exact = _session(f, True), _session(f, False)
+    m = fast.machine
+    real_stop = m._blocks.stop
+    calls = []
+
+    def stop(**kw):
+        done, irregular, partial = real_stop(**kw)
+        calls.append(done)
+        if done > 1000:                     # irregular after most of what ran, every time
+            return done - 300, 1, partial
+        return done, irregular, partial
+    m._blocks.stop = stop
+    a, b = fast.cont(), exact.cont()
+    assert (a.kind, a.icount) == (b.kind, b.icount) == ("halted", 2 + 2 * 400_000 + 1)
+    assert fast.state() == exact.state()
+    assert len(calls) < 50
