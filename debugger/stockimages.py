@@ -185,7 +185,7 @@ def _kernel() -> Path:
     boot = sorted(Path("/boot").glob("vmlinuz-*"))
     if boot:
         return boot[-1]
-    debs = sorted(Path("/var/cache/apt/archives").glob("linux-image-*-amd64_*.deb"))
+    debs = sorted(Path("/var/cache/apt/archives").glob("linux-image-[0-9]*-amd64_*.deb"))
     debs = [d for d in debs if "dbg" not in d.name and "unsigned" not in d.name]
     if not debs:
         raise Unavailable("no Debian kernel (install linux-image-amd64, or `apt-get download "
