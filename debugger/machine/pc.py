@@ -128,6 +128,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
         self.bios = Bios(self)
         self._exits_key: object = None
         self._bios_asked: tuple[int, int] | None = None    # see _bios
+        self._bios_tail: tuple[int, int] | None = None     # (linear IRET, icount) after a service
         self._fetch_exit: int | None = None         # see _block_lookahead_fault
         self._fetch_exit_was: int | None = None
         self._lookahead_probe: tuple[int, int, int | None, int] | None = None
@@ -352,7 +353,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
                 self._lookahead_probe = None
                 self._sync_exits()
             at_exit = pc in self.extra_exits
-            if at_exit and pc != resume_pc:
+            if at_exit and pc != resume_pc and self._bios_tail != (pc, self.icount):
                 return self._result(Stop.EXIT, f"reached {pc:#x}", address=pc)
             resume_pc = None
             vec = self.bios.vector_at(pc)
@@ -539,6 +540,9 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
             return self._result(Stop.UNSUPPORTED, str(exc))
         except StopRequest as req:
             return self._result(req.reason, req.message, **req.details)
+        # The service and the stub's IRET are one step (the INT3 is not an instruction): an
+        # exit at the IRET does not stop between them, as stepping never does.
+        self._bios_tail = (self._pc(), self.icount)
         return None
 
     def _check_event_filter(self, kind: str, details: dict[str, Any]) -> RunResult | None:

@@ -103,6 +103,12 @@ CASES = {
     # imitates HLT, whose helper cleared it; machine/shadow.py)
     "bp-after-mov-ss": ("paging-remap", 0, [Spec("break", ("*0x7c07", "linear"))],
                         [Cmd("stepi", 40), Cmd("stepi", 40)]),
+    # a BIOS service and its stub's IRET are one step: `until` (a breakpoint) at the IRET does
+    # not stop between them, where stepping never stops either (two states at one icount)
+    "until-bios-stub-iret": ("hello", 4, [Spec("break", ("07c0:000a", "segoff"))],
+                             [Cmd("until", "*0xff066")]),
+    "break-bios-stub-iret": ("hello", 0, [Spec("break", ("*0xff066", "linear"))],
+                             [Cmd("continue", 3000), Cmd("stepi", 3)]),
     "watch-delivery-push": ("hello", 45, [Spec("watch", (0x7BFE, 2, "write", "physical"))],
                             [Cmd("continue", 3000), Cmd("stepi", 3)]),
 }
