@@ -34,6 +34,10 @@ QEMU_DIFFERS: dict[str, dict[str, str]] = {
     # QEMU 7.2 ignores the T bit of a TSS; the SDM (and Bochs) raise #DB, with DR6.BT set,
     # before the new task's first instruction.
     "taskgate": {"\nG efl=": "\n#DB eip=G+0000 dr6.bt=1\nG efl="},
+    # A task switch that loads a 16-bit TSS leaves the upper halves of the general registers
+    # "modified and not maintained" (SDM Vol. 3A §7.6); Bochs sets them to FFFFh, QEMU 7.2
+    # keeps the outgoing task's.
+    "taskjmp": {"Q hi=1111": "Q hi=FFFF"},
 }
 # QEMU 7.2 and bootdbg alike push EFLAGS with RF=0 for a fault; the SDM (and Bochs) set RF in the
 # image of a fault-class exception, so that IRET does not re-trigger an instruction breakpoint.
