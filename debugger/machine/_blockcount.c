@@ -55,6 +55,7 @@ struct bootdbg_blockcount {
                                   signal handler or another thread; the machine clears it; when
                                   counting by blocks it also sets `limit` to 0) */
     int32_t interrupted;       /* the last stop was made for stop_next */
+    int32_t ldt_off, gdt_off;  /* env offsets of the LDTR and GDTR caches (EXACT_TASK) */
 };
 
 /* TranslationBlock (unicorn 2.1.4, x86_64 target): pc, cs_base, flags, size, icount, cflags */
@@ -75,6 +76,12 @@ struct bootdbg_blockcount {
 #define EXACT_IPWRAP 1         /* 16-bit code that runs past offset FFFFh (IP wraps to 0000) */
 #define EXACT_FLAGS 2          /* RF set, or vm86 at IOPL 3: PUSHF(D) would store RF/VM */
 #define EXACT_SCAN 4           /* LOCK NEG m (wrong SF/PF), SMSW r32 (16 bits written) */
+#define EXACT_TASK 8           /* a task switch: IRET with NT=1, far JMP/CALL to a TSS or task
+                                  gate (Unicorn's QEMU 5 switch is wrong with 16-bit TSSs) */
+#define HF_PE (1u << 7)
+#define HF_LMA (1u << 14)
+#define HF_VM (1u << 17)
+#define EF_NT 0x4000u
 
 static int is_prefix(uint8_t c, int code64) {
     return c == 0x26 || c == 0x2e || c == 0x36 || c == 0x3e || c == 0x64 || c == 0x65
@@ -101,47 +108,134 @@ static int scan_code(const uint8_t *p, uint32_t n, int code64) {
     return 0;
 }
 
+/* Where a far JMP/CALL through memory (FF /3, FF /5, mod != 3) of `len` bytes from the FF
+ * could end the block: its ModRM byte, for 16- or 32-bit addressing (either prefix). */
+static int modrm_len_fits(uint8_t modrm, const uint8_t *after, uint32_t avail, uint32_t len) {
+    uint32_t mod = modrm >> 6, rm = modrm & 7;
+    uint32_t l16 = 1 + (mod == 1 ? 1 : mod == 2 ? 2 : rm == 6 ? 2 : 0);
+    uint32_t l32 = 1;
+    if (rm == 4) {
+        l32++;
+        if (mod == 0 && avail > 0 && (after[0] & 7) == 5)
+            l32 += 4;
+    }
+    l32 += mod == 1 ? 1 : mod == 2 ? 4 : (rm == 5 ? 4 : 0);
+    return len == l16 || len == l32;
+}
+
+/* Task-switch candidates by the block's last instruction (they all end a translation block):
+ * 1: IRET (CF), 2: JMP/CALL ptr16:16/32 (EA/9A; selector in the last two bytes), 4: JMP/CALL
+ * FAR [mem] (FF /3, FF /5).  Conservative: bytes that only look like one cost a check. */
+static int task_tail(const uint8_t *p, uint32_t n) {
+    int kinds = 0;
+    if (n >= 1 && p[n - 1] == 0xcf)
+        kinds |= 1;
+    if ((n >= 7 && (p[n - 7] == 0xea || p[n - 7] == 0x9a))
+            || (n >= 5 && (p[n - 5] == 0xea || p[n - 5] == 0x9a)))
+        kinds |= 2;
+    for (uint32_t k = 2; k <= 8 && k <= n; k++) {
+        uint8_t modrm = p[n - k + 1];
+        uint32_t reg = (modrm >> 3) & 7;
+        if (p[n - k] == 0xff && (modrm >> 6) != 3 && (reg == 3 || reg == 5)
+                && modrm_len_fits(modrm, p + n - k + 2, k - 2, k - 1)) {
+            kinds |= 4;
+            break;
+        }
+    }
+    return kinds;
+}
+
 static const uint8_t *current_tb(struct bootdbg_blockcount *b, void *uc, uint64_t address,
                                  uint32_t size);
 
-/* Would Unicorn run this block differently from the CPU?  A function of the block alone (its
- * address, size, CS base, flags -- RF, VM, IOPL, code size -- and bytes), so it is judged once
- * per TranslationBlock and kept in spare bits of the block's cflags (QEMU sets cflags when it
- * creates a block and ignores these bits in its look-ups): on an ordinary block it costs a test
- * of a word the counter reads anyway. */
+/* Would Unicorn run this block differently from the CPU?  What depends on the block alone (its
+ * address, size, CS base, code size, mode, and bytes: EXACT_IPWRAP, EXACT_SCAN, and whether its
+ * last instruction may switch tasks) is judged once per TranslationBlock and kept in spare bits
+ * of the block's cflags (QEMU sets cflags when it creates a block and ignores these bits in its
+ * look-ups): on an ordinary block it costs a test of a word the counter reads anyway, and one of
+ * EFLAGS (EXACT_FLAGS: RF, VM and IOPL).  A possible task switch is checked each time the block
+ * is entered (`task_switch`). */
 #define CF_JUDGED 0x00100000u
-#define CF_WHY_SHIFT 21              /* EXACT_* bits at 0x00200000..0x00800000 */
-static int judge(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size) {
+#define CF_IPWRAP 0x00200000u
+#define CF_SCAN 0x00400000u
+#define CF_TASK 0x00800000u
+#define CF_WHY (CF_IPWRAP | CF_SCAN | CF_TASK)
+static uint32_t judge(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size) {
     uint32_t hf = *(const uint32_t *)(b->env + b->hflags_off);
-    uint32_t ef = *(const uint32_t *)(b->env + b->eflags_off);
-    int why = 0;
+    uint32_t why = 0;
     if (!(hf & (HF_CS32 | HF_CS64))) {
         uint64_t eip = (address - *(const uint64_t *)(b->env + b->csbase_off)) & 0xffffffffu;
         if (eip <= 0xffff && eip + size >= 0x10000)
-            why |= EXACT_IPWRAP;
+            why |= CF_IPWRAP;
     }
-    if ((ef & EF_RF) || ((ef & EF_VM) && (ef & EF_IOPL) == EF_IOPL))
-        why |= EXACT_FLAGS;
     uint8_t buf[8192];
-    if (size <= sizeof buf && b->vmem_read(uc, address, 4 /* UC_PROT_EXEC */, buf, size) == 0
-            && scan_code(buf, size, (hf & HF_CS64) != 0))
-        why |= EXACT_SCAN;
+    if (size <= sizeof buf && b->vmem_read(uc, address, 4 /* UC_PROT_EXEC */, buf, size) == 0) {
+        if (scan_code(buf, size, (hf & HF_CS64) != 0))
+            why |= CF_SCAN;
+        if ((hf & (HF_PE | HF_VM | HF_LMA)) == HF_PE && task_tail(buf, size))
+            why |= CF_TASK;
+    } else if ((hf & (HF_PE | HF_VM | HF_LMA)) == HF_PE) {
+        why |= CF_TASK;         /* (unreadable: the machine looks) */
+    }
     return why;
+}
+
+static int flags_special(const struct bootdbg_blockcount *b) {
+    uint32_t ef = *(const uint32_t *)(b->env + b->eflags_off);
+    return (ef & EF_RF) || ((ef & EF_VM) && (ef & EF_IOPL) == EF_IOPL);
+}
+
+/* Does the block, whose last instruction may switch tasks (CF_TASK), switch tasks now?  IRET
+ * with NT=1; JMP/CALL ptr16:xx whose selector names a TSS or task gate; JMP/CALL FAR [mem]
+ * always (the machine reads the pointer).  1: stop before it. */
+static int task_switch(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size) {
+    uint8_t p[16];
+    uint32_t n = size < sizeof p ? size : (uint32_t)sizeof p;
+    if (b->vmem_read(uc, address + size - n, 4, p, n) != 0)
+        return 1;
+    int kinds = task_tail(p, n);
+    if ((kinds & 1) && (*(const uint32_t *)(b->env + b->eflags_off) & EF_NT))
+        return 1;
+    if (kinds & 4)
+        return 1;
+    if (kinds & 2) {
+        uint32_t sel = p[n - 2] | ((uint32_t)p[n - 1] << 8);
+        if ((sel & 0xfffc) == 0)
+            return 0;
+        const uint8_t *dt = b->env + ((sel & 4) ? b->ldt_off : b->gdt_off);
+        uint64_t base = *(const uint64_t *)(dt + 8);
+        uint32_t limit = *(const uint32_t *)(dt + 16);
+        if ((sel & ~7u) + 7 > limit)
+            return 0;
+        uint8_t d[8];
+        if (b->vmem_read(uc, base + (sel & ~7u), 1 /* UC_PROT_READ */, d, 8) != 0)
+            return 1;
+        uint32_t type = d[5] & 0x1f;   /* S and type */
+        return type == 1 || type == 9 || type == 5;
+    }
+    return 0;
 }
 
 static int exact_special(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size,
                          const uint8_t *tb) {
     if (tb == NULL)
         tb = current_tb(b, uc, address, size);
-    if (tb == NULL)
-        return judge(b, uc, address, size) & b->checks;
-    uint32_t *cflags = (uint32_t *)(tb + TB_CFLAGS);
-    uint32_t c = *cflags;
-    if (!(c & CF_JUDGED)) {
-        c |= CF_JUDGED | ((uint32_t)judge(b, uc, address, size) << CF_WHY_SHIFT);
-        *cflags = c;
+    uint32_t c;
+    if (tb == NULL) {
+        c = judge(b, uc, address, size);
+    } else {
+        uint32_t *cflags = (uint32_t *)(tb + TB_CFLAGS);
+        c = *cflags;
+        if (!(c & CF_JUDGED)) {
+            c |= CF_JUDGED | judge(b, uc, address, size);
+            *cflags = c;
+        }
     }
-    return (int)((c >> CF_WHY_SHIFT) & 7) & b->checks;
+    int why = ((c & CF_IPWRAP) ? EXACT_IPWRAP : 0) | ((c & CF_SCAN) ? EXACT_SCAN : 0)
+              | (flags_special(b) ? EXACT_FLAGS : 0);
+    if ((c & CF_TASK) && (b->checks & EXACT_TASK) && task_switch(b, uc, address, size))
+        why |= EXACT_TASK;
+    return why & b->checks;
 }
 
 /* Stop before a special block (1: stopped) unless the machine let it through. */
@@ -256,7 +350,7 @@ void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user
         n = *(const uint16_t *)(tb + TB_ICOUNT);
     }
     /* (a block judged ordinary costs this test) */
-    if (b->checks && !((cf & CF_JUDGED) && !(((cf >> CF_WHY_SHIFT) & 7) & (uint32_t)b->checks))
+    if (b->checks && (!(cf & CF_JUDGED) || (cf & CF_WHY) || flags_special(b))
             && exact_stop(b, uc, address, size, tb)) {
         b->irregular = 4;      /* (stopped before the block: nothing of it counted) */
         return;

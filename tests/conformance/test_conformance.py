@@ -68,12 +68,7 @@ BOCHS_DIFFERS: dict[str, dict[str, str]] = {
 # bootdbg's own remaining defects (Unicorn executes these natively; README, "Differences from
 # hardware"): each line is bootdbg's -> the hardware's.  `test_known_defect` fails the day one
 # is fixed, so that it leaves this table.
-BOOTDBG_KNOWN: dict[str, dict[str, str]] = {
-    # IRET (NT=1) out of a 16-bit TSS into a 32-bit one: Unicorn's QEMU 5 helper stores the
-    # outgoing task in the incoming TSS's (32-bit) format, from offset 20h on.
-    "taskgate": {"C saved ip=C+0000 fl=0002 ax=A0A0 sp=5000 es cs ss ds= 0000 0097 0000 CAFE":
-                 "C saved ip=C+0140 fl=0097 ax=CAFE sp=5000 es cs ss ds= 0010 0008 0060 0010"},
-}
+BOOTDBG_KNOWN: dict[str, dict[str, str]] = {}
 
 
 def _fixed(text: str, fixes: dict[str, str]) -> str:
