@@ -16,21 +16,28 @@ with TI=1 is #GP (QEMU: #TS, after the presence check).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from functools import cache
+from typing import TYPE_CHECKING
 
 from debugger.cpustate import CR0_PE, EFER_LMA, RF_NT, RF_VM, Segment
 from debugger.machine import uc_layout as L
 from debugger.machine.guestfault import GuestFault
 from debugger.machine.memory import PageFault
 from debugger.machine.taskswitch import (
-    DR6_BT, SWITCH_CALL, SWITCH_IRET, SWITCH_JMP, gate_target, switch_tss,
+    DR6_BT,
+    SWITCH_CALL,
+    SWITCH_IRET,
+    SWITCH_JMP,
+    gate_target,
+    switch_tss,
 )
 
 if TYPE_CHECKING:
     from debugger.machine.port import MachinePort
     from debugger.machine.results import RunResult
 
-__all__ = ["task_tail", "switches_now", "candidate", "switches", "execute"]
+__all__ = ["candidate", "execute", "switches", "switches_now", "task_tail"]
 
 _PREFIXES = frozenset({0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3})
 _HF_PE, _HF_LMA, _HF_VM = 1 << 7, 1 << 14, 1 << 17
@@ -110,7 +117,7 @@ def candidate(code: bytes, bits: int) -> bool:
         and code[i + 1] >> 6 != 3
 
 
-def _decode(m: "MachinePort", code: bytes, bits: int):   # noqa: ANN202
+def _decode(m: MachinePort, code: bytes, bits: int):
     """(kind, selector, offset, length) of the IRET/far JMP/CALL `code` at CS:IP (selector None
     for IRET); None when its far pointer cannot be read (the instruction faults as Unicorn
     runs it)."""
@@ -126,10 +133,9 @@ def _decode(m: "MachinePort", code: bytes, bits: int):   # noqa: ANN202
         off = int.from_bytes(code[i + 1:i + 1 + size], "little")
         sel = int.from_bytes(code[i + 1 + size:i + 3 + size], "little")
         return ("jmp" if op == 0xEA else "call"), sel, off, i + 3 + size
-    from debugger.machine.exactfix import _cs
     from debugger.machine.undocumented import operand_linear
 
-    ins = next(_cs(bits, True).disasm(code, 0, 1), None)
+    ins = next(_detail(bits).disasm(code, 0, 1), None)
     if ins is None or not ins.operands:
         return None
     linear, user = operand_linear(m, ins, ins.operands[0], code[:i], bits)
@@ -142,12 +148,21 @@ def _decode(m: "MachinePort", code: bytes, bits: int):   # noqa: ANN202
         ins.size
 
 
-def _in_scope(m: "MachinePort") -> bool:
+@cache
+def _detail(bits: int):
+    from capstone import CS_ARCH_X86, CS_MODE_16, CS_MODE_32, Cs
+
+    md = Cs(CS_ARCH_X86, CS_MODE_16 if bits == 16 else CS_MODE_32)
+    md.detail = True
+    return md
+
+
+def _in_scope(m: MachinePort) -> bool:
     cpu = m.cpu
     return bool(cpu.cr(0) & CR0_PE) and not cpu.eflags & RF_VM and not cpu.efer & EFER_LMA
 
 
-def _descriptor(m: "MachinePort", sel: int) -> int | None:
+def _descriptor(m: MachinePort, sel: int) -> int | None:
     """The raw descriptor `sel` names (None: outside its table)."""
     cpu = m.cpu
     table = cpu.seg("ldtr") if sel & 4 else cpu.dtr("gdtr")
@@ -158,7 +173,7 @@ def _descriptor(m: "MachinePort", sel: int) -> int | None:
     return int.from_bytes(m.mem.read_linear(table.base + (sel & ~7), 8), "little")
 
 
-def switches(m: "MachinePort", code: bytes, bits: int) -> bool:
+def switches(m: MachinePort, code: bytes, bits: int) -> bool:
     """Does the instruction `code` at CS:IP switch tasks (or fault on the way to one)?"""
     if not _in_scope(m) or not candidate(code, bits):
         return False
@@ -177,11 +192,9 @@ def switches(m: "MachinePort", code: bytes, bits: int) -> bool:
     return raw is not None and (raw >> 40) & 0x1F in _TASK_TYPES
 
 
-def execute(m: "MachinePort") -> "RunResult | None":
+def execute(m: MachinePort) -> RunResult | None:
     """Run the task-switching instruction at CS:IP (`switches` said so), after the machine
     counted it; a fault is delivered as the CPU raises it."""
-    from debugger.machine.exactfix import _cs  # noqa: F401  (capstone loaded once)
-
     cpu = m.cpu
     _sel, rip, pc, bits = cpu.where()
     try:
@@ -199,7 +212,7 @@ def execute(m: "MachinePort") -> "RunResult | None":
     return None
 
 
-def _switch(m: "MachinePort", code: bytes, bits: int, rip: int) -> bool:
+def _switch(m: MachinePort, code: bytes, bits: int, rip: int) -> bool:
     d = m.delivery
     dec = _decode(m, code, bits)
     if dec is None:

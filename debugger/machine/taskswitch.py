@@ -1,20 +1,26 @@
-"""A hardware task switch for an interrupt or exception delivered through a task gate in the IDT.
+"""A hardware task switch: for an interrupt or exception delivered through a task gate in the IDT
+(`task_gate_switch`), and for the instructions that switch tasks (`switch_tss`, from
+`taskinsn.py`: IRET with NT=1, a far JMP or CALL to a TSS or through a task gate).
 
-The steps are the SDM's (Vol. 3A §7.3, and the task-gate branch of INT n's pseudocode), in the
-order QEMU 7.2's `switch_tss_ra` takes them with SWITCH_TSS_CALL, so that faults come in the
-same order and the state after is the one `qemu-system-i386` shows:
+The steps are the SDM's (Vol. 3A §7.3, and the task-gate branches of INT n, JMP, CALL and IRET),
+in the order QEMU 7.2's `switch_tss_ra` takes them with SWITCH_TSS_JMP, SWITCH_TSS_IRET or
+SWITCH_TSS_CALL, so that faults come in the same order and the state after is the one
+`qemu-system-i386` shows:
 
-1. the gate's TSS selector: in the GDT (#GP), an available 16- or 32-bit TSS (#GP), present
-   (#NP), limit at least 67h / 2Bh (#TS); the new TSS is read;
-2. the outgoing state (EIP = the return address, EFLAGS, general registers, segment selectors) is
-   saved in the current TSS; the new TSS gets the old TR as its back link and is marked busy (the
-   old one stays busy: the switch nests);
+1. the TSS: an available 16- or 32-bit TSS in the GDT for a task gate (#GP; the instructions
+   check their own way first), present (#NP), limit at least 67h / 2Bh (#TS); the new TSS is
+   read;
+2. the outgoing state (EIP = the return address, EFLAGS -- NT cleared by an IRET --, general
+   registers, segment selectors) is saved in the current TSS in *its* format; a JMP or IRET
+   clears the old TSS's busy bit; a CALL (and an event) gives the new TSS the old TR as its back
+   link and sets NT in the new EFLAGS; a JMP or CALL marks the new TSS busy (an IRET returns to
+   a busy one);
 3. CR0.TS is set, TR loaded (its cache holds the available type, as QEMU's does; `Cpu.seg`
-   reports it busy), CR3 loaded (32-bit TSS, paging on), EIP, EFLAGS (with NT) and the general
-   registers loaded, the segment registers and LDTR nulled and then loaded one by one with their
-   checks (LDTR, CS, SS, ES, DS, FS, GS);
-4. the error code, if any, is pushed on the new task's stack (a dword for a 32-bit TSS, a word
-   for a 16-bit one), EIP checked against CS's limit, DR7's local enables cleared.
+   reports it busy), CR3 loaded (32-bit TSS, paging on), EIP, EFLAGS and the general registers
+   loaded, the segment registers and LDTR nulled and then loaded one by one with their checks
+   (LDTR, CS, SS, ES, DS, FS, GS);
+4. an event's error code is pushed on the new task's stack (a dword for a 32-bit TSS, a word for
+   a 16-bit one), EIP checked against CS's limit, DR7's local enables cleared.
 
 A fault in step 1 or in reading/probing memory for step 2 leaves everything as it was.  A fault
 from step 3 on comes in the new task's context (`GuestFault.new_task`): the registers loaded so
@@ -22,10 +28,12 @@ far stay loaded, as on a CPU.  Where QEMU 7.2 departs from the SDM bootdbg follo
 "Differences from hardware"): a gate whose TSS selector points into the LDT is #GP, not #TS; a
 stack segment that is not present is #SS, not #NP; a conforming CS only needs DPL <= RPL; the EIP
 limit check comes after the error-code push and is #GP(EXT), not #GP(0); a 16-bit TSS loads
-EFLAGS[15:0] with the upper half cleared (QEMU keeps the old upper half); the T bit of a 32-bit
-TSS raises #DB (DR6.BT) before the new task's first instruction (QEMU ignores it).
-Like QEMU, the segment loads do not set the accessed bit.
+EFLAGS[15:0] with the upper half cleared (QEMU keeps the old upper half), and the general
+registers with their upper halves FFFFh (the SDM: "modified"; Bochs: FFFFh; QEMU keeps them);
+the T bit of a 32-bit TSS raises #DB (DR6.BT) before the new task's first instruction (QEMU
+ignores it).  Like QEMU, the segment loads do not set the accessed bit.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
