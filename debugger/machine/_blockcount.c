@@ -9,6 +9,7 @@
  * against nothing (uc_emu_stop is passed in as a pointer).
  */
 #include <stdint.h>
+#include <string.h>
 #include <Python.h>
 
 typedef int (*emu_stop_fn)(void *uc);
@@ -56,7 +57,31 @@ struct bootdbg_blockcount {
                                   counting by blocks it also sets `limit` to 0) */
     int32_t interrupted;       /* the last stop was made for stop_next */
     int32_t ldt_off, gdt_off;  /* env offsets of the LDTR and GDTR caches (EXACT_TASK) */
+    /* The last bytes of blocks that may end in a far JMP/CALL, by TranslationBlock, kept when
+     * the block is judged (a block object is reused only for a new translation, which is
+     * judged before it runs) */
+    const uint8_t *tail_tb[64];
+    uint8_t tail[64][16];
+    uint8_t tail_n[64];
+    const uint8_t *ram;        /* the guest RAM when it is mapped from a host buffer (the page
+                                  journal), else NULL: read directly while paging is off */
+    uint64_t ram_size;
+    int32_t cr0_off, a20_off;
 };
+
+/* Guest memory at a linear address, for a look at code or a descriptor: from the RAM buffer
+ * while paging is off (physical = linear & the A20 mask), else through Unicorn. */
+static int guest_read(struct bootdbg_blockcount *b, void *uc, uint64_t linear, int prot,
+                      uint8_t *out, uint32_t n) {
+    if (b->ram != NULL && !(*(const uint64_t *)(b->env + b->cr0_off) & 0x80000000u)) {
+        uint64_t phys = linear & (uint64_t)(int64_t)*(const int32_t *)(b->env + b->a20_off);
+        if (phys + n <= b->ram_size && phys + n >= phys) {
+            memcpy(out, b->ram + phys, n);
+            return 0;
+        }
+    }
+    return b->vmem_read(uc, linear, prot, out, n);
+}
 
 /* TranslationBlock (unicorn 2.1.4, x86_64 target): pc, cs_base, flags, size, icount, cflags */
 #define TB_PC 0
@@ -152,32 +177,57 @@ static const uint8_t *current_tb(struct bootdbg_blockcount *b, void *uc, uint64_
  * address, size, CS base, code size, mode, and bytes: EXACT_IPWRAP, EXACT_SCAN, and whether its
  * last instruction may switch tasks) is judged once per TranslationBlock and kept in spare bits
  * of the block's cflags (QEMU sets cflags when it creates a block and ignores these bits in its
- * look-ups): on an ordinary block it costs a test of a word the counter reads anyway, and one of
- * EFLAGS (EXACT_FLAGS: RF, VM and IOPL).  A possible task switch is checked each time the block
- * is entered (`task_switch`). */
-#define CF_JUDGED 0x00100000u
-#define CF_IPWRAP 0x00200000u
-#define CF_SCAN 0x00400000u
-#define CF_TASK 0x00800000u
-#define CF_WHY (CF_IPWRAP | CF_SCAN | CF_TASK)
-static uint32_t judge(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size) {
+ * look-ups): on an ordinary block it costs a test of a word the counter reads anyway.  A
+ * possible task switch is checked each time the block is entered (`task_switch`).  The verdict is a number in those bits (not one bit each: an
+ * IRET-only tail needs only a test of NT, a far JMP/CALL one a look at the code). */
+#define CF_VERDICT_SHIFT 20           /* 4 spare bits, 0x00100000..0x00800000: the verdict */
+#define CF_VERDICT (0xfu << CF_VERDICT_SHIFT)
+#define V_ORDINARY 1u                 /* 0: not judged; else 1 + IPWRAP + 2*SCAN + 4*task */
+#define V_IPWRAP 1u
+#define V_SCAN 2u
+#define V_TASK_IRET 4u                /* task 1: the last instruction may be an IRET only */
+#define V_TASK_ANY 8u                 /* task 2: it may be a far JMP/CALL (or an IRET) */
+#define V_FLAGS 13u                   /* EXACT_FLAGS (rare): judged again on each entry */
+static int flags_special(const struct bootdbg_blockcount *b);
+static uint32_t judge(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size,
+                      const uint8_t *tb) {
     uint32_t hf = *(const uint32_t *)(b->env + b->hflags_off);
     uint32_t why = 0;
+    int pm = (hf & (HF_PE | HF_VM | HF_LMA)) == HF_PE;
     if (!(hf & (HF_CS32 | HF_CS64))) {
         uint64_t eip = (address - *(const uint64_t *)(b->env + b->csbase_off)) & 0xffffffffu;
         if (eip <= 0xffff && eip + size >= 0x10000)
-            why |= CF_IPWRAP;
+            why |= V_IPWRAP;
     }
     uint8_t buf[8192];
     if (size <= sizeof buf && b->vmem_read(uc, address, 4 /* UC_PROT_EXEC */, buf, size) == 0) {
         if (scan_code(buf, size, (hf & HF_CS64) != 0))
-            why |= CF_SCAN;
-        if ((hf & (HF_PE | HF_VM | HF_LMA)) == HF_PE && task_tail(buf, size))
-            why |= CF_TASK;
-    } else if ((hf & (HF_PE | HF_VM | HF_LMA)) == HF_PE) {
-        why |= CF_TASK;         /* (unreadable: the machine looks) */
+            why |= V_SCAN;
+        int kinds = pm ? task_tail(buf, size) : 0;
+        if (kinds & 6) {
+            why |= V_TASK_ANY;
+            if (tb != NULL) {
+                unsigned slot = (unsigned)(((uintptr_t)tb >> 6) & 63);
+                uint32_t n = size < 16 ? size : 16;
+                b->tail_tb[slot] = tb;
+                memcpy(b->tail[slot], buf + size - n, n);
+                b->tail_n[slot] = (uint8_t)n;
+            }
+        }
+        else if (kinds & 1)
+            why |= V_TASK_IRET;
+    } else if (pm) {
+        why |= V_TASK_ANY;      /* (unreadable: the machine looks) */
     }
-    return why;
+    return V_ORDINARY + why;
+}
+
+/* The verdict kept for a block: EXACT_FLAGS depends on RF, VM and IOPL, which are part of a
+ * block's look-up key, so it is a function of the block too; those blocks are rare and judged
+ * again on each entry (the number has no room for it beside the rest). */
+static uint32_t verdict(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size,
+                        const uint8_t *tb) {
+    return flags_special(b) ? V_FLAGS : judge(b, uc, address, size, tb);
 }
 
 static int flags_special(const struct bootdbg_blockcount *b) {
@@ -185,14 +235,23 @@ static int flags_special(const struct bootdbg_blockcount *b) {
     return (ef & EF_RF) || ((ef & EF_VM) && (ef & EF_IOPL) == EF_IOPL);
 }
 
-/* Does the block, whose last instruction may switch tasks (CF_TASK), switch tasks now?  IRET
- * with NT=1; JMP/CALL ptr16:xx whose selector names a TSS or task gate; JMP/CALL FAR [mem]
- * always (the machine reads the pointer).  1: stop before it. */
-static int task_switch(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size) {
-    uint8_t p[16];
-    uint32_t n = size < sizeof p ? size : (uint32_t)sizeof p;
-    if (b->vmem_read(uc, address + size - n, 4, p, n) != 0)
+/* Does the block, whose last instruction may switch tasks, switch tasks now?  IRET with NT=1;
+ * JMP/CALL ptr16:xx whose selector names a TSS or task gate; JMP/CALL FAR [mem] always (the
+ * machine reads the pointer).  `any`: 0 when the last instruction can only be an IRET.  1: stop
+ * before it. */
+static int task_switch(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size,
+                       int any, const uint8_t *tb) {
+    if (!any)
+        return (*(const uint32_t *)(b->env + b->eflags_off) & EF_NT) != 0;
+    uint8_t buf[16];
+    const uint8_t *p = buf;
+    uint32_t n = size < sizeof buf ? size : (uint32_t)sizeof buf;
+    unsigned slot = (unsigned)(((uintptr_t)tb >> 6) & 63);
+    if (tb != NULL && b->tail_tb[slot] == tb && b->tail_n[slot] == n) {
+        p = b->tail[slot];
+    } else if (guest_read(b, uc, address + size - n, 4, buf, n) != 0) {
         return 1;
+    }
     int kinds = task_tail(p, n);
     if ((kinds & 1) && (*(const uint32_t *)(b->env + b->eflags_off) & EF_NT))
         return 1;
@@ -208,7 +267,7 @@ static int task_switch(struct bootdbg_blockcount *b, void *uc, uint64_t address,
         if ((sel & ~7u) + 7 > limit)
             return 0;
         uint8_t d[8];
-        if (b->vmem_read(uc, base + (sel & ~7u), 1 /* UC_PROT_READ */, d, 8) != 0)
+        if (guest_read(b, uc, base + (sel & ~7u), 1 /* UC_PROT_READ */, d, 8) != 0)
             return 1;
         uint32_t type = d[5] & 0x1f;   /* S and type */
         return type == 1 || type == 9 || type == 5;
@@ -220,20 +279,26 @@ static int exact_special(struct bootdbg_blockcount *b, void *uc, uint64_t addres
                          const uint8_t *tb) {
     if (tb == NULL)
         tb = current_tb(b, uc, address, size);
-    uint32_t c;
+    uint32_t v;
     if (tb == NULL) {
-        c = judge(b, uc, address, size);
+        v = verdict(b, uc, address, size, NULL);
     } else {
         uint32_t *cflags = (uint32_t *)(tb + TB_CFLAGS);
-        c = *cflags;
-        if (!(c & CF_JUDGED)) {
-            c |= CF_JUDGED | judge(b, uc, address, size);
-            *cflags = c;
+        v = (*cflags & CF_VERDICT) >> CF_VERDICT_SHIFT;
+        if (v == 0) {
+            v = verdict(b, uc, address, size, tb);
+            *cflags |= v << CF_VERDICT_SHIFT;
         }
     }
-    int why = ((c & CF_IPWRAP) ? EXACT_IPWRAP : 0) | ((c & CF_SCAN) ? EXACT_SCAN : 0)
-              | (flags_special(b) ? EXACT_FLAGS : 0);
-    if ((c & CF_TASK) && (b->checks & EXACT_TASK) && task_switch(b, uc, address, size))
+    int why = 0;
+    if (v == V_FLAGS) {
+        why = EXACT_FLAGS;
+        v = judge(b, uc, address, size, NULL);
+    }
+    v -= V_ORDINARY;
+    why |= ((v & V_IPWRAP) ? EXACT_IPWRAP : 0) | ((v & V_SCAN) ? EXACT_SCAN : 0);
+    if ((v & (V_TASK_IRET | V_TASK_ANY)) && (b->checks & EXACT_TASK)
+            && task_switch(b, uc, address, size, (v & V_TASK_ANY) != 0, tb))
         why |= EXACT_TASK;
     return why & b->checks;
 }
@@ -350,7 +415,11 @@ void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user
         n = *(const uint16_t *)(tb + TB_ICOUNT);
     }
     /* (a block judged ordinary costs this test) */
-    if (b->checks && (!(cf & CF_JUDGED) || (cf & CF_WHY) || flags_special(b))
+    /* (a block whose last instruction may be an IRET, run with NT=0, is as ordinary) */
+    uint32_t v = cf & CF_VERDICT;
+    if (b->checks && v != (V_ORDINARY << CF_VERDICT_SHIFT)
+            && (v != ((V_ORDINARY + V_TASK_IRET) << CF_VERDICT_SHIFT)
+                || (*(const uint32_t *)(b->env + b->eflags_off) & EF_NT))
             && exact_stop(b, uc, address, size, tb)) {
         b->irregular = 4;      /* (stopped before the block: nothing of it counted) */
         return;

@@ -55,7 +55,11 @@ class _B(ctypes.Structure):
                 ("allow_pc", ctypes.c_uint64), ("special_pc", ctypes.c_uint64),
                 ("special_size", ctypes.c_uint64), ("vmem_read", ctypes.c_void_p),
                 ("stop_next", ctypes.c_int32), ("interrupted", ctypes.c_int32),
-                ("ldt_off", ctypes.c_int32), ("gdt_off", ctypes.c_int32)]
+                ("ldt_off", ctypes.c_int32), ("gdt_off", ctypes.c_int32),
+                ("tail_tb", ctypes.c_void_p * 64), ("tail", (ctypes.c_uint8 * 16) * 64),
+                ("tail_n", ctypes.c_uint8 * 64), ("ram", ctypes.c_void_p),
+                ("ram_size", ctypes.c_uint64), ("cr0_off", ctypes.c_int32),
+                ("a20_off", ctypes.c_int32)]
 # (`restarts` only grows: the re-runs of one run are the difference from its start.)
 
 
@@ -177,6 +181,12 @@ class BlockCounter:
                     b.special, b.special_pc, b.special_size = why, address, size
                     uc.emu_stop()
             eng.uc.hook_add(UC_HOOK_BLOCK, hint)
+
+    def set_ram(self, address: int, size: int) -> None:
+        """The guest RAM is the host buffer at `address` (physical 0..size): the native hook
+        reads code and descriptors there while paging is off."""
+        self._b.ram, self._b.ram_size = address, size
+        self._b.cr0_off, self._b.a20_off = L.OFF_CR, L.OFF_A20
 
     def start(self, limit: int) -> None:
         b = self._b

@@ -140,6 +140,8 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
         from debugger.machine.blockcount import BlockCounter
 
         self._blocks = BlockCounter(self.eng)
+        if self.memsnap.native:
+            self._blocks.set_ram(self.memsnap.ram_address, self.config.ram_size)
         from debugger.machine import intdeliver
 
         # Interrupts: delivered natively where it can (intdeliver.py), else by the Python hook.
