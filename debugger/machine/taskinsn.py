@@ -20,7 +20,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
-from debugger.cpustate import CR0_PE, EFER_LMA, RF_NT, RF_VM, Segment
+from debugger.cpustate import CR0_PE, EFER_LMA, RF_NT, RF_TF, RF_VM, Segment
 from debugger.machine import uc_layout as L
 from debugger.machine.guestfault import GuestFault
 from debugger.machine.memory import PageFault
@@ -42,6 +42,7 @@ __all__ = ["candidate", "execute", "switches", "switches_now", "task_tail"]
 _PREFIXES = frozenset({0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3})
 _HF_PE, _HF_LMA, _HF_VM = 1 << 7, 1 << 14, 1 << 17
 _TASK_TYPES = (1, 9, 5)     # (S=0) available 16/32-bit TSS, task gate
+_DR6_BS = 1 << 14
 
 
 def _modrm_len_fits(modrm: int, after: bytes, length: int) -> bool:
@@ -194,9 +195,12 @@ def switches(m: MachinePort, code: bytes, bits: int) -> bool:
 
 def execute(m: MachinePort) -> RunResult | None:
     """Run the task-switching instruction at CS:IP (`switches` said so), after the machine
-    counted it; a fault is delivered as the CPU raises it."""
+    counted it; a fault is delivered as the CPU raises it.  After a switch, a #DB (trap) when
+    the new TSS's T bit is set (DR6.BT) or when TF was set as the instruction began (DR6.BS: its
+    single-step trap, taken in the new task as QEMU takes it)."""
     cpu = m.cpu
     _sel, rip, pc, bits = cpu.where()
+    single_step = bool(cpu.eflags & RF_TF)
     try:
         trap = _switch(m, m.mem.read_linear(pc, 15), bits, rip)
     except GuestFault as f:
@@ -206,8 +210,8 @@ def execute(m: MachinePort) -> RunResult | None:
     except PageFault as pf:
         m.eng.set_u64(L.OFF_CR + 16, pf.linear)
         return m.raise_exception(14, pf.error_code)
-    if trap:
-        cpu.set_dr(6, cpu.dr(6) | DR6_BT)
+    if trap or single_step:
+        cpu.set_dr(6, cpu.dr(6) | (DR6_BT if trap else 0) | (_DR6_BS if single_step else 0))
         return m.raise_exception(1, None)
     return None
 

@@ -3,7 +3,8 @@
 ; 16-bit task CALLing a 32-bit one (nesting two deep) and the IRETs back, JMP to a 16-bit TSS
 ; and JMP back, CALL and JMP through task gates in the GDT, CALL FAR [mem] and JMP FAR [mem] to
 ; TSSs, and the faults: JMP to a busy TSS, CALL with RPL above the TSS's DPL, a TSS that is not
-; present, a task gate to a busy TSS, IRET with NT=1 whose back link names an available TSS.
+; present, a task gate to a busy TSS, IRET with NT=1 whose back link names an available TSS;
+; and TF set as a CALL switches tasks (where the single-step trap comes).
 ; Each task prints, as it starts, its general registers (a 16-bit TSS loads only their low
 ; halves), EFLAGS, segment selectors, TR, CR0.TS, its back link and the type nibble of every TSS
 ; descriptor (9/1 available, B/3 busy); after each switch back, what the switch saved.
@@ -325,6 +326,29 @@ task_s:                         ; 32-bit TSS, through a task gate and JMP FAR [m
     add esp, 4
     iretd
 %endmacro
+h_db:                           ; #DB: where, in which task; quiet (TF off) in the main task
+    push eax
+    str ax
+    cmp ax, T_MAIN
+    je .quiet
+    P32 "#DB tr="
+    call hex16p
+    P32 " eip=P+"
+    mov eax, [esp + 4]
+    sub eax, task_p
+    call hex16p
+    P32 " dr6.bs="
+    mov eax, dr6
+    shr eax, 14
+    and al, 1
+    add al, '0'
+    out 0xe9, al
+    NL
+.quiet:
+    and dword [esp + 12], ~0x100
+    pop eax
+    iretd
+
 FAULT "#TS ec=", h_ts
 FAULT "#NP ec=", h_np
 FAULT "#GP ec=", h_gp
@@ -397,7 +421,15 @@ pm:
     jmp far [ptr_s]
     BACK "back from S (jmp)"
 
-    ; 6: faults
+    ; 6: TF set as a CALL switches tasks: the single-step trap comes in the new task
+    SETREGS
+    pushfd
+    or dword [esp], 0x100
+    popfd
+    call T_P:0
+    BACK "back from P (TF)"
+
+    ; 7: faults
     FAULTING jmp T_MAIN:0               ; busy: #GP(18h)
     FAULTING call (T_P | 3):0           ; RPL 3 > DPL 0: #GP(20h)
     FAULTING jmp T_NP:0                 ; not present: #NP(40h)
@@ -500,6 +532,7 @@ gdtr: dw gdt_end - gdt - 1
     dw 0
 %endmacro
 idt:
+    GATE 1, h_db
     GATE 10, h_ts
     GATE 11, h_np
     GATE 13, h_gp

@@ -174,3 +174,20 @@ def test_switches_give_the_same_states_every_way(boot):
     st = fast.state()
     assert st.rbp == 0 and st.tr.selector == 0x28
     assert fast.fast_slices + fast.fast_redone > 0 or not blockcount.available()
+
+
+def test_single_step_traps_after_the_switch_in_the_new_task(boot):
+    # TF as the CALL begins: #DB (DR6.BS) after the switch, before the new task's first
+    # instruction (QEMU's single-step at the end of the CALL's block).
+    m = _guest(boot, "    IGATE 1\n", """
+    pushfd
+    or dword [esp], 0x100
+    popfd
+    call 0x30:0
+h1: mov ebp, 1
+    hlt
+""")
+    st = _halt(m)
+    assert st.rbp == 1 and st.tr.selector == 0x30 and st.dr6 & 0x4000
+    task32 = _u(m, st.rsp)
+    assert m.mem.read_linear(task32, 1) == b"\xf4"          # (its first instruction: HLT)
