@@ -178,8 +178,9 @@ static const uint8_t *current_tb(struct bootdbg_blockcount *b, void *uc, uint64_
  * last instruction may switch tasks) is judged once per TranslationBlock and kept in spare bits
  * of the block's cflags (QEMU sets cflags when it creates a block and ignores these bits in its
  * look-ups): on an ordinary block it costs a test of a word the counter reads anyway.  A
- * possible task switch is checked each time the block is entered (`task_switch`).  The verdict is a number in those bits (not one bit each: an
- * IRET-only tail needs only a test of NT, a far JMP/CALL one a look at the code). */
+ * possible task switch is checked each time the block is entered (`task_switch`).  The verdict
+ * is a number in those bits, not one bit each (an IRET-only tail needs only a test of NT, tested
+ * inline; a far JMP/CALL one a look at its selector's descriptor). */
 #define CF_VERDICT_SHIFT 20           /* 4 spare bits, 0x00100000..0x00800000: the verdict */
 #define CF_VERDICT (0xfu << CF_VERDICT_SHIFT)
 #define V_ORDINARY 1u                 /* 0: not judged; else 1 + IPWRAP + 2*SCAN + 4*task */
@@ -213,9 +214,9 @@ static uint32_t judge(struct bootdbg_blockcount *b, void *uc, uint64_t address, 
                 memcpy(b->tail[slot], buf + size - n, n);
                 b->tail_n[slot] = (uint8_t)n;
             }
-        }
-        else if (kinds & 1)
+        } else if (kinds & 1) {
             why |= V_TASK_IRET;
+        }
     } else if (pm) {
         why |= V_TASK_ANY;      /* (unreadable: the machine looks) */
     }
@@ -293,7 +294,7 @@ static int exact_special(struct bootdbg_blockcount *b, void *uc, uint64_t addres
     int why = 0;
     if (v == V_FLAGS) {
         why = EXACT_FLAGS;
-        v = judge(b, uc, address, size, NULL);
+        v = judge(b, uc, address, size, tb);     /* (keeps its tail fresh too) */
     }
     v -= V_ORDINARY;
     why |= ((v & V_IPWRAP) ? EXACT_IPWRAP : 0) | ((v & V_SCAN) ? EXACT_SCAN : 0);
