@@ -9,6 +9,7 @@
  * against nothing (uc_emu_stop is passed in as a pointer).
  */
 #include <stdint.h>
+#include <string.h>
 #include <Python.h>
 
 typedef int (*emu_stop_fn)(void *uc);
@@ -55,7 +56,32 @@ struct bootdbg_blockcount {
                                   signal handler or another thread; the machine clears it; when
                                   counting by blocks it also sets `limit` to 0) */
     int32_t interrupted;       /* the last stop was made for stop_next */
+    int32_t ldt_off, gdt_off;  /* env offsets of the LDTR and GDTR caches (EXACT_TASK) */
+    /* The last bytes of blocks that may end in a far JMP/CALL, by TranslationBlock, kept when
+     * the block is judged (a block object is reused only for a new translation, which is
+     * judged before it runs) */
+    const uint8_t *tail_tb[64];
+    uint8_t tail[64][16];
+    uint8_t tail_n[64];
+    const uint8_t *ram;        /* the guest RAM when it is mapped from a host buffer (the page
+                                  journal), else NULL: read directly while paging is off */
+    uint64_t ram_size;
+    int32_t cr0_off, a20_off;
 };
+
+/* Guest memory at a linear address, for a look at code or a descriptor: from the RAM buffer
+ * while paging is off (physical = linear & the A20 mask), else through Unicorn. */
+static int guest_read(struct bootdbg_blockcount *b, void *uc, uint64_t linear, int prot,
+                      uint8_t *out, uint32_t n) {
+    if (b->ram != NULL && !(*(const uint64_t *)(b->env + b->cr0_off) & 0x80000000u)) {
+        uint64_t phys = linear & (uint64_t)(int64_t)*(const int32_t *)(b->env + b->a20_off);
+        if (phys + n <= b->ram_size && phys + n >= phys) {
+            memcpy(out, b->ram + phys, n);
+            return 0;
+        }
+    }
+    return b->vmem_read(uc, linear, prot, out, n);
+}
 
 /* TranslationBlock (unicorn 2.1.4, x86_64 target): pc, cs_base, flags, size, icount, cflags */
 #define TB_PC 0
@@ -75,6 +101,12 @@ struct bootdbg_blockcount {
 #define EXACT_IPWRAP 1         /* 16-bit code that runs past offset FFFFh (IP wraps to 0000) */
 #define EXACT_FLAGS 2          /* RF set, or vm86 at IOPL 3: PUSHF(D) would store RF/VM */
 #define EXACT_SCAN 4           /* LOCK NEG m (wrong SF/PF), SMSW r32 (16 bits written) */
+#define EXACT_TASK 8           /* a task switch: IRET with NT=1, far JMP/CALL to a TSS or task
+                                  gate (Unicorn's QEMU 5 switch is wrong with 16-bit TSSs) */
+#define HF_PE (1u << 7)
+#define HF_LMA (1u << 14)
+#define HF_VM (1u << 17)
+#define EF_NT 0x4000u
 
 static int is_prefix(uint8_t c, int code64) {
     return c == 0x26 || c == 0x2e || c == 0x36 || c == 0x3e || c == 0x64 || c == 0x65
@@ -101,47 +133,175 @@ static int scan_code(const uint8_t *p, uint32_t n, int code64) {
     return 0;
 }
 
+/* Where a far JMP/CALL through memory (FF /3, FF /5, mod != 3) of `len` bytes from the FF
+ * could end the block: its ModRM byte, for 16- or 32-bit addressing (either prefix). */
+static int modrm_len_fits(uint8_t modrm, const uint8_t *after, uint32_t avail, uint32_t len) {
+    uint32_t mod = modrm >> 6, rm = modrm & 7;
+    uint32_t l16 = 1 + (mod == 1 ? 1 : mod == 2 ? 2 : rm == 6 ? 2 : 0);
+    uint32_t l32 = 1;
+    if (rm == 4) {
+        l32++;
+        if (mod == 0 && avail > 0 && (after[0] & 7) == 5)
+            l32 += 4;
+    }
+    l32 += mod == 1 ? 1 : mod == 2 ? 4 : (rm == 5 ? 4 : 0);
+    return len == l16 || len == l32;
+}
+
+/* Task-switch candidates by the block's last instruction (they all end a translation block):
+ * 1: IRET (CF), 2: JMP/CALL ptr16:16/32 (EA/9A; selector in the last two bytes), 4: JMP/CALL
+ * FAR [mem] (FF /3, FF /5).  Conservative: bytes that only look like one cost a check. */
+static int task_tail(const uint8_t *p, uint32_t n) {
+    int kinds = 0;
+    if (n >= 1 && p[n - 1] == 0xcf)
+        kinds |= 1;
+    if ((n >= 7 && (p[n - 7] == 0xea || p[n - 7] == 0x9a))
+            || (n >= 5 && (p[n - 5] == 0xea || p[n - 5] == 0x9a)))
+        kinds |= 2;
+    for (uint32_t k = 2; k <= 8 && k <= n; k++) {
+        uint8_t modrm = p[n - k + 1];
+        uint32_t reg = (modrm >> 3) & 7;
+        if (p[n - k] == 0xff && (modrm >> 6) != 3 && (reg == 3 || reg == 5)
+                && modrm_len_fits(modrm, p + n - k + 2, k - 2, k - 1)) {
+            kinds |= 4;
+            break;
+        }
+    }
+    return kinds;
+}
+
 static const uint8_t *current_tb(struct bootdbg_blockcount *b, void *uc, uint64_t address,
                                  uint32_t size);
 
-/* Would Unicorn run this block differently from the CPU?  A function of the block alone (its
- * address, size, CS base, flags -- RF, VM, IOPL, code size -- and bytes), so it is judged once
- * per TranslationBlock and kept in spare bits of the block's cflags (QEMU sets cflags when it
- * creates a block and ignores these bits in its look-ups): on an ordinary block it costs a test
- * of a word the counter reads anyway. */
-#define CF_JUDGED 0x00100000u
-#define CF_WHY_SHIFT 21              /* EXACT_* bits at 0x00200000..0x00800000 */
-static int judge(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size) {
+/* Would Unicorn run this block differently from the CPU?  What depends on the block alone (its
+ * address, size, CS base, code size, mode, and bytes: EXACT_IPWRAP, EXACT_SCAN, and whether its
+ * last instruction may switch tasks) is judged once per TranslationBlock and kept in spare bits
+ * of the block's cflags (QEMU sets cflags when it creates a block and ignores these bits in its
+ * look-ups): on an ordinary block it costs a test of a word the counter reads anyway.  A
+ * possible task switch is checked each time the block is entered (`task_switch`).  The verdict
+ * is a number in those bits, not one bit each (an IRET-only tail needs only a test of NT, tested
+ * inline; a far JMP/CALL one a look at its selector's descriptor). */
+#define CF_VERDICT_SHIFT 20           /* 4 spare bits, 0x00100000..0x00800000: the verdict */
+#define CF_VERDICT (0xfu << CF_VERDICT_SHIFT)
+#define V_ORDINARY 1u                 /* 0: not judged; else 1 + IPWRAP + 2*SCAN + 4*task */
+#define V_IPWRAP 1u
+#define V_SCAN 2u
+#define V_TASK_IRET 4u                /* task 1: the last instruction may be an IRET only */
+#define V_TASK_ANY 8u                 /* task 2: it may be a far JMP/CALL (or an IRET) */
+#define V_FLAGS 13u                   /* EXACT_FLAGS (rare): judged again on each entry */
+static int flags_special(const struct bootdbg_blockcount *b);
+static uint32_t judge(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size,
+                      const uint8_t *tb) {
     uint32_t hf = *(const uint32_t *)(b->env + b->hflags_off);
-    uint32_t ef = *(const uint32_t *)(b->env + b->eflags_off);
-    int why = 0;
+    uint32_t why = 0;
+    int pm = (hf & (HF_PE | HF_VM | HF_LMA)) == HF_PE;
     if (!(hf & (HF_CS32 | HF_CS64))) {
         uint64_t eip = (address - *(const uint64_t *)(b->env + b->csbase_off)) & 0xffffffffu;
         if (eip <= 0xffff && eip + size >= 0x10000)
-            why |= EXACT_IPWRAP;
+            why |= V_IPWRAP;
     }
-    if ((ef & EF_RF) || ((ef & EF_VM) && (ef & EF_IOPL) == EF_IOPL))
-        why |= EXACT_FLAGS;
     uint8_t buf[8192];
-    if (size <= sizeof buf && b->vmem_read(uc, address, 4 /* UC_PROT_EXEC */, buf, size) == 0
-            && scan_code(buf, size, (hf & HF_CS64) != 0))
-        why |= EXACT_SCAN;
-    return why;
+    if (size <= sizeof buf && b->vmem_read(uc, address, 4 /* UC_PROT_EXEC */, buf, size) == 0) {
+        if (scan_code(buf, size, (hf & HF_CS64) != 0))
+            why |= V_SCAN;
+        int kinds = pm ? task_tail(buf, size) : 0;
+        if (kinds & 6) {
+            why |= V_TASK_ANY;
+            if (tb != NULL) {
+                unsigned slot = (unsigned)(((uintptr_t)tb >> 6) & 63);
+                uint32_t n = size < 16 ? size : 16;
+                b->tail_tb[slot] = tb;
+                memcpy(b->tail[slot], buf + size - n, n);
+                b->tail_n[slot] = (uint8_t)n;
+            }
+        } else if (kinds & 1) {
+            why |= V_TASK_IRET;
+        }
+    } else if (pm) {
+        why |= V_TASK_ANY;      /* (unreadable: the machine looks) */
+    }
+    return V_ORDINARY + why;
+}
+
+/* The verdict kept for a block: EXACT_FLAGS depends on RF, VM and IOPL, which are part of a
+ * block's look-up key, so it is a function of the block too; those blocks are rare and judged
+ * again on each entry (the number has no room for it beside the rest). */
+static uint32_t verdict(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size,
+                        const uint8_t *tb) {
+    return flags_special(b) ? V_FLAGS : judge(b, uc, address, size, tb);
+}
+
+static int flags_special(const struct bootdbg_blockcount *b) {
+    uint32_t ef = *(const uint32_t *)(b->env + b->eflags_off);
+    return (ef & EF_RF) || ((ef & EF_VM) && (ef & EF_IOPL) == EF_IOPL);
+}
+
+/* Does the block, whose last instruction may switch tasks, switch tasks now?  IRET with NT=1;
+ * JMP/CALL ptr16:xx whose selector names a TSS or task gate; JMP/CALL FAR [mem] always (the
+ * machine reads the pointer).  `any`: 0 when the last instruction can only be an IRET.  1: stop
+ * before it. */
+static int task_switch(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size,
+                       int any, const uint8_t *tb) {
+    if (!any)
+        return (*(const uint32_t *)(b->env + b->eflags_off) & EF_NT) != 0;
+    uint8_t buf[16];
+    const uint8_t *p = buf;
+    uint32_t n = size < sizeof buf ? size : (uint32_t)sizeof buf;
+    unsigned slot = (unsigned)(((uintptr_t)tb >> 6) & 63);
+    if (tb != NULL && b->tail_tb[slot] == tb && b->tail_n[slot] == n) {
+        p = b->tail[slot];
+    } else if (guest_read(b, uc, address + size - n, 4, buf, n) != 0) {
+        return 1;
+    }
+    int kinds = task_tail(p, n);
+    if ((kinds & 1) && (*(const uint32_t *)(b->env + b->eflags_off) & EF_NT))
+        return 1;
+    if (kinds & 4)
+        return 1;
+    if (kinds & 2) {
+        uint32_t sel = p[n - 2] | ((uint32_t)p[n - 1] << 8);
+        if ((sel & 0xfffc) == 0)
+            return 0;
+        const uint8_t *dt = b->env + ((sel & 4) ? b->ldt_off : b->gdt_off);
+        uint64_t base = *(const uint64_t *)(dt + 8);
+        uint32_t limit = *(const uint32_t *)(dt + 16);
+        if ((sel & ~7u) + 7 > limit)
+            return 0;
+        uint8_t d[8];
+        if (guest_read(b, uc, base + (sel & ~7u), 1 /* UC_PROT_READ */, d, 8) != 0)
+            return 1;
+        uint32_t type = d[5] & 0x1f;   /* S and type */
+        return type == 1 || type == 9 || type == 5;
+    }
+    return 0;
 }
 
 static int exact_special(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size,
                          const uint8_t *tb) {
     if (tb == NULL)
         tb = current_tb(b, uc, address, size);
-    if (tb == NULL)
-        return judge(b, uc, address, size) & b->checks;
-    uint32_t *cflags = (uint32_t *)(tb + TB_CFLAGS);
-    uint32_t c = *cflags;
-    if (!(c & CF_JUDGED)) {
-        c |= CF_JUDGED | ((uint32_t)judge(b, uc, address, size) << CF_WHY_SHIFT);
-        *cflags = c;
+    uint32_t v;
+    if (tb == NULL) {
+        v = verdict(b, uc, address, size, NULL);
+    } else {
+        uint32_t *cflags = (uint32_t *)(tb + TB_CFLAGS);
+        v = (*cflags & CF_VERDICT) >> CF_VERDICT_SHIFT;
+        if (v == 0) {
+            v = verdict(b, uc, address, size, tb);
+            *cflags |= v << CF_VERDICT_SHIFT;
+        }
     }
-    return (int)((c >> CF_WHY_SHIFT) & 7) & b->checks;
+    int why = 0;
+    if (v == V_FLAGS) {
+        why = EXACT_FLAGS;
+        v = judge(b, uc, address, size, tb);     /* (keeps its tail fresh too) */
+    }
+    v -= V_ORDINARY;
+    why |= ((v & V_IPWRAP) ? EXACT_IPWRAP : 0) | ((v & V_SCAN) ? EXACT_SCAN : 0);
+    if ((v & (V_TASK_IRET | V_TASK_ANY)) && (b->checks & EXACT_TASK)
+            && task_switch(b, uc, address, size, (v & V_TASK_ANY) != 0, tb))
+        why |= EXACT_TASK;
+    return why & b->checks;
 }
 
 /* Stop before a special block (1: stopped) unless the machine let it through. */
@@ -256,7 +416,11 @@ void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user
         n = *(const uint16_t *)(tb + TB_ICOUNT);
     }
     /* (a block judged ordinary costs this test) */
-    if (b->checks && !((cf & CF_JUDGED) && !(((cf >> CF_WHY_SHIFT) & 7) & (uint32_t)b->checks))
+    /* (a block whose last instruction may be an IRET, run with NT=0, is as ordinary) */
+    uint32_t v = cf & CF_VERDICT;
+    if (b->checks && v != (V_ORDINARY << CF_VERDICT_SHIFT)
+            && (v != ((V_ORDINARY + V_TASK_IRET) << CF_VERDICT_SHIFT)
+                || (*(const uint32_t *)(b->env + b->eflags_off) & EF_NT))
             && exact_stop(b, uc, address, size, tb)) {
         b->irregular = 4;      /* (stopped before the block: nothing of it counted) */
         return;

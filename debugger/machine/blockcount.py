@@ -54,7 +54,12 @@ class _B(ctypes.Structure):
                 ("pad", ctypes.c_uint32), ("special", ctypes.c_int32), ("checks", ctypes.c_int32),
                 ("allow_pc", ctypes.c_uint64), ("special_pc", ctypes.c_uint64),
                 ("special_size", ctypes.c_uint64), ("vmem_read", ctypes.c_void_p),
-                ("stop_next", ctypes.c_int32), ("interrupted", ctypes.c_int32)]
+                ("stop_next", ctypes.c_int32), ("interrupted", ctypes.c_int32),
+                ("ldt_off", ctypes.c_int32), ("gdt_off", ctypes.c_int32),
+                ("tail_tb", ctypes.c_void_p * 64), ("tail", (ctypes.c_uint8 * 16) * 64),
+                ("tail_n", ctypes.c_uint8 * 64), ("ram", ctypes.c_void_p),
+                ("ram_size", ctypes.c_uint64), ("cr0_off", ctypes.c_int32),
+                ("a20_off", ctypes.c_int32)]
 # (`restarts` only grows: the re-runs of one run are the difference from its start.)
 
 
@@ -131,7 +136,8 @@ class BlockCounter:
                      _REQUEST_CACHE,
                      0, 0, 0, eng.uch + L._UC_EMU_COUNT, 0, eng.uch + L._UC_SKIP_SYNC,
                      0, 0, 0, exactfix.ALL, _NO_PC, 0, 0,
-                     ctypes.cast(uclib.uc_vmem_read, ctypes.c_void_p).value)
+                     ctypes.cast(uclib.uc_vmem_read, ctypes.c_void_p).value,
+                     0, 0, L.OFF_LDT, L.OFF_GDT)
         self._handle: Any = None
         self._restarts_base = 0
         if self.available:
@@ -155,6 +161,12 @@ class BlockCounter:
                     raise ValueError("unreadable")
                 return buf.raw
 
+            def read_data(address: int, size: int) -> bytes:
+                buf = ctypes.create_string_buffer(size)
+                if vread(eng.uc._uch, ctypes.c_uint64(address), 1, buf, ctypes.c_size_t(size)):
+                    raise ValueError("unreadable")
+                return buf.raw
+
             def hint(uc: Any, address: int, size: int, _ud: Any) -> None:
                 if b.stop_next:
                     b.interrupted = 1
@@ -164,11 +176,17 @@ class BlockCounter:
                 if address == b.allow_pc:
                     b.allow_pc = _NO_PC
                     return
-                why = exactfix.special(eng, address, size, read) & b.checks
+                why = exactfix.special(eng, address, size, read, read_data) & b.checks
                 if why:
                     b.special, b.special_pc, b.special_size = why, address, size
                     uc.emu_stop()
             eng.uc.hook_add(UC_HOOK_BLOCK, hint)
+
+    def set_ram(self, address: int, size: int) -> None:
+        """The guest RAM is the host buffer at `address` (physical 0..size): the native hook
+        reads code and descriptors there while paging is off."""
+        self._b.ram, self._b.ram_size = address, size
+        self._b.cr0_off, self._b.a20_off = L.OFF_CR, L.OFF_A20
 
     def start(self, limit: int) -> None:
         b = self._b

@@ -15,10 +15,13 @@ in the counted runs alike:
   clears it when the next instruction completes.
 - `SCAN`: a block whose bytes may hold `LOCK NEG m` (Unicorn sets SF/ZF/PF from the operand
   before the negation) or `SMSW r32` (Unicorn writes 16 bits; QEMU 7.2 stores CR0[31:0]).
+- `TASK`: a block whose last instruction switches tasks (IRET with NT=1, far JMP/CALL to a TSS
+  or task gate): the machine does that instruction itself (`taskinsn.py`).
 
-All three are functions of the block alone (address, size, CS base, flags, bytes): the native
-hook judges each translation block once and keeps the verdict in spare bits of the block's
-cflags, so an ordinary block that runs again costs one test.
+`IPWRAP`, `SCAN` and whether a block's last instruction may be an IRET or a far JMP/CALL are
+functions of the block alone (address, size, CS base, mode, bytes): the native hook judges each
+translation block once and keeps the verdict in spare bits of the block's cflags, so an
+ordinary block that runs again costs one test (and one of EFLAGS for `FLAGS`).
 
 The machine then runs such a block exactly (`prepare`): the instructions before the first one
 Unicorn gets wrong as one counted run, that one alone, corrected after it (`fix`); a block with
@@ -31,15 +34,16 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Callable
 
 from debugger.cpustate import RF_RF, RF_VM
+from debugger.machine import taskinsn
 from debugger.machine import uc_layout as L
 
 if TYPE_CHECKING:
     from debugger.machine.port import MachinePort
 
-__all__ = ["IPWRAP", "FLAGS", "ALL", "special", "prepare"]
+__all__ = ["IPWRAP", "FLAGS", "TASK", "ALL", "special", "prepare"]
 
-IPWRAP, FLAGS, SCAN = 1, 2, 4
-ALL = IPWRAP | FLAGS | SCAN
+IPWRAP, FLAGS, SCAN, TASK = 1, 2, 4, 8
+ALL = IPWRAP | FLAGS | SCAN | TASK
 _HF_CS32, _HF_CS64 = 1 << 4, 1 << 15
 _IOPL = 0x3000
 _CS_BASE = L.OFF_SEGS + 24 + 8
@@ -67,9 +71,10 @@ def scan_code(code: bytes, code64: bool) -> bool:
 
 
 def special(eng: L.Engine, address: int, size: int,
-            read: Callable[[int, int], bytes] | None = None) -> int:
+            read: Callable[[int, int], bytes] | None = None,
+            read_data: Callable[[int, int], bytes] | None = None) -> int:
     """The `_blockcount.c` rule (`exact_special`), for the pure-Python fallback hook (`read`:
-    the block's bytes; none: no scan)."""
+    the block's bytes, `read_data`: memory; none: no scan, no task-switch check)."""
     hf = eng.u32(L.OFF_HFLAGS)
     ef = eng.u64(L.OFF_EFLAGS)
     why = 0
@@ -85,6 +90,11 @@ def special(eng: L.Engine, address: int, size: int,
                 why |= SCAN
         except Exception:
             pass
+    if read is not None and read_data is not None:
+        from debugger.machine.taskinsn import switches_now
+
+        if switches_now(eng, address, size, read, read_data):
+            why |= TASK
     return why
 
 
@@ -129,8 +139,9 @@ def _wrong(code: bytes, bits: int, eip: int, length: int, ef: int, why: int) -> 
 
 def prepare(m: "MachinePort", sp: tuple[int, int, int]) -> tuple[int | None, Callable[[], None] | None]:
     """For the block `sp` = (why, address, size) the last run stopped before, at CS:IP now: how
-    many instructions the next slice may run (None: as many as it wanted) and what to correct
-    after its one instruction (None: nothing).  Lets the block through the hook once."""
+    many instructions the next slice may run (None: as many as it wanted; 0: none, the
+    instruction at CS:IP switches tasks and the machine does it, `taskinsn.execute`) and what to
+    correct after its one instruction (None: nothing).  Lets the block through the hook once."""
     why, address, size = sp
     cpu = m.cpu
     _sel, rip0, pc, bits = cpu.where()
@@ -148,7 +159,13 @@ def prepare(m: "MachinePort", sp: tuple[int, int, int]) -> tuple[int | None, Cal
         if off >= size:
             break
         eip = (rip0 + off) & 0xFFFFFFFF
-        kinds = _wrong(block[off:off + length], bits, eip, length, ef0, why)
+        code = block[off:off + length]
+        if why & TASK and off + length >= size and taskinsn.candidate(code, bits):
+            if k:
+                return k, None          # (up to it; then the hook judges it again)
+            if taskinsn.switches(m, code, bits):
+                return 0, None
+        kinds = _wrong(code, bits, eip, length, ef0, why)
         if kinds:
             return (k, None) if k else (1, _fixer(m, kinds, block[off:off + length], bits))
         off += length

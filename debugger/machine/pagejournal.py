@@ -133,6 +133,11 @@ class Journal:
         weakref.finalize(uc, _free, lib, j, uc._uch, self._freed)
         self.context_mode = CPU_ONLY
 
+    @property
+    def ram_address(self) -> int:
+        """The host address of the guest RAM (physical 0 up to `size`)."""
+        return int(self._j.contents.ram)
+
     # -- statistics ------------------------------------------------------------------------------
     @property
     def live(self) -> int:

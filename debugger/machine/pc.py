@@ -28,7 +28,7 @@ from debugger.cpustate import (
     CpuState,
     Segment,
 )
-from debugger.machine import exactfix, holes, hotports, rom, slices, softint, uc_layout
+from debugger.machine import exactfix, holes, hotports, rom, slices, softint, taskinsn, uc_layout
 from debugger.machine.bios import Bios
 from debugger.machine.bus import Clock, IoBus
 from debugger.machine.cpu import Cpu
@@ -141,6 +141,8 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
         from debugger.machine.blockcount import BlockCounter
 
         self._blocks = BlockCounter(self.eng)
+        if self.memsnap.native:
+            self._blocks.set_ram(self.memsnap.ram_address, self.config.ram_size)
         from debugger.machine import intdeliver
 
         # Interrupts: delivered natively where it can (intdeliver.py), else by the Python hook.
@@ -437,6 +439,8 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
         sp, self._special, fix = self._special, None, None
         if sp is not None and sp[1] & 0xFFFFFFFF == pc & 0xFFFFFFFF:    # (see exactfix.py)
             one, fix = exactfix.prepare(self, sp)
+            if one == 0:
+                return self._run_task_switch(deadline)
             n = n if one is None else min(n, one)
         elif self._fast_allowed(n):
             r = self._run_fast(n, deadline)
@@ -576,6 +580,8 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
             return None
         if p.kind == "ud":
             return softint.invalid_opcode(self)
+        if p.kind == "task":
+            return taskinsn.execute(self)
         vec = p.vector
         if p.is_int:
             return softint.deliver_int(self, vec, p.next_rip)

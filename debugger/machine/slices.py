@@ -13,6 +13,7 @@ from unicorn import UcError
 from debugger.cpustate import Activity
 from debugger.machine import holes
 from debugger.machine.results import RunResult, Stop
+from debugger.machine.traps import Pending
 
 __all__ = ["FastSlices", "FAST_MIN", "REDO", "UNSET"]
 
@@ -95,6 +96,16 @@ class FastSlices:
             self._special = self._blocks.take_special()     # (stopped before one: exactfix.py)
             err = self._start_error
         return self._end_slice(done, err, deadline)
+
+    def _run_task_switch(self, deadline: Any) -> RunResult | None:
+        """The instruction at CS:IP switches tasks (`taskinsn.py`): one instruction, done by
+        the machine instead of the engine (after the slice's bookkeeping, like SYSENTER)."""
+        self._blocks.allow(None)
+        self._begin_slice(1)
+        for fn in self.slice_listeners:
+            fn(self.icount)
+        self._pending = Pending("task")
+        return self._end_slice(1, None, deadline)
 
     def _back_off(self, ran: int) -> None:
         """No fast slice for a while after this one's first `ran` instructions (doubling)."""

@@ -21,7 +21,7 @@ __all__ = ["EngineHooks", "Pending"]
 
 @dataclass
 class Pending:
-    kind: str        # "intr" | "bios" | "ud" | "sysenter" | "syscall" | "reset" | "unmapped"
+    kind: str        # "intr" | "bios" | "ud" | "sysenter" | "syscall" | "task" | "reset" | "unmapped"
     vector: int = 0
     is_int: bool = False
     error_code: int = 0

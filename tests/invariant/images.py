@@ -16,26 +16,28 @@ from tests.invariant import paging_guest
 __all__ = ["DEMOS", "Profile", "profile", "session_for"]
 
 TASKGATE = "taskgate"      # images/conformance/taskgate.asm: task switches (IDT task gates, IRET)
+TASKJMP = "taskjmp"        # images/conformance/taskjmp.asm: task switches by JMP/CALL/IRET, 16-bit TSSs
+_CONFORMANCE = (TASKGATE, TASKJMP)
 DEMOS = ("hello", "pmode", "unreal", "vm86", "longmode", "exceptions", "int13hook-hd", "timers",
-         paging_guest.NAME, TASKGATE)
+         paging_guest.NAME, TASKGATE, TASKJMP)
 
 
 def session_for(name: str, **kw):   # noqa: ANN201
     """A Session on a demo image, or on a guest built here from source (`paging_guest`, the
-    `taskgate` conformance image)."""
-    if name not in (paging_guest.NAME, TASKGATE):
+    `taskgate` and `taskjmp` conformance images)."""
+    if name not in (paging_guest.NAME, *_CONFORMANCE):
         return demo_session(name, **kw)
     from debugger.engine.session import Session
     from debugger.machine.disk import disk_from_bytes
 
-    if name == TASKGATE:
+    if name in _CONFORMANCE:
         from tests.conformance import runner
         from tests.conftest import nasm_available
 
         if not nasm_available():
             import pytest
             pytest.skip("nasm is not installed")
-        data = runner.build(TASKGATE).read_bytes()
+        data = runner.build(name).read_bytes()
     else:
         data = assemble(paging_guest.SOURCE)
     return Session(disks=[disk_from_bytes(data, f"{name}.img", boot=True)], **kw)

@@ -167,7 +167,7 @@ def test_pushfd_after_iretd_with_rf(tmp_path):
         "no fast slice ran"
 
 
-@pytest.mark.parametrize("name", ["ipwrap", "protected"])
+@pytest.mark.parametrize("name", ["ipwrap", "protected", "taskjmp"])
 def test_conformance_image_every_way(name):
     if shutil.which("nasm") is None:
         pytest.skip("nasm is not installed")
