@@ -439,11 +439,14 @@ class Reference:
                 st = self.prev
                 pc, code = self._insn_at(st)
                 ins = decode_one(code, pc, st.bits) if code else None
+                ic = self.m.icount
                 ev = self.step()
                 if ev is not None:
                     return ev
-                if ins is not None and ins.mnemonic.startswith(("ret", "iret")) and \
-                        self.prev.sp_linear > sp0:
+                # (a step that stopped on an event before anything ran -- a BIOS call seen
+                # before its service -- did not execute the return)
+                if ins is not None and self.m.icount > ic and \
+                        ins.mnemonic.startswith(("ret", "iret")) and self.prev.sp_linear > sp0:
                     return self._stop("finish", insn=(pc, code, st.bits))
         if cmd.name.startswith("reverse"):
             return self._reverse(cmd)

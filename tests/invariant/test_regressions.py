@@ -109,6 +109,10 @@ CASES = {
                              [Cmd("until", "*0xff066")]),
     "break-bios-stub-iret": ("hello", 0, [Spec("break", ("*0xff066", "linear"))],
                              [Cmd("continue", 3000), Cmd("stepi", 3)]),
+    # `finish` across an INT 13h with a point armed: the reference took the BIOS call's event
+    # stop (before the service) for the stub's IRET
+    "finish-across-bios-call": ("taskgate", 0, [Spec("break", ("07c0:0000", "segoff"))],
+                                [Cmd("finish")]),
     "watch-delivery-push": ("hello", 45, [Spec("watch", (0x7BFE, 2, "write", "physical"))],
                             [Cmd("continue", 3000), Cmd("stepi", 3)]),
 }
