@@ -20,7 +20,9 @@ its ignore count, a point not reached is left as it was):
    each of its profiles' verdicts itself, at every step, from the state at the start of the
    command, and is considered once when one of them changes the way it watches);
 6. a register watch whose value changed (every one is updated each step);
-7. a breakpoint at the next instruction's linear (or physical) address.
+7. a breakpoint at the next instruction's linear (or physical) address -- not while the CPU
+   waits in HLT there: it executes nothing until an interrupt wakes it, and that interrupt is
+   delivered first (QEMU and Bochs check breakpoints when code runs, the same way).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from typing import Any, Callable
 from unicorn import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE
 
 from debugger.checks import evaluate
+from debugger.cpustate import Activity
 from debugger.disasm import decode_one
 from debugger.engine.transitions import diff_states
 from debugger.machine.pc import Stop
@@ -376,6 +379,8 @@ class Reference:
         return None
 
     def _check_break(self, st: Any) -> RefStop | None:
+        if st.activity is Activity.HLT:
+            return None
         pc = st.pc
         phys = None
         for p in self.points:
@@ -427,7 +432,7 @@ class Reference:
                 if ev is not None:
                     return ev
                 st = self.prev
-                if st.pc == target:
+                if st.pc == target and st.activity is not Activity.HLT:
                     if cmd.name == "nexti" and st.ss.base == st0.ss.base and (
                             st.rsp & (0xFFFFFFFF if st0.ss.db else 0xFFFF)) < (
                             st0.rsp & (0xFFFFFFFF if st0.ss.db else 0xFFFF)):
