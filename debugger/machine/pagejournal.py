@@ -133,6 +133,11 @@ class Journal:
         weakref.finalize(uc, _free, lib, j, uc._uch, self._freed)
         self.context_mode = CPU_ONLY
 
+    @property
+    def ram_address(self) -> int:
+        """The host address of guest physical 0 (RAM is one host buffer, physical order)."""
+        return int(self._j.contents.ram)
+
     # -- statistics ------------------------------------------------------------------------------
     @property
     def live(self) -> int:

@@ -140,6 +140,9 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
         from debugger.machine.blockcount import BlockCounter
 
         self._blocks = BlockCounter(self.eng)
+        if self.memsnap.native:     # (RAM is a host buffer of ours: REP MOVS/STOS in place)
+            self._blocks.enable_rep(self.memsnap.ram_address, self.config.ram_size,
+                                    self._irqwait.armed_address)
         from debugger.machine import intdeliver
 
         # Interrupts: delivered natively where it can (intdeliver.py), else by the Python hook.
