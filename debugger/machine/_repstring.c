@@ -4,8 +4,8 @@
  * Unicorn (QEMU) runs a REP string instruction as one translation block per iteration, each of
  * which pays the block hook, a TLB refill (the source and the destination of a large copy evict
  * each other) and a store helper: memtest86+'s memory-speed measurement ran at 6 MIPS.  When the
- * block about to run is a lone REP MOVS/STOS (8/16/32-bit elements, 16- or 32-bit addresses) and
- * nothing needs to see its iterations, the counter does as many of them here as the slice allows
+ * block about to run is a lone REP MOVS/STOS (8/16/32/64-bit elements; 16-, 32- or, in 64-bit code,
+ * 64-bit addresses) and nothing needs to see its iterations, the counter does as many of them here as the slice allows
  * (its instruction limit: each iteration is one instruction, as the count hook counts them),
  * always leaving at least the last one to the block itself.  The registers, the memory and the
  * count are then exactly what running those iterations one block at a time gives.
@@ -14,8 +14,9 @@
  *  - a code, memory or other block hook is installed (watchpoints, tracing, recording, physical
  *    breakpoints, plugins), or the IF watcher (_irqwait.c) waits with IF=1: it stops before this
  *    block, so no iteration may run first;
- *  - TF, RF, VM, an interrupt shadow, CPL 3, SMAP, long mode, or a DR7 breakpoint enabled;
- *  - the instruction or an element crosses a page, or the end of its 16/32-bit offset range;
+ *  - TF, RF, VM, an interrupt shadow, CPL 3, SMAP, or a DR7 breakpoint enabled;
+ *  - the instruction or an element crosses a page, or the end of its 16/32-bit offset range, or
+ *    (long mode) a page is outside the lower canonical half; 32-bit addresses in 64-bit code;
  *  - a page is not plain RAM below ram_size outside A0000h-FFFFFh (VGA, option and BIOS ROM,
  *    open bus), or is the page of the instruction itself (a destination there: QEMU's own
  *    precise self-modifying-code handling does it);
@@ -37,6 +38,7 @@
 #define HF_CS64 (1u << 15)
 #define HF_SMAP (1u << 23)
 #define CR0_PG 0x80000000ull
+#define CR0_WP 0x10000ull
 #define CR4_PSE 0x10ull
 #define CR4_PAE 0x20ull
 #define EFER_NXE 0x800ull
@@ -55,6 +57,7 @@
 #define PG_P 1ull
 #define PG_RW 2ull
 #define PG_PS 0x80ull
+#define LOW_HALF (1ull << 47)          /* long mode: canonical lower half */
 #define PG_A 0x20ull
 #define PG_D 0x40ull
 #define PG_ADDR 0x000ffffffffff000ull
@@ -69,6 +72,7 @@ struct rep_ctx {
     struct bootdbg_blockcount *b;
     const uint8_t *env;
     uint64_t cr0, cr3, cr4, efer, a20;
+    int lma;
 };
 
 static uint64_t env64(const uint8_t *env, int off) { return *(const uint64_t *)(env + off); }
@@ -97,22 +101,42 @@ static int quiet(const struct rep_ctx *c, uint64_t e, uint64_t need, int fetch) 
 }
 
 /* The physical page QEMU's walk of linear `lin` gives, if it neither faults nor sets an
- * accessed or dirty bit (every entry present and accessed; a store: writable, the last one dirty;
+ * accessed or dirty bit (every entry present and accessed; a store: writable (CR0.WP), the last dirty;
  * no reserved bit); 1 = found.  Stricter than the CPU: anything else declines. */
-static int walk(const struct rep_ctx *c, uint32_t lin, int write, int fetch, uint64_t *page) {
+static int walk(const struct rep_ctx *c, uint64_t lin, int write, int fetch, uint64_t *page) {
     if (!(c->cr0 & CR0_PG)) {
         *page = (lin & c->a20) & ~(uint64_t)(PAGE - 1);
         return 1;
     }
-    uint64_t need = PG_P | PG_A | (write ? PG_RW : 0), last = need | (write ? PG_D : 0);
+    /* (a store at CPL 0-2 ignores RW when CR0.WP is clear) */
+    uint64_t need = PG_P | PG_A | (write && (c->cr0 & CR0_WP) ? PG_RW : 0);
+    uint64_t last = need | (write ? PG_D : 0);
     uint64_t pde, pte;
-    if (c->cr4 & CR4_PAE) {
+    if (c->lma) {
+        uint64_t pml4e, pdpte;
+        if (lin >= LOW_HALF
+                || !entry(c, (c->cr3 & PG_ADDR) + ((lin >> 39) & 0x1ff) * 8, 1, &pml4e)
+                || !quiet(c, pml4e, need, fetch) || (pml4e & PG_PS)
+                || !entry(c, (pml4e & PG_ADDR) + ((lin >> 30) & 0x1ff) * 8, 1, &pdpte))
+            return 0;
+        if (pdpte & PG_PS) {                /* 1 GiB page */
+            if (!quiet(c, pdpte, last, fetch) || (pdpte & 0x3fffe000ull))
+                return 0;
+            *page = ((pdpte & PG_ADDR & ~0x3fffffffull) | (lin & 0x3ffff000ull)) & c->a20;
+            return 1;
+        }
+        if (!quiet(c, pdpte, need, fetch)
+                || !entry(c, (pdpte & PG_ADDR) + ((lin >> 21) & 0x1ff) * 8, 1, &pde))
+            return 0;
+    } else if (c->cr4 & CR4_PAE) {
         uint64_t pdpte;
         if (!entry(c, (c->cr3 & ~0x1full) + ((lin >> 30) & 3) * 8, 1, &pdpte)
                 || !quiet(c, pdpte | PG_A | PG_RW, PG_P, 1))
             return 0;
         if (!entry(c, (pdpte & PG_ADDR) + ((lin >> 21) & 0x1ff) * 8, 1, &pde))
             return 0;
+    }
+    if (c->lma || (c->cr4 & CR4_PAE)) {
         if (pde & PG_PS) {
             if (!quiet(c, pde, last, fetch) || (pde & 0x1fe000))
                 return 0;
@@ -143,7 +167,7 @@ static int walk(const struct rep_ctx *c, uint32_t lin, int write, int fetch, uin
 }
 
 /* Host address of linear `lin` in plain RAM (NULL: declined), and its physical page. */
-static uint8_t *host_of(const struct rep_ctx *c, uint32_t lin, int write, int fetch,
+static uint8_t *host_of(const struct rep_ctx *c, uint64_t lin, int write, int fetch,
                         uint64_t *page) {
     if (!walk(c, lin, write, fetch, page))
         return NULL;
@@ -165,16 +189,20 @@ struct insn {
     int ovr;        /* segment override (0 ES .. 5 GS), -1 none */
     int movs;       /* MOVS (else STOS) */
     int esize;      /* element size */
-    int addr32;
+    int abits;      /* address size: 16, 32, 64 */
 };
 
-/* A lone REP MOVS/STOS filling exactly `size` bytes? */
-static int decode(const uint8_t *p, uint32_t size, int code32, struct insn *out) {
-    int op32 = code32, ad32 = code32, rep = 0, ovr = -1;
+/* A lone REP MOVS/STOS filling exactly `size` bytes?  (code size 16, 32 or 64; a REX prefix
+ * only as the last prefix; 32-bit addresses in 64-bit code are not taken) */
+static int decode(const uint8_t *p, uint32_t size, int code, struct insn *out) {
+    int opsz = 0, adsz = 0, rep = 0, ovr = -1, rexw = 0, rex = 0;
     for (uint32_t i = 0; i + 1 < size; i++) {
-        switch (p[i]) {
-        case 0x66: op32 = !code32; break;
-        case 0x67: ad32 = !code32; break;
+        uint8_t c = p[i];
+        if (rex)
+            return 0;
+        switch (c) {
+        case 0x66: opsz = 1; break;
+        case 0x67: adsz = 1; break;
         case 0xf2: case 0xf3: rep = 1; break;
         case 0x26: ovr = 0; break;
         case 0x2e: ovr = 1; break;
@@ -182,29 +210,47 @@ static int decode(const uint8_t *p, uint32_t size, int code32, struct insn *out)
         case 0x3e: ovr = 3; break;
         case 0x64: ovr = 4; break;
         case 0x65: ovr = 5; break;
-        default: return 0;
+        default:
+            if (code == 64 && (c & 0xf0) == 0x40) {
+                rex = 1;
+                rexw = (c >> 3) & 1;
+                break;
+            }
+            return 0;
         }
     }
     uint8_t op = p[size - 1];
     if (!rep || !(op == 0xa4 || op == 0xa5 || op == 0xaa || op == 0xab))
         return 0;
+    int osz, asz;
+    if (code == 64) {
+        if (adsz)
+            return 0;
+        asz = 64;
+        osz = rexw ? 8 : opsz ? 2 : 4;
+    } else {
+        asz = (code == 32) != adsz ? 32 : 16;
+        osz = (code == 32) != opsz ? 4 : 2;
+    }
     out->ovr = ovr;
     out->movs = op == 0xa4 || op == 0xa5;
-    out->esize = (op & 1) ? (op32 ? 4 : 2) : 1;
-    out->addr32 = ad32;
+    out->esize = (op & 1) ? osz : 1;
+    out->abits = asz;
     return 1;
 }
 
 /* Elements from offset `off` on (direction `df`) before one would pass the offset range. */
 static uint64_t offset_fit(uint64_t off, uint64_t amask, int e, int df) {
+    if (amask == ~0ull)         /* 64-bit: the canonical check bounds it */
+        return ~0ull;
     if (off + (uint64_t)e - 1 > amask)
         return 0;
     return df > 0 ? (amask + 1 - off) / (uint64_t)e : off / (uint64_t)e + 1;
 }
 
 /* Elements from linear `lin` on before one would leave its page. */
-static uint64_t page_fit(uint32_t lin, int e, int df) {
-    uint32_t po = lin & (PAGE - 1);
+static uint64_t page_fit(uint64_t lin, int e, int df) {
+    uint32_t po = (uint32_t)lin & (PAGE - 1);
     if (po + (uint32_t)e > PAGE)
         return 0;
     return df > 0 ? (PAGE - po) / (uint32_t)e : po / (uint32_t)e + 1;
@@ -221,14 +267,14 @@ static void do_movs(uint8_t *d, const uint8_t *s, uint64_t m, int e, int df) {
     }
     /* a copy that reads what it wrote (a pattern fill): element by element */
     for (uint64_t i = 0; i < m; i++) {
-        uint32_t v;
+        uint64_t v;
         int64_t k = df > 0 ? (int64_t)(i * (uint64_t)e) : -(int64_t)(i * (uint64_t)e);
         memcpy(&v, s + k, (size_t)e);
         memcpy(d + k, &v, (size_t)e);
     }
 }
 
-static void do_stos(uint8_t *d, uint64_t m, int e, int df, uint32_t v) {
+static void do_stos(uint8_t *d, uint64_t m, int e, int df, uint64_t v) {
     uint64_t len = m * (uint64_t)e;
     uint8_t *dlo = df > 0 ? d : d - (len - (uint64_t)e);
     if (e == 1) {
@@ -261,43 +307,46 @@ uint64_t bootdbg_rep_iterations(struct bootdbg_blockcount *b, void *uc, uint64_t
     const uint8_t *env = b->env;
     uint32_t ef = *(const uint32_t *)(env + b->eflags_off);
     uint32_t hf = *(const uint32_t *)(env + b->hflags_off);
-    if ((ef & (EF_TF | EF_RF | EF_VM)) || (hf & (HF_INHIBIT | HF_LMA | HF_CS64 | HF_SMAP))
+    if ((ef & (EF_TF | EF_RF | EF_VM)) || (hf & (HF_INHIBIT | HF_SMAP))
             || (hf & 3) == 3 || (env64(env, b->envoff[REP_OFF_DR7]) & 0xff)
             || !no_watchers(b) || (*b->irq_armed && (ef & EF_IF)))
         return 0;
     const int cr = b->envoff[REP_OFF_CR];
     struct rep_ctx c = {b, env, env64(env, cr), env64(env, cr + 3 * 8), env64(env, cr + 4 * 8),
                         env64(env, b->envoff[REP_OFF_EFER]),
-                        (uint64_t)(int64_t)*(const int32_t *)(env + b->envoff[REP_OFF_A20])};
-    uint32_t pc = (uint32_t)address;
-    if ((pc & (PAGE - 1)) + size > PAGE || address > 0xffffffffull)
+                        (uint64_t)(int64_t)*(const int32_t *)(env + b->envoff[REP_OFF_A20]),
+                        (hf & HF_LMA) != 0};
+    int code64 = (hf & HF_CS64) != 0;
+    if ((address & (PAGE - 1)) + size > PAGE || address >= (code64 ? LOW_HALF : 1ull << 32))
         return 0;
     uint64_t code_page;
-    const uint8_t *code = host_of(&c, pc, 0, 1, &code_page);
+    const uint8_t *code = host_of(&c, address, 0, 1, &code_page);
     if (code == NULL)
         return 0;
     struct insn in;
-    if (!decode(code, size, (hf & HF_CS32) != 0, &in)) {
+    if (!decode(code, size, code64 ? 64 : (hf & HF_CS32) ? 32 : 16, &in)) {
         *slot = key;
         return 0;
     }
     uint64_t *regs = (uint64_t *)(uintptr_t)env;          /* RAX RCX RDX RBX RSP RBP RSI RDI */
-    uint64_t amask = in.addr32 ? 0xffffffffull : 0xffffull;
+    uint64_t amask = in.abits == 64 ? ~0ull : in.abits == 32 ? 0xffffffffull : 0xffffull;
     uint64_t count = regs[1] & amask;
     if (count < 2)
         return 0;
     uint64_t todo = count - 1 < budget ? count - 1 : budget;
     int df = *(const int32_t *)(env + b->envoff[REP_OFF_DF]) < 0 ? -1 : 1;
     int e = in.esize;
-    int addseg = !in.addr32 || (hf & HF_ADDSEG);
+    /* segment bases as QEMU's gen_lea_v_seg adds them: 16-bit addresses always; 32-bit ones
+     * with an override or HF_ADDSEG; 64-bit ones only with an override (never ES's) */
+    int addseg = in.abits == 16 || (in.abits == 32 && (hf & HF_ADDSEG));
     uint64_t dbase = addseg ? seg_base(&c, 0) : 0;
-    int sseg = in.ovr >= 0 ? in.ovr : 3;
-    uint64_t sbase = (!in.addr32 || in.ovr >= 0 || (hf & HF_ADDSEG)) ? seg_base(&c, sseg) : 0;
+    uint64_t sbase = (addseg || in.ovr >= 0) ? seg_base(&c, in.ovr >= 0 ? in.ovr : 3) : 0;
+    uint64_t lmask = in.abits == 64 ? ~0ull : 0xffffffffull;
     uint64_t si = regs[6] & amask, di = regs[7] & amask, done = 0;
-    uint32_t value = (uint32_t)regs[0];
+    uint64_t value = regs[0];
     while (done < todo) {
         uint64_t m = todo - done, f;
-        uint32_t dlin = (uint32_t)(dbase + di), slin = (uint32_t)(sbase + si);
+        uint64_t dlin = (dbase + di) & lmask, slin = (sbase + si) & lmask;
         f = offset_fit(di, amask, e, df); m = f < m ? f : m;
         f = page_fit(dlin, e, df); m = f < m ? f : m;
         if (in.movs) {
@@ -332,7 +381,7 @@ uint64_t bootdbg_rep_iterations(struct bootdbg_blockcount *b, void *uc, uint64_t
     if (done == 0)
         return 0;
     /* (as QEMU writes them: a 32-bit register zero-extended, a 16-bit one merged) */
-    uint64_t keep = in.addr32 ? 0 : ~amask;
+    uint64_t keep = in.abits == 16 ? ~amask : 0;
     regs[1] = (regs[1] & keep) | ((count - done) & amask);
     regs[7] = (regs[7] & keep) | di;
     if (in.movs)
