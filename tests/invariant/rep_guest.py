@@ -36,25 +36,28 @@ org 0x7c00
     sti
     mov ax, 0x1000
     mov es, ax
-    mov ds, ax
+    xor si, si
     xor di, di
     mov cx, {a}
-    mov al, 0x5a
     cld
-    rep stosb                           ; A: fill, 16-bit
+    rep movsb                           ; A: low memory (varied bytes) to 10000h
+    mov ds, ax
     mov si, 100
     mov di, 101
     mov cx, {b}
     rep movsb                           ; B: forward, reads what it wrote
+    xor ebp, [500]                      ; (EBP: a digest of memory the copies wrote)
     std
-    mov si, 20000
-    mov di, 19998
+    mov si, {c2}
+    mov di, {c2} - 2
     mov cx, {c}
     rep movsw                           ; C: backward, reads what it wrote
-    mov si, 29000
-    mov di, 29002
+    xor ebp, [{c2} - 99]
+    mov si, {d2}
+    mov di, {d2} + 2
     mov cx, {d}
     rep movsw                           ; D: backward, overlapping behind
+    xor ebp, [{d2} - 99]
     cld
     mov ax, 0x2000
     mov es, ax
@@ -62,6 +65,7 @@ org 0x7c00
     mov cx, 0x200
     mov ax, 0x1234
     rep stosw                           ; E: DI wraps at 64 KiB
+    xor ebp, [es:2]
     xor ax, ax
     mov ds, ax
     mov es, ax
@@ -88,6 +92,7 @@ patch:
     mov es, ax
     xor di, di
     mov cx, {f}
+    mov al, 0x5a
     rep stosb                           ; F: IRQ waiting with IF=0
     mov cx, {g}
     sti
@@ -134,10 +139,11 @@ pt: stosd
     mov eax, cr0
     or eax, 0x80000000
     mov cr0, eax
-    mov esi, 0x100000
+    xor esi, esi                        ; (from A0000h on: not plain RAM, declined)
     mov edi, 0x180000
     mov ecx, {h}
     rep movsd                           ; H: 4 KiB pages
+    xor ebp, [0x181001]
     mov eax, cr0
     and eax, 0x7fffffff
     mov cr0, eax
@@ -153,10 +159,13 @@ pt: stosd
     or eax, 0x80000000
     mov cr0, eax
     std
-    mov esi, 0x1bfffc
-    mov edi, 0x1bfffe
+    mov esi, 0x180000 + {i2}
+    mov edi, 0x180000 + {i2} - 2
     mov ecx, {i}
-    rep movsw                           ; I: backward, 2 MiB pages, overlapping
+    rep movsw                           ; I: backward, 2 MiB pages, reads what it wrote
+    xor ebp, [0x180000 + {i2} / 2]
+    xor ebp, [0x600]
+    xor ebp, [0x604]
     cld
     mov edi, 0x140000
     mov eax, 0x11223344
@@ -178,4 +187,5 @@ def source(scale: int = 1) -> str:
     """The guest with its copies `scale` times as long (1: about 30,000 instructions)."""
     n = dict(a=3000, b=900, c=500, d=700, f=6000, g=2000, h=0x2000, i=0x3000, j=0x1000)
     n = {k: min(v * scale, 0xFFFF if k in "abcdfg" else 1 << 24) for k, v in n.items()}
-    return _SOURCE.format(pit=40 if scale == 1 else 150, **n)
+    return _SOURCE.format(pit=40 if scale == 1 else 150, c2=2 * n["c"] + 2,
+                          d2=2 * n["d"] + 10, i2=2 * n["i"], **n)

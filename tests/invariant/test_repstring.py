@@ -1,0 +1,120 @@
+"""REP MOVS/STOS done in place by the native block counter (machine/_repstring.c) must change
+nothing but the speed: the same stops, icounts and full state as the reference stepper, as the
+count hook, and as the pure-Python fallback (BOOTDBG_NO_NATIVE=1) -- on a guest made of them
+(`rep_guest`): 16-bit copies interrupted by the PIT, both directions, overlapping copies, a
+destination offset wrapping at 64 KiB, copies over code that runs next, an IRQ delivered right
+after STI in the middle of one, and PM32 copies through 4 KiB and PAE 2 MiB pages."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import assemble
+from tests.invariant import rep_guest
+from tests.invariant.spec import Cmd, Spec
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def small_slices(monkeypatch):
+    """Fast (block-counted) slices however short the run between two events."""
+    import debugger.machine.slices as slices
+    import tests.invariant.test_differential as td
+
+    monkeypatch.setattr(slices, "FAST_MIN", 16)
+    monkeypatch.setattr(td, "CAP", 60_000)
+
+
+def _native():
+    from debugger.machine.blockcount import available
+
+    if not available():
+        pytest.skip("the native block counter is not built")
+
+
+@pytest.mark.parametrize("specs", [
+    [],
+    [Spec("watch", (rep_guest.DEST + 0x1234, 2, "write", "linear"))],
+], ids=["nothing-armed", "watch-destination"])
+def test_rep_strings_match_the_reference(specs, small_slices, monkeypatch):
+    import tests.invariant.test_differential as td
+
+    _native()
+    made = []
+    position = td._position
+
+    def recording(name, start, native, fast):   # noqa: ANN001, ANN202
+        s = position(name, start, native, fast)
+        made.append(s)
+        return s
+    monkeypatch.setattr(td, "_position", recording)
+    # odd budgets: runs end inside the copies
+    td.check_scenario(rep_guest.NAME, 0, specs, [Cmd("continue", 2_999)] * 16 + [Cmd("continue")])
+    if not specs:       # (a watchpoint: every iteration is seen, none is done in place)
+        in_place = sum(s.machine._blocks.rep_iterations for s in made)
+        assert in_place > 20_000, "no REP iteration done in place: the test tests nothing"
+
+
+def _walk(s, budget: int) -> list[tuple]:
+    out = []
+    for _ in range(100):
+        ev = s.cont(max_insns=budget)
+        out.append((ev.kind, ev.icount, s.state().digest(),
+                    s.machine.mem.read_phys(0, 0x220000).hex()[::4093]))
+        if ev.final or ev.kind == "halted":
+            break
+    return out
+
+
+def _session(data: bytes, fast: bool):   # noqa: ANN202
+    from debugger.engine.session import Session
+    from debugger.machine.disk import disk_from_bytes
+
+    s = Session(disks=[disk_from_bytes(data, "rep.img", boot=True)])
+    s.machine._fast_on = fast
+    return s
+
+
+def test_long_copies_in_place_equal_the_count_hook(small_slices):
+    """20 times longer copies (700,000 instructions), stopped at odd budgets: the same stops,
+    states and memory as counting every instruction with Unicorn's hook."""
+    _native()
+    data = assemble(rep_guest.source(20))
+    fast, exact = _session(data, True), _session(data, False)
+    a, b = _walk(fast, 99_991), _walk(exact, 99_991)
+    assert a == b
+    assert a[-1][:2] == ("halted", 702_901)
+    assert fast.machine.mem.read_phys(0, 0x400000) == exact.machine.mem.read_phys(0, 0x400000)
+    assert fast.machine._blocks.rep_iterations > 600_000
+
+
+def test_python_fallback_gives_the_same_run(small_slices):
+    """BOOTDBG_NO_NATIVE=1 (no native counter: every REP iteration a block of its own, counted
+    by Unicorn's hook) stops with the same icounts and states as the native run in place."""
+    _native()
+    data = assemble(rep_guest.source(4))
+    native = _session(data, True)
+    mine = [list(x) for x in _walk(native, 29_989)]
+    assert native.machine._blocks.rep_iterations > 100_000
+    env = dict(os.environ, BOOTDBG_NO_NATIVE="1", PYTHONPATH=str(ROOT))
+    code = ("import json, sys\n"
+            "from tests.invariant.test_repstring import _session, _walk\n"
+            "from debugger.machine.blockcount import available\n"
+            "assert not available()\n"
+            "data = open(sys.argv[1], 'rb').read()\n"
+            "print(json.dumps(_walk(_session(data, True), 29_989)))\n")
+    img = Path(os.environ.get("TMPDIR", "/tmp")) / f"rep-guest-{os.getpid()}.img"
+    img.write_bytes(data)
+    try:
+        out = subprocess.run([sys.executable, "-c", code, str(img)], capture_output=True,
+                             text=True, env=env, cwd=ROOT, timeout=600)
+    finally:
+        img.unlink()
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == mine
