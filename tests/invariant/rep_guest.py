@@ -63,7 +63,6 @@ org 0x7c00
     mov es, ax
     mov di, 0xff00
     mov cx, 0x200
-    mov ax, 0x1234
     rep stosw                           ; E: DI wraps at 64 KiB
     xor ebp, [es:2]
     xor ax, ax
@@ -76,8 +75,8 @@ org 0x7c00
     call 0x8000                         ; translated ...
     mov si, codeb
     mov di, 0x8000
-    mov cx, 4
-    rep movsb                           ; ... then copied over
+    mov cx, 8
+    rep movsb                           ; ... then copied over (the last byte after it)
     call 0x8000
     mov [0x500], ax
     mov si, codeb
@@ -87,6 +86,12 @@ org 0x7c00
 patch:
     mov ax, 7
     mov [0x502], ax
+    mov si, nops
+    mov di, selfrep
+    mov cx, 2
+selfrep:
+    rep movsb                           ; over itself
+    xor ebp, [selfrep]
     cli
     mov ax, 0x3000
     mov es, ax
@@ -121,12 +126,13 @@ codea: mov ax, 1
     ret
 codeb: mov ax, 2
     ret
+nops: nop
+    nop
 bits 32
 pm:
     mov ax, 0x10
     mov ds, ax
     mov es, ax
-    mov ss, ax
     mov edi, 0x21000                    ; 4 KiB page table: identity, A/D clear
     mov eax, 3
     mov ecx, 1024
@@ -149,7 +155,6 @@ pt: stosd
     mov cr0, eax
     mov dword [0x22000], 0x23001        ; PAE: PDPT, then 2 MiB pages
     mov dword [0x23000], 0x83
-    mov dword [0x23008], 0x200083
     mov eax, cr4
     or eax, 0x20
     mov cr4, eax
@@ -165,7 +170,6 @@ pt: stosd
     rep movsw                           ; I: backward, 2 MiB pages, reads what it wrote
     xor ebp, [0x180000 + {i2} / 2]
     xor ebp, [0x600]
-    xor ebp, [0x604]
     cld
     mov edi, 0x140000
     mov eax, 0x11223344
