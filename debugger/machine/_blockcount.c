@@ -172,9 +172,18 @@ void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user
                 && (*(const uint32_t *)(tb + TB_CFLAGS) & CF_COUNT_MASK)) {
             (*b->count_limit)++;
             b->restarts++;
+            b->prev_pc = ~(uint64_t)0;
             return;     /* (the storing instruction again: it was let through before) */
         }
-        exact_stop(b, uc, address, size, NULL);
+        if (!exact_stop(b, uc, address, size, NULL) && b->rep_on && address == b->prev_pc
+                && b->count_limit == b->uc_emu_count && *b->uc_emu_counter < *b->uc_emu_count) {
+            /* a re-entry of a lone REP block under the count hook (which counts each iteration
+             * as it starts it, and stops at the one after its limit); every other block hook
+             * saw its first entry */
+            *b->uc_emu_counter += bootdbg_rep_iterations(
+                b, uc, address, size, *b->uc_emu_count - *b->uc_emu_counter - 1);
+        }
+        b->prev_pc = address;
         return;
     }
     uint32_t flags = *(const uint32_t *)(b->env + b->hflags_off)

@@ -66,6 +66,14 @@ struct bootdbg_blockcount {
     uint64_t rep_runs;
     int32_t envoff[8];             /* CPUX86State offsets: REP_OFF_* */
     uint64_t not_rep[64];          /* TranslationBlocks seen not to be REP MOVS/STOS */
+    /* ... also in runs counted by Unicorn's count hook (watch mode), on a re-entry of the REP's
+     * block only (every other block hook has seen its first entry) */
+    uint64_t *uc_emu_count;        /* &uc->emu_count, &uc->emu_counter */
+    uint64_t *uc_emu_counter;
+    int32_t extra_block_hooks;     /* block hooks that see nothing in a REP's re-entries (the
+                                      transition detector: iterations change no watched state) */
+    int32_t pad2;
+    uint64_t prev_pc;              /* watch mode: the block entered before */
 };
 
 #define REP_OFF_DF 0

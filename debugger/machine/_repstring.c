@@ -285,11 +285,14 @@ static void do_stos(uint8_t *d, uint64_t m, int e, int df, uint64_t v) {
         memcpy(dlo + i * (uint64_t)e, &v, (size_t)e);
 }
 
+/* Nothing but us, the IF watcher and (counted runs) the count hook and the transition
+ * detector: no memory hook, no other code or block hook. */
 static int no_watchers(const struct bootdbg_blockcount *b) {
     const int32_t *h = b->hooks_count;
-    return h[IDX_CODE] == 0 && h[IDX_MEM_READ] == 0 && h[IDX_MEM_WRITE] == 0
+    int counted = b->enabled == 2;
+    return h[IDX_CODE] == counted && h[IDX_MEM_READ] == 0 && h[IDX_MEM_WRITE] == 0
            && h[IDX_MEM_FETCH] == 0 && h[IDX_MEM_READ_AFTER] == 0
-           && h[IDX_BLOCK] == 1 + (*b->irq_armed ? 1 : 0);
+           && h[IDX_BLOCK] == 1 + (*b->irq_armed ? 1 : 0) + (counted ? b->extra_block_hooks : 0);
 }
 
 static uint64_t seg_base(const struct rep_ctx *c, int seg) {

@@ -64,7 +64,10 @@ class _B(ctypes.Structure):
                 ("tlb_host", ctypes.c_void_p), ("ram_addr", ctypes.c_void_p),
                 ("invalidate", ctypes.c_void_p), ("rep_done", ctypes.c_uint64),
                 ("rep_runs", ctypes.c_uint64), ("envoff", ctypes.c_int32 * 8),
-                ("not_rep", ctypes.c_uint64 * 64)]
+                ("not_rep", ctypes.c_uint64 * 64),
+                ("uc_emu_count", ctypes.c_void_p), ("uc_emu_counter", ctypes.c_void_p),
+                ("extra_block_hooks", ctypes.c_int32), ("pad2", ctypes.c_int32),
+                ("prev_pc", ctypes.c_uint64)]
 # (`restarts` only grows: the re-runs of one run are the difference from its start.)
 
 
@@ -237,8 +240,17 @@ class BlockCounter:
         for i, v in enumerate((L.OFF_DF, L.OFF_SEGS, L.OFF_CR, L.OFF_A20, L.OFF_EFER,
                                L.OFF_DR + 7 * 8)):
             b.envoff[i] = v
+        b.uc_emu_count = self.eng.uch + L._UC_EMU_COUNT
+        b.uc_emu_counter = self.eng.uch + L._UC_EMU_COUNTER
+        b.prev_pc = _NO_PC
         b.rep_on = 1
         return True
+
+    def quiet_block_hook(self, delta: int) -> None:
+        """A block hook that sees nothing in the re-entries of a REP block (the transition
+        detector: REP MOVS/STOS changes no state it watches) was installed (+1) or removed
+        (-1): runs counted by Unicorn's hook may still do those iterations in place."""
+        self._b.extra_block_hooks += delta
 
     @property
     def rep_iterations(self) -> int:
@@ -262,6 +274,7 @@ class BlockCounter:
         if self.available:
             self._restarts_base = self._b.restarts
             self._b.count_limit = count_limit or self.eng.uch + L._UC_EMU_COUNT
+            self._b.prev_pc = _NO_PC        # (in place only from a block's second entry on)
             self._b.enabled = 2
 
     @property
