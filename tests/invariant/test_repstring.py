@@ -182,3 +182,82 @@ def test_copies_over_translated_code_run_the_new_code(small_slices):
     assert fast.machine.mem.read_phys(0x500, 2) == exact.machine.mem.read_phys(0x500, 2) \
         == (40 + 2).to_bytes(2, "little")
     assert fast.machine._blocks.rep_iterations >= 7
+
+
+LONG_MODE = """
+bits 16
+org 0x7c00
+    cli
+    xor ax, ax
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov sp, 0x7000
+    mov di, 0x1000              ; PML4 at 1000h, PDPT 2000h, PD 3000h (2 MiB pages, A/D clear)
+    mov cx, 0x1800
+    xor ax, ax
+    rep stosw
+    mov dword [0x1000], 0x2003
+    mov dword [0x2000], 0x3003
+    mov dword [0x3000], 0x83
+    mov dword [0x3008], 0x200083
+    mov eax, 0x20               ; PAE
+    mov cr4, eax
+    mov eax, 0x1000
+    mov cr3, eax
+    mov ecx, 0xc0000080
+    rdmsr
+    or eax, 0x100               ; LME
+    wrmsr
+    mov eax, cr0
+    or eax, 0x80000001
+    mov cr0, eax
+    lgdt [gdtr]
+    jmp 0x08:lm
+bits 64
+lm:
+    mov rsi, 0x7c00
+    mov rdi, 0x100000
+    mov rcx, 0x8000
+    rep movsq                   ; 64-bit elements and addresses
+    std
+    mov rsi, 0x13fff8
+    mov rdi, 0x13fffc
+    mov rcx, 0x6000
+    rep movsq                   ; backward, overlapping behind
+    cld
+    mov rdi, 0x180000
+    mov rax, 0x1122334455667788
+    mov rcx, 0x3001
+    rep stosq
+    mov rdi, 0x1a0001
+    mov ecx, 0x2345
+    rep stosd                   ; 32-bit elements, 64-bit addresses
+    mov rsi, 0x100000
+    mov rdi, 0x1c0003
+    mov ecx, 0x5000
+    rep movsb
+    xor rbp, [0x13f000]
+    xor rbp, [0x1b0000]
+    xor rbp, [0x1c2000]
+    hlt
+align 8
+gdt: dq 0
+    dq 0x00af9a000000ffff
+gdtr: dw gdtr - gdt - 1
+    dd gdt
+times 510-($-$$) db 0
+dw 0xaa55
+"""
+
+
+def test_long_mode_copies_in_place_equal_the_count_hook(small_slices):
+    """64-bit code: REX.W elements, 64-bit addresses, 4-level paging with 2 MiB pages."""
+    _native()
+    data = assemble(LONG_MODE)
+    fast, exact = _session(data, True), _session(data, False)
+    a, b = _walk(fast, 9_973), _walk(exact, 9_973)
+    assert a == b
+    assert a[-1][0] == "halted"
+    assert fast.machine.mem.read_phys(0, 0x200000) == exact.machine.mem.read_phys(0, 0x200000)
+    assert fast.machine._blocks.rep_iterations > 60_000
