@@ -93,6 +93,8 @@ class NativeDetector:
         if err:
             raise RuntimeError(f"cannot install the native block hook (unicorn error {err})")
         machine.uc.ctl_flush_tb()
+        machine._blocks.quiet_block_hook(+1)
+        self._quiet = True
         machine.slice_listeners.append(self._slice)
         machine.slice_end_checks.append(self._slice_end)
 
@@ -149,6 +151,9 @@ class NativeDetector:
 
         self.d.armed = 0
         uclib.uc_hook_del(self.m.uc._uch, self.handle)
+        if self._quiet:
+            self._quiet = False
+            self.m._blocks.quiet_block_hook(-1)
         self.m.uc.ctl_flush_tb()
         if self._slice in self.m.slice_listeners:
             self.m.slice_listeners.remove(self._slice)

@@ -21,10 +21,12 @@ in a scratch engine and looking where their TranslationBlock pointers appeared.
 from __future__ import annotations
 
 import ctypes
+import os
 from functools import lru_cache
 from typing import Any
 
-from unicorn import UC_HOOK_BLOCK
+from unicorn import (UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_MEM_FETCH, UC_HOOK_MEM_READ,
+                     UC_HOOK_MEM_READ_AFTER, UC_HOOK_MEM_WRITE)
 from unicorn import unicorn_const as uconst
 
 from debugger.machine import exactfix, nativelib
@@ -55,10 +57,21 @@ class _B(ctypes.Structure):
                 ("allow_pc", ctypes.c_uint64), ("special_pc", ctypes.c_uint64),
                 ("special_size", ctypes.c_uint64), ("vmem_read", ctypes.c_void_p),
                 ("stop_next", ctypes.c_int32), ("interrupted", ctypes.c_int32),
+                # REP MOVS/STOS in place (_repstring.c)
+                ("rep_on", ctypes.c_int32), ("rep_pad", ctypes.c_int32),
+                ("hooks_count", ctypes.c_void_p), ("irq_armed", ctypes.c_void_p),
+                ("ram", ctypes.c_void_p), ("ram_size", ctypes.c_uint64),
+                ("tlb_host", ctypes.c_void_p), ("ram_addr", ctypes.c_void_p),
+                ("invalidate", ctypes.c_void_p), ("rep_done", ctypes.c_uint64),
+                ("rep_runs", ctypes.c_uint64), ("envoff", ctypes.c_int32 * 8),
+                ("not_rep", ctypes.c_uint64 * 64),
+                ("uc_emu_count", ctypes.c_void_p), ("uc_emu_counter", ctypes.c_void_p),
+                ("extra_block_hooks", ctypes.c_int32), ("pad2", ctypes.c_int32),
+                ("prev_pc", ctypes.c_uint64),
+                # task switches (EXACT_TASK)
                 ("ldt_off", ctypes.c_int32), ("gdt_off", ctypes.c_int32),
                 ("tail_tb", ctypes.c_void_p * 64), ("tail", (ctypes.c_uint8 * 16) * 64),
-                ("tail_n", ctypes.c_uint8 * 64), ("ram", ctypes.c_void_p),
-                ("ram_size", ctypes.c_uint64), ("cr0_off", ctypes.c_int32),
+                ("tail_n", ctypes.c_uint8 * 64), ("cr0_off", ctypes.c_int32),
                 ("a20_off", ctypes.c_int32)]
 # (`restarts` only grows: the re-runs of one run are the difference from its start.)
 
@@ -111,6 +124,40 @@ def jmp_cache_offset() -> int | None:
     return None
 
 
+# uc_struct.hooks_count[]: one int per hook kind (uc_priv.h's uc_hook_idx order), the code hooks'
+# count at uc_layout._UC_CODE_HOOKS (index 2); verified by `hooks_count_offset`.
+_HOOK_IDX = {UC_HOOK_CODE: 2, UC_HOOK_BLOCK: 3, UC_HOOK_MEM_READ: 10, UC_HOOK_MEM_WRITE: 11,
+             UC_HOOK_MEM_FETCH: 12, UC_HOOK_MEM_READ_AFTER: 13}
+
+
+@lru_cache(maxsize=1)
+def hooks_count_offset() -> int | None:
+    """Offset of `hooks_count[0]` in uc_struct, checked by adding each hook kind the REP
+    iterations look at to a scratch engine (None: the layout is not the one expected)."""
+    try:
+        eng = L.open_engine()
+    except Exception:
+        return None
+    base = L._UC_CODE_HOOKS - 2 * 4
+
+    def counts() -> list[int]:
+        return [ctypes.c_int32.from_address(eng.uch + base + 4 * i).value for i in range(18)]
+
+    from unicorn.unicorn_py3.unicorn import uclib
+
+    noop = ctypes.CFUNCTYPE(None)(lambda: None)     # (never called: nothing runs)
+    for kind, idx in _HOOK_IDX.items():
+        before = counts()
+        h = ctypes.c_size_t()
+        if uclib.uc_hook_add(eng.uc._uch, ctypes.byref(h), kind, ctypes.cast(noop, ctypes.c_void_p),
+                             None, ctypes.c_uint64(1), ctypes.c_uint64(0)):
+            return None
+        after = counts()
+        if [a - b for a, b in zip(after, before)] != [1 if i == idx else 0 for i in range(18)]:
+            return None
+    return base
+
+
 def available() -> bool:
     return _lib() is not None and jmp_cache_offset() is not None
 
@@ -136,8 +183,8 @@ class BlockCounter:
                      _REQUEST_CACHE,
                      0, 0, 0, eng.uch + L._UC_EMU_COUNT, 0, eng.uch + L._UC_SKIP_SYNC,
                      0, 0, 0, exactfix.ALL, _NO_PC, 0, 0,
-                     ctypes.cast(uclib.uc_vmem_read, ctypes.c_void_p).value,
-                     0, 0, L.OFF_LDT, L.OFF_GDT)
+                     ctypes.cast(uclib.uc_vmem_read, ctypes.c_void_p).value)
+        self._b.ldt_off, self._b.gdt_off = L.OFF_LDT, L.OFF_GDT
         self._handle: Any = None
         self._restarts_base = 0
         if self.available:
@@ -188,6 +235,46 @@ class BlockCounter:
         self._b.ram, self._b.ram_size = address, size
         self._b.cr0_off, self._b.a20_off = L.OFF_CR, L.OFF_A20
 
+    def enable_rep(self, ram: int, ram_size: int, irq_armed: int) -> bool:
+        """Do the iterations of REP MOVS/STOS in place where nothing needs to see them
+        (`_repstring.c`); `ram`: the host address of guest physical 0 (RAM one host buffer);
+        `irq_armed`: the IF watcher's `armed` int32.  False: not available here."""
+        from unicorn.unicorn_py3.unicorn import uclib
+
+        off = hooks_count_offset()
+        if not self.available or off is None or os.environ.get("BOOTDBG_NO_REP_STRING"):
+            return False
+        try:
+            fns = [ctypes.cast(getattr(uclib, name), ctypes.c_void_p).value
+                   for name in ("tlb_vaddr_to_host_x86_64", "qemu_ram_addr_from_host_x86_64",
+                                "tb_invalidate_phys_range_x86_64")]
+        except AttributeError:
+            return False
+        b = self._b
+        b.hooks_count = self.eng.uch + off
+        b.irq_armed = irq_armed
+        b.ram, b.ram_size = ram, ram_size
+        b.tlb_host, b.ram_addr, b.invalidate = fns
+        for i, v in enumerate((L.OFF_DF, L.OFF_SEGS, L.OFF_CR, L.OFF_A20, L.OFF_EFER,
+                               L.OFF_DR + 7 * 8)):
+            b.envoff[i] = v
+        b.uc_emu_count = self.eng.uch + L._UC_EMU_COUNT
+        b.uc_emu_counter = self.eng.uch + L._UC_EMU_COUNTER
+        b.prev_pc = _NO_PC
+        b.rep_on = 1
+        return True
+
+    def quiet_block_hook(self, delta: int) -> None:
+        """A block hook that sees nothing in the re-entries of a REP block (the transition
+        detector: REP MOVS/STOS changes no state it watches) was installed (+1) or removed
+        (-1): runs counted by Unicorn's hook may still do those iterations in place."""
+        self._b.extra_block_hooks += delta
+
+    @property
+    def rep_iterations(self) -> int:
+        """REP MOVS/STOS iterations done in place so far (statistics)."""
+        return int(self._b.rep_done)
+
     def start(self, limit: int) -> None:
         b = self._b
         b.counter = 0
@@ -205,6 +292,7 @@ class BlockCounter:
         if self.available:
             self._restarts_base = self._b.restarts
             self._b.count_limit = count_limit or self.eng.uch + L._UC_EMU_COUNT
+            self._b.prev_pc = _NO_PC        # (in place only from a block's second entry on)
             self._b.enabled = 2
 
     @property

@@ -135,7 +135,7 @@ class Journal:
 
     @property
     def ram_address(self) -> int:
-        """The host address of the guest RAM (physical 0 up to `size`)."""
+        """The host address of guest physical 0 (RAM is one host buffer, physical order)."""
         return int(self._j.contents.ram)
 
     # -- statistics ------------------------------------------------------------------------------

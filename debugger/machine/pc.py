@@ -143,6 +143,9 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
         self._blocks = BlockCounter(self.eng)
         if self.memsnap.native:
             self._blocks.set_ram(self.memsnap.ram_address, self.config.ram_size)
+            # (RAM is a host buffer of ours: REP MOVS/STOS in place)
+            self._blocks.enable_rep(self.memsnap.ram_address, self.config.ram_size,
+                                    self._irqwait.armed_address)
         from debugger.machine import intdeliver
 
         # Interrupts: delivered natively where it can (intdeliver.py), else by the Python hook.
