@@ -220,3 +220,61 @@ def test_a_first_instruction_whose_own_load_faults_is_counted_once(tmp_path: Pat
         assert s.state().rbx & 0xFFFFFFFF == 0x400004
         counts.append(s.machine.icount)
     assert counts[0] == counts[1]
+
+
+def _halted_at(tmp_path: Path, code: str):
+    """(pushed EIP, EFLAGS pushed, CR2, EAX, icount) of a run to the #PF handler's HLT, the
+    same for a run and for single-stepping."""
+    (run, eip_run), (step, eip_step) = _run_both(tmp_path, code)
+    assert (run, eip_run) == (step, eip_step)
+    from debugger.engine.session import Session
+
+    s = Session(tmp_path / "pf.img")
+    assert s.cont(max_insns=100_000).kind == "halted"
+    assert s.state() == run
+    return (eip_run, run.rdx & 0xFFFFFFFF, run.rbx & 0xFFFFFFFF, run.rax & 0xFFFFFFFF,
+            s.machine.icount)
+
+
+def test_a_first_instruction_loading_from_the_read_ahead_address_is_counted_once(
+        tmp_path: Path) -> None:
+    """The ambiguous shape: the block's first instruction loads from the first bytes of the
+    missing page, whose code would run next.  QEMU 5's translator raises the fetch fault first
+    (the `mov` had not run); a CPU runs the `mov`, which faults on its own load: one attempt,
+    as when a `jmp $` after the `mov` ends its block (nothing read ahead)."""
+    ahead = """mov dword [0x3ffff8], 0x0000058b  ; mov eax, [0x400000] ...
+    mov dword [0x3ffffc], 0x90900040    ; ... then two NOPs up to the page end
+    jmp 0x3ffff8"""
+    alone = ahead.replace("0x90900040", "0xfeeb0040")       # ... then jmp $
+    got = _halted_at(tmp_path, ahead)
+    assert got[:3] == (0x3FFFF8, 0x12, 0x400000)            # at the mov; AF from the sub
+    assert got == _halted_at(tmp_path, alone)
+
+
+def test_a_first_instruction_ending_at_the_page_end_runs_before_the_fetch_fault(
+        tmp_path: Path) -> None:
+    """The block's first instruction reads memory elsewhere and ends at the page end: a CPU
+    runs it, then faults fetching at 0x400000 (it was reported at the `mov`, not run)."""
+    code = """mov dword [0x1000], 0x600dcafe
+    mov word [0x3ffffa], 0x058b         ; mov eax, [0x1000] (8B 05 imm32), up to the page end
+    mov dword [0x3ffffc], 0x00001000
+    xor eax, eax
+    jmp 0x3ffffa"""
+    eip, flags, cr2, eax, _ = _halted_at(tmp_path, code)
+    assert (eip, cr2, eax) == (0x400000, 0x400000, 0x600DCAFE)
+
+
+def test_a_first_instruction_ending_at_the_page_end_faulting_on_its_own_is_counted_once(
+        tmp_path: Path) -> None:
+    """The same instruction loading from the missing page: its own fault, one attempt (as
+    the same `mov` followed by `jmp $` elsewhere on the page)."""
+    at_end = """mov word [0x3ffffa], 0x058b       ; mov eax, [0x400000], up to the page end
+    mov dword [0x3ffffc], 0x00400000
+    jmp 0x3ffffa"""
+    alone = """mov dword [0x3ffff8], 0x0000058b  ; mov eax, [0x400000]; jmp $
+    mov dword [0x3ffffc], 0xfeeb0040
+    jmp 0x3ffff8"""
+    eip, *rest = _halted_at(tmp_path, at_end)
+    eip2, *rest2 = _halted_at(tmp_path, alone)
+    assert (eip, eip2) == (0x3FFFFA, 0x3FFFF8)
+    assert rest == rest2
