@@ -114,6 +114,9 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
 
         # RAM, and the memory half of checkpoints (see snapshot.py)
         self.memsnap = pagejournal.attach(self.uc, self.config.ram_size, rom.EDGES)
+        if not self.memsnap.native:
+            self.mem.before_write = self.memsnap.touch
+            self.memsnap.paging_regs = self._paging_regs
         from debugger.machine import untouched
 
         # Unicorn's code invalidation leaves no trace in the guest (Accessed bits, CR2)

@@ -75,6 +75,7 @@ def _zero_ram(machine: "MachinePort") -> None:
             continue
         for p in range(0, n, _PAGE):
             if any(data[p:p + _PAGE]):
+                machine.memsnap.touch(off + p, _PAGE)
                 uc.mem_write(off + p, _ZERO[:_PAGE])
 
 

@@ -206,6 +206,7 @@ class Timeline:
         pages = set(dirty) | self._pages_between(lo, hi)
         for p in pages:
             data = self.page_at(p, key)
+            m.memsnap.touch(p * PAGE, PAGE)
             self.ram.write_guest(p, data)
             self.ram.set_shadow(p, data)
         self.anchor = key
