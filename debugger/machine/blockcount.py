@@ -152,8 +152,9 @@ class BlockCounter:
             skip = ctypes.c_bool.from_address(eng.uch + L._UC_SKIP_SYNC)
             b = self._b
             vread = uclib.uc_vmem_read
-            cache = eng.cpu + (jmp_cache_offset() or 0)
-            u64, u16, u32 = ctypes.c_uint64, ctypes.c_uint16, ctypes.c_uint32
+            cache = (ctypes.c_uint64 * 4096).from_address(eng.cpu + (jmp_cache_offset() or 0))
+            at64, at16 = ctypes.c_uint64.from_address, ctypes.c_uint16.from_address
+            at32 = ctypes.c_uint32.from_address
 
             def read(address: int, size: int) -> bytes:
                 buf = ctypes.create_string_buffer(size)
@@ -169,11 +170,12 @@ class BlockCounter:
                 skip.value = True
                 if b.enabled == 2:
                     # (watch mode: the storing instruction run again alone, see _blockcount.c)
-                    tb = u64.from_address(cache + 8 * _jmp_hash(address)).value
-                    if tb and u64.from_address(tb + _TB_PC).value == address \
-                            and u16.from_address(tb + _TB_SIZE).value == size \
-                            and u32.from_address(tb + _TB_CFLAGS).value & _CF_COUNT_MASK:
-                        u64.from_address(b.count_limit).value += 1
+                    h = address ^ (address >> 6)
+                    tb = cache[((h >> 6) & 4032) | (h & 63)]
+                    if tb and at32(tb + _TB_CFLAGS).value & _CF_COUNT_MASK \
+                            and at64(tb + _TB_PC).value == address \
+                            and at16(tb + _TB_SIZE).value == size:
+                        at64(b.count_limit).value += 1
                         b.restarts += 1
                         return
                 if address == b.allow_pc:
