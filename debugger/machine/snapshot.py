@@ -3,8 +3,8 @@
 A checkpoint lets the engine go back and re-execute exactly (to find the instruction that caused
 a transition it detected at a block boundary, and later for reverse execution).  Memory is
 captured by the machine's page journal (`pagejournal.py`: one page copy for each page written
-after the checkpoint, dropped when no live checkpoint needs it), or without the native module by
-Unicorn's copy-on-write context snapshots; the CPU by a Unicorn context.
+after the checkpoint, dropped when no live checkpoint needs it; kept in Python by `pagelog.py`
+without the native module); the CPU by a Unicorn context.
 
 Checkpoints form a stack: restoring one discards every checkpoint taken after it.  `valid` says
 whether a checkpoint can still be restored.
