@@ -13,6 +13,11 @@ Marks form a stack as in the native journal: restoring one discards every mark t
 Each live mark owns the pages first written while it was the newest: their contents at the
 mark.  Going back to a mark writes back those pages of it and of every later mark (newest
 first, so the oldest contents win).
+
+The MMU sets Accessed/Dirty bits in paging structures without a store the hook sees: a mark
+saves the structures reachable from CR3 then.  Tables built before a mark and first reached after
+it (a CR3 switch, a table linked in) keep those bits when going back (the native journal, which
+catches every write to RAM, restores them).
 """
 from __future__ import annotations
 
