@@ -48,6 +48,7 @@ class FaultRules:
             return False
         if probe is not None and probe[:3] == (pc, cr2, error_code) \
                 and self.icount - probe[3] in (0, 1):
+            # (the replay: see _lookahead_replay)
             if self.icount != probe[3]:         # the instruction ran: its own fault
                 self.icount -= 1
                 self.clock.icount -= 1
@@ -67,9 +68,25 @@ class FaultRules:
         if first is None or first.mnemonic == "(bad)" or pc + first.size > page_end:
             return False                        # (it reaches the page itself: its own fault)
         if self._may_access_memory(code, pc, bits):
-            self._lookahead_probe = (pc, cr2, error_code, self.icount)
+            # (replayed first thing, with the exits this run had)
+            key = self._exits_key
+            self._lookahead_probe = (pc, cr2, error_code, self.icount,
+                                     key[1] if isinstance(key, tuple) else None)
             return True
         return self._run_to_page_end(pc)
+
+    def _lookahead_replay(self) -> RunResult | None:
+        """The same run again, from the state of the fault being told apart: before anything
+        else (an IRQ, the end of the budget, a breakpoint), as the fault came first.  One
+        instruction at most (its own fault, or the translator's before it)."""
+        probe = self._lookahead_probe
+        assert probe is not None
+        self._sync_exits(without=probe[4])
+        r = self._run_slice(self._pc(), 1)
+        if self._lookahead_probe is probe:
+            self._lookahead_probe = None        # (no fault this time: nothing to tell apart)
+        self._sync_exits()
+        return r
 
     def _run_to_page_end(self, pc: int) -> bool:
         """Nothing of the block at `pc` ran (the translator faulted reading the next page):

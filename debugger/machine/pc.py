@@ -133,7 +133,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
         self._bios_asked: tuple[int, int] | None = None    # see _bios
         self._fetch_exit: int | None = None         # see _block_lookahead_fault
         self._fetch_exit_was: int | None = None
-        self._lookahead_probe: tuple[int, int, int | None, int] | None = None
+        self._lookahead_probe: tuple[int, int, int | None, int, Any] | None = None
         self._shadow_exits: set[int] = set()                 # see shadow.py
         self._shadow_for: frozenset[int] | None = None       # the exits they were found for
         self._install_hooks()
@@ -330,6 +330,11 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
 
     def _loop(self, start: int, max_insns: int | None, resume_pc: int | None) -> RunResult:
         while True:
+            if self._lookahead_probe is not None:   # (a fault being told apart: faults.py)
+                r = self._lookahead_replay()
+                if r is not None:
+                    return r
+                continue
             if self.cpu.activity is Activity.SHUTDOWN:
                 return self._result(Stop.TRIPLE_FAULT, "the CPU is in shutdown (triple fault)")
             if self.stop_requested:
@@ -352,7 +357,6 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
             pc = self._pc()
             if pc == self._fetch_exit:          # (see _block_lookahead_fault)
                 self._fetch_exit = None
-                self._lookahead_probe = None
                 self._sync_exits()
             at_exit = pc in self.extra_exits
             if at_exit and pc != resume_pc:

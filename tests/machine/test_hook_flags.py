@@ -278,3 +278,26 @@ def test_a_first_instruction_ending_at_the_page_end_faulting_on_its_own_is_count
     eip2, *rest2 = _halted_at(tmp_path, alone)
     assert (eip, eip2) == (0x3FFFFA, 0x3FFFF8)
     assert rest == rest2
+
+
+@pytest.mark.parametrize("target", ["0x400000", "0x400004"], ids=["ahead", "own"])
+def test_one_instruction_run_at_the_faulting_instruction_delivers_its_fault(
+        target: str, tmp_path: Path) -> None:
+    """`run(1)` at the `mov` whose load faults: the fault is delivered in that run (the replay
+    that tells the two faults apart is not left for the next one), counted once."""
+    from debugger.engine.session import Session
+
+    code = f"""mov word [0x3ffff8], 0x058b
+    mov dword [0x3ffffa], {target}      ; mov eax, [{target}] ...
+    mov word [0x3ffffe], 0x9090         ; ... then two NOPs up to the page end
+    jmp 0x3ffff8"""
+    img = tmp_path / "pf.img"
+    img.write_bytes(assemble(PAGE_FAULT.replace("{fault}", code)))
+    s = Session(img)
+    s.break_at(0x3FFFF8)
+    assert s.cont(max_insns=100_000).kind == "breakpoint"
+    m = s.machine
+    before = m.icount
+    m.run(1)
+    assert (m.icount, m._lookahead_probe, m._fetch_exit) == (before + 1, None, None)
+    assert m.cpu.cr(2) == int(target, 16) and m.mem.read_linear_u(m.cpu.gpr(4) + 4, 4) == 0x3FFFF8
