@@ -432,6 +432,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
             return r
         if (self.icount == before or self.cpu.activity is not Activity.ACTIVE
                 or self.stop_requested or self._external is not None
+                or self._lookahead_probe is not None
                 or (self.cpu.eflags & RF_IF and self.devices.pic.pending_vector() is not None)):
             # What run(1) does after its instruction (deliver an IRQ, wait in HLT, a BIOS stub
             # reached without executing anything): the loop's own code.

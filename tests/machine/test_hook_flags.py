@@ -280,16 +280,19 @@ def test_a_first_instruction_ending_at_the_page_end_faulting_on_its_own_is_count
     assert rest == rest2
 
 
-@pytest.mark.parametrize("target", ["0x400000", "0x400004"], ids=["ahead", "own"])
+@pytest.mark.parametrize("target, tail", [("0x400000", "0x9090"), ("0x400004", "0xfeeb")],
+                         ids=["read-ahead", "own"])
 def test_one_instruction_run_at_the_faulting_instruction_delivers_its_fault(
-        target: str, tmp_path: Path) -> None:
+        target: str, tail: str, tmp_path: Path) -> None:
     """`run(1)` at the `mov` whose load faults: the fault is delivered in that run (the replay
-    that tells the two faults apart is not left for the next one), counted once."""
+    that tells the two faults apart is not left for the next one), counted once; after the
+    `mov`, two NOPs up to the page end (the translator reads ahead) or `jmp $` (it does not:
+    the first fault is the `mov`'s own)."""
     from debugger.engine.session import Session
 
     code = f"""mov word [0x3ffff8], 0x058b
     mov dword [0x3ffffa], {target}      ; mov eax, [{target}] ...
-    mov word [0x3ffffe], 0x9090         ; ... then two NOPs up to the page end
+    mov word [0x3ffffe], {tail}
     jmp 0x3ffff8"""
     img = tmp_path / "pf.img"
     img.write_bytes(assemble(PAGE_FAULT.replace("{fault}", code)))
@@ -301,3 +304,26 @@ def test_one_instruction_run_at_the_faulting_instruction_delivers_its_fault(
     m.run(1)
     assert (m.icount, m._lookahead_probe, m._fetch_exit) == (before + 1, None, None)
     assert m.cpu.cr(2) == int(target, 16) and m.mem.read_linear_u(m.cpu.gpr(4) + 4, 4) == 0x3FFFF8
+
+
+def test_a_lean_step_at_the_faulting_instruction_delivers_its_fault(tmp_path: Path) -> None:
+    """The API's single step (`step_lean`) too: the replay is not left pending.  (Its own
+    fault: a `jmp $` ends the block, nothing is read ahead.)"""
+    from debugger.engine.session import Session
+
+    code = """mov dword [0x3ffff8], 0x0004058b  ; mov eax, [0x400004] ...
+    mov dword [0x3ffffc], 0xfeeb0040    ; ... then jmp $
+    jmp 0x3ffff8"""
+    img = tmp_path / "pf.img"
+    img.write_bytes(assemble(PAGE_FAULT.replace("{fault}", code)))
+    s = Session(img)
+    s.break_at(0x3FFFF8)
+    assert s.cont(max_insns=100_000).kind == "breakpoint"
+    m = s.machine
+    m.extra_exits = set()                   # (the lean step needs no exit at the mov)
+    m._sync_exits()
+    before = m.icount
+    r = m.step_lean()
+    assert r is None or r.reason == "budget"
+    assert (m.icount, m._lookahead_probe) == (before + 1, None)
+    assert m.mem.read_linear_u(m.cpu.gpr(4) + 4, 4) == 0x3FFFF8
