@@ -113,3 +113,5 @@ def rewind(machine: "MachinePort", point: HandoffPoint) -> None:
     machine._snap_devices = None
     machine._exits_installed = None
     machine._exits_key = None
+    # (a read-ahead fault met again from here is told apart again: faults.py)
+    machine._fetch_exit = machine._lookahead_probe = None

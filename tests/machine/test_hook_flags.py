@@ -327,3 +327,26 @@ def test_a_lean_step_at_the_faulting_instruction_delivers_its_fault(tmp_path: Pa
     assert r is None or r.reason == "budget"
     assert (m.icount, m._lookahead_probe) == (before + 1, None)
     assert m.mem.read_linear_u(m.cpu.gpr(4) + 4, 4) == 0x3FFFF8
+
+
+def test_going_back_across_the_read_ahead_fault_matches_a_forward_run(tmp_path: Path) -> None:
+    """Time travel over the shapes above: every position around the faults equals a fresh
+    forward run to the same count (the translator's fault met again is told apart again)."""
+    from debugger.engine.session import Session
+    from debugger.trace.timetravel import attach
+
+    code = """mov dword [0x3ffff8], 0x0000058b  ; mov eax, [0x400000]; nop; nop (the fault)
+    mov dword [0x3ffffc], 0x90900040
+    jmp 0x3ffff8"""
+    img = tmp_path / "pf.img"
+    img.write_bytes(assemble(PAGE_FAULT.replace("{fault}", code)))
+    s = Session(img)
+    attach(s, interval=1000)
+    end = s.cont(max_insns=100_000).icount
+    for target in (end - 3, end - 4, end - 5, end - 2, end - 4):
+        s.timeline.goto(target)
+        fresh = Session(img)
+        while fresh.icount < target:
+            fresh.machine.run(target - fresh.icount)
+        assert (s.icount, s.state()) == (target, fresh.state()), target
+    assert s.cont(max_insns=100_000).kind == "halted" and s.icount == end
