@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import ctypes
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from unicorn import UC_PROT_ALL
 from unicorn import unicorn_const as uconst
 
 from debugger.machine import nativelib
+
+if TYPE_CHECKING:
+    from debugger.machine.pagelog import PageLog
 
 __all__ = ["attach", "Journal", "JournalError", "available"]
 

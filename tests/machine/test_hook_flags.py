@@ -260,7 +260,7 @@ def test_a_first_instruction_ending_at_the_page_end_runs_before_the_fetch_fault(
     mov dword [0x3ffffc], 0x00001000
     xor eax, eax
     jmp 0x3ffffa"""
-    eip, flags, cr2, eax, _ = _halted_at(tmp_path, code)
+    eip, _, cr2, eax, _ = _halted_at(tmp_path, code)
     assert (eip, cr2, eax) == (0x400000, 0x400000, 0x600DCAFE)
 
 
