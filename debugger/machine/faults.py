@@ -33,12 +33,13 @@ class FaultRules:
 
         CR2 keeps the fault address (a CPU would set it to the same when the fetch faults).
 
-        When the first instruction may access memory, its own fault can look the same (the
-        same address, the same error code).  Which it was, the run tells: a fault the
-        translator raises comes before the instruction's count, its own after.  So the same
-        run is made again from the same state (the same block, translated or looked up the same
-        way): if it counts the instruction, the fault was its own (counted once: the replay is
-        taken back); if not, it was the translator's, and the block runs up to the page end."""
+        The first instruction's own fault can look the same (a memory operand, the stack, a
+        descriptor: the same address, the same error code).  Which it was, the run tells: a
+        fault the translator raises comes before the instruction's count, its own after.  So
+        the same run is made again from the same state (the same block, translated or looked up
+        the same way): if it counts the instruction, the fault was its own (counted once: the
+        replay is taken back); if not, it was the translator's, and the block runs up to the
+        page end."""
         probe, self._lookahead_probe = self._lookahead_probe, None
         pc = self._pc()
         cr2 = self.cpu.cr(2)
@@ -67,13 +68,11 @@ class FaultRules:
         first = next(iter(disassemble(code, pc, bits, count=1)), None)
         if first is None or first.mnemonic == "(bad)" or pc + first.size > page_end:
             return False                        # (it reaches the page itself: its own fault)
-        if self._may_access_memory(code, pc, bits):
-            # (replayed first thing, with the exits this run had)
-            key = self._exits_key
-            self._lookahead_probe = (pc, cr2, error_code, self.icount,
-                                     key[1] if isinstance(key, tuple) else None)
-            return True
-        return self._run_to_page_end(pc)
+        # (replayed first thing, with the exits this run had)
+        key = self._exits_key
+        self._lookahead_probe = (pc, cr2, error_code, self.icount,
+                                 key[1] if isinstance(key, tuple) else None)
+        return True
 
     def _lookahead_replay(self) -> RunResult | None:
         """The same run again, from the state of the fault being told apart: before anything
@@ -117,25 +116,6 @@ class FaultRules:
             return False                        # (the fault is the first instruction's own)
         self._fetch_exit = victim
         self._sync_exits()
-        return True
-
-    @staticmethod
-    def _may_access_memory(code: bytes, address: int, bits: int) -> bool:
-        """Can the instruction at the start of `code` read or write memory (an operand, the
-        stack, a string)?  When in doubt, yes."""
-        from capstone import CS_ARCH_X86, CS_MODE_16, CS_MODE_32, CS_MODE_64, Cs
-        from capstone.x86 import X86_OP_MEM
-
-        md = Cs(CS_ARCH_X86, {16: CS_MODE_16, 32: CS_MODE_32, 64: CS_MODE_64}[bits])
-        md.detail = True
-        for ins in md.disasm(code[:15], address, 1):
-            if any(op.type == X86_OP_MEM for op in ins.operands):
-                return True
-            return ins.mnemonic.startswith((
-                "push", "pop", "call", "ret", "enter", "leave", "movs", "stos", "lods", "cmps",
-                "scas", "ins", "outs", "xlat", "int", "iret", "lcall", "ljmp", "lgdt", "lidt",
-                "sgdt", "sidt", "lldt", "ltr", "bound", "cmpxchg8b", "fxsave", "fxrstor",
-                "xsave", "xrstor"))
         return True
 
     def _safe_pc(self) -> bool:
