@@ -39,6 +39,8 @@ _SEGS_CS_BASE = L.OFF_SEGS + 24 + 8       # segs[R_CS].base
 _REQUEST_CACHE = uconst.UC_CTL_TB_REQUEST_CACHE | (2 << 26) | (uconst.UC_CTL_IO_READ_WRITE << 30)
 _CPU_SCAN = 0x8A50                        # CPUState ends where the X86CPU's env starts
 _NO_PC = 2**64 - 1
+# TranslationBlock fields (as _blockcount.c reads them)
+_TB_PC, _TB_SIZE, _TB_CFLAGS, _CF_COUNT_MASK = 0, 20, 24, 0x7FFF
 
 
 class _B(ctypes.Structure):
@@ -187,6 +189,8 @@ class BlockCounter:
         self._b.ldt_off, self._b.gdt_off = L.OFF_LDT, L.OFF_GDT
         self._handle: Any = None
         self._restarts_base = 0
+        # Blocks re-run after a store into them are found in QEMU's jump cache (both hooks)
+        self._watches = off is not None if lib is not None else jmp_cache_offset() is not None
         if self.available:
             h = ctypes.c_size_t()
             uclib.uc_hook_add(eng.uc._uch, ctypes.byref(h), UC_HOOK_BLOCK,
@@ -201,6 +205,9 @@ class BlockCounter:
             skip = ctypes.c_bool.from_address(eng.uch + L._UC_SKIP_SYNC)
             b = self._b
             vread = uclib.uc_vmem_read
+            cache = (ctypes.c_uint64 * 4096).from_address(eng.cpu + (jmp_cache_offset() or 0))
+            at64, at16 = ctypes.c_uint64.from_address, ctypes.c_uint16.from_address
+            at32 = ctypes.c_uint32.from_address
 
             def read(address: int, size: int) -> bytes:
                 buf = ctypes.create_string_buffer(size)
@@ -220,6 +227,16 @@ class BlockCounter:
                     uc.emu_stop()
                     return
                 skip.value = True
+                if b.enabled == 2:
+                    # (watch mode: the storing instruction run again alone, see _blockcount.c)
+                    h = address ^ (address >> 6)
+                    tb = cache[((h >> 6) & 4032) | (h & 63)]
+                    if tb and at32(tb + _TB_CFLAGS).value & _CF_COUNT_MASK \
+                            and at64(tb + _TB_PC).value == address \
+                            and at16(tb + _TB_SIZE).value == size:
+                        at64(b.count_limit).value += 1
+                        b.restarts += 1
+                        return
                 if address == b.allow_pc:
                     b.allow_pc = _NO_PC
                     return
@@ -289,7 +306,7 @@ class BlockCounter:
         """For a run under an instruction count hook: notice blocks QEMU re-runs after a store
         into the running block (see `_blockcount.c`).  `count_limit`: the address of the limit
         that hook stops at (default: Unicorn's count hook's)."""
-        if self.available:
+        if self._watches:
             self._restarts_base = self._b.restarts
             self._b.count_limit = count_limit or self.eng.uch + L._UC_EMU_COUNT
             self._b.prev_pc = _NO_PC        # (in place only from a block's second entry on)
@@ -305,7 +322,7 @@ class BlockCounter:
         b = self._b
         if b.enabled == 2:
             b.enabled = 0
-        return int(b.restarts) - self._restarts_base if self.available else 0
+        return int(b.restarts) - self._restarts_base if self._watches else 0
 
     def stop(self, *, last_not_run: bool = False) -> tuple[int, int, bool]:
         """(instructions counted, irregular code, stopped before a block at the limit).

@@ -47,6 +47,8 @@ class Memory:
         self._paging_regs = paging_regs      # () -> (cr0, cr3, cr4, efer)
         self._a20 = a20
         self.write_hooks: list[Callable[[int, int], None]] = []
+        # (before a host write: the checkpoint journal saves what it overwrites)
+        self.before_write: Callable[[int, int], None] | None = None
         self.flush_pending = False      # a host write under paging: flush translated code
         self.rom: Any = None            # rom.RomGuard: what a guest store into C0000h-FFFFFh drops
 
@@ -92,6 +94,8 @@ class Memory:
             data = data[:max(0, self.ram_size - phys)]      # (no RAM there: dropped)
             if not data:
                 return
+        if self.before_write is not None:
+            self.before_write(phys, len(data))
         try:
             self.uc.mem_write(phys, bytes(data))
         except UcError:

@@ -3,8 +3,8 @@
 A checkpoint lets the engine go back and re-execute exactly (to find the instruction that caused
 a transition it detected at a block boundary, and later for reverse execution).  Memory is
 captured by the machine's page journal (`pagejournal.py`: one page copy for each page written
-after the checkpoint, dropped when no live checkpoint needs it), or without the native module by
-Unicorn's copy-on-write context snapshots; the CPU by a Unicorn context.
+after the checkpoint, dropped when no live checkpoint needs it; kept in Python by `pagelog.py`
+without the native module); the CPU by a Unicorn context.
 
 Checkpoints form a stack: restoring one discards every checkpoint taken after it.  `valid` says
 whether a checkpoint can still be restored.
@@ -64,7 +64,8 @@ def take(machine: "MachinePort") -> Checkpoint:
         icount=machine.icount, clock=machine.clock.icount, context=machine.uc.context_save(),
         devices=devs, disks={n: dict(d.overlay) for n, d in machine.disks.items()},
         serial_len=len(machine.serial_out), events_total=machine.events.total,
-        activity=machine.cpu.activity, ident=mark)
+        activity=machine.cpu.activity, ident=mark,
+        extra={"lookahead": (machine._fetch_exit, machine._lookahead_probe)})
 
 
 def valid(machine: "MachinePort", cp: Checkpoint) -> bool:
@@ -95,6 +96,8 @@ def restore(machine: "MachinePort", cp: Checkpoint) -> None:
     machine.icount = cp.icount
     machine.clock.icount = cp.clock
     machine.cpu.activity = cp.activity
+    # (a read-ahead fault being told apart, faults.py: as it was at the checkpoint)
+    machine._fetch_exit, machine._lookahead_probe = cp.extra.get("lookahead", (None, None))
 
 
 def _device_key(machine: "MachinePort") -> tuple[int, int, int]:

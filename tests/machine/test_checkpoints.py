@@ -78,7 +78,7 @@ def test_going_back_restores_ram_and_state_exactly():
 
 
 def test_page_journal_and_unicorn_snapshots_agree():
-    """The fallback (Unicorn's copy-on-write snapshots, BOOTDBG_NO_NATIVE=1) gives the same."""
+    """The fallback (the Python page journal, BOOTDBG_NO_NATIVE=1) gives the same."""
     from debugger.machine import pagejournal
 
     if not pagejournal.available():
