@@ -101,6 +101,10 @@ class Session:
         self._block_classes: dict[tuple[int, int, int], frozenset[str]] = {}
         self._mut = 0
         self._verdicts: dict[tuple[str, CpuState], Any] = {}
+        # (state, its key without the GPRs, verdict per profile): the last state checked, as
+        # catchpoints ask for each of their profiles in turn
+        self._check_memo: tuple[CpuState, CpuState, dict[str, Any]] | None = None
+        self._parked_native: Any = None        # (debugger.engine.watchers: between runs)
         self._state_cache: CpuState | None = None
         self._state_key: tuple[int, int, int] | None = None
 
@@ -368,12 +372,18 @@ class Session:
         st = state or self.state()
         # Catchpoints on VM-entry verdicts ask at every stop, mostly for states that differ only
         # in general registers, which no rule reads (they are not in the guest-state area).
-        key = (prof, replace(st, **_NO_GPRS))
-        v = self._verdicts.get(key)
+        memo = self._check_memo
+        if memo is None or memo[0] is not st:
+            memo = self._check_memo = (st, replace(st, **_NO_GPRS), {})
+        v = memo[2].get(prof)
         if v is None:
-            if len(self._verdicts) >= 512:
-                self._verdicts.clear()
-            v = self._verdicts[key] = evaluate(st, prof)
+            key = (prof, memo[1])
+            v = self._verdicts.get(key)
+            if v is None:
+                if len(self._verdicts) >= 512:
+                    self._verdicts.clear()
+                v = self._verdicts[key] = evaluate(st, prof)
+            memo[2][prof] = v
         return v
 
     def set_profile(self, name: str) -> None:

@@ -110,16 +110,19 @@ class Watchers(FollowMapping):
         self._native = None
         if not self.exact and self.watch_transitions:
             if s.native:
-                from debugger.engine.native import NativeDetector
-
-                self._native = NativeDetector(m)
+                self._native = det = self._take_native()
                 if self._sigfn is mode_signature:
-                    self._native.narrow(MODE_HFLAGS, RF_VM)
-                if self._categories:
-                    self._native.d.suspects_on = 1
-                    self._native.classify = lambda a, n, b: self._suspect_block_bits(a, n, b)
+                    det.narrow(MODE_HFLAGS, RF_VM)
+                else:
+                    det.widen()
+                det.d.suspects_on = 1 if self._categories else 0
+                det.classify_for(self._categories)
+                det.classify = (lambda a, n, b: self._suspect_block_bits(a, n, b)) \
+                    if self._categories else None
             else:
                 self._hooks.append(uc.hook_add(UC_HOOK_BLOCK, self._block_cb))
+        elif not self.exact:
+            self._drop_native()       # (a fast run without it: no idle hook left behind)
         self._remap_detector()
         if self._hooks or self._remap.armed:
             uc.ctl_flush_tb()
@@ -133,9 +136,7 @@ class Watchers(FollowMapping):
         m = self.m
         if self.log is not None and self.log.paused:
             self.log.resume(m.state())
-        if self._native is not None:
-            self._native.remove()
-            self._native = None
+        self._park_native()
         self._disarm_remap()
         for h in self._hooks:
             m.uc.hook_del(h)
@@ -147,6 +148,32 @@ class Watchers(FollowMapping):
         if self._io_cb in m.bus.watchers:
             m.bus.watchers.remove(self._io_cb)
         m.event_filter = None
+
+    # The native detector outlives the run: parked on the session (hook installed but disarmed,
+    # classification table kept) and taken again by the next run on the same engine, so that a
+    # continue after each stop neither installs a hook nor flushes the translated blocks.
+    def _take_native(self) -> Any:
+        from debugger.engine.native import NativeDetector
+
+        det = getattr(self.s, "_parked_native", None)
+        self.s._parked_native = None
+        if det is not None and det.m is self.m and det.uc is self.m.uc:
+            det.resume()
+            return det
+        return NativeDetector(self.m)
+
+    def _park_native(self) -> None:
+        det, self._native = self._native, None
+        if det is not None:
+            det.park()
+            self._drop_native()
+            self.s._parked_native = det
+
+    def _drop_native(self) -> None:
+        det = getattr(self.s, "_parked_native", None)
+        self.s._parked_native = None
+        if det is not None and det.m is self.m and det.uc is self.m.uc:
+            det.remove()
 
     def _sync_baseline(self) -> None:
         self._sig = self._sigfn(self.m.eng)
@@ -472,9 +499,7 @@ class Watchers(FollowMapping):
         """The log's budget for this run is used up: run at full speed from here."""
         assert self.log is not None
         self.log.pause(self.m.state())
-        if self._native is not None:
-            self._native.remove()
-            self._native = None
+        self._park_native()
         self.watch_transitions = False        # (the Python block hook returns at once)
         self._categories = frozenset()
 
