@@ -105,6 +105,7 @@ class Session:
         # catchpoints ask for each of their profiles in turn
         self._check_memo: tuple[CpuState, CpuState, dict[str, Any]] | None = None
         self._parked_native: Any = None        # (debugger.engine.watchers: between runs)
+        self._resume_block: tuple[int, int, int, int] | None = None    # (the same)
         self._state_cache: CpuState | None = None
         self._state_key: tuple[int, int, int] | None = None
 

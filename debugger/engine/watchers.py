@@ -265,6 +265,8 @@ class Watchers(FollowMapping):
                     break                 # the chunk's budget (stepi N) ends inside the block
                 ev = self.step_once()
                 if ev is not None:
+                    if address <= m._pc() < address + size:
+                        self.s._resume_block = (address, size, m.icount, m.mutations)
                     return ev
                 if not address <= m._pc() < address + size:
                     break
@@ -505,6 +507,15 @@ class Watchers(FollowMapping):
 
     def run_chunk(self, n: int) -> StopEvent | None:
         m = self.m
+        resume, self.s._resume_block = self.s._resume_block, None
+        if resume is not None and self._categories and resume[2:] == (m.icount, m.mutations):
+            # Continuing from a stop inside a block that was being stepped: a fast run would
+            # stop at once on the rest of that block (suspect too, as a rule); step it exactly
+            # from here instead (exact steps find the same stops), without a checkpoint.
+            address, size = resume[:2]
+            if address <= m._pc() < address + size:
+                self._limit = m.icount + n
+                return self._step_block(address, size)
         if self.watch_transitions and self._log_only() and self.log is not None \
                 and not self.log.charge_left():
             self._stop_logging()
