@@ -22,6 +22,7 @@ from debugger.engine.transitions import (
 )
 from debugger.machine.memory import MemoryError_, PageFault
 from debugger.machine.pc import Stop
+from debugger.machine.results import RunResult
 
 if TYPE_CHECKING:
     from debugger.engine.session import Session
@@ -293,7 +294,13 @@ class Watchers(FollowMapping):
         before = m.icount
         hf = m.cpu.hflags
         self._bits = 64 if hf & (1 << 15) else 32 if hf & (1 << 4) else 16
-        r = m.run(1)
+        # The machine's lean single step when nothing around the instruction needs its run
+        # loop (what run(1) would do, without the loop's per-run set-up); else run(1).
+        r = m.step_lean()
+        if r is False:
+            r = m.run(1)
+        elif r is None:
+            r = RunResult(Stop.BUDGET, "instruction budget of 1 used up", m.icount)
         m.bus.stop_requested = False
         return self._check(r, pc if m.icount > before else None, code, olds)
 
