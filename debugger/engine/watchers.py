@@ -287,6 +287,11 @@ class Watchers(FollowMapping):
         if code[:1] == b"\xcc" and m.bios.vector_at(pc) is not None:
             pc, code = pc + 1, code[1:]     # a BIOS stub: the service, then the stub's IRET
         self._before_step()
+        if self._native is not None:
+            # (the exact step checks everything itself, as the Python block hook knows: a
+            # detector armed from the last baseline would only stop the engine before the
+            # instruction, for a step that runs nothing; re-armed with the next baseline)
+            self._native.d.armed = 0
         olds = {id(w): self._read_watch(w) for w in self.mems}
         self._mem_hits.clear()
         self._io_hits.clear()
