@@ -188,6 +188,16 @@ class Journal:
             del self._pos[ident]
         del self._live[k + 1:]
 
+    def pages_since(self, mark: "_Mark") -> set[int] | None:
+        """The RAM pages (numbers) written since `mark`: what rolling back to it restores
+        (None: not known)."""
+        pos = self._pos.get(mark.ident)
+        if pos is None or self._freed[0]:
+            return None
+        c = self._j.contents
+        log = ctypes.cast(c.log_page, ctypes.POINTER(ctypes.c_uint32))
+        return {log[i] for i in range(pos, c.len)}
+
     def release(self, ident: int) -> None:
         """A checkpoint is gone: the pages only it needed go with it."""
         if self._freed[0] or self._pos.pop(ident, None) is None:
@@ -246,6 +256,9 @@ class UnicornLayers:
 
     def valid(self, mark: int) -> bool:
         return mark in self._live
+
+    def pages_since(self, mark: int) -> set[int] | None:
+        return None           # (Unicorn does not say which pages its layers hold)
 
     def rollback(self, mark: int) -> None:
         if mark not in self._live:

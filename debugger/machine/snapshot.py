@@ -75,10 +75,11 @@ def valid(machine: "MachinePort", cp: Checkpoint) -> bool:
 def restore(machine: "MachinePort", cp: Checkpoint) -> None:
     if not valid(machine, cp):
         raise ValueError("checkpoint no longer valid (an earlier one was restored since)")
+    pages = machine.memsnap.pages_since(cp.ident)
     machine.memsnap.rollback(cp.ident)
     machine.uc.context_restore(cp.context)
     machine.cpu.flush_tlb()
-    machine.uc.ctl_flush_tb()
+    _drop_code(machine, pages)
     cached = getattr(machine, "_snap_devices", None)
     unchanged = cached is not None and cached[1] is cp.devices and \
         cached[0] == _device_key(machine)
@@ -95,6 +96,28 @@ def restore(machine: "MachinePort", cp: Checkpoint) -> None:
     machine.icount = cp.icount
     machine.clock.icount = cp.clock
     machine.cpu.activity = cp.activity
+
+
+_PG = 1 << 31
+_A20_BIT = 1 << 20
+
+
+def _drop_code(machine: "MachinePort", pages: set[int] | None) -> None:
+    """Translated code made from the memory the restore rewrote is dropped: only the pages
+    restored when that is exact, else all of it.  Unicorn drops code by linear address, through
+    the mapping in force (now the checkpoint's): exact with paging off, for pages that mapping
+    reaches at their own address (A20 on, or bit 20 clear).  No page restored: nothing to drop
+    (the guest's own stores since the checkpoint went through QEMU, which dropped what they hit;
+    the machine's host writes dropped theirs)."""
+    if pages is not None:
+        if not pages:
+            return
+        cr0 = machine.cpu.cr(0)
+        if not cr0 & _PG and (machine.cpu.a20 or not any(p << 12 & _A20_BIT for p in pages)):
+            for p in sorted(pages):
+                machine.uc.ctl_remove_cache(p << 12, (p + 1) << 12)
+            return
+    machine.uc.ctl_flush_tb()
 
 
 def _device_key(machine: "MachinePort") -> tuple[int, int, int]:
