@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import struct
 import threading
-from dataclasses import replace
+from dataclasses import fields
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -40,6 +41,10 @@ if TYPE_CHECKING:
 
 _NO_GPRS = {n: 0 for n in ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10",
                             "r11", "r12", "r13", "r14", "r15")}
+# The checker's cache key: every field but the GPRs, in order (equal exactly when the records
+# with their GPRs cleared are equal; a tuple is built in a few microseconds, a record is not).
+_KEY_FIELDS = tuple(f.name for f in fields(CpuState) if f.name not in _NO_GPRS)
+_key_of = attrgetter(*_KEY_FIELDS)
 
 __all__ = ["Session", "SessionError"]
 
@@ -365,19 +370,19 @@ class Session:
 
     # -- checker ---------------------------------------------------------------------------------------
     def check(self, profile: str | None = None, state: CpuState | None = None) -> "Verdict":
-        from debugger.checks import PROFILES, evaluate
-
         prof = profile or self.profile
-        if prof not in PROFILES:
-            raise SessionError(f"unknown profile {prof!r}; one of: {', '.join(PROFILES)}")
         st = state or self.state()
         # Catchpoints on VM-entry verdicts ask at every stop, mostly for states that differ only
         # in general registers, which no rule reads (they are not in the guest-state area).
         memo = self._check_memo
         if memo is None or memo[0] is not st:
-            memo = self._check_memo = (st, replace(st, **_NO_GPRS), {})
+            memo = self._check_memo = (st, _key_of(st), {})
         v = memo[2].get(prof)
         if v is None:
+            from debugger.checks import PROFILES, evaluate
+
+            if prof not in PROFILES:
+                raise SessionError(f"unknown profile {prof!r}; one of: {', '.join(PROFILES)}")
             key = (prof, memo[1])
             v = self._verdicts.get(key)
             if v is None:

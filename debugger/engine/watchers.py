@@ -15,11 +15,12 @@ from debugger.cpustate import CpuState
 from debugger.engine.blockscan import classify, relevant_categories
 from debugger.engine.hostwrites import HostWrites
 from debugger.engine.points import Breakpoint, Catchpoint, ExprWatch, IoWatch, Point, Watchpoint
-from debugger.engine.remap import FollowMapping
+from debugger.engine.remap import FollowMapping, raw_key
 from debugger.engine.stops import Change, StopEvent
 from debugger.engine.transitions import (
     MODE_HFLAGS, RF_VM, TB_FLAG_KINDS, TRANSITION_KINDS, diff_states, mode_signature, signature,
 )
+from debugger.machine.cpu import decode_state
 from debugger.machine.memory import MemoryError_, PageFault
 from debugger.machine.pc import Stop
 from debugger.machine.results import RunResult
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Watchers"]
 
+_LOCALISE = object()       # (_one_instruction: not for it)
 EVENT_KINDS = ("int", "exception", "irq", "hlt", "bios")
 # Names whose value lives in the transition signature (watchable at block granularity).
 _SIG_NAMES = {"cr0", "cr3", "cr4", "efer", "gdtr", "idtr", "ldtr", "tr", "es", "cs", "ss", "ds",
@@ -546,6 +548,7 @@ class Watchers(FollowMapping):
         self._suspect = None
         self._limit = m.icount + n         # localising never runs past the chunk's budget
         self._refresh()
+        at = self._before_chunk() if cp is not None and self.watch_transitions else None
         r = self._run_following(n)
         if self._native is not None:
             self._det_hit = self._native.hit
@@ -566,6 +569,11 @@ class Watchers(FollowMapping):
             assert cp is not None
             if r.details["event"] == "detector" and self._det_hit is not None:
                 start, upto = self._det_hit
+                if at is not None and self._det_hit == (cp_icount, cp_icount + 1) \
+                        and m.icount == cp_icount + 1:
+                    ev = self._one_instruction(cp, at)
+                    if ev is not _LOCALISE:
+                        return ev
             else:
                 start = upto = self._hit_icount - 1
             return self._localise(cp, start, upto, r)
@@ -587,6 +595,46 @@ class Watchers(FollowMapping):
             # (a budget can end where a breakpoint is: the next run would start there and
             # execute it, so it is checked now, as after an exact step)
             return self._check_breakpoint(r)
+        return None
+
+    def _before_chunk(self) -> tuple[Any, ...]:
+        """What `_one_instruction` needs of the moment a chunk starts (a few microseconds)."""
+        m = self.m
+        hf = m.cpu.hflags
+        return (m._pc(), m.cpu.raw_state(), 64 if hf & (1 << 15) else 32 if hf & (1 << 4) else 16,
+                m.events.total, raw_key(m.eng))
+
+    def _one_instruction(self, cp: Any, at: tuple[Any, ...]) -> Any:
+        """The chunk ran one instruction and the detector saw the watched state changed after
+        it: the machine is where going back to `cp` and stepping that instruction exactly
+        would put it, so check it as that step would, without going back -- when nothing else
+        happened in it (no delivery, BIOS call, I/O or memory hit, no event, no RAM written, the
+        mapping unchanged: the bytes read now are the instruction's).  `_LOCALISE` otherwise."""
+        m = self.m
+        pc, raw, bits, events, mapping = at
+        if self._mem_hits or self._io_hits or self._event is not None or self.mems \
+                or self._remap.pbs or m.events.total != events or raw_key(m.eng) != mapping:
+            return _LOCALISE
+        if m.memsnap.pages_since(cp.ident) != set():
+            return _LOCALISE
+        try:
+            code = m.mem.read_linear(pc, 16)
+        except (PageFault, MemoryError_):
+            code = b""
+        if code[:1] == b"\xcc" and m.bios.vector_at(pc) is not None:
+            return _LOCALISE
+        # (as _localise leaves it before the step: the baseline of the checkpoint's moment)
+        self._state = decode_state(raw)
+        self._bits = bits
+        self.exact = True
+        try:
+            ev = self._check(RunResult(Stop.BUDGET, "instruction budget of 1 used up",
+                                       m.icount), pc, code, {})
+        finally:
+            self.exact = False
+        if ev is not None:
+            return ev
+        self._sync_baseline()
         return None
 
     def _localise(self, cp: Any, start: int, upto: int, r: Any) -> StopEvent | None:
