@@ -11,11 +11,11 @@ whether a checkpoint can still be restored.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from debugger.cpustate import Activity
+from debugger.machine import fastcopy
 
 if TYPE_CHECKING:
     from unicorn import UcContext
@@ -57,7 +57,7 @@ def take(machine: "MachinePort") -> Checkpoint:
         memo = _shared(machine)
         devs = {}
         for dev in machine.devices.all():
-            devs[dev.name] = copy.deepcopy(_state_of(dev), memo)
+            devs[dev.name] = fastcopy.deepcopy(_state_of(dev), memo)
         machine._snap_devices = (key, devs)
     mark = machine.memsnap.mark()
     return Checkpoint(
@@ -88,7 +88,7 @@ def restore(machine: "MachinePort", cp: Checkpoint) -> None:
         for dev in machine.devices.all():
             saved = cp.devices.get(dev.name)
             if saved is not None:
-                _set_state(dev, copy.deepcopy(saved, memo))
+                _set_state(dev, fastcopy.deepcopy(saved, memo))
     for n, d in machine.disks.items():
         d.overlay = dict(cp.disks.get(n, {}))
     del machine.serial_out[cp.serial_len:]
