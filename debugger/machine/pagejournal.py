@@ -132,6 +132,7 @@ class Journal:
         self._freed = [False]
         weakref.finalize(uc, _free, lib, j, uc._uch, self._freed)
         self.context_mode = CPU_ONLY
+        self.host_ram: int | None = j.contents.ram   # (RAM at physical 0, in our memory)
 
     # -- statistics ------------------------------------------------------------------------------
     @property
@@ -241,6 +242,7 @@ class UnicornLayers:
             uc.mem_map(lo, hi - lo)
         uc.ctl(uconst.UC_CTL_CONTEXT_MODE, uconst.UC_CTL_IO_WRITE, ctypes.c_int(CPU_AND_MEMORY))
         self.context_mode = CPU_AND_MEMORY
+        self.host_ram: int | None = None              # (Unicorn's own memory)
         self._live: list[int] = []
         self._next = 0
 

@@ -114,6 +114,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
 
         # RAM, and the memory half of checkpoints (see snapshot.py)
         self.memsnap = pagejournal.attach(self.uc, self.config.ram_size, rom.EDGES)
+        self.mem.host_ram = self.memsnap.host_ram
         from debugger.machine import untouched
 
         # Unicorn's code invalidation leaves no trace in the guest (Accessed bits, CR2)
