@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from unicorn import UC_HOOK_BLOCK, UC_MEM_WRITE
 
 from debugger.cpustate import CpuState
-from debugger.engine.blockscan import classify, relevant_categories
+from debugger.engine.blockscan import classify, leading_safe, relevant_categories
 from debugger.engine.hostwrites import HostWrites
 from debugger.engine.points import Breakpoint, Catchpoint, ExprWatch, IoWatch, Point, Watchpoint
 from debugger.engine.remap import FollowMapping, raw_key
@@ -550,16 +550,27 @@ class Watchers(FollowMapping):
         self._refresh()
         at = self._before_chunk() if cp is not None and self.watch_transitions else None
         r = self._run_following(n)
-        if self._native is not None:
-            self._det_hit = self._native.hit
-            self._det_prev = self._native.d.prev
-            self._suspect = self._native.suspect
-        m.bus.stop_requested = False
-        if self._log_only() and r.reason == Stop.EVENT and \
-                r.details.get("event") in ("suspect", "detector"):
-            self.log.charge()                                   # type: ignore[union-attr]
-        if r.reason == Stop.EVENT and r.details.get("event") == "suspect" and self._suspect:
-            return self._step_block(*self._suspect)
+        block: tuple[int, int, int] | None = None   # (a block's first instructions were run)
+        while True:
+            if self._native is not None:
+                self._det_hit = self._native.hit
+                self._det_prev = self._native.d.prev
+                self._suspect = self._native.suspect
+            m.bus.stop_requested = False
+            if block is not None:
+                if r.reason == Stop.BUDGET and m.icount == block[2] and self._quiet():
+                    return self._step_block(block[0], block[1])
+                break             # (whatever ended it: as at the end of any run)
+            if self._log_only() and r.reason == Stop.EVENT and \
+                    r.details.get("event") in ("suspect", "detector"):
+                self.log.charge()                               # type: ignore[union-attr]
+            if r.reason == Stop.EVENT and r.details.get("event") == "suspect" and self._suspect:
+                p = self._run_prefix(*self._suspect)
+                if p is None:
+                    return self._step_block(*self._suspect)
+                block, r = p
+                continue
+            break
         if r.reason == Stop.EVENT and r.details.get("event") == "classified":
             return None
         if r.reason == Stop.EVENT and r.details.get("event") in ("remap", "pb-alias") and not (
@@ -596,6 +607,47 @@ class Watchers(FollowMapping):
             # execute it, so it is checked now, as after an exact step)
             return self._check_breakpoint(r)
         return None
+
+    def _run_prefix(self, address: int, size: int) -> Any:
+        """The detector stopped before a block that must be stepped: run its first instructions,
+        up to the first that can change watched state inside the block, as part of the chunk
+        (fast, under its checkpoint: what they do is seen as anywhere else in a fast run), so
+        that only the rest is stepped.  None when not worth it or not for this run."""
+        m, det = self.m, self._native
+        if det is None or self.log is not None or m._pc() != address:
+            return None
+        try:
+            code = m.mem.read_linear(address, size)
+        except (PageFault, MemoryError_):
+            return None
+        bits = self._bits_now()
+        key = (code, address, bits, self._categories)      # (by content: code can change)
+        k = self.s._block_prefix.get(key)
+        if k is None:
+            if len(self.s._block_prefix) >= 1 << 14:
+                self.s._block_prefix.clear()
+            k = self.s._block_prefix[key] = leading_safe(
+                lambda a, n: code[a - address:a - address + n], address, size, bits,
+                self._categories)
+        if k < 1 or m.icount + k > self._limit:
+            return None
+        target = m.icount + k
+        d = det.d
+        d.hit = d.hit_kind = 0
+        d.prev = m.icount
+        d.armed = 1
+        d.suspects_on = 0             # (this block, from its start: not again)
+        self._det_hit = self._suspect = None
+        self._det_prev = m.icount
+        try:
+            return (address, size, target), self._run_following(k)
+        finally:
+            d.suspects_on = 1
+
+    def _quiet(self) -> bool:
+        """Nothing seen in the last stretch of a fast run (no hit, event or state change)."""
+        return not (self._mem_hits or self._io_hits or self._event is not None
+                    or self._det_hit is not None or self._sigfn(self.m.eng) != self._sig)
 
     def _before_chunk(self) -> tuple[Any, ...]:
         """What `_one_instruction` needs of the moment a chunk starts (a few microseconds)."""
