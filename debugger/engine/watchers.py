@@ -695,9 +695,13 @@ class Watchers(FollowMapping):
         m.restore(cp)
         m._bios_asked = self._cp_asked        # as at the checkpoint: not a second stop there
         self.muted = True
+        # (one instruction short of `start`: a run that ends with an instruction also makes the
+        # delivery of an interrupt that became due after it, and a change detected at `start`
+        # can be that delivery -- the exact steps must see it)
+        target = max(cp.icount, start - 1)
         try:
-            while m.icount < start:
-                r = m.run(start - m.icount)
+            while m.icount < target:
+                r = m.run(target - m.icount)
                 if r.reason in _FINAL:
                     return self._runner.machine_stop(self.s, r, None)
         finally:
