@@ -136,6 +136,7 @@ class Journal:
         self._freed = [False]
         weakref.finalize(uc, _free, lib, j, uc._uch, self._freed)
         self.context_mode = CPU_ONLY
+        self.host_ram: int | None = j.contents.ram   # (RAM at physical 0, in our memory)
 
     @property
     def ram_address(self) -> int:
@@ -199,6 +200,16 @@ class Journal:
         for ident in self._live[k + 1:]:
             del self._pos[ident]
         del self._live[k + 1:]
+
+    def pages_since(self, mark: "_Mark") -> set[int] | None:
+        """The RAM pages (numbers) written since `mark`: what rolling back to it restores
+        (None: not known)."""
+        pos = self._pos.get(mark.ident)
+        if pos is None or self._freed[0]:
+            return None
+        c = self._j.contents
+        log = ctypes.cast(c.log_page, ctypes.POINTER(ctypes.c_uint32))
+        return {log[i] for i in range(pos, c.len)}
 
     def release(self, ident: int) -> None:
         """A checkpoint is gone: the pages only it needed go with it."""

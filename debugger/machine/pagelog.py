@@ -46,6 +46,7 @@ class PageLog:
         uc.ctl(uconst.UC_CTL_CONTEXT_MODE, uconst.UC_CTL_IO_WRITE,
                ctypes.c_int(uconst.UC_CTL_CONTEXT_CPU))
         self.context_mode = uconst.UC_CTL_CONTEXT_CPU
+        self.host_ram: int | None = None          # (Unicorn's own memory: read through it)
         self._live: list[int] = []              # idents of live marks, oldest first
         self._pages: list[dict[int, bytes]] = []  # per live mark: page -> contents at the mark
         self._next = 0
@@ -109,6 +110,10 @@ class PageLog:
 
     def valid(self, mark: "_Mark") -> bool:
         return mark.ident in self._live
+
+    def pages_since(self, mark: "_Mark") -> set[int] | None:
+        """(Not known here: a restore drops every translated block, as it always did.)"""
+        return None
 
     def rollback(self, mark: "_Mark") -> None:
         if mark.ident not in self._live:

@@ -117,6 +117,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
         if not self.memsnap.native:
             self.mem.before_write = self.memsnap.touch
             self.memsnap.paging_regs = self._paging_regs
+        self.mem.host_ram = self.memsnap.host_ram
         from debugger.machine import untouched
 
         # Unicorn's code invalidation leaves no trace in the guest (Accessed bits, CR2)
