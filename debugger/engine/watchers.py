@@ -467,11 +467,13 @@ class Watchers(FastRun, FollowMapping):
                 continue
             if not self._passes(b):
                 continue
+            # (the instruction at CS:IP, decoded with the code size in force now, not that of
+            # the instruction just executed: a far jump may have changed it)
             return self._stop_point(b, self._make(
-                self.s, "breakpoint", b.describe(), insn_pc=pc, point=b.number))
+                self.s, "breakpoint", b.describe(), insn_pc=pc, point=b.number, bits=None))
         if pc in self.s._internal_exits:
-            return self._make(self.s, "breakpoint", "", insn_pc=pc,
-                                          details={"internal": True})
+            return self._make(self.s, "breakpoint", "", insn_pc=pc, bits=None,
+                              details={"internal": True})
         return None
 
     def _make(self, s: "Session", kind: str, message: str = "", **kw: Any) -> StopEvent:

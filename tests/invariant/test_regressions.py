@@ -118,6 +118,12 @@ CASES = {
     "break-after-final-hlt": ("paging-remap", 0, [Spec("break", ("*0x7d2e", "linear"))],
                               [Cmd("continue", 3000), Cmd("continue", 3000), Cmd("stepi", 2)]),
     "until-after-final-hlt": ("hello", 4000, [], [Cmd("until", "*0x7eb0"), Cmd("stepi", 1)]),
+    # a breakpoint stop right after a far jump into 16-bit protected mode: its instruction is
+    # decoded with the new code size (it was the jump's, 32-bit)
+    "break-insn-bits-after-far-jmp": ("paging-remap", 0,
+                                      [Spec("watch", (4222976, 1, "write", "linear")),
+                                       Spec("break", ("*0x7c40", "linear"))],
+                                      [Cmd("stepi", 40), Cmd("stepi", 40)]),
     "watch-delivery-push": ("hello", 45, [Spec("watch", (0x7BFE, 2, "write", "physical"))],
                             [Cmd("continue", 3000), Cmd("stepi", 3)]),
 }
