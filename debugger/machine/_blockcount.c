@@ -173,6 +173,27 @@ static int task_tail(const uint8_t *p, uint32_t n) {
 static const uint8_t *current_tb(struct bootdbg_blockcount *b, void *uc, uint64_t address,
                                  uint32_t size);
 
+/* `_storescan.c`: may an instruction before the block's last one store to memory (the
+ * descriptor a far JMP/CALL ptr16:xx at its end names, a task gate), do port I/O or load a
+ * descriptor table?  Such a block is stopped before, as one ending in FAR [mem] is. */
+int bootdbg_stores_before(const uint8_t *p, uint32_t n, int code32);
+#define TAIL_STORES 0x80u      /* in tail_n: the block may change its far pointer's descriptor */
+
+/* Keep the last bytes of the block `p` (ending in a far JMP/CALL) for `tb`, and whether an
+ * earlier instruction may change the descriptor it names: 1 if so. */
+static int keep_tail(struct bootdbg_blockcount *b, const uint8_t *tb, const uint8_t *p,
+                     uint32_t size, int code32) {
+    int stores = (task_tail(p, size) & 2) && bootdbg_stores_before(p, size, code32);
+    if (tb != NULL) {
+        unsigned slot = (unsigned)(((uintptr_t)tb >> 6) & 63);
+        uint32_t n = size < 16 ? size : 16;
+        b->tail_tb[slot] = tb;
+        memcpy(b->tail[slot], p + size - n, n);
+        b->tail_n[slot] = (uint8_t)(n | (stores ? TAIL_STORES : 0));
+    }
+    return stores;
+}
+
 /* Would Unicorn run this block differently from the CPU?  What depends on the block alone (its
  * address, size, CS base, code size, mode, and bytes: EXACT_IPWRAP, EXACT_SCAN, and whether its
  * last instruction may switch tasks) is judged once per TranslationBlock and kept in spare bits
@@ -207,13 +228,7 @@ static uint32_t judge(struct bootdbg_blockcount *b, void *uc, uint64_t address, 
         int kinds = pm ? task_tail(buf, size) : 0;
         if (kinds & 6) {
             why |= V_TASK_ANY;
-            if (tb != NULL) {
-                unsigned slot = (unsigned)(((uintptr_t)tb >> 6) & 63);
-                uint32_t n = size < 16 ? size : 16;
-                b->tail_tb[slot] = tb;
-                memcpy(b->tail[slot], buf + size - n, n);
-                b->tail_n[slot] = (uint8_t)n;
-            }
+            keep_tail(b, tb, buf, size, (hf & HF_CS32) != 0);
         } else if (kinds & 1) {
             why |= V_TASK_IRET;
         }
@@ -237,9 +252,10 @@ static int flags_special(const struct bootdbg_blockcount *b) {
 }
 
 /* Does the block, whose last instruction may switch tasks, switch tasks now?  IRET with NT=1;
- * JMP/CALL ptr16:xx whose selector names a TSS or task gate; JMP/CALL FAR [mem] always (the
- * machine reads the pointer).  `any`: 0 when the last instruction can only be an IRET.  1: stop
- * before it. */
+ * JMP/CALL ptr16:xx whose selector names a TSS or task gate, or after instructions that may
+ * change that descriptor (read here as the block is entered); JMP/CALL FAR [mem] always (the
+ * machine reads the pointer).  `any`: 0 when the last instruction can only be an IRET (NT
+ * changes only by POPF, IRET or a task switch: each ends its block).  1: stop before it. */
 static int task_switch(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size,
                        int any, const uint8_t *tb) {
     if (!any)
@@ -248,15 +264,25 @@ static int task_switch(struct bootdbg_blockcount *b, void *uc, uint64_t address,
     const uint8_t *p = buf;
     uint32_t n = size < sizeof buf ? size : (uint32_t)sizeof buf;
     unsigned slot = (unsigned)(((uintptr_t)tb >> 6) & 63);
-    if (tb != NULL && b->tail_tb[slot] == tb && b->tail_n[slot] == n) {
+    int stores;
+    if (tb != NULL && b->tail_tb[slot] == tb && (b->tail_n[slot] & ~TAIL_STORES) == n) {
         p = b->tail[slot];
-    } else if (guest_read(b, uc, address + size - n, 4, buf, n) != 0) {
-        return 1;
+        stores = (b->tail_n[slot] & TAIL_STORES) != 0;
+    } else {
+        /* (not kept, or lost to another block in its slot: the whole block again) */
+        uint8_t block[8192];
+        uint32_t hf = *(const uint32_t *)(b->env + b->hflags_off);
+        if (size > sizeof block || guest_read(b, uc, address, 4, block, size) != 0)
+            return 1;
+        stores = keep_tail(b, tb, block, size, (hf & HF_CS32) != 0);
+        memcpy(buf, block + size - n, n);
     }
     int kinds = task_tail(p, n);
     if ((kinds & 1) && (*(const uint32_t *)(b->env + b->eflags_off) & EF_NT))
         return 1;
     if (kinds & 4)
+        return 1;
+    if ((kinds & 2) && stores)
         return 1;
     if (kinds & 2) {
         uint32_t sel = p[n - 2] | ((uint32_t)p[n - 1] << 8);

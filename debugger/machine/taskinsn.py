@@ -5,7 +5,8 @@ Unicorn's switch (QEMU 5's `switch_tss`) is wrong when a 16-bit TSS is on either
 stores the outgoing task in the format of the incoming TSS and 16-bit selectors 4 bytes apart.
 So the block hook (`_blockcount.c`, or `exactfix.special` without it) stops before a
 translation block whose last instruction (each of these ends its block) may switch tasks:
-IRET while NT=1, a `JMP/CALL ptr16:16/32` whose selector names a TSS or task gate, any
+IRET while NT=1, a `JMP/CALL ptr16:16/32` whose selector names a TSS or task gate or that
+follows an instruction which may change that descriptor (`storescan.stores_before`), any
 `JMP/CALL FAR [mem]` (outside vm86 and long mode).  `exactfix.prepare` runs the instructions
 before it; at the instruction, `switches` decides (reading the far pointer), and the machine
 then runs it as one instruction (`execute`): the checks of QEMU 7.2's `helper_ljmp_protected`,
@@ -24,6 +25,7 @@ from debugger.cpustate import CR0_PE, EFER_LMA, RF_NT, RF_TF, RF_VM, Segment
 from debugger.machine import uc_layout as L
 from debugger.machine.guestfault import GuestFault
 from debugger.machine.memory import PageFault
+from debugger.machine.storescan import stores_before
 from debugger.machine.taskswitch import (
     DR6_BT,
     SWITCH_CALL,
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["candidate", "execute", "switches", "switches_now", "task_tail"]
 
 _PREFIXES = frozenset({0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3})
-_HF_PE, _HF_LMA, _HF_VM = 1 << 7, 1 << 14, 1 << 17
+_HF_PE, _HF_LMA, _HF_VM, _HF_CS32 = 1 << 7, 1 << 14, 1 << 17, 1 << 4
 _TASK_TYPES = (1, 9, 5)     # (S=0) available 16/32-bit TSS, task gate
 _DR6_BS = 1 << 14
 
@@ -91,6 +93,11 @@ def switches_now(eng: L.Engine, address: int, size: int, read: Callable[[int, in
     if kinds & 4:
         return True
     if kinds & 2:
+        try:
+            if stores_before(read(address, size), bool(eng.u32(L.OFF_HFLAGS) & _HF_CS32)):
+                return True             # (it may change the descriptor read here first)
+        except Exception:
+            return True
         sel = p[-2] | p[-1] << 8
         if sel & 0xFFFC == 0:
             return False
