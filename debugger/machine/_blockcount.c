@@ -175,8 +175,11 @@ static const uint8_t *current_tb(struct bootdbg_blockcount *b, void *uc, uint64_
 
 /* `_storescan.c`: may an instruction before the block's last one store to memory (the
  * descriptor a far JMP/CALL ptr16:xx at its end names, a task gate), do port I/O or load a
- * descriptor table?  Such a block is stopped before, as one ending in FAR [mem] is. */
+ * descriptor table (judged once); and then, on entry, may one change that descriptor?  Such a
+ * block is stopped before, as one ending in FAR [mem] is. */
 int bootdbg_stores_before(const uint8_t *p, uint32_t n, int code32);
+int bootdbg_stores_hit(const uint8_t *p, uint32_t n, int code32, const uint64_t *bases,
+                       uint64_t linear);
 #define TAIL_STORES 0x80u      /* in tail_n: the block may change its far pointer's descriptor */
 
 /* Keep the last bytes of the block `p` (ending in a far JMP/CALL) for `tb`, and whether an
@@ -251,6 +254,20 @@ static int flags_special(const struct bootdbg_blockcount *b) {
     return (ef & EF_RF) || ((ef & EF_VM) && (ef & EF_IOPL) == EF_IOPL);
 }
 
+/* May the block, which may store before its far JMP/CALL, change the descriptor at `linear`
+ * (`_storescan.c`, with the segment bases at entry)?  1: stop before it. */
+static int stores_hit(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size,
+                      uint64_t linear) {
+    uint8_t block[8192];
+    uint64_t bases[6];
+    uint32_t hf = *(const uint32_t *)(b->env + b->hflags_off);
+    if (size > sizeof block || guest_read(b, uc, address, 4, block, size) != 0)
+        return 1;
+    for (int k = 0; k < 6; k++)     /* (ES CS SS DS FS GS, 24 bytes apart, base at +8) */
+        bases[k] = *(const uint64_t *)(b->env + b->csbase_off + 24 * (k - 1));
+    return bootdbg_stores_hit(block, size, (hf & HF_CS32) != 0, bases, linear & 0xffffffffu);
+}
+
 /* Does the block, whose last instruction may switch tasks, switch tasks now?  IRET with NT=1;
  * JMP/CALL ptr16:xx whose selector names a TSS or task gate, or after instructions that may
  * change that descriptor (read here as the block is entered); JMP/CALL FAR [mem] always (the
@@ -282,8 +299,6 @@ static int task_switch(struct bootdbg_blockcount *b, void *uc, uint64_t address,
         return 1;
     if (kinds & 4)
         return 1;
-    if ((kinds & 2) && stores)
-        return 1;
     if (kinds & 2) {
         uint32_t sel = p[n - 2] | ((uint32_t)p[n - 1] << 8);
         if ((sel & 0xfffc) == 0)
@@ -291,6 +306,8 @@ static int task_switch(struct bootdbg_blockcount *b, void *uc, uint64_t address,
         const uint8_t *dt = b->env + ((sel & 4) ? b->ldt_off : b->gdt_off);
         uint64_t base = *(const uint64_t *)(dt + 8);
         uint32_t limit = *(const uint32_t *)(dt + 16);
+        if (stores && stores_hit(b, uc, address, size, base + (sel & ~7u)))
+            return 1;
         if ((sel & ~7u) + 7 > limit)
             return 0;
         uint8_t d[8];

@@ -23,6 +23,7 @@ static int is_prefix(uint8_t c) {
 #define OP_MODRM 0x10
 #define OP_READS 0x20             /* a memory ModRM operand is only read */
 #define OP_WRITES 0x40            /* stores (or I/O) without a ModRM memory operand */
+#define OP_SREG 0x80              /* loads a segment register */
 static uint8_t op_one[256], op_two[256];
 static int op_tables_ready;
 
@@ -84,6 +85,8 @@ static void op_tables(void) {
     for (size_t k = 0; k < sizeof writes1; k++)
         t[writes1[k]] |= OP_WRITES;
     op_set(t, 0x50, 0x57, IMM_NONE | OP_WRITES);
+    t[0x07] |= OP_SREG; t[0x17] |= OP_SREG; t[0x1f] |= OP_SREG; t[0x8e] |= OP_SREG;
+    t[0xc4] |= OP_SREG; t[0xc5] |= OP_SREG;
     t = op_two;
     op_set(t, 0, 255, IMM_UNKNOWN);
     for (size_t k = 0; k < sizeof modrm2; k++)
@@ -107,6 +110,8 @@ static void op_tables(void) {
     op_set(t, 0x40, 0x4f, OP_MODRM | OP_READS);
     for (size_t k = 0; k < sizeof writes2; k++)
         t[writes2[k]] |= OP_WRITES;
+    t[0xa1] |= OP_SREG; t[0xa9] |= OP_SREG; t[0xb2] |= OP_SREG; t[0xb4] |= OP_SREG;
+    t[0xb5] |= OP_SREG;
     op_tables_ready = 1;
 }
 
@@ -130,16 +135,37 @@ static int modrm_length(const uint8_t *p, uint32_t n, uint32_t i, int a32) {
     return len + (mod == 1 ? 1 : (mod == 2 || (mod == 0 && rm == 5)) ? 4 : 0);
 }
 
-/* Length of the instruction at p[i] (-1: not decoded here); *writes: may it store. */
-static int insn_length(const uint8_t *p, uint32_t n, uint32_t i, int code32, int *writes) {
+#define EFF_NONE 0                /* no store */
+#define EFF_ABS 1                 /* a store to [disp] only (segment, offset) */
+#define EFF_ANY 2                 /* may store anywhere, I/O, a descriptor-table instruction */
+#define EFF_SREG 3                /* a segment register load */
+
+static uint32_t le(const uint8_t *p, int n) {
+    uint32_t v = 0;
+    for (int k = n - 1; k >= 0; k--)
+        v = v << 8 | p[k];
+    return v;
+}
+
+/* Length of the instruction at p[i] (-1: not decoded here); its effect, and for EFF_ABS the
+ * store's segment register (0 ES .. 5 GS) and offset. */
+static int decode(const uint8_t *p, uint32_t n, uint32_t i, int code32, int *effect, int *seg,
+                  uint32_t *offset) {
     uint32_t j = i;
     int o32 = code32, a32 = code32;
-    *writes = 1;
+    *effect = EFF_ANY;
+    *seg = 3;
+    *offset = 0;
     while (j < n && is_prefix(p[j]) && j - i < 14) {
-        if (p[j] == 0x66)
+        uint8_t c = p[j];
+        if (c == 0x66)
             o32 = !code32;
-        else if (p[j] == 0x67)
+        else if (c == 0x67)
             a32 = !code32;
+        else if (c == 0x26 || c == 0x2e || c == 0x36 || c == 0x3e)
+            *seg = (c >> 3) & 3;            /* ES CS SS DS */
+        else if (c == 0x64 || c == 0x65)
+            *seg = 4 + (c & 1);             /* FS GS */
         j++;
     }
     if (j >= n)
@@ -162,7 +188,9 @@ static int insn_length(const uint8_t *p, uint32_t n, uint32_t i, int code32, int
     uint32_t imm = e & 15;
     if (imm == IMM_UNKNOWN)
         return -1;
-    int w = (e & OP_WRITES) != 0;
+    int eff = (e & OP_WRITES) ? EFF_ANY : EFF_NONE;
+    if (e & OP_SREG)
+        eff = EFF_SREG;
     if (e & OP_MODRM) {
         if (j >= n)
             return -1;
@@ -171,27 +199,40 @@ static int insn_length(const uint8_t *p, uint32_t n, uint32_t i, int code32, int
         if (!two && (op == 0xc4 || op == 0xc5) && (modrm >> 6) == 3)
             return -1;
         int m = modrm_length(p, n, j, a32);
-        if (m < 0)
+        if (m < 0 || j + (uint32_t)m > n)
             return -1;
-        j += (uint32_t)m;
-        if ((modrm >> 6) != 3) {
-            int reads;
-            if (two)
+        if ((modrm >> 6) != 3 && eff == EFF_NONE) {
+            int reads, other;
+            if (two) {
                 reads = (e & OP_READS) || (op == 0xba && reg == 4);
-            else
+                other = op == 0xab || op == 0xae || op == 0xb3 || op == 0xbb
+                        || (op == 0xc7 && reg != 1);
+            } else {
                 reads = (e & OP_READS) || (op >= 0x80 && op <= 0x83 && reg == 7)
                         || ((op == 0xf6 || op == 0xf7) && reg != 2 && reg != 3);
-            w = w || !reads;
+                other = op >= 0xd8 && op <= 0xdf;
+            }
+            if (!reads) {
+                int abs = a32 ? (modrm & 0xc7) == 0x05 : (modrm & 0xc7) == 0x06;
+                eff = (other || !abs) ? EFF_ANY : EFF_ABS;
+                if (abs)
+                    *offset = le(p + j + 1, a32 ? 4 : 2);
+            }
         }
         if (!two && op == 0xff && (reg == 2 || reg == 3 || reg == 6))
-            w = 1;
+            eff = EFF_ANY;
+        j += (uint32_t)m;
         if (imm == IMM_GRP3)
             imm = reg <= 1 ? (op == 0xf6 ? IMM_8 : IMM_Z) : IMM_NONE;
     }
     static const int fixed[] = {0, 1, 2, -1, -1, -1, 3};
     int size = imm == IMM_Z ? (o32 ? 4 : 2) : imm == IMM_PTR ? (o32 ? 6 : 4)
                : imm == IMM_MOFFS ? (a32 ? 4 : 2) : fixed[imm];
-    *writes = w;
+    if (!two && (op == 0xa2 || op == 0xa3)) {       /* MOV [moffs], AL/eAX */
+        eff = EFF_ABS;
+        *offset = j + (uint32_t)size <= n ? le(p + j, size) : 0;
+    }
+    *effect = eff;
     return (int)(j + (uint32_t)size - i);
 }
 
@@ -200,16 +241,44 @@ static int insn_length(const uint8_t *p, uint32_t n, uint32_t i, int code32, int
 int bootdbg_stores_before(const uint8_t *p, uint32_t n, int code32) {
     if (!op_tables_ready)
         op_tables();
-    uint32_t i = 0;
-    for (;;) {
-        int w;
-        int len = insn_length(p, n, i, code32, &w);
+    for (uint32_t i = 0;;) {
+        int eff, seg;
+        uint32_t off;
+        int len = decode(p, n, i, code32, &eff, &seg, &off);
         if (len < 0 || i + (uint32_t)len > n)
             return 1;
         if (i + (uint32_t)len == n)
             return 0;
-        if (w)
+        if (eff == EFF_ABS || eff == EFF_ANY)
             return 1;
+        i += (uint32_t)len;
+    }
+}
+
+/* May an instruction of the block before its last one change the 8 bytes at `linear`, the
+ * segment bases (ES..GS) being `bases` as it begins?  (storescan.py's `stores_hit`) */
+int bootdbg_stores_hit(const uint8_t *p, uint32_t n, int code32, const uint64_t *bases,
+                       uint64_t linear) {
+    if (!op_tables_ready)
+        op_tables();
+    int loaded = 0;
+    for (uint32_t i = 0;;) {
+        int eff, seg;
+        uint32_t off;
+        int len = decode(p, n, i, code32, &eff, &seg, &off);
+        if (len < 0 || i + (uint32_t)len > n)
+            return 1;
+        if (i + (uint32_t)len == n)
+            return 0;
+        if (eff == EFF_ANY)
+            return 1;
+        if (eff == EFF_SREG) {
+            loaded = 1;
+        } else if (eff == EFF_ABS) {
+            uint64_t at = bases[seg] + off;
+            if (loaded || at + 16 > ((uint64_t)1 << 32) || (at < linear + 8 && linear < at + 16))
+                return 1;
+        }
         i += (uint32_t)len;
     }
 }

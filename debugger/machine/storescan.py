@@ -3,21 +3,24 @@
 The block hook judges whether a block ending in `JMP/CALL ptr16:16/32` switches tasks by
 reading its selector's descriptor as the block is entered.  An instruction earlier in the same
 block may still change it: a store into the GDT/LDT (the descriptor, a task gate), or LGDT/LLDT
-(no such instruction ends a block in QEMU 5).  `stores_before` says whether any instruction
-before the last may do such a thing -- conservatively: any store (explicit, to the stack, by a
-string instruction), port I/O (a device may write RAM or move the A20 gate), 0F 00 / 0F 01 (the
-descriptor-table instructions), anything it cannot decode, a decoding that does not end exactly
-at the block's end.  Such a block is stopped before, as `FAR [mem]` is, and the machine then
-looks at the far JMP/CALL when it is about to run.  (NT, for IRET, needs nothing of the kind:
-only POPF, IRET and task switches change it, and each ends its block.)
+(no such instruction ends a block in QEMU 5).  Judging a block once, `stores_before` says
+whether any instruction before the last may store (explicitly, to the stack, by a string
+instruction), do port I/O (a device may write RAM or move the A20 gate) or run 0F 00 / 0F 01
+(the descriptor-table instructions); True, too, for anything it cannot decode or a decoding that
+does not end exactly at the block's end.  For such a block, on each entry, `stores_hit` locates
+the stores to `[disp]` (with the segment bases at entry) and says whether one may reach the
+descriptor; any other store, I/O, descriptor-table instruction, or a store to `[disp]` after a
+segment load counts as one that may.  A block where it may is stopped before, as one ending in
+`FAR [mem]` is, and the machine then looks at the far JMP/CALL when it is about to run (a
+`inc dword [count]` before `jmp 0x20:pm16`, as in bench-switch, costs nothing).  NT, for IRET,
+needs nothing of the kind: only POPF, IRET and task switches change it, each ending its block.
 
-`_blockcount.c`'s `stores_before` is the same decoder, byte for byte (a test compares them).
-16- and 32-bit code only (the hook looks at far JMP/CALL tails in protected mode, not vm86 or
-long mode).
+`_storescan.c` is the same decoder, byte for byte (a test compares them).  16- and 32-bit code
+only (the hook looks at far JMP/CALL tails in protected mode, not vm86 or long mode).
 """
 from __future__ import annotations
 
-__all__ = ["stores_before", "insn_length"]
+__all__ = ["decode", "stores_before", "stores_hit"]
 
 _PREFIXES = frozenset({0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3})
 
@@ -120,60 +123,92 @@ def _modrm_length(p: bytes, i: int, a32: bool) -> int:
     return n + (1 if mod == 1 else 4 if mod == 2 or (mod == 0 and rm == 5) else 0)
 
 
-def insn_length(p: bytes, i: int, code32: bool) -> tuple[int, bool]:
-    """(length, may store) of the instruction at p[i]; length -1 when it is not decoded here."""
-    j, o32, a32 = i, code32, code32
+# Effects of an instruction (`decode`)
+NONE, ABS, ANY, SREG = 0, 1, 2, 3   # no store; a store to [disp] only; may store anywhere (or
+#                                     I/O, a descriptor-table instruction); a segment load
+_SREG_ONE = frozenset({0x07, 0x17, 0x1F, 0x8E, 0xC4, 0xC5})
+_SREG_TWO = frozenset({0xA1, 0xA9, 0xB2, 0xB4, 0xB5})
+_SEGS = {0x26: 0, 0x2E: 1, 0x36: 2, 0x3E: 3, 0x64: 4, 0x65: 5}   # ES CS SS DS FS GS
+_DS = 3
+
+
+def _absolute(p: bytes, j: int, a32: bool) -> int | None:
+    """The displacement of the ModRM at p[j] when it names [disp] alone (else None)."""
+    modrm = p[j]
+    if a32 and modrm & 0xC7 == 0x05:
+        return int.from_bytes(p[j + 1:j + 5], "little")
+    if not a32 and modrm & 0xC7 == 0x06:
+        return int.from_bytes(p[j + 1:j + 3], "little")
+    return None
+
+
+def decode(p: bytes, i: int, code32: bool) -> tuple[int, int, int, int]:
+    """(length, effect, segment, offset) of the instruction at p[i] (length -1: not decoded
+    here); for ABS, the store's segment register (0 ES .. 5 GS) and offset."""
+    j, o32, a32, seg = i, code32, code32, _DS
     while j < len(p) and p[j] in _PREFIXES and j - i < 14:
         if p[j] == 0x66:
             o32 = not code32
         elif p[j] == 0x67:
             a32 = not code32
+        elif p[j] in _SEGS:
+            seg = _SEGS[p[j]]
         j += 1
     if j >= len(p):
-        return -1, True
+        return -1, ANY, 0, 0
     op = p[j]
     j += 1
     two = op == 0x0F
     if two:
         if j >= len(p):
-            return -1, True
+            return -1, ANY, 0, 0
         op = p[j]
         j += 1
         if op in (0x38, 0x3A):          # three-byte maps: ModRM (and imm8 for 0F 3A)
             if j >= len(p):
-                return -1, True
+                return -1, ANY, 0, 0
             j += 1
             n = _modrm_length(p, j, a32)
-            return (-1, True) if n < 0 else (j + n + (1 if op == 0x3A else 0) - i, True)
+            return (-1, ANY, 0, 0) if n < 0 else (j + n + (1 if op == 0x3A else 0) - i, ANY, 0, 0)
     has_modrm, imm = (_TWO if two else _ONE)[op]
     if imm < 0:
-        return -1, True
-    writes = op in (_WRITES_TWO if two else _WRITES_ONE)
+        return -1, ANY, 0, 0
+    effect = ANY if op in (_WRITES_TWO if two else _WRITES_ONE) else NONE
+    if op in (_SREG_TWO if two else _SREG_ONE):
+        effect = SREG
+    offset = 0
     if has_modrm:
         if j >= len(p):
-            return -1, True
+            return -1, ANY, 0, 0
         modrm = p[j]
         reg = (modrm >> 3) & 7
         if not two and op in (0xC4, 0xC5) and modrm >> 6 == 3:
-            return -1, True
+            return -1, ANY, 0, 0
         n = _modrm_length(p, j, a32)
-        if n < 0:
-            return -1, True
-        j += n
-        if modrm >> 6 != 3:
+        if n < 0 or j + n > len(p):
+            return -1, ANY, 0, 0
+        if modrm >> 6 != 3 and effect == NONE:
             if two:
                 reads = op in _READS_TWO or (op == 0xBA and reg == 4)
+                other = op in (0xAB, 0xAE, 0xB3, 0xBB) or (op == 0xC7 and reg != 1)
             else:
                 reads = (op in _READS_ONE or (0x80 <= op <= 0x83 and reg == 7)
                          or (op in (0xF6, 0xF7) and reg not in (2, 3)))
-            writes = writes or not reads
+                other = 0xD8 <= op <= 0xDF
+            if not reads:
+                disp = _absolute(p, j, a32)
+                effect = ANY if other or disp is None else ABS
+                offset = disp or 0
         if not two and op == 0xFF and reg in (2, 3, 6):
-            writes = True               # (CALL, PUSH: the stack)
+            effect = ANY                # (CALL, PUSH: the stack)
+        j += n
         if imm == 7:
             imm = (1 if op == 0xF6 else 3) if reg in (0, 1) else 0
     size = {0: 0, 1: 1, 2: 2, 3: 4 if o32 else 2, 4: (4 if o32 else 2) + 2,
             5: 4 if a32 else 2, 6: 3}[imm]
-    return j + size - i, writes
+    if not two and op in (0xA2, 0xA3):  # MOV [moffs], AL/eAX
+        effect, offset = ABS, int.from_bytes(p[j:j + size], "little")
+    return j + size - i, effect, seg, offset
 
 
 def stores_before(p: bytes, code32: bool) -> bool:
@@ -181,11 +216,34 @@ def stores_before(p: bytes, code32: bool) -> bool:
     load a descriptor table?  (True, too, when `p` does not decode here.)"""
     i = 0
     while True:
-        n, writes = insn_length(p, i, code32)
+        n, effect, _seg, _off = decode(p, i, code32)
         if n < 0 or i + n > len(p):
             return True
         if i + n == len(p):
             return False
-        if writes:
+        if effect in (ABS, ANY):
             return True
+        i += n
+
+
+def stores_hit(p: bytes, code32: bool, seg_bases: tuple[int, ...], linear: int) -> bool:
+    """May an instruction of the block `p` before its last one change the 8 bytes at `linear`
+    (a descriptor), the segment bases being `seg_bases` (ES..GS) as the block begins?  Stores
+    to [disp] are located (16 bytes from where they begin, at most); any other store, port
+    I/O, a descriptor-table instruction, or a store to [disp] after a segment load: True."""
+    i, loaded = 0, False
+    while True:
+        n, effect, seg, offset = decode(p, i, code32)
+        if n < 0 or i + n > len(p):
+            return True
+        if i + n == len(p):
+            return False
+        if effect == ANY:
+            return True
+        if effect == SREG:
+            loaded = True
+        elif effect == ABS:
+            at = seg_bases[seg] + offset
+            if loaded or at + 16 > 1 << 32 or (at < linear + 8 and linear < at + 16):
+                return True
         i += n

@@ -138,22 +138,59 @@ def test_stores_before_judges_blocks():
     assert storescan.stores_before(bytes.fromhex("0f24c0") + jmp32, d32)
 
 
+def test_stores_hit_locates_absolute_stores():
+    bases = (0, 0, 0, 0x1000, 0, 0x20000)             # ES CS SS DS FS GS
+    jmp32 = bytes.fromhex("ea 00000000 2000")
+    desc = 0x7F00 + 0x20
+    # inc dword [8190h] (bench-switch's count): DS:8190h is not the descriptor at 7F20h
+    block = bytes.fromhex("ff0590810000 bc00700000") + jmp32
+    assert storescan.stores_before(block, True)
+    assert not storescan.stores_hit(block, True, bases, desc)
+    assert storescan.stores_hit(block, True, bases, 0x1000 + 0x8190 + 4)
+    # mov dword [6F24h], imm (DS base 1000h): the descriptor's upper half
+    assert storescan.stores_hit(bytes.fromhex("c705 246f0000 00810000") + jmp32, True, bases, desc)
+    assert not storescan.stores_hit(bytes.fromhex("65c705 246f0000 00810000") + jmp32, True,
+                                    bases, desc)       # (GS: 26F24h)
+    # mov [moffs], eax; a 16-bit [disp16]
+    assert storescan.stores_hit(bytes.fromhex("a3 206f0000") + jmp32, True, bases, desc)
+    assert storescan.stores_hit(bytes.fromhex("c706 266f 8100") + bytes.fromhex("ea 0000 2000"),
+                                False, bases, desc)
+    # a store through a register, a push, a segment load before [disp], LGDT: may hit
+    for before in ("8903", "50", "8ed8 a3 00000000", "0f0115 00000000", "e680"):
+        assert storescan.stores_hit(bytes.fromhex(before) + jmp32, True, bases, desc), before
+
+
 def test_native_decoder_is_the_python_one():
     import ctypes
 
     lib = blockcount._lib()
     if lib is None:
         pytest.skip("no native block hook")
-    fn = lib.bootdbg_stores_before
-    fn.argtypes = [ctypes.c_char_p, ctypes.c_uint32, ctypes.c_int]
+    before, hit = lib.bootdbg_stores_before, lib.bootdbg_stores_hit
+    before.argtypes = [ctypes.c_char_p, ctypes.c_uint32, ctypes.c_int]
+    hit.argtypes = [ctypes.c_char_p, ctypes.c_uint32, ctypes.c_int,
+                    ctypes.POINTER(ctypes.c_uint64), ctypes.c_uint64]
     rng = random.Random(5)
-    common = bytes([0x66, 0x67, 0x0F, 0x8B, 0x89, 0xC7, 0xF7, 0xFF, 0x80, 0x04, 0x05, 0x44, 0x25])
+    common = bytes([0x66, 0x67, 0x0F, 0x8B, 0x89, 0xC7, 0xF7, 0xFF, 0x80, 0x04, 0x05, 0x06,
+                    0x44, 0x25, 0x26, 0x65, 0xA3, 0x8E, 0x00, 0x10])
+    seen = set()
     for k in range(20_000):
         n = rng.randrange(1, 24)
-        p = bytes(rng.choice(common) if rng.random() < 0.4 else rng.randrange(256)
+        p = bytes(rng.choice(common) if rng.random() < 0.5 else rng.randrange(256)
                   for _ in range(n))
+        bases = tuple(rng.choice((0, 0x10, 0xFFFFFFF0, rng.randrange(1 << 32))) for _ in range(6))
+        i = rng.randrange(n)                # (near what a [disp] in it would name)
+        linear = (bases[rng.randrange(6)] + int.from_bytes(p[i:i + rng.choice((2, 4))], "little")
+                  + rng.randrange(-12, 16)) & 0xFFFFFFFF
+        cbases = (ctypes.c_uint64 * 6)(*bases)
         for code32 in (False, True):
-            assert bool(fn(p, n, int(code32))) == storescan.stores_before(p, code32), (p.hex(), code32)
+            assert bool(before(p, n, int(code32))) == storescan.stores_before(p, code32), \
+                (p.hex(), code32)
+            h = storescan.stores_hit(p, code32, bases, linear)
+            assert bool(hit(p, n, int(code32), cbases, linear)) == h, \
+                (p.hex(), code32, bases, linear)
+            seen.add((storescan.stores_before(p, code32), h))
+    assert seen == {(False, False), (True, False), (True, True)}
 
 
 def test_pure_python_fallback_stops_the_same():
