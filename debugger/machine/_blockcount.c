@@ -67,6 +67,11 @@ struct bootdbg_blockcount {
                                   journal), else NULL: read directly while paging is off */
     uint64_t ram_size;
     int32_t cr0_off, a20_off;
+    /* For a kept tail whose block may store before it (TAIL_STORES): the stores to [disp], when
+     * they are all (TAIL_KNOWN): segments and offsets (`_storescan.c`'s bootdbg_stores_abs) */
+    uint32_t tail_off[64][4];
+    uint8_t tail_seg[64][4];
+    uint8_t tail_k[64];
 };
 
 /* Guest memory at a linear address, for a look at code or a descriptor: from the RAM buffer
@@ -178,21 +183,31 @@ static const uint8_t *current_tb(struct bootdbg_blockcount *b, void *uc, uint64_
  * descriptor table (judged once); and then, on entry, may one change that descriptor?  Such a
  * block is stopped before, as one ending in FAR [mem] is. */
 int bootdbg_stores_before(const uint8_t *p, uint32_t n, int code32);
-int bootdbg_stores_hit(const uint8_t *p, uint32_t n, int code32, const uint64_t *bases,
-                       uint64_t linear);
-#define TAIL_STORES 0x80u      /* in tail_n: the block may change its far pointer's descriptor */
+int bootdbg_stores_abs(const uint8_t *p, uint32_t n, int code32, uint8_t *seg, uint32_t *off);
+int bootdbg_stores_reach(int k, const uint8_t *seg, const uint32_t *off, const uint64_t *bases,
+                         uint64_t linear);
+#define TAIL_STORES 0x80u      /* in tail_n: the block may store before its last instruction */
+#define TAIL_KNOWN 0x40u       /* ... only to [disp], as tail_seg/tail_off (tail_k of them) */
+#define TAIL_N 0x3fu
 
-/* Keep the last bytes of the block `p` (ending in a far JMP/CALL) for `tb`, and whether an
- * earlier instruction may change the descriptor it names: 1 if so. */
+/* Keep the last bytes of the block `p` (ending in a far JMP/CALL) for `tb`, and whether (and
+ * where) an earlier instruction may store.  `k`: the stores to [disp], as
+ * bootdbg_stores_abs (-1: others); returns whether it may store. */
 static int keep_tail(struct bootdbg_blockcount *b, const uint8_t *tb, const uint8_t *p,
-                     uint32_t size, int code32) {
+                     uint32_t size, int code32, int *k, uint8_t *seg, uint32_t *off) {
     int stores = (task_tail(p, size) & 2) && bootdbg_stores_before(p, size, code32);
+    *k = stores ? bootdbg_stores_abs(p, size, code32, seg, off) : 0;
     if (tb != NULL) {
         unsigned slot = (unsigned)(((uintptr_t)tb >> 6) & 63);
         uint32_t n = size < 16 ? size : 16;
         b->tail_tb[slot] = tb;
         memcpy(b->tail[slot], p + size - n, n);
-        b->tail_n[slot] = (uint8_t)(n | (stores ? TAIL_STORES : 0));
+        b->tail_n[slot] = (uint8_t)(n | (stores ? TAIL_STORES : 0) | (*k >= 0 ? TAIL_KNOWN : 0));
+        if (*k > 0) {
+            memcpy(b->tail_seg[slot], seg, (size_t)*k);
+            memcpy(b->tail_off[slot], off, sizeof(uint32_t) * (size_t)*k);
+        }
+        b->tail_k[slot] = (uint8_t)(*k > 0 ? *k : 0);
     }
     return stores;
 }
@@ -231,7 +246,10 @@ static uint32_t judge(struct bootdbg_blockcount *b, void *uc, uint64_t address, 
         int kinds = pm ? task_tail(buf, size) : 0;
         if (kinds & 6) {
             why |= V_TASK_ANY;
-            keep_tail(b, tb, buf, size, (hf & HF_CS32) != 0);
+            int k;
+            uint8_t seg[4];
+            uint32_t off[4];
+            keep_tail(b, tb, buf, size, (hf & HF_CS32) != 0, &k, seg, off);
         } else if (kinds & 1) {
             why |= V_TASK_IRET;
         }
@@ -254,18 +272,14 @@ static int flags_special(const struct bootdbg_blockcount *b) {
     return (ef & EF_RF) || ((ef & EF_VM) && (ef & EF_IOPL) == EF_IOPL);
 }
 
-/* May the block, which may store before its far JMP/CALL, change the descriptor at `linear`
- * (`_storescan.c`, with the segment bases at entry)?  1: stop before it. */
-static int stores_hit(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size,
-                      uint64_t linear) {
-    uint8_t block[8192];
+/* May the stores found before a far JMP/CALL (`k` of them at `seg`:`off`; -1: others)
+ * change the descriptor at `linear`, with the segment bases at entry?  1: stop before it. */
+static int stores_reach(struct bootdbg_blockcount *b, int k, const uint8_t *seg,
+                        const uint32_t *off, uint64_t linear) {
     uint64_t bases[6];
-    uint32_t hf = *(const uint32_t *)(b->env + b->hflags_off);
-    if (size > sizeof block || guest_read(b, uc, address, 4, block, size) != 0)
-        return 1;
-    for (int k = 0; k < 6; k++)     /* (ES CS SS DS FS GS, 24 bytes apart, base at +8) */
-        bases[k] = *(const uint64_t *)(b->env + b->csbase_off + 24 * (k - 1));
-    return bootdbg_stores_hit(block, size, (hf & HF_CS32) != 0, bases, linear & 0xffffffffu);
+    for (int j = 0; j < 6; j++)     /* (ES CS SS DS FS GS, 24 bytes apart, base at +8) */
+        bases[j] = *(const uint64_t *)(b->env + b->csbase_off + 24 * (j - 1));
+    return bootdbg_stores_reach(k, seg, off, bases, linear & 0xffffffffu);
 }
 
 /* Does the block, whose last instruction may switch tasks, switch tasks now?  IRET with NT=1;
@@ -281,17 +295,24 @@ static int task_switch(struct bootdbg_blockcount *b, void *uc, uint64_t address,
     const uint8_t *p = buf;
     uint32_t n = size < sizeof buf ? size : (uint32_t)sizeof buf;
     unsigned slot = (unsigned)(((uintptr_t)tb >> 6) & 63);
-    int stores;
-    if (tb != NULL && b->tail_tb[slot] == tb && (b->tail_n[slot] & ~TAIL_STORES) == n) {
+    int stores, k;
+    uint8_t segs[4];
+    uint32_t offs[4];
+    const uint8_t *seg = segs;
+    const uint32_t *off = offs;
+    if (tb != NULL && b->tail_tb[slot] == tb && (b->tail_n[slot] & TAIL_N) == n) {
         p = b->tail[slot];
         stores = (b->tail_n[slot] & TAIL_STORES) != 0;
+        k = (b->tail_n[slot] & TAIL_KNOWN) ? b->tail_k[slot] : -1;
+        seg = b->tail_seg[slot];
+        off = b->tail_off[slot];
     } else {
         /* (not kept, or lost to another block in its slot: the whole block again) */
         uint8_t block[8192];
         uint32_t hf = *(const uint32_t *)(b->env + b->hflags_off);
         if (size > sizeof block || guest_read(b, uc, address, 4, block, size) != 0)
             return 1;
-        stores = keep_tail(b, tb, block, size, (hf & HF_CS32) != 0);
+        stores = keep_tail(b, tb, block, size, (hf & HF_CS32) != 0, &k, segs, offs);
         memcpy(buf, block + size - n, n);
     }
     int kinds = task_tail(p, n);
@@ -306,7 +327,7 @@ static int task_switch(struct bootdbg_blockcount *b, void *uc, uint64_t address,
         const uint8_t *dt = b->env + ((sel & 4) ? b->ldt_off : b->gdt_off);
         uint64_t base = *(const uint64_t *)(dt + 8);
         uint32_t limit = *(const uint32_t *)(dt + 16);
-        if (stores && stores_hit(b, uc, address, size, base + (sel & ~7u)))
+        if (stores && stores_reach(b, k, seg, off, base + (sel & ~7u)))
             return 1;
         if ((sel & ~7u) + 7 > limit)
             return 0;

@@ -135,6 +135,7 @@ static int modrm_length(const uint8_t *p, uint32_t n, uint32_t i, int a32) {
     return len + (mod == 1 ? 1 : (mod == 2 || (mod == 0 && rm == 5)) ? 4 : 0);
 }
 
+#define STORES_MAX 4              /* stores to [disp] located in one block, at most */
 #define EFF_NONE 0                /* no store */
 #define EFF_ABS 1                 /* a store to [disp] only (segment, offset) */
 #define EFF_ANY 2                 /* may store anywhere, I/O, a descriptor-table instruction */
@@ -255,30 +256,56 @@ int bootdbg_stores_before(const uint8_t *p, uint32_t n, int code32) {
     }
 }
 
+/* The stores to [disp] before the block's last instruction, when they are all it may store
+ * (nothing else that may store, no port I/O or descriptor-table instruction, no segment load
+ * before one, at most STORES_MAX): how many (their segments, 0 ES .. 5 GS, and offsets in
+ * `seg` and `off`); -1 otherwise, or when the block does not decode here. */
+int bootdbg_stores_abs(const uint8_t *p, uint32_t n, int code32, uint8_t *seg, uint32_t *off) {
+    if (!op_tables_ready)
+        op_tables();
+    int loaded = 0, k = 0;
+    for (uint32_t i = 0;;) {
+        int eff, s;
+        uint32_t o;
+        int len = decode(p, n, i, code32, &eff, &s, &o);
+        if (len < 0 || i + (uint32_t)len > n)
+            return -1;
+        if (i + (uint32_t)len == n)
+            return k;
+        if (eff == EFF_ANY)
+            return -1;
+        if (eff == EFF_SREG) {
+            loaded = 1;
+        } else if (eff == EFF_ABS) {
+            if (loaded || k == STORES_MAX)
+                return -1;
+            seg[k] = (uint8_t)s;
+            off[k++] = o;
+        }
+        i += (uint32_t)len;
+    }
+}
+
+/* May one of those stores (16 bytes from where it begins, at most) reach the 8 bytes at
+ * `linear`, the segment bases (ES..GS) being `bases`? */
+int bootdbg_stores_reach(int k, const uint8_t *seg, const uint32_t *off, const uint64_t *bases,
+                         uint64_t linear) {
+    if (k < 0)
+        return 1;
+    for (int j = 0; j < k; j++) {
+        uint64_t at = bases[seg[j]] + off[j];
+        if (at + 16 > ((uint64_t)1 << 32) || (at < linear + 8 && linear < at + 16))
+            return 1;
+    }
+    return 0;
+}
+
 /* May an instruction of the block before its last one change the 8 bytes at `linear`, the
  * segment bases (ES..GS) being `bases` as it begins?  (storescan.py's `stores_hit`) */
 int bootdbg_stores_hit(const uint8_t *p, uint32_t n, int code32, const uint64_t *bases,
                        uint64_t linear) {
-    if (!op_tables_ready)
-        op_tables();
-    int loaded = 0;
-    for (uint32_t i = 0;;) {
-        int eff, seg;
-        uint32_t off;
-        int len = decode(p, n, i, code32, &eff, &seg, &off);
-        if (len < 0 || i + (uint32_t)len > n)
-            return 1;
-        if (i + (uint32_t)len == n)
-            return 0;
-        if (eff == EFF_ANY)
-            return 1;
-        if (eff == EFF_SREG) {
-            loaded = 1;
-        } else if (eff == EFF_ABS) {
-            uint64_t at = bases[seg] + off;
-            if (loaded || at + 16 > ((uint64_t)1 << 32) || (at < linear + 8 && linear < at + 16))
-                return 1;
-        }
-        i += (uint32_t)len;
-    }
+    uint8_t seg[STORES_MAX];
+    uint32_t off[STORES_MAX];
+    int k = bootdbg_stores_abs(p, n, code32, seg, off);
+    return bootdbg_stores_reach(k, seg, off, bases, linear);
 }

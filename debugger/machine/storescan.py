@@ -9,8 +9,9 @@ instruction), do port I/O (a device may write RAM or move the A20 gate) or run 0
 (the descriptor-table instructions); True, too, for anything it cannot decode or a decoding that
 does not end exactly at the block's end.  For such a block, on each entry, `stores_hit` locates
 the stores to `[disp]` (with the segment bases at entry) and says whether one may reach the
-descriptor; any other store, I/O, descriptor-table instruction, or a store to `[disp]` after a
-segment load counts as one that may.  A block where it may is stopped before, as one ending in
+descriptor; any other store, I/O, descriptor-table instruction, a store to `[disp]` after a
+segment load, or more than `STORES_MAX` of them counts as one that may (the native hook keeps
+the located stores with the block's tail, so an entry costs a comparison or two).  A block where it may is stopped before, as one ending in
 `FAR [mem]` is, and the machine then looks at the far JMP/CALL when it is about to run (a
 `inc dword [count]` before `jmp 0x20:pm16`, as in bench-switch, costs nothing).  NT, for IRET,
 needs nothing of the kind: only POPF, IRET and task switches change it, each ending its block.
@@ -20,7 +21,7 @@ only (the hook looks at far JMP/CALL tails in protected mode, not vm86 or long m
 """
 from __future__ import annotations
 
-__all__ = ["decode", "stores_before", "stores_hit"]
+__all__ = ["decode", "stores_abs", "stores_before", "stores_hit", "stores_reach"]
 
 _PREFIXES = frozenset({0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3})
 
@@ -226,24 +227,46 @@ def stores_before(p: bytes, code32: bool) -> bool:
         i += n
 
 
-def stores_hit(p: bytes, code32: bool, seg_bases: tuple[int, ...], linear: int) -> bool:
-    """May an instruction of the block `p` before its last one change the 8 bytes at `linear`
-    (a descriptor), the segment bases being `seg_bases` (ES..GS) as the block begins?  Stores
-    to [disp] are located (16 bytes from where they begin, at most); any other store, port
-    I/O, a descriptor-table instruction, or a store to [disp] after a segment load: True."""
-    i, loaded = 0, False
+STORES_MAX = 4      # stores to [disp] located in one block, at most
+
+
+def stores_abs(p: bytes, code32: bool) -> list[tuple[int, int]] | None:
+    """The stores to [disp] before the block's last instruction, (segment 0 ES .. 5 GS,
+    offset), when they are all it may store: nothing else that may store, no port I/O or
+    descriptor-table instruction, no segment load before one, at most STORES_MAX; else None
+    (also when `p` does not decode here)."""
+    i, loaded, found = 0, False, []
     while True:
         n, effect, seg, offset = decode(p, i, code32)
         if n < 0 or i + n > len(p):
-            return True
+            return None
         if i + n == len(p):
-            return False
+            return found
         if effect == ANY:
-            return True
+            return None
         if effect == SREG:
             loaded = True
         elif effect == ABS:
-            at = seg_bases[seg] + offset
-            if loaded or at + 16 > 1 << 32 or (at < linear + 8 and linear < at + 16):
-                return True
+            if loaded or len(found) == STORES_MAX:
+                return None
+            found.append((seg, offset))
         i += n
+
+
+def stores_reach(found: list[tuple[int, int]] | None, seg_bases: tuple[int, ...],
+                 linear: int) -> bool:
+    """May one of the stores `found` (16 bytes from where it begins, at most) reach the 8
+    bytes at `linear`, the segment bases (ES..GS) being `seg_bases`?"""
+    if found is None:
+        return True
+    for seg, offset in found:
+        at = seg_bases[seg] + offset
+        if at + 16 > 1 << 32 or (at < linear + 8 and linear < at + 16):
+            return True
+    return False
+
+
+def stores_hit(p: bytes, code32: bool, seg_bases: tuple[int, ...], linear: int) -> bool:
+    """May an instruction of the block `p` before its last one change the 8 bytes at `linear`
+    (a descriptor), the segment bases being `seg_bases` (ES..GS) as the block begins?"""
+    return stores_reach(stores_abs(p, code32), seg_bases, linear)

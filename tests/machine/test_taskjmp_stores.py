@@ -155,6 +155,10 @@ def test_stores_hit_locates_absolute_stores():
     assert storescan.stores_hit(bytes.fromhex("a3 206f0000") + jmp32, True, bases, desc)
     assert storescan.stores_hit(bytes.fromhex("c706 266f 8100") + bytes.fromhex("ea 0000 2000"),
                                 False, bases, desc)
+    # more stores to [disp] than are located (STORES_MAX): may hit
+    far = bytes.fromhex("a3 00000100")
+    assert not storescan.stores_hit(far * storescan.STORES_MAX + jmp32, True, bases, desc)
+    assert storescan.stores_hit(far * (storescan.STORES_MAX + 1) + jmp32, True, bases, desc)
     # a store through a register, a push, a segment load before [disp], LGDT: may hit
     for before in ("8903", "50", "8ed8 a3 00000000", "0f0115 00000000", "e680"):
         assert storescan.stores_hit(bytes.fromhex(before) + jmp32, True, bases, desc), before
