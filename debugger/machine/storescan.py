@@ -14,8 +14,8 @@ segment load, or more than `STORES_MAX` of them counts as one that may (the nati
 the located stores with the block's tail, so an entry costs a comparison or two).  A block
 where it may is stopped before, as one ending in `FAR [mem]` is, and the machine then looks at
 the far JMP/CALL when it is about to run (an `inc dword [count]` before `jmp 0x20:pm16`, as
-in bench-switch, costs no stop).  NT, for IRET,
-needs nothing of the kind: only POPF, IRET and task switches change it, each ending its block.
+in bench-switch, costs no stop).  NT, for IRET, needs nothing of the kind: only POPF, IRET
+and task switches change it, each ending its block.
 
 `_storescan.c` is the same decoder, byte for byte (a test compares them).  16- and 32-bit code
 only (the hook looks at far JMP/CALL tails in protected mode, not vm86 or long mode).
