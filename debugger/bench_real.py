@@ -103,11 +103,22 @@ def _session(path: Path, spec: RealImage) -> Any:
     return Session(disks=[open_disk(path, kind=spec.kind, boot=True)])
 
 
-def _reached(s: Any, spec: RealImage) -> bool:
+def _reached(s: Any, spec: RealImage, seen: dict[str, Any] | None = None) -> bool:
+    """The prompt is there (asked after every stop: the screen is decoded again only when its
+    memory changed since the last time, given `seen`)."""
     if spec.where == "serial":
         return spec.prompt.encode() in s.machine.serial
     if spec.where == "screen":
-        return any(spec.prompt in line for line in s.machine.devices.vga.screen_text())
+        vga = s.machine.devices.vga
+        if seen is not None:
+            raw = (vga.screen_bytes(), vga.cols, vga.rows)
+            if seen.get("raw") == raw:
+                return bool(seen["found"])
+            seen["raw"] = raw
+        found = any(spec.prompt in line for line in vga.screen_text())
+        if seen is not None:
+            seen["found"] = found
+        return found
     return False
 
 
@@ -136,6 +147,7 @@ def run_bootdbg(path: Path, spec: RealImage, config: str, *, limit: float = 300.
                 m.uc.emu_stop()
         m.on_serial = on_serial
     stops = 0
+    seen: dict[str, Any] = {}
     reached = False
     why = ""
     t0 = time.perf_counter()
@@ -148,7 +160,7 @@ def run_bootdbg(path: Path, spec: RealImage, config: str, *, limit: float = 300.
             why = f"not there after {limit:.0f} s"
             break
         ev = s.cont(max_insns=min(left, CHUNK))
-        if _reached(s, spec):
+        if _reached(s, spec, seen):
             reached = True
             break
         if ev.kind == "budget":

@@ -9,17 +9,18 @@ such a block and the engine steps through it exactly.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from debugger.disasm import disassemble
 
-__all__ = ["classify", "CATEGORIES", "relevant_categories"]
+__all__ = ["classify", "CATEGORIES", "relevant_categories", "leading_safe"]
 
 CATEGORIES = ("sreg", "dtr", "msr")
 _SREGS = ("ds", "es", "fs", "gs", "ss")
 _DTR = {"lgdt", "lidt", "lldt", "ltr"}
 _MSR = {"wrmsr", "swapgs", "wrfsbase", "wrgsbase"}
 _LOADS = {"lds", "les", "lfs", "lgs", "lss"}
+_ONE = {c: frozenset((c,)) for c in CATEGORIES}
 
 
 def classify(read: Callable[[int, int], bytes], address: int, size: int, bits: int) -> frozenset[str]:
@@ -30,18 +31,40 @@ def classify(read: Callable[[int, int], bytes], address: int, size: int, bits: i
         return frozenset(CATEGORIES)          # unreadable: be safe, step it
     found: set[str] = set()
     for ins in disassemble(code, address, bits):
-        m = ins.mnemonic
-        if m in _DTR:
-            found.add("dtr")
-        elif m in _MSR:
-            found.add("msr")
-        elif m in _LOADS:
-            found.add("sreg")
-        elif m in ("mov", "pop") and ins.op_str.split(",")[0].strip() in _SREGS:
-            found.add("sreg")
-        elif m == "(bad)":
-            found.update(CATEGORIES)
+        found |= _categories_of(ins)
     return frozenset(found)
+
+
+def _categories_of(ins: Any) -> frozenset[str]:
+    m = ins.mnemonic
+    if m in _DTR:
+        return _ONE["dtr"]
+    if m in _MSR:
+        return _ONE["msr"]
+    if m in _LOADS:
+        return _ONE["sreg"]
+    if m in ("mov", "pop") and ins.op_str.split(",")[0].strip() in _SREGS:
+        return _ONE["sreg"]
+    if m == "(bad)":
+        return frozenset(CATEGORIES)
+    return frozenset()
+
+
+def leading_safe(read: Callable[[int, int], bytes], address: int, size: int, bits: int,
+                 categories: frozenset[str]) -> int:
+    """How many instructions at the start of the block come before the first one of
+    `categories` (by the rules of `classify`); 0 when that cannot be told (unreadable, or no
+    such instruction found in what decodes)."""
+    try:
+        code = read(address, size)
+    except Exception:
+        return 0
+    n = 0
+    for ins in disassemble(code, address, bits):
+        if _categories_of(ins) & categories:
+            return n
+        n += 1
+    return 0
 
 
 def relevant_categories(catch_kinds: set[str], watch_fields: bool) -> frozenset[str]:

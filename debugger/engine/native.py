@@ -69,15 +69,17 @@ class NativeDetector:
 
         self.lib = lib
         self.m = machine
+        self.uc = machine.uc
         d = _Det()
         d.env = machine.eng.env
         d.counter = machine.eng.uch + L._UC_EMU_COUNTER
         d.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
-        d.nranges = len(WATCHED_RANGES)
         for i, (off, n) in enumerate(WATCHED_RANGES):
             d.off[i], d.len[i] = off, n
-        d.eflags_off, d.eflags_mask = L.OFF_EFLAGS, 0x23000
-        d.hflags_off, d.hflags_mask = L.OFF_HFLAGS, 3
+        d.eflags_off = L.OFF_EFLAGS
+        d.hflags_off = L.OFF_HFLAGS
+        d.nranges = len(WATCHED_RANGES)
+        d.eflags_mask, d.hflags_mask = 0x23000, 3
         self._keys = (ctypes.c_uint64 * (1 << TABLE_BITS))()
         self._vals = (ctypes.c_uint8 * (1 << TABLE_BITS))()
         d.keys = ctypes.addressof(self._keys)
@@ -93,8 +95,39 @@ class NativeDetector:
         if err:
             raise RuntimeError(f"cannot install the native block hook (unicorn error {err})")
         machine.uc.ctl_flush_tb()
-        machine.slice_listeners.append(self._slice)
-        machine.slice_end_checks.append(self._slice_end)
+        machine._blocks.quiet_block_hook(+1)
+        self._quiet = True
+        self.table_key: Any = None       # what the classification table was filled for
+        self.resume()
+
+    def resume(self) -> None:
+        """Take part in the machine's slices again (after `__init__` or `park`)."""
+        self.m.slice_listeners.append(self._slice)
+        self.m.slice_end_checks.append(self._slice_end)
+
+    def park(self) -> None:
+        """Disarmed and out of the machine's slices, but the hook stays installed (no flush of
+        the translated blocks) and the classification table is kept, for the next run that
+        arms the same detector (`resume`).  A disarmed hook returns at once."""
+        self.d.armed = 0
+        self.d.hit = 0
+        if self._slice in self.m.slice_listeners:
+            self.m.slice_listeners.remove(self._slice)
+        if self._slice_end in self.m.slice_end_checks:
+            self.m.slice_end_checks.remove(self._slice_end)
+
+    def widen(self) -> None:
+        """Watch the whole transition signature (the default; `narrow` watches less)."""
+        d = self.d
+        d.nranges = len(WATCHED_RANGES)
+        d.eflags_mask, d.hflags_mask = 0x23000, 3
+
+    def classify_for(self, key: Any) -> None:
+        """The table is about to classify for `key` (the armed categories): emptied if it was
+        filled for something else."""
+        if key != self.table_key:
+            self._clear_table()
+            self.table_key = key
 
     def narrow(self, hflags_mask: int, eflags_mask: int) -> None:
         """Watch only these hflags and EFLAGS bits (transitions.mode_signature)."""
@@ -147,10 +180,9 @@ class NativeDetector:
     def remove(self) -> None:
         from unicorn.unicorn_py3.unicorn import uclib
 
-        self.d.armed = 0
+        self.park()
         uclib.uc_hook_del(self.m.uc._uch, self.handle)
+        if self._quiet:
+            self._quiet = False
+            self.m._blocks.quiet_block_hook(-1)
         self.m.uc.ctl_flush_tb()
-        if self._slice in self.m.slice_listeners:
-            self.m.slice_listeners.remove(self._slice)
-        if self._slice_end in self.m.slice_end_checks:
-            self.m.slice_end_checks.remove(self._slice_end)

@@ -321,8 +321,10 @@ class FollowMapping:
             self.s._internal_exits) | self._remap.layout.exits | self._aliases
 
     def _refresh(self) -> None:
-        """Re-arm what the mapping decides if it changed (before a step or a fast chunk)."""
-        if self._remap.stale():
+        """Re-arm what the mapping decides if it changed (before a step or a fast chunk).
+        Nothing to do when no armed point depends on the mapping (its layout is the same under
+        any mapping: physical watches only)."""
+        if self._remap.follows and self._remap.stale():
             if self._remap.arm():
                 self.m.uc.ctl_flush_tb()
             self._set_exits()

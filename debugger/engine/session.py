@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import struct
 import threading
-from dataclasses import replace
+from dataclasses import fields
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -40,6 +41,10 @@ if TYPE_CHECKING:
 
 _NO_GPRS = {n: 0 for n in ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10",
                             "r11", "r12", "r13", "r14", "r15")}
+# The checker's cache key: every field but the GPRs, in order (equal exactly when the records
+# with their GPRs cleared are equal; a tuple is built in a few microseconds, a record is not).
+_KEY_FIELDS = tuple(f.name for f in fields(CpuState) if f.name not in _NO_GPRS)
+_key_of = attrgetter(*_KEY_FIELDS)
 
 __all__ = ["Session", "SessionError"]
 
@@ -99,8 +104,14 @@ class Session:
         self.on_stop: list[Callable[[StopEvent], None]] = []
         self._internal_exits: set[int] = set()
         self._block_classes: dict[tuple[int, int, int], frozenset[str]] = {}
+        self._block_prefix: dict[tuple[Any, ...], int] = {}     # (watchers._run_prefix)
         self._mut = 0
         self._verdicts: dict[tuple[str, CpuState], Any] = {}
+        # (state, its key without the GPRs, verdict per profile): the last state checked, as
+        # catchpoints ask for each of their profiles in turn
+        self._check_memo: tuple[CpuState, CpuState, dict[str, Any]] | None = None
+        self._parked_native: Any = None        # (debugger.engine.watchers: between runs)
+        self._resume_block: tuple[int, int, int, int] | None = None    # (the same)
         self._state_cache: CpuState | None = None
         self._state_key: tuple[int, int, int] | None = None
 
@@ -360,20 +371,26 @@ class Session:
 
     # -- checker ---------------------------------------------------------------------------------------
     def check(self, profile: str | None = None, state: CpuState | None = None) -> "Verdict":
-        from debugger.checks import PROFILES, evaluate
-
         prof = profile or self.profile
-        if prof not in PROFILES:
-            raise SessionError(f"unknown profile {prof!r}; one of: {', '.join(PROFILES)}")
         st = state or self.state()
         # Catchpoints on VM-entry verdicts ask at every stop, mostly for states that differ only
         # in general registers, which no rule reads (they are not in the guest-state area).
-        key = (prof, replace(st, **_NO_GPRS))
-        v = self._verdicts.get(key)
+        memo = self._check_memo
+        if memo is None or memo[0] is not st:
+            memo = self._check_memo = (st, _key_of(st), {})
+        v = memo[2].get(prof)
         if v is None:
-            if len(self._verdicts) >= 512:
-                self._verdicts.clear()
-            v = self._verdicts[key] = evaluate(st, prof)
+            from debugger.checks import PROFILES, evaluate
+
+            if prof not in PROFILES:
+                raise SessionError(f"unknown profile {prof!r}; one of: {', '.join(PROFILES)}")
+            key = (prof, memo[1])
+            v = self._verdicts.get(key)
+            if v is None:
+                if len(self._verdicts) >= 512:
+                    self._verdicts.clear()
+                v = self._verdicts[key] = evaluate(st, prof)
+            memo[2][prof] = v
         return v
 
     def set_profile(self, name: str) -> None:

@@ -13,6 +13,7 @@ from unicorn import UC_HOOK_BLOCK, UC_MEM_WRITE
 
 from debugger.cpustate import CpuState
 from debugger.engine.blockscan import classify, relevant_categories
+from debugger.engine.fastrun import _FINAL, FastRun
 from debugger.engine.hostwrites import HostWrites
 from debugger.engine.points import Breakpoint, Catchpoint, ExprWatch, IoWatch, Point, Watchpoint
 from debugger.engine.remap import FollowMapping
@@ -22,6 +23,7 @@ from debugger.engine.transitions import (
 )
 from debugger.machine.memory import MemoryError_, PageFault
 from debugger.machine.pc import Stop
+from debugger.machine.results import RunResult
 
 if TYPE_CHECKING:
     from debugger.engine.session import Session
@@ -32,8 +34,6 @@ EVENT_KINDS = ("int", "exception", "irq", "hlt", "bios")
 # Names whose value lives in the transition signature (watchable at block granularity).
 _SIG_NAMES = {"cr0", "cr3", "cr4", "efer", "gdtr", "idtr", "ldtr", "tr", "es", "cs", "ss", "ds",
               "fs", "gs", "vm", "iopl", "cpl", "a20", "mode"}
-_FINAL = {Stop.HALTED, Stop.TRIPLE_FAULT, Stop.RESET, Stop.UNMAPPED, Stop.UNSUPPORTED,
-          Stop.INTERRUPT, Stop.BOOT_FAILED}
 
 
 def _expr_is_fast(w: ExprWatch) -> bool:
@@ -54,7 +54,7 @@ class StopMaker(Protocol):
     def make_stop(self, s: "Session", kind: str, message: str = "", **kw: Any) -> StopEvent: ...
 
 
-class Watchers(FollowMapping):
+class Watchers(FastRun, FollowMapping):
     def __init__(self, s: "Session", exact: bool, stops: StopMaker) -> None:
         self._runner = stops
         self.s = s
@@ -110,16 +110,19 @@ class Watchers(FollowMapping):
         self._native = None
         if not self.exact and self.watch_transitions:
             if s.native:
-                from debugger.engine.native import NativeDetector
-
-                self._native = NativeDetector(m)
+                self._native = det = self._take_native()
                 if self._sigfn is mode_signature:
-                    self._native.narrow(MODE_HFLAGS, RF_VM)
-                if self._categories:
-                    self._native.d.suspects_on = 1
-                    self._native.classify = lambda a, n, b: self._suspect_block_bits(a, n, b)
+                    det.narrow(MODE_HFLAGS, RF_VM)
+                else:
+                    det.widen()
+                det.d.suspects_on = 1 if self._categories else 0
+                det.classify_for(self._categories)
+                det.classify = (lambda a, n, b: self._suspect_block_bits(a, n, b)) \
+                    if self._categories else None
             else:
                 self._hooks.append(uc.hook_add(UC_HOOK_BLOCK, self._block_cb))
+        elif not self.exact:
+            self._drop_native()       # (a fast run without it: no idle hook left behind)
         self._remap_detector()
         if self._hooks or self._remap.armed:
             uc.ctl_flush_tb()
@@ -133,9 +136,7 @@ class Watchers(FollowMapping):
         m = self.m
         if self.log is not None and self.log.paused:
             self.log.resume(m.state())
-        if self._native is not None:
-            self._native.remove()
-            self._native = None
+        self._park_native()
         self._disarm_remap()
         for h in self._hooks:
             m.uc.hook_del(h)
@@ -147,6 +148,32 @@ class Watchers(FollowMapping):
         if self._io_cb in m.bus.watchers:
             m.bus.watchers.remove(self._io_cb)
         m.event_filter = None
+
+    # The native detector outlives the run: parked on the session (hook installed but disarmed,
+    # classification table kept) and taken again by the next run on the same engine, so that a
+    # continue after each stop neither installs a hook nor flushes the translated blocks.
+    def _take_native(self) -> Any:
+        from debugger.engine.native import NativeDetector
+
+        det = getattr(self.s, "_parked_native", None)
+        self.s._parked_native = None
+        if det is not None and det.m is self.m and det.uc is self.m.uc:
+            det.resume()
+            return det
+        return NativeDetector(self.m)
+
+    def _park_native(self) -> None:
+        det, self._native = self._native, None
+        if det is not None:
+            det.park()
+            self._drop_native()
+            self.s._parked_native = det
+
+    def _drop_native(self) -> None:
+        det = getattr(self.s, "_parked_native", None)
+        self.s._parked_native = None
+        if det is not None and det.m is self.m and det.uc is self.m.uc:
+            det.remove()
 
     def _sync_baseline(self) -> None:
         self._sig = self._sigfn(self.m.eng)
@@ -238,6 +265,8 @@ class Watchers(FollowMapping):
                     break                 # the chunk's budget (stepi N) ends inside the block
                 ev = self.step_once()
                 if ev is not None:
+                    if address <= m._pc() < address + size:
+                        self.s._resume_block = (address, size, m.icount, m.mutations)
                     return ev
                 if not address <= m._pc() < address + size:
                     break
@@ -257,6 +286,11 @@ class Watchers(FollowMapping):
         if code[:1] == b"\xcc" and m.bios.vector_at(pc) is not None:
             pc, code = pc + 1, code[1:]     # a BIOS stub: the service, then the stub's IRET
         self._before_step()
+        if self._native is not None:
+            # (the exact step checks everything itself, as the Python block hook knows: a
+            # detector armed from the last baseline would only stop the engine before the
+            # instruction, for a step that runs nothing; re-armed with the next baseline)
+            self._native.d.armed = 0
         olds = {id(w): self._read_watch(w) for w in self.mems}
         self._mem_hits.clear()
         self._io_hits.clear()
@@ -264,7 +298,13 @@ class Watchers(FollowMapping):
         before = m.icount
         hf = m.cpu.hflags
         self._bits = 64 if hf & (1 << 15) else 32 if hf & (1 << 4) else 16
-        r = m.run(1)
+        # The machine's lean single step when nothing around the instruction needs its run
+        # loop (what run(1) would do, without the loop's per-run set-up); else run(1).
+        r = m.step_lean()
+        if r is False:
+            r = m.run(1)
+        elif r is None:
+            r = RunResult(Stop.BUDGET, "instruction budget of 1 used up", m.icount)
         m.bus.stop_requested = False
         return self._check(r, pc if m.icount > before else None, code, olds)
 
@@ -463,111 +503,6 @@ class Watchers(FollowMapping):
                 pass
         return ev
 
-    # -- fast run ------------------------------------------------------------------------------------
-    def _log_only(self) -> bool:
-        """The transition detector is armed for the activity log alone."""
-        return self.log is not None and not (self.trans or self.exprs)
-
-    def _stop_logging(self) -> None:
-        """The log's budget for this run is used up: run at full speed from here."""
-        assert self.log is not None
-        self.log.pause(self.m.state())
-        if self._native is not None:
-            self._native.remove()
-            self._native = None
-        self.watch_transitions = False        # (the Python block hook returns at once)
-        self._categories = frozenset()
-
-    def run_chunk(self, n: int) -> StopEvent | None:
-        m = self.m
-        if self.watch_transitions and self._log_only() and self.log is not None \
-                and not self.log.charge_left():
-            self._stop_logging()
-        need_cp = bool(self.mems or self.ios or self.io_catches or self.watch_transitions
-                       or self.events)
-        cp = m.checkpoint() if need_cp else None
-        cp_icount = m.icount
-        self._cp_asked = m._bios_asked        # (a BIOS call already stopped at: see _localise)
-        self._det_hit = None
-        self._mem_hits.clear()
-        self._io_hits.clear()
-        self._event = None
-        self._det_prev = m.icount
-        if self._native is not None:
-            self._native.sync(m.icount)
-        self._suspect = None
-        self._limit = m.icount + n         # localising never runs past the chunk's budget
-        self._refresh()
-        r = self._run_following(n)
-        if self._native is not None:
-            self._det_hit = self._native.hit
-            self._det_prev = self._native.d.prev
-            self._suspect = self._native.suspect
-        m.bus.stop_requested = False
-        if self._log_only() and r.reason == Stop.EVENT and \
-                r.details.get("event") in ("suspect", "detector"):
-            self.log.charge()                                   # type: ignore[union-attr]
-        if r.reason == Stop.EVENT and r.details.get("event") == "suspect" and self._suspect:
-            return self._step_block(*self._suspect)
-        if r.reason == Stop.EVENT and r.details.get("event") == "classified":
-            return None
-        if r.reason == Stop.EVENT and r.details.get("event") in ("remap", "pb-alias") and not (
-                self.watch_transitions and signature(m.eng) != self._sig):
-            return self._check_breakpoint(r)   # (stopped before a block; re-armed next)
-        if r.reason == Stop.EVENT and r.details.get("event") in ("watch", "detector"):
-            assert cp is not None
-            if r.details["event"] == "detector" and self._det_hit is not None:
-                start, upto = self._det_hit
-            else:
-                start = upto = self._hit_icount - 1
-            return self._localise(cp, start, upto, r)
-        if self.watch_transitions and self._sigfn(m.eng) != self._sig:
-            # Changed since the last block boundary the detector saw (or by the machine at
-            # rest): find the exact instruction or delivery.
-            assert cp is not None
-            return self._localise(cp, self._det_prev, m.icount, r)
-        if r.reason in _FINAL:
-            return self._runner.machine_stop(self.s, r, None)
-        if r.reason == Stop.EVENT and self._event is not None:
-            if not self._event_catches(*self._event):
-                return None
-            # A catchpoint's event: step its instruction again exactly, so the stop names it
-            # (and its condition and ignore count are seen once, there).
-            assert cp is not None
-            return self._localise(cp, max(cp_icount, m.icount - 1), m.icount, r)
-        if r.reason in (Stop.EXIT, Stop.BUDGET):
-            # (a budget can end where a breakpoint is: the next run would start there and
-            # execute it, so it is checked now, as after an exact step)
-            return self._check_breakpoint(r)
-        return None
-
-    def _localise(self, cp: Any, start: int, upto: int, r: Any) -> StopEvent | None:
-        """Go back to `cp`, re-execute to icount `start`, then step exactly past `upto`."""
-        m = self.m
-        m.restore(cp)
-        m._bios_asked = self._cp_asked        # as at the checkpoint: not a second stop there
-        self.muted = True
-        try:
-            while m.icount < start:
-                r = m.run(start - m.icount)
-                if r.reason in _FINAL:
-                    return self._runner.machine_stop(self.s, r, None)
-        finally:
-            self.muted = False
-        self._sync_baseline()
-        limit = min(upto + 4, self._limit - 1)
-        self.exact = True
-        try:
-            while m.icount <= limit:
-                ev = self.step_once()
-                if ev is not None:
-                    return ev
-        finally:
-            self.exact = False
-        self._sync_baseline()
-        if r.reason in _FINAL:
-            return self._runner.machine_stop(self.s, r, None)
-        return None
 
 
 def _matches(c: Catchpoint, kind: str, details: dict[str, Any]) -> bool:

@@ -11,68 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <Python.h>
-
-typedef int (*emu_stop_fn)(void *uc);
-typedef int (*uc_ctl_fn)(void *uc, int control, ...);
-typedef int (*vmem_read_fn)(void *uc, uint64_t address, int prot, void *bytes, size_t size);
-struct uc_tb_out { uint64_t pc; uint16_t icount; uint16_t size; };
-
-struct bootdbg_blockcount {
-    const uint8_t *cpu;        /* CPUState */
-    const uint8_t *env;        /* CPUX86State */
-    emu_stop_fn emu_stop;
-    int64_t jmp_off;           /* offset of tb_jmp_cache[4096] in CPUState */
-    int32_t hflags_off, eflags_off, csbase_off, enabled;
-    uint64_t counter;          /* instructions of the blocks entered this slice */
-    uint64_t limit;            /* never enter a block that would pass this */
-    int32_t irregular;         /* 1: block unknown or other flags, 2: block QEMU cut short */
-    int32_t partial;           /* stopped before a block that would pass the limit */
-    uint64_t blocks;
-    uint64_t last;             /* instructions of the last block counted */
-    uc_ctl_fn uc_ctl;          /* for a block the jump cache lost (a TLB flush clears it) */
-    int32_t request_cache;     /* UC_CTL_READ_WRITE(UC_CTL_TB_REQUEST_CACHE, 2) */
-    int32_t lookups;
-    uint64_t last_pc;          /* address and size of the last block counted */
-    uint64_t last_size;
-    uint64_t *count_limit;     /* the count limit in force: uc->emu_count for Unicorn's count
-                                  hook, or a self-counting code hook's own */
-    int64_t restarts;          /* watch mode: blocks QEMU re-ran after a store into them
-                                  (never reset: native hooks compare it with what they saw) */
-    uint8_t *skip_sync;        /* uc->skip_sync_pc_on_exit */
-    uint32_t last_hflags;      /* the CPU's hflags when the last block counted started (its
-                                  code size: a far jump at its end may change the CPU's) */
-    uint32_t pad;
-    /* Blocks Unicorn would run differently from the CPU (see `exact_special`): the engine is
-     * stopped before one (in both modes); the machine then runs it one instruction at a time
-     * and corrects each (`debugger/machine/exactfix.py`). */
-    int32_t special;           /* why the last stop was made: EXACT_* bits (0: none) */
-    int32_t checks;            /* which EXACT_* checks are on */
-    uint64_t allow_pc;         /* a block start let through once (the machine is stepping it) */
-    uint64_t special_pc;       /* address and size of the block stopped before */
-    uint64_t special_size;
-    vmem_read_fn vmem_read;    /* uc_vmem_read: a block's bytes, for EXACT_SCAN */
-    int32_t stop_next;         /* an interrupt request (Ctrl-C): stop before the next block, an
-                                  instruction boundary with nothing of it counted (set from a
-                                  signal handler or another thread; the machine clears it; when
-                                  counting by blocks it also sets `limit` to 0) */
-    int32_t interrupted;       /* the last stop was made for stop_next */
-    int32_t ldt_off, gdt_off;  /* env offsets of the LDTR and GDTR caches (EXACT_TASK) */
-    /* The last bytes of blocks that may end in a far JMP/CALL, by TranslationBlock, kept when
-     * the block is judged (a block object is reused only for a new translation, which is
-     * judged before it runs) */
-    const uint8_t *tail_tb[64];
-    uint8_t tail[64][16];
-    uint8_t tail_n[64];
-    const uint8_t *ram;        /* the guest RAM when it is mapped from a host buffer (the page
-                                  journal), else NULL: read directly while paging is off */
-    uint64_t ram_size;
-    int32_t cr0_off, a20_off;
-    /* For a kept tail whose block may store before it (TAIL_STORES): the stores to [disp], when
-     * they are all (TAIL_KNOWN): segments and offsets (`_storescan.c`'s bootdbg_stores_abs) */
-    uint32_t tail_off[64][4];
-    uint8_t tail_seg[64][4];
-    uint8_t tail_k[64];
-};
+#include "_blockcount.h"
 
 /* Guest memory at a linear address, for a look at code or a descriptor: from the RAM buffer
  * while paging is off (physical = linear & the A20 mask), else through Unicorn. */
@@ -441,9 +380,18 @@ void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user
                 && (*(const uint32_t *)(tb + TB_CFLAGS) & CF_COUNT_MASK)) {
             (*b->count_limit)++;
             b->restarts++;
+            b->prev_pc = ~(uint64_t)0;
             return;     /* (the storing instruction again: it was let through before) */
         }
-        exact_stop(b, uc, address, size, NULL);
+        if (!exact_stop(b, uc, address, size, NULL) && b->rep_on && address == b->prev_pc
+                && b->count_limit == b->uc_emu_count && *b->uc_emu_counter < *b->uc_emu_count) {
+            /* a re-entry of a lone REP block under the count hook (which counts each iteration
+             * as it starts it, and stops at the one after its limit); every other block hook
+             * saw its first entry */
+            *b->uc_emu_counter += bootdbg_rep_iterations(
+                b, uc, address, size, *b->uc_emu_count - *b->uc_emu_counter - 1);
+        }
+        b->prev_pc = address;
         return;
     }
     uint32_t flags = *(const uint32_t *)(b->env + b->hflags_off)
@@ -494,6 +442,8 @@ void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user
         b->emu_stop(uc);
         return;
     }
+    if (n == 1 && b->rep_on)     /* a lone REP MOVS/STOS: iterations done here (_repstring.c) */
+        b->counter += bootdbg_rep_iterations(b, uc, address, size, b->limit - b->counter - 1);
     b->counter += n;
     b->last = n;
     b->last_pc = address;

@@ -15,6 +15,9 @@ struct bootdbg_irqwait {
     emu_stop_fn emu_stop;
     int32_t eflags_off;
     int32_t fired;
+    int32_t armed;          /* the hook is installed (read by _repstring.c: no REP iteration may
+                               run before a block this hook would stop at) */
+    int32_t pad;
 };
 
 void bootdbg_irqwait_cb(void *uc, uint64_t address, uint32_t size, void *user_data) {

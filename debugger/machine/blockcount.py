@@ -21,10 +21,12 @@ in a scratch engine and looking where their TranslationBlock pointers appeared.
 from __future__ import annotations
 
 import ctypes
+import os
 from functools import lru_cache
 from typing import Any
 
-from unicorn import UC_HOOK_BLOCK
+from unicorn import (UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_MEM_FETCH, UC_HOOK_MEM_READ,
+                     UC_HOOK_MEM_READ_AFTER, UC_HOOK_MEM_WRITE)
 from unicorn import unicorn_const as uconst
 
 from debugger.machine import exactfix, nativelib
@@ -37,6 +39,8 @@ _SEGS_CS_BASE = L.OFF_SEGS + 24 + 8       # segs[R_CS].base
 _REQUEST_CACHE = uconst.UC_CTL_TB_REQUEST_CACHE | (2 << 26) | (uconst.UC_CTL_IO_READ_WRITE << 30)
 _CPU_SCAN = 0x8A50                        # CPUState ends where the X86CPU's env starts
 _NO_PC = 2**64 - 1
+# TranslationBlock fields (as _blockcount.c reads them)
+_TB_PC, _TB_SIZE, _TB_CFLAGS, _CF_COUNT_MASK = 0, 20, 24, 0x7FFF
 
 
 class _B(ctypes.Structure):
@@ -55,10 +59,21 @@ class _B(ctypes.Structure):
                 ("allow_pc", ctypes.c_uint64), ("special_pc", ctypes.c_uint64),
                 ("special_size", ctypes.c_uint64), ("vmem_read", ctypes.c_void_p),
                 ("stop_next", ctypes.c_int32), ("interrupted", ctypes.c_int32),
+                # REP MOVS/STOS in place (_repstring.c)
+                ("rep_on", ctypes.c_int32), ("rep_pad", ctypes.c_int32),
+                ("hooks_count", ctypes.c_void_p), ("irq_armed", ctypes.c_void_p),
+                ("ram", ctypes.c_void_p), ("ram_size", ctypes.c_uint64),
+                ("tlb_host", ctypes.c_void_p), ("ram_addr", ctypes.c_void_p),
+                ("invalidate", ctypes.c_void_p), ("rep_done", ctypes.c_uint64),
+                ("rep_runs", ctypes.c_uint64), ("envoff", ctypes.c_int32 * 8),
+                ("not_rep", ctypes.c_uint64 * 64),
+                ("uc_emu_count", ctypes.c_void_p), ("uc_emu_counter", ctypes.c_void_p),
+                ("extra_block_hooks", ctypes.c_int32), ("pad2", ctypes.c_int32),
+                ("prev_pc", ctypes.c_uint64),
+                # task switches (EXACT_TASK)
                 ("ldt_off", ctypes.c_int32), ("gdt_off", ctypes.c_int32),
                 ("tail_tb", ctypes.c_void_p * 64), ("tail", (ctypes.c_uint8 * 16) * 64),
-                ("tail_n", ctypes.c_uint8 * 64), ("ram", ctypes.c_void_p),
-                ("ram_size", ctypes.c_uint64), ("cr0_off", ctypes.c_int32),
+                ("tail_n", ctypes.c_uint8 * 64), ("cr0_off", ctypes.c_int32),
                 ("a20_off", ctypes.c_int32), ("tail_off", (ctypes.c_uint32 * 4) * 64),
                 ("tail_seg", (ctypes.c_uint8 * 4) * 64), ("tail_k", ctypes.c_uint8 * 64)]
 # (`restarts` only grows: the re-runs of one run are the difference from its start.)
@@ -112,6 +127,40 @@ def jmp_cache_offset() -> int | None:
     return None
 
 
+# uc_struct.hooks_count[]: one int per hook kind (uc_priv.h's uc_hook_idx order), the code hooks'
+# count at uc_layout._UC_CODE_HOOKS (index 2); verified by `hooks_count_offset`.
+_HOOK_IDX = {UC_HOOK_CODE: 2, UC_HOOK_BLOCK: 3, UC_HOOK_MEM_READ: 10, UC_HOOK_MEM_WRITE: 11,
+             UC_HOOK_MEM_FETCH: 12, UC_HOOK_MEM_READ_AFTER: 13}
+
+
+@lru_cache(maxsize=1)
+def hooks_count_offset() -> int | None:
+    """Offset of `hooks_count[0]` in uc_struct, checked by adding each hook kind the REP
+    iterations look at to a scratch engine (None: the layout is not the one expected)."""
+    try:
+        eng = L.open_engine()
+    except Exception:
+        return None
+    base = L._UC_CODE_HOOKS - 2 * 4
+
+    def counts() -> list[int]:
+        return [ctypes.c_int32.from_address(eng.uch + base + 4 * i).value for i in range(18)]
+
+    from unicorn.unicorn_py3.unicorn import uclib
+
+    noop = ctypes.CFUNCTYPE(None)(lambda: None)     # (never called: nothing runs)
+    for kind, idx in _HOOK_IDX.items():
+        before = counts()
+        h = ctypes.c_size_t()
+        if uclib.uc_hook_add(eng.uc._uch, ctypes.byref(h), kind, ctypes.cast(noop, ctypes.c_void_p),
+                             None, ctypes.c_uint64(1), ctypes.c_uint64(0)):
+            return None
+        after = counts()
+        if [a - b for a, b in zip(after, before)] != [1 if i == idx else 0 for i in range(18)]:
+            return None
+    return base
+
+
 def available() -> bool:
     return _lib() is not None and jmp_cache_offset() is not None
 
@@ -137,10 +186,12 @@ class BlockCounter:
                      _REQUEST_CACHE,
                      0, 0, 0, eng.uch + L._UC_EMU_COUNT, 0, eng.uch + L._UC_SKIP_SYNC,
                      0, 0, 0, exactfix.ALL, _NO_PC, 0, 0,
-                     ctypes.cast(uclib.uc_vmem_read, ctypes.c_void_p).value,
-                     0, 0, L.OFF_LDT, L.OFF_GDT)
+                     ctypes.cast(uclib.uc_vmem_read, ctypes.c_void_p).value)
+        self._b.ldt_off, self._b.gdt_off = L.OFF_LDT, L.OFF_GDT
         self._handle: Any = None
         self._restarts_base = 0
+        # Blocks re-run after a store into them are found in QEMU's jump cache (both hooks)
+        self._watches = off is not None if lib is not None else jmp_cache_offset() is not None
         if self.available:
             h = ctypes.c_size_t()
             uclib.uc_hook_add(eng.uc._uch, ctypes.byref(h), UC_HOOK_BLOCK,
@@ -155,6 +206,9 @@ class BlockCounter:
             skip = ctypes.c_bool.from_address(eng.uch + L._UC_SKIP_SYNC)
             b = self._b
             vread = uclib.uc_vmem_read
+            cache = (ctypes.c_uint64 * 4096).from_address(eng.cpu + (jmp_cache_offset() or 0))
+            at64, at16 = ctypes.c_uint64.from_address, ctypes.c_uint16.from_address
+            at32 = ctypes.c_uint32.from_address
 
             def read(address: int, size: int) -> bytes:
                 buf = ctypes.create_string_buffer(size)
@@ -174,6 +228,16 @@ class BlockCounter:
                     uc.emu_stop()
                     return
                 skip.value = True
+                if b.enabled == 2:
+                    # (watch mode: the storing instruction run again alone, see _blockcount.c)
+                    h = address ^ (address >> 6)
+                    tb = cache[((h >> 6) & 4032) | (h & 63)]
+                    if tb and at32(tb + _TB_CFLAGS).value & _CF_COUNT_MASK \
+                            and at64(tb + _TB_PC).value == address \
+                            and at16(tb + _TB_SIZE).value == size:
+                        at64(b.count_limit).value += 1
+                        b.restarts += 1
+                        return
                 if address == b.allow_pc:
                     b.allow_pc = _NO_PC
                     return
@@ -189,6 +253,46 @@ class BlockCounter:
         self._b.ram, self._b.ram_size = address, size
         self._b.cr0_off, self._b.a20_off = L.OFF_CR, L.OFF_A20
 
+    def enable_rep(self, ram: int, ram_size: int, irq_armed: int) -> bool:
+        """Do the iterations of REP MOVS/STOS in place where nothing needs to see them
+        (`_repstring.c`); `ram`: the host address of guest physical 0 (RAM one host buffer);
+        `irq_armed`: the IF watcher's `armed` int32.  False: not available here."""
+        from unicorn.unicorn_py3.unicorn import uclib
+
+        off = hooks_count_offset()
+        if not self.available or off is None or os.environ.get("BOOTDBG_NO_REP_STRING"):
+            return False
+        try:
+            fns = [ctypes.cast(getattr(uclib, name), ctypes.c_void_p).value
+                   for name in ("tlb_vaddr_to_host_x86_64", "qemu_ram_addr_from_host_x86_64",
+                                "tb_invalidate_phys_range_x86_64")]
+        except AttributeError:
+            return False
+        b = self._b
+        b.hooks_count = self.eng.uch + off
+        b.irq_armed = irq_armed
+        b.ram, b.ram_size = ram, ram_size
+        b.tlb_host, b.ram_addr, b.invalidate = fns
+        for i, v in enumerate((L.OFF_DF, L.OFF_SEGS, L.OFF_CR, L.OFF_A20, L.OFF_EFER,
+                               L.OFF_DR + 7 * 8)):
+            b.envoff[i] = v
+        b.uc_emu_count = self.eng.uch + L._UC_EMU_COUNT
+        b.uc_emu_counter = self.eng.uch + L._UC_EMU_COUNTER
+        b.prev_pc = _NO_PC
+        b.rep_on = 1
+        return True
+
+    def quiet_block_hook(self, delta: int) -> None:
+        """A block hook that sees nothing in the re-entries of a REP block (the transition
+        detector: REP MOVS/STOS changes no state it watches) was installed (+1) or removed
+        (-1): runs counted by Unicorn's hook may still do those iterations in place."""
+        self._b.extra_block_hooks += delta
+
+    @property
+    def rep_iterations(self) -> int:
+        """REP MOVS/STOS iterations done in place so far (statistics)."""
+        return int(self._b.rep_done)
+
     def start(self, limit: int) -> None:
         b = self._b
         b.counter = 0
@@ -203,9 +307,10 @@ class BlockCounter:
         """For a run under an instruction count hook: notice blocks QEMU re-runs after a store
         into the running block (see `_blockcount.c`).  `count_limit`: the address of the limit
         that hook stops at (default: Unicorn's count hook's)."""
-        if self.available:
+        if self._watches:
             self._restarts_base = self._b.restarts
             self._b.count_limit = count_limit or self.eng.uch + L._UC_EMU_COUNT
+            self._b.prev_pc = _NO_PC        # (in place only from a block's second entry on)
             self._b.enabled = 2
 
     @property
@@ -218,7 +323,7 @@ class BlockCounter:
         b = self._b
         if b.enabled == 2:
             b.enabled = 0
-        return int(b.restarts) - self._restarts_base if self.available else 0
+        return int(b.restarts) - self._restarts_base if self._watches else 0
 
     def stop(self, *, last_not_run: bool = False) -> tuple[int, int, bool]:
         """(instructions counted, irregular code, stopped before a block at the limit).

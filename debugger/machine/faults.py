@@ -33,21 +33,28 @@ class FaultRules:
 
         CR2 keeps the fault address (a CPU would set it to the same when the fetch faults).
 
-        When the first instruction may itself access memory, its own fault would look the same:
-        it runs alone first (an exit right after it).  If it completes, the rest of the block
-        runs as above; if it raises a different fault, the first was the translator's (which
-        counted nothing); if it raises the same fault again, that was its own, and the second
-        attempt is taken back so that it counts once."""
+        The first instruction's own fault can look the same (a memory operand, the stack, a
+        descriptor: the same address, the same error code).  Which it was, the run tells: a
+        fault the translator raises comes before the instruction's count, its own after.  So
+        the same run is made again from the same state (the same block, translated or looked up
+        the same way): if it counts the instruction, the fault was its own (counted once: the
+        replay is taken back); if not, it was the translator's, and the block runs up to the
+        page end."""
         probe, self._lookahead_probe = self._lookahead_probe, None
         pc = self._pc()
+        cr2 = self.cpu.cr(2)
         if self._fetch_exit is not None:
-            self._fetch_exit = None             # (a fault again before the exit: a real one)
+            self._fetch_exit = None             # (a fault before the exit: a real one)
             self._sync_exits()
-            if probe is not None and probe == (pc, self.cpu.cr(2), error_code, self.icount - 1):
+            return False
+        if probe is not None and probe[:3] == (pc, cr2, error_code) \
+                and self.icount - probe[3] in (0, 1):
+            # (the replay: see _lookahead_replay)
+            if self.icount != probe[3]:         # the instruction ran: its own fault
                 self.icount -= 1
                 self.clock.icount -= 1
-            return False
-        cr2 = self.cpu.cr(2)
+                return False
+            return self._run_to_page_end(pc)    # nothing ran: the translator's
         page_end = (pc | 0xFFF) + 1
         if cr2 >> 12 != page_end >> 12:
             return False                        # (not a fetch from the next page)
@@ -58,14 +65,41 @@ class FaultRules:
             return False
         from debugger.disasm import disassemble
 
-        if self._may_access_memory(code, pc, bits):
-            first = next(iter(disassemble(code, pc, bits, count=1)), None)
-            if first is None or first.mnemonic == "(bad)" or pc + first.size >= page_end:
-                return False                    # (it reaches the page itself: its own fault)
-            self._lookahead_probe = (pc, cr2, error_code, self.icount)
-            self._fetch_exit = pc + first.size
-            self._sync_exits()
-            return True
+        first = next(iter(disassemble(code, pc, bits, count=1)), None)
+        if first is None or first.mnemonic == "(bad)" or pc + first.size > page_end:
+            return False                        # (it reaches the page itself: its own fault)
+        # (replayed first thing, with the exits this run had)
+        key = self._exits_key
+        self._lookahead_probe = (pc, cr2, error_code, self.icount,
+                                 key[1] if isinstance(key, tuple) else None)
+        return True
+
+    def _lookahead_replay(self) -> RunResult | None:
+        """The same run again, from the state of the fault being told apart: before anything
+        else (an IRQ, the end of the budget, a breakpoint), as the fault came first.  One
+        instruction at most (its own fault, or the translator's before it)."""
+        probe = self._lookahead_probe
+        assert probe is not None
+        self._sync_exits(without=probe[4])
+        r = self._run_slice(self._pc(), 1)
+        if self._lookahead_probe is probe:
+            self._lookahead_probe = None        # (no fault this time: nothing to tell apart)
+        self._sync_exits()
+        return r
+
+    def _run_to_page_end(self, pc: int) -> bool:
+        """Nothing of the block at `pc` ran (the translator faulted reading the next page):
+        run it again with an exit at its first instruction that reaches the next page, which
+        then faults on its own fetch (a CPU's order).  False: no such instruction (the fault
+        is the first instruction's own)."""
+        page_end = (pc | 0xFFF) + 1
+        try:
+            bits = self.cpu.where()[3]
+            code = self.mem.read_linear(pc, page_end - pc)
+        except Exception:
+            return False
+        from debugger.disasm import disassemble
+
         victim = None
         for ins in disassemble(code, pc, bits, count=64):
             if ins.mnemonic == "(bad)" and page_end - ins.address < 15:
@@ -82,25 +116,6 @@ class FaultRules:
             return False                        # (the fault is the first instruction's own)
         self._fetch_exit = victim
         self._sync_exits()
-        return True
-
-    @staticmethod
-    def _may_access_memory(code: bytes, address: int, bits: int) -> bool:
-        """Can the instruction at the start of `code` read or write memory (an operand, the
-        stack, a string)?  When in doubt, yes."""
-        from capstone import CS_ARCH_X86, CS_MODE_16, CS_MODE_32, CS_MODE_64, Cs
-        from capstone.x86 import X86_OP_MEM
-
-        md = Cs(CS_ARCH_X86, {16: CS_MODE_16, 32: CS_MODE_32, 64: CS_MODE_64}[bits])
-        md.detail = True
-        for ins in md.disasm(code[:15], address, 1):
-            if any(op.type == X86_OP_MEM for op in ins.operands):
-                return True
-            return ins.mnemonic.startswith((
-                "push", "pop", "call", "ret", "enter", "leave", "movs", "stos", "lods", "cmps",
-                "scas", "ins", "outs", "xlat", "int", "iret", "lcall", "ljmp", "lgdt", "lidt",
-                "sgdt", "sidt", "lldt", "ltr", "bound", "cmpxchg8b", "fxsave", "fxrstor",
-                "xsave", "xrstor"))
         return True
 
     def _safe_pc(self) -> bool:

@@ -20,7 +20,8 @@ __all__ = ["IrqWait"]
 
 class _W(ctypes.Structure):
     _fields_ = [("env", ctypes.c_void_p), ("emu_stop", ctypes.c_void_p),
-                ("eflags_off", ctypes.c_int32), ("fired", ctypes.c_int32)]
+                ("eflags_off", ctypes.c_int32), ("fired", ctypes.c_int32),
+                ("armed_", ctypes.c_int32), ("pad", ctypes.c_int32)]
 
 
 def _lib() -> ctypes.CDLL | None:
@@ -44,6 +45,11 @@ class IrqWait:
         return self._handle is not None
 
     @property
+    def armed_address(self) -> int:
+        """Where native code reads whether the hook is installed (an int32)."""
+        return ctypes.addressof(self._w) + _W.armed_.offset
+
+    @property
     def fired(self) -> bool:
         """The hook stopped the engine (at the start of a block, which did not run)."""
         return bool(self._w.fired)
@@ -62,6 +68,7 @@ class IrqWait:
             self._handle = ("native", h)
         else:
             self._handle = ("py", self.eng.uc.hook_add(UC_HOOK_BLOCK, self._py_cb))
+        self._w.armed_ = 1
         self._flush()
 
     def hold(self) -> None:
@@ -82,4 +89,5 @@ class IrqWait:
         else:
             self.eng.uc.hook_del(h)
         self._handle = None
+        self._w.armed_ = 0
         self._flush()

@@ -10,6 +10,8 @@ over code it has already translated (unicorn issue #2258).
 """
 from __future__ import annotations
 
+import ctypes
+
 import struct
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -47,14 +49,22 @@ class Memory:
         self._paging_regs = paging_regs      # () -> (cr0, cr3, cr4, efer)
         self._a20 = a20
         self.write_hooks: list[Callable[[int, int], None]] = []
+        # (before a host write: the checkpoint journal saves what it overwrites)
+        self.before_write: Callable[[int, int], None] | None = None
         self.flush_pending = False      # a host write under paging: flush translated code
         self.rom: Any = None            # rom.RomGuard: what a guest store into C0000h-FFFFFh drops
+        # Where the RAM is in our own memory when it is ours (the page journal's): reads of it
+        # need no call into Unicorn (a stop reads the instruction bytes of every step)
+        self.host_ram: int | None = None
 
     # -- physical ------------------------------------------------------------------------------
     def mapped(self, phys: int, size: int = 1) -> bool:
         return 0 <= phys and phys + size <= self.ram_size
 
     def read_phys(self, phys: int, size: int) -> bytes:
+        base = self.host_ram
+        if base is not None and 0 <= phys and phys + size <= self.ram_size and size > 0:
+            return ctypes.string_at(base + phys, size)
         try:
             if phys + size > self.ram_size and is_hole(self.ram_size, phys + size - 1):
                 # (no RAM: open bus, or the ROM mirror below 4 GiB -- see holes.py)
@@ -92,6 +102,8 @@ class Memory:
             data = data[:max(0, self.ram_size - phys)]      # (no RAM there: dropped)
             if not data:
                 return
+        if self.before_write is not None:
+            self.before_write(phys, len(data))
         try:
             self.uc.mem_write(phys, bytes(data))
         except UcError:

@@ -1,4 +1,4 @@
-"""Guest RAM and its checkpoints: a page journal (native), or Unicorn's memory snapshots.
+"""Guest RAM and its checkpoints: a page journal (native, or the same kept in Python).
 
 `attach(uc, size)` maps the machine's RAM at physical 0 and returns the object that takes and
 restores memory checkpoints:
@@ -9,9 +9,9 @@ restores memory checkpoints:
   checkpoint costs the pages written after it (a signal, an mprotect and a 4 KiB copy each),
   and the copies no live checkpoint needs are dropped as soon as the checkpoints that needed
   them are gone.  CPU contexts are then saved without memory.
-- `UnicornLayers` (fallback, `BOOTDBG_NO_NATIVE=1` or no build): Unicorn's copy-on-write context
-  snapshots.  The same answers; each snapshot is a layer Unicorn never merges, so the cost of a
-  page copy grows with the number of pages copied since the first checkpoint.
+- `PageLog` (fallback, `BOOTDBG_NO_NATIVE=1` or no build; `pagelog.py`): the same journal,
+  with the old contents saved by a Unicorn write hook and by the machine before its own writes.
+  The same answers, slower (a Python call for each guest store while a checkpoint lives).
 
 Both have the same stack discipline: restoring a checkpoint discards every checkpoint taken
 after it (`valid` says whether one can still be restored).
@@ -20,17 +20,19 @@ from __future__ import annotations
 
 import ctypes
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from unicorn import UC_PROT_ALL
 from unicorn import unicorn_const as uconst
 
 from debugger.machine import nativelib
 
-__all__ = ["attach", "Journal", "UnicornLayers", "JournalError", "available"]
+if TYPE_CHECKING:
+    from debugger.machine.pagelog import PageLog
+
+__all__ = ["attach", "Journal", "JournalError", "available"]
 
 CPU_ONLY = uconst.UC_CTL_CONTEXT_CPU
-CPU_AND_MEMORY = uconst.UC_CTL_CONTEXT_CPU | uconst.UC_CTL_CONTEXT_MEMORY
 
 
 class JournalError(Exception):
@@ -74,7 +76,7 @@ def available() -> bool:
     return _lib() is not None
 
 
-def attach(uc: Any, size: int, edges: tuple[int, ...] = ()) -> "Journal | UnicornLayers":
+def attach(uc: Any, size: int, edges: tuple[int, ...] = ()) -> "Journal | PageLog":
     """Map `size` bytes of RAM at physical 0 of `uc`, with the best checkpoint backend.
     `edges`: addresses where the RAM is mapped as separate Unicorn regions, so that their
     protection can later change without Unicorn splitting a region (which copies it)."""
@@ -83,7 +85,9 @@ def attach(uc: Any, size: int, edges: tuple[int, ...] = ()) -> "Journal | Unicor
         j = lib.bootdbg_pagejournal_new(size, _capacity(size))
         if j:
             return Journal(uc, size, lib, j, edges)
-    return UnicornLayers(uc, size, edges)
+    from debugger.machine.pagelog import PageLog
+
+    return PageLog(uc, size, _pieces(size, edges))
 
 
 def _pieces(size: int, edges: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -132,10 +136,11 @@ class Journal:
         self._freed = [False]
         weakref.finalize(uc, _free, lib, j, uc._uch, self._freed)
         self.context_mode = CPU_ONLY
+        self.host_ram: int | None = j.contents.ram   # (RAM at physical 0, in our memory)
 
     @property
     def ram_address(self) -> int:
-        """The host address of the guest RAM (physical 0 up to `size`)."""
+        """The host address of guest physical 0 (RAM is one host buffer, physical order)."""
         return int(self._j.contents.ram)
 
     # -- statistics ------------------------------------------------------------------------------
@@ -151,6 +156,9 @@ class Journal:
     @property
     def faults(self) -> int:
         return 0 if self._freed[0] else int(self._j.contents.faults)
+
+    def touch(self, phys: int, size: int) -> None:
+        """(Writes of the machine's own are caught like the guest's: nothing to do.)"""
 
     # -- marks -----------------------------------------------------------------------------------
     def _check_alive(self) -> None:
@@ -193,6 +201,16 @@ class Journal:
             del self._pos[ident]
         del self._live[k + 1:]
 
+    def pages_since(self, mark: "_Mark") -> set[int] | None:
+        """The RAM pages (numbers) written since `mark`: what rolling back to it restores
+        (None: not known)."""
+        pos = self._pos.get(mark.ident)
+        if pos is None or self._freed[0]:
+            return None
+        c = self._j.contents
+        log = ctypes.cast(c.log_page, ctypes.POINTER(ctypes.c_uint32))
+        return {log[i] for i in range(pos, c.len)}
+
     def release(self, ident: int) -> None:
         """A checkpoint is gone: the pages only it needed go with it."""
         if self._freed[0] or self._pos.pop(ident, None) is None:
@@ -223,36 +241,3 @@ class _Mark:
         j = self._journal()
         if j is not None:
             j.release(self.ident)
-
-
-class UnicornLayers:
-    """Unicorn's copy-on-write memory snapshots (the fallback)."""
-
-    native = False
-
-    def __init__(self, uc: Any, size: int, edges: tuple[int, ...] = ()) -> None:
-        self.size = size
-        for lo, hi in _pieces(size, edges):
-            uc.mem_map(lo, hi - lo)
-        uc.ctl(uconst.UC_CTL_CONTEXT_MODE, uconst.UC_CTL_IO_WRITE, ctypes.c_int(CPU_AND_MEMORY))
-        self.context_mode = CPU_AND_MEMORY
-        self._live: list[int] = []
-        self._next = 0
-
-    @property
-    def live(self) -> int:
-        return len(self._live)
-
-    def mark(self) -> int:
-        """(The memory is in the context Unicorn saves with it.)"""
-        self._next += 1
-        self._live.append(self._next)
-        return self._next
-
-    def valid(self, mark: int) -> bool:
-        return mark in self._live
-
-    def rollback(self, mark: int) -> None:
-        if mark not in self._live:
-            raise ValueError("checkpoint no longer valid (an earlier one was restored since)")
-        del self._live[self._live.index(mark) + 1:]

@@ -114,6 +114,10 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
 
         # RAM, and the memory half of checkpoints (see snapshot.py)
         self.memsnap = pagejournal.attach(self.uc, self.config.ram_size, rom.EDGES)
+        if not self.memsnap.native:
+            self.mem.before_write = self.memsnap.touch
+            self.memsnap.paging_regs = self._paging_regs
+        self.mem.host_ram = self.memsnap.host_ram
         from debugger.machine import untouched
 
         # Unicorn's code invalidation leaves no trace in the guest (Accessed bits, CR2)
@@ -131,7 +135,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
         self._bios_tail: tuple[int, int] | None = None     # (linear IRET, icount) after a service
         self._fetch_exit: int | None = None         # see _block_lookahead_fault
         self._fetch_exit_was: int | None = None
-        self._lookahead_probe: tuple[int, int, int | None, int] | None = None
+        self._lookahead_probe: tuple[int, int, int | None, int, Any] | None = None
         self._shadow_exits: set[int] = set()                 # see shadow.py
         self._shadow_for: frozenset[int] | None = None       # the exits they were found for
         self._install_hooks()
@@ -143,6 +147,9 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
         self._blocks = BlockCounter(self.eng)
         if self.memsnap.native:
             self._blocks.set_ram(self.memsnap.ram_address, self.config.ram_size)
+            # (RAM is a host buffer of ours: REP MOVS/STOS in place)
+            self._blocks.enable_rep(self.memsnap.ram_address, self.config.ram_size,
+                                    self._irqwait.armed_address)
         from debugger.machine import intdeliver
 
         # Interrupts: delivered natively where it can (intdeliver.py), else by the Python hook.
@@ -330,6 +337,11 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
 
     def _loop(self, start: int, max_insns: int | None, resume_pc: int | None) -> RunResult:
         while True:
+            if self._lookahead_probe is not None:   # (a fault being told apart: faults.py)
+                r = self._lookahead_replay()
+                if r is not None:
+                    return r
+                continue
             if self.cpu.activity is Activity.SHUTDOWN:
                 return self._result(Stop.TRIPLE_FAULT, "the CPU is in shutdown (triple fault)")
             if self.stop_requested:
@@ -352,7 +364,6 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
             pc = self._pc()
             if pc == self._fetch_exit:          # (see _block_lookahead_fault)
                 self._fetch_exit = None
-                self._lookahead_probe = None
                 self._sync_exits()
             at_exit = pc in self.extra_exits
             if at_exit and pc != resume_pc and self._bios_tail != (pc, self.icount):
@@ -428,6 +439,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
             return r
         if (self.icount == before or self.cpu.activity is not Activity.ACTIVE
                 or self.stop_requested or self._external is not None
+                or self._lookahead_probe is not None
                 or (self.cpu.eflags & RF_IF and self.devices.pic.pending_vector() is not None)):
             # What run(1) does after its instruction (deliver an IRQ, wait in HLT, a BIOS stub
             # reached without executing anything): the loop's own code.

@@ -75,6 +75,7 @@ def _zero_ram(machine: "MachinePort") -> None:
             continue
         for p in range(0, n, _PAGE):
             if any(data[p:p + _PAGE]):
+                machine.memsnap.touch(off + p, _PAGE)
                 uc.mem_write(off + p, _ZERO[:_PAGE])
 
 
@@ -112,3 +113,5 @@ def rewind(machine: "MachinePort", point: HandoffPoint) -> None:
     machine._snap_devices = None
     machine._exits_installed = None
     machine._exits_key = None
+    # (a read-ahead fault met again from here is told apart again: faults.py)
+    machine._fetch_exit = machine._lookahead_probe = None

@@ -100,8 +100,8 @@ class RomGuard:
                 self.uc.mem_protect(start, end - start,
                                     UC_PROT_READ | UC_PROT_EXEC if ro else UC_PROT_ALL)
         except UcError as e:
-            # (Unicorn refuses protection changes once its memory snapshots exist: the
-            # BOOTDBG_NO_NATIVE fallback.  The old protection stays.)
+            # (Unicorn refuses protection changes once its own memory snapshots exist, which
+            # bootdbg does not use.  The old protection stays.)
             if self._on_error is not None:
                 self._on_error(f"the PAM registers changed the BIOS area's write protection, "
                                f"which this engine configuration cannot follow ({e})")

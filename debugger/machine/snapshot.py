@@ -3,19 +3,19 @@
 A checkpoint lets the engine go back and re-execute exactly (to find the instruction that caused
 a transition it detected at a block boundary, and later for reverse execution).  Memory is
 captured by the machine's page journal (`pagejournal.py`: one page copy for each page written
-after the checkpoint, dropped when no live checkpoint needs it), or without the native module by
-Unicorn's copy-on-write context snapshots; the CPU by a Unicorn context.
+after the checkpoint, dropped when no live checkpoint needs it; kept in Python by `pagelog.py`
+without the native module); the CPU by a Unicorn context.
 
 Checkpoints form a stack: restoring one discards every checkpoint taken after it.  `valid` says
 whether a checkpoint can still be restored.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from debugger.cpustate import Activity
+from debugger.machine import fastcopy
 
 if TYPE_CHECKING:
     from unicorn import UcContext
@@ -57,14 +57,15 @@ def take(machine: "MachinePort") -> Checkpoint:
         memo = _shared(machine)
         devs = {}
         for dev in machine.devices.all():
-            devs[dev.name] = copy.deepcopy(_state_of(dev), memo)
+            devs[dev.name] = fastcopy.deepcopy(_state_of(dev), memo)
         machine._snap_devices = (key, devs)
     mark = machine.memsnap.mark()
     return Checkpoint(
         icount=machine.icount, clock=machine.clock.icount, context=machine.uc.context_save(),
         devices=devs, disks={n: dict(d.overlay) for n, d in machine.disks.items()},
         serial_len=len(machine.serial_out), events_total=machine.events.total,
-        activity=machine.cpu.activity, ident=mark)
+        activity=machine.cpu.activity, ident=mark,
+        extra={"lookahead": (machine._fetch_exit, machine._lookahead_probe)})
 
 
 def valid(machine: "MachinePort", cp: Checkpoint) -> bool:
@@ -75,10 +76,11 @@ def valid(machine: "MachinePort", cp: Checkpoint) -> bool:
 def restore(machine: "MachinePort", cp: Checkpoint) -> None:
     if not valid(machine, cp):
         raise ValueError("checkpoint no longer valid (an earlier one was restored since)")
+    pages = machine.memsnap.pages_since(cp.ident)
     machine.memsnap.rollback(cp.ident)
     machine.uc.context_restore(cp.context)
     machine.cpu.flush_tlb()
-    machine.uc.ctl_flush_tb()
+    _drop_code(machine, pages)
     cached = getattr(machine, "_snap_devices", None)
     unchanged = cached is not None and cached[1] is cp.devices and \
         cached[0] == _device_key(machine)
@@ -87,7 +89,7 @@ def restore(machine: "MachinePort", cp: Checkpoint) -> None:
         for dev in machine.devices.all():
             saved = cp.devices.get(dev.name)
             if saved is not None:
-                _set_state(dev, copy.deepcopy(saved, memo))
+                _set_state(dev, fastcopy.deepcopy(saved, memo))
     for n, d in machine.disks.items():
         d.overlay = dict(cp.disks.get(n, {}))
     del machine.serial_out[cp.serial_len:]
@@ -95,6 +97,30 @@ def restore(machine: "MachinePort", cp: Checkpoint) -> None:
     machine.icount = cp.icount
     machine.clock.icount = cp.clock
     machine.cpu.activity = cp.activity
+    # (a read-ahead fault being told apart, faults.py: as it was at the checkpoint)
+    machine._fetch_exit, machine._lookahead_probe = cp.extra.get("lookahead", (None, None))
+
+
+_PG = 1 << 31
+_A20_BIT = 1 << 20
+
+
+def _drop_code(machine: "MachinePort", pages: set[int] | None) -> None:
+    """Translated code made from the memory the restore rewrote is dropped: only the pages
+    restored when that is exact, else all of it.  Unicorn drops code by linear address, through
+    the mapping in force (now the checkpoint's): exact with paging off, for pages that mapping
+    reaches at their own address (A20 on, or bit 20 clear).  No page restored: nothing to drop
+    (the guest's own stores since the checkpoint went through QEMU, which dropped what they hit;
+    the machine's host writes dropped theirs)."""
+    if pages is not None:
+        if not pages:
+            return
+        cr0 = machine.cpu.cr(0)
+        if not cr0 & _PG and (machine.cpu.a20 or not any(p << 12 & _A20_BIT for p in pages)):
+            for p in sorted(pages):
+                machine.uc.ctl_remove_cache(p << 12, (p + 1) << 12)
+            return
+    machine.uc.ctl_flush_tb()
 
 
 def _device_key(machine: "MachinePort") -> tuple[int, int, int]:

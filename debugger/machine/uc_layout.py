@@ -24,7 +24,8 @@ __all__ = ["LayoutError", "Engine", "open_engine", "SEG_ORDER",
            "OFF_REGS", "OFF_EIP", "OFF_EFLAGS", "OFF_HFLAGS", "OFF_SEGS", "OFF_LDT", "OFF_TR",
            "OFF_GDT", "OFF_IDT", "OFF_CR", "OFF_A20", "OFF_EFER", "OFF_ERROR_CODE",
            "OFF_IS_INT", "OFF_NEXT_EIP", "OFF_DR", "OFF_OLD_EXCEPTION", "OFF_SYSENTER_CS",
-           "OFF_STAR", "OFF_TSC", "OFF_PAT", "ENV_SIZE", "OFF_CC_OP", "CC_OP_EFLAGS"]
+           "OFF_STAR", "OFF_TSC", "OFF_PAT", "ENV_SIZE", "OFF_CC_OP", "CC_OP_EFLAGS",
+           "OFF_DF"]
 
 UNICORN_VERSION = "2.1.4"
 
@@ -33,6 +34,7 @@ OFF_REGS = 0
 OFF_EIP = 128
 OFF_EFLAGS = 136
 OFF_CC_OP = 168          # int32 cc_op (after cc_dst, cc_src, cc_src2); CC_OP_EFLAGS = 1
+OFF_DF = 172             # int32 df: 1 (EFLAGS.DF=0) or -1 (DF=1)
 CC_OP_EFLAGS = 1
 OFF_HFLAGS = 176
 OFF_HFLAGS2 = 180
@@ -170,6 +172,12 @@ def _self_test(eng: Engine) -> None:
             raise LayoutError(f"unicorn state layout mismatch at env+{off}: wrote {val:#x}, "
                               f"found {got:#x}")
         uc.reg_write(reg, 0)
+    uc.reg_write(x.UC_X86_REG_EFLAGS, 0x402)
+    if eng.i32(OFF_DF) != -1:
+        raise LayoutError("EFLAGS.DF (env df) layout mismatch")
+    uc.reg_write(x.UC_X86_REG_EFLAGS, 0x2)
+    if eng.i32(OFF_DF) != 1:
+        raise LayoutError("EFLAGS.DF (env df) layout mismatch")
     uc.reg_write(x.UC_X86_REG_GDTR, (0, 0x12340, 0x2F, 0))
     if struct.unpack_from("<QI", eng.read(OFF_GDT + 8, 12)) != (0x12340, 0x2F):
         raise LayoutError("GDTR layout mismatch")

@@ -280,6 +280,7 @@ class InstructionStream:
             for addr, data in step.writes:
                 try:
                     old: bytes | None = bytes(uc.mem_read(addr, len(data)))
+                    m.memsnap.touch(addr, len(data))
                     uc.mem_write(addr, data)
                 except UcError:
                     old = None

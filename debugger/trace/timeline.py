@@ -206,6 +206,7 @@ class Timeline:
         pages = set(dirty) | self._pages_between(lo, hi)
         for p in pages:
             data = self.page_at(p, key)
+            m.memsnap.touch(p * PAGE, PAGE)
             self.ram.write_guest(p, data)
             self.ram.set_shadow(p, data)
         self.anchor = key
@@ -230,6 +231,8 @@ class Timeline:
         m.mutations += 1
         m._exits_installed = None
         m._exits_key = None
+        # (a read-ahead fault met again from here is told apart again: faults.py)
+        m._fetch_exit = m._lookahead_probe = None
         return pt
 
     def before(self, icount: int, *, inclusive: bool = False) -> Key | None:

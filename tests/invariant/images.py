@@ -11,7 +11,7 @@ from functools import lru_cache
 from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_WRITE
 
 from tests.conftest import assemble, demo_session
-from tests.invariant import paging_guest
+from tests.invariant import paging_guest, rep_guest
 
 __all__ = ["DEMOS", "Profile", "profile", "session_for"]
 
@@ -24,8 +24,8 @@ DEMOS = ("hello", "pmode", "unreal", "vm86", "longmode", "exceptions", "int13hoo
 
 def session_for(name: str, **kw):   # noqa: ANN201
     """A Session on a demo image, or on a guest built here from source (`paging_guest`, the
-    `taskgate` and `taskjmp` conformance images)."""
-    if name not in (paging_guest.NAME, *_CONFORMANCE):
+    `taskgate` and `taskjmp` conformance images, the REP guest)."""
+    if name not in (paging_guest.NAME, *_CONFORMANCE, rep_guest.NAME):
         return demo_session(name, **kw)
     from debugger.engine.session import Session
     from debugger.machine.disk import disk_from_bytes
@@ -38,6 +38,8 @@ def session_for(name: str, **kw):   # noqa: ANN201
             import pytest
             pytest.skip("nasm is not installed")
         data = runner.build(name).read_bytes()
+    elif name == rep_guest.NAME:
+        data = assemble(rep_guest.source())
     else:
         data = assemble(paging_guest.SOURCE)
     return Session(disks=[disk_from_bytes(data, f"{name}.img", boot=True)], **kw)

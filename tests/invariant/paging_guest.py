@@ -92,7 +92,7 @@ ident:
     dec esi
     jnz outer
     hlt
-    jmp $                                ; (a breakpoint right after a final HLT: see README)
+    jmp $                                ; (a breakpoint here never stops: see README)
 sub:
     inc dword [0x407004]
     ret

@@ -20,7 +20,9 @@ its ignore count, a point not reached is left as it was):
    each of its profiles' verdicts itself, at every step, from the state at the start of the
    command, and is considered once when one of them changes the way it watches);
 6. a register watch whose value changed (every one is updated each step);
-7. a breakpoint at the next instruction's linear (or physical) address.
+7. a breakpoint at the next instruction's linear (or physical) address -- not while the CPU
+   waits in HLT there: it executes nothing until an interrupt wakes it, and that interrupt is
+   delivered first (QEMU and Bochs check breakpoints when code runs, the same way).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from typing import Any, Callable
 from unicorn import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE
 
 from debugger.checks import evaluate
+from debugger.cpustate import Activity
 from debugger.disasm import decode_one
 from debugger.engine.transitions import diff_states
 from debugger.machine.pc import Stop
@@ -376,6 +379,8 @@ class Reference:
         return None
 
     def _check_break(self, st: Any) -> RefStop | None:
+        if st.activity is Activity.HLT:
+            return None
         pc = st.pc
         phys = None
         for p in self.points:
@@ -427,7 +432,7 @@ class Reference:
                 if ev is not None:
                     return ev
                 st = self.prev
-                if st.pc == target:
+                if st.pc == target and st.activity is not Activity.HLT:
                     if cmd.name == "nexti" and st.ss.base == st0.ss.base and (
                             st.rsp & (0xFFFFFFFF if st0.ss.db else 0xFFFF)) < (
                             st0.rsp & (0xFFFFFFFF if st0.ss.db else 0xFFFF)):
@@ -439,11 +444,14 @@ class Reference:
                 st = self.prev
                 pc, code = self._insn_at(st)
                 ins = decode_one(code, pc, st.bits) if code else None
+                ic = self.m.icount
                 ev = self.step()
                 if ev is not None:
                     return ev
-                if ins is not None and ins.mnemonic.startswith(("ret", "iret")) and \
-                        self.prev.sp_linear > sp0:
+                # (a step that stopped on an event before anything ran -- a BIOS call seen
+                # before its service -- did not execute the return)
+                if ins is not None and self.m.icount > ic and \
+                        ins.mnemonic.startswith(("ret", "iret")) and self.prev.sp_linear > sp0:
                     return self._stop("finish", insn=(pc, code, st.bits))
         if cmd.name.startswith("reverse"):
             return self._reverse(cmd)

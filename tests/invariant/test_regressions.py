@@ -109,6 +109,15 @@ CASES = {
                              [Cmd("until", "*0xff066")]),
     "break-bios-stub-iret": ("hello", 0, [Spec("break", ("*0xff066", "linear"))],
                              [Cmd("continue", 3000), Cmd("stepi", 3)]),
+    # `finish` across an INT 13h with a point armed: the reference took the BIOS call's event
+    # stop (before the service) for the stub's IRET
+    "finish-across-bios-call": ("taskgate", 0, [Spec("break", ("07c0:0000", "segoff"))],
+                                [Cmd("finish")]),
+    # a breakpoint right after the final HLT (IF=0): the CPU halts there for ever; the exit
+    # block's halt was taken for the exit's, and the CPU ran on past the HLT
+    "break-after-final-hlt": ("paging-remap", 0, [Spec("break", ("*0x7d2e", "linear"))],
+                              [Cmd("continue", 3000), Cmd("continue", 3000), Cmd("stepi", 2)]),
+    "until-after-final-hlt": ("hello", 4000, [], [Cmd("until", "*0x7eb0"), Cmd("stepi", 1)]),
     "watch-delivery-push": ("hello", 45, [Spec("watch", (0x7BFE, 2, "write", "physical"))],
                             [Cmd("continue", 3000), Cmd("stepi", 3)]),
 }

@@ -78,7 +78,7 @@ def test_going_back_restores_ram_and_state_exactly():
 
 
 def test_page_journal_and_unicorn_snapshots_agree():
-    """The fallback (Unicorn's copy-on-write snapshots, BOOTDBG_NO_NATIVE=1) gives the same."""
+    """The fallback (the Python page journal, BOOTDBG_NO_NATIVE=1) gives the same."""
     from debugger.machine import pagejournal
 
     if not pagejournal.available():
@@ -206,3 +206,41 @@ def test_checkpoints_that_outlive_their_machine_do_not_crash(scenario):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip() == "ok"
+
+
+# Code patched after a checkpoint and run in its patched form: going back must run the code as
+# it was at the checkpoint (the translated blocks of the restored pages are dropped).
+PATCHED = """
+    cli
+    xor ax, ax
+    mov ds, ax
+    xor bx, bx
+    call patch
+    mov byte [patch+1], 7
+    call patch                  ; (translated as patched, and nothing drops it after)
+    hlt
+patch:
+    mov al, 1
+    add bl, al
+    ret
+"""
+
+
+@pytest.mark.parametrize("toggle_a20", [True, False])
+def test_going_back_runs_the_code_as_it_was_not_as_it_was_patched(toggle_a20):
+    m = boot_machine(PATCHED)
+    while m.mem.read_phys(m.cpu.linear_pc(), 1) != b"\xe8":     # (the first call)
+        m.run(1)
+    if toggle_a20:
+        m.cpu.set_a20(not m.cpu.a20)            # (either way round: exact)
+    cp = m.checkpoint()
+    at, bl = m.icount, m.state().rbx & 0xFF
+    for one in (False, True, False):
+        if one:                                 # (one instruction at a time, or a run)
+            while (end := m.run(1)).reason != "halted":
+                pass
+        else:
+            end = m.run()
+        assert end.reason == "halted" and (m.state().rbx & 0xFF) - bl == 1 + 7
+        m.restore(cp)
+        assert m.icount == at

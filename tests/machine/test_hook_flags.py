@@ -220,3 +220,133 @@ def test_a_first_instruction_whose_own_load_faults_is_counted_once(tmp_path: Pat
         assert s.state().rbx & 0xFFFFFFFF == 0x400004
         counts.append(s.machine.icount)
     assert counts[0] == counts[1]
+
+
+def _halted_at(tmp_path: Path, code: str):
+    """(pushed EIP, EFLAGS pushed, CR2, EAX, icount) of a run to the #PF handler's HLT, the
+    same for a run and for single-stepping."""
+    (run, eip_run), (step, eip_step) = _run_both(tmp_path, code)
+    assert (run, eip_run) == (step, eip_step)
+    from debugger.engine.session import Session
+
+    s = Session(tmp_path / "pf.img")
+    assert s.cont(max_insns=100_000).kind == "halted"
+    assert s.state() == run
+    return (eip_run, run.rdx & 0xFFFFFFFF, run.rbx & 0xFFFFFFFF, run.rax & 0xFFFFFFFF,
+            s.machine.icount)
+
+
+def test_a_first_instruction_loading_from_the_read_ahead_address_is_counted_once(
+        tmp_path: Path) -> None:
+    """The ambiguous shape: the block's first instruction loads from the first bytes of the
+    missing page, whose code would run next.  QEMU 5's translator raises the fetch fault first
+    (the `mov` had not run); a CPU runs the `mov`, which faults on its own load: one attempt,
+    as when a `jmp $` after the `mov` ends its block (nothing read ahead)."""
+    ahead = """mov dword [0x3ffff8], 0x0000058b  ; mov eax, [0x400000] ...
+    mov dword [0x3ffffc], 0x90900040    ; ... then two NOPs up to the page end
+    jmp 0x3ffff8"""
+    alone = ahead.replace("0x90900040", "0xfeeb0040")       # ... then jmp $
+    got = _halted_at(tmp_path, ahead)
+    assert got[:3] == (0x3FFFF8, 0x12, 0x400000)            # at the mov; AF from the sub
+    assert got == _halted_at(tmp_path, alone)
+
+
+def test_a_first_instruction_ending_at_the_page_end_runs_before_the_fetch_fault(
+        tmp_path: Path) -> None:
+    """The block's first instruction reads memory elsewhere and ends at the page end: a CPU
+    runs it, then faults fetching at 0x400000 (it was reported at the `mov`, not run)."""
+    code = """mov dword [0x1000], 0x600dcafe
+    mov word [0x3ffffa], 0x058b         ; mov eax, [0x1000] (8B 05 imm32), up to the page end
+    mov dword [0x3ffffc], 0x00001000
+    xor eax, eax
+    jmp 0x3ffffa"""
+    eip, _, cr2, eax, _ = _halted_at(tmp_path, code)
+    assert (eip, cr2, eax) == (0x400000, 0x400000, 0x600DCAFE)
+
+
+def test_a_first_instruction_ending_at_the_page_end_faulting_on_its_own_is_counted_once(
+        tmp_path: Path) -> None:
+    """The same instruction loading from the missing page: its own fault, one attempt (as
+    the same `mov` followed by `jmp $` elsewhere on the page)."""
+    at_end = """mov word [0x3ffffa], 0x058b       ; mov eax, [0x400000], up to the page end
+    mov dword [0x3ffffc], 0x00400000
+    jmp 0x3ffffa"""
+    alone = """mov dword [0x3ffff8], 0x0000058b  ; mov eax, [0x400000]; jmp $
+    mov dword [0x3ffffc], 0xfeeb0040
+    jmp 0x3ffff8"""
+    eip, *rest = _halted_at(tmp_path, at_end)
+    eip2, *rest2 = _halted_at(tmp_path, alone)
+    assert (eip, eip2) == (0x3FFFFA, 0x3FFFF8)
+    assert rest == rest2
+
+
+@pytest.mark.parametrize("target, tail", [("0x400000", "0x9090"), ("0x400004", "0xfeeb")],
+                         ids=["read-ahead", "own"])
+def test_one_instruction_run_at_the_faulting_instruction_delivers_its_fault(
+        target: str, tail: str, tmp_path: Path) -> None:
+    """`run(1)` at the `mov` whose load faults: the fault is delivered in that run (the replay
+    that tells the two faults apart is not left for the next one), counted once; after the
+    `mov`, two NOPs up to the page end (the translator reads ahead) or `jmp $` (it does not:
+    the first fault is the `mov`'s own)."""
+    from debugger.engine.session import Session
+
+    code = f"""mov word [0x3ffff8], 0x058b
+    mov dword [0x3ffffa], {target}      ; mov eax, [{target}] ...
+    mov word [0x3ffffe], {tail}
+    jmp 0x3ffff8"""
+    img = tmp_path / "pf.img"
+    img.write_bytes(assemble(PAGE_FAULT.replace("{fault}", code)))
+    s = Session(img)
+    s.break_at(0x3FFFF8)
+    assert s.cont(max_insns=100_000).kind == "breakpoint"
+    m = s.machine
+    before = m.icount
+    m.run(1)
+    assert (m.icount, m._lookahead_probe, m._fetch_exit) == (before + 1, None, None)
+    assert m.cpu.cr(2) == int(target, 16) and m.mem.read_linear_u(m.cpu.gpr(4) + 4, 4) == 0x3FFFF8
+
+
+def test_a_lean_step_at_the_faulting_instruction_delivers_its_fault(tmp_path: Path) -> None:
+    """The API's single step (`step_lean`) too: the replay is not left pending.  (Its own
+    fault: a `jmp $` ends the block, nothing is read ahead.)"""
+    from debugger.engine.session import Session
+
+    code = """mov dword [0x3ffff8], 0x0004058b  ; mov eax, [0x400004] ...
+    mov dword [0x3ffffc], 0xfeeb0040    ; ... then jmp $
+    jmp 0x3ffff8"""
+    img = tmp_path / "pf.img"
+    img.write_bytes(assemble(PAGE_FAULT.replace("{fault}", code)))
+    s = Session(img)
+    s.break_at(0x3FFFF8)
+    assert s.cont(max_insns=100_000).kind == "breakpoint"
+    m = s.machine
+    m.extra_exits = set()                   # (the lean step needs no exit at the mov)
+    m._sync_exits()
+    before = m.icount
+    r = m.step_lean()
+    assert r is None or r.reason == "budget"
+    assert (m.icount, m._lookahead_probe) == (before + 1, None)
+    assert m.mem.read_linear_u(m.cpu.gpr(4) + 4, 4) == 0x3FFFF8
+
+
+def test_going_back_across_the_read_ahead_fault_matches_a_forward_run(tmp_path: Path) -> None:
+    """Time travel over the shapes above: every position around the faults equals a fresh
+    forward run to the same count (the translator's fault met again is told apart again)."""
+    from debugger.engine.session import Session
+    from debugger.trace.timetravel import attach
+
+    code = """mov dword [0x3ffff8], 0x0000058b  ; mov eax, [0x400000]; nop; nop (the fault)
+    mov dword [0x3ffffc], 0x90900040
+    jmp 0x3ffff8"""
+    img = tmp_path / "pf.img"
+    img.write_bytes(assemble(PAGE_FAULT.replace("{fault}", code)))
+    s = Session(img)
+    attach(s, interval=1000)
+    end = s.cont(max_insns=100_000).icount
+    for target in (end - 3, end - 4, end - 5, end - 2, end - 4):
+        s.timeline.goto(target)
+        fresh = Session(img)
+        while fresh.icount < target:
+            fresh.machine.run(target - fresh.icount)
+        assert (s.icount, s.state()) == (target, fresh.state()), target
+    assert s.cont(max_insns=100_000).kind == "halted" and s.icount == end

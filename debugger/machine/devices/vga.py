@@ -28,6 +28,7 @@ __all__ = ["Vga", "CP437"]
 _LOW = " ☺☻♥♦♣♠•◘○◙♂♀♪♫☼►◄↕‼¶§▬↨↑↓→←∟↔▲▼"
 CP437 = _LOW + "".join(chr(c) for c in range(0x20, 0x7F)) + "⌂" + \
     bytes(range(0x80, 0x100)).decode("cp437")
+_CP437_MAP = {i: ch for i, ch in enumerate(CP437)}       # (str.translate of latin-1 text)
 
 # Mode 3 CRTC registers (IBM VGA BIOS table, as read back from QEMU + SeaBIOS).
 _CRTC_MODE3 = bytes([0x5F, 0x4F, 0x50, 0x82, 0x55, 0x81, 0xBF, 0x1F, 0x00, 0x4F, 0x0D, 0x0E,
@@ -115,10 +116,14 @@ class Vga(PortDevice):
         row, _ = self.cursor()
         return not self.crtc[0x0A] & 0x20 and row < self.rows
 
+    def screen_bytes(self) -> bytes:
+        """The displayed text memory as it is (character, attribute pairs, row by row)."""
+        return self.links.read_mem(self.text_base + 2 * self.start_address,
+                                   self.cols * self.rows * 2)
+
     def screen_cells(self) -> list[list[tuple[str, int]]]:
         """The displayed text: rows of (character, attribute), CP437 decoded."""
-        size = self.cols * self.rows * 2
-        data = self.links.read_mem(self.text_base + 2 * self.start_address, size)
+        data = self.screen_bytes()
         cells = []
         for r in range(self.rows):
             row = data[r * self.cols * 2:(r + 1) * self.cols * 2]
@@ -127,7 +132,9 @@ class Vga(PortDevice):
 
     def screen_text(self) -> list[str]:
         """The displayed lines, trailing spaces removed."""
-        return ["".join(ch for ch, _ in row).rstrip() for row in self.screen_cells()]
+        chars = self.screen_bytes()[0::2].decode("latin-1").translate(_CP437_MAP)
+        c = self.cols
+        return [chars[r * c:(r + 1) * c].rstrip() for r in range(self.rows)]
 
     # -- timing ------------------------------------------------------------------------------------
     def input_status_1(self) -> int:

@@ -54,6 +54,20 @@ def test_screen_text_and_cells_from_memory(vga, mem):
     assert vga.screen_text()[0] == "  ☺░█"
 
 
+def test_screen_text_is_the_cells_characters_for_every_byte(vga, mem):
+    # every character code (CP437's glyphs for 00h-1Fh, 7Fh, FFh as NBSP) and odd widths
+    import random
+
+    rnd = random.Random(5)
+    for r in range(25):
+        put(mem, r, 0, bytes(rnd.randrange(256) for _ in range(80)), rnd.randrange(256))
+    put(mem, 3, 0, bytes(range(80)))
+    put(mem, 4, 0, bytes(range(176, 256)))
+    put(mem, 5, 70, b"x  \xff \x00 \xff\xff")
+    want = ["".join(ch for ch, _ in row).rstrip() for row in vga.screen_cells()]
+    assert vga.screen_text() == want and "x  \xa0 " in want[5]
+
+
 def test_mono_aliases_and_memory_map(vga, mem):
     put(mem, 0, 0, b"mono", base=0xB0000)
     vga.io_write(0x3CE, 2, 0x0A06)              # graphics controller: B0000h text map

@@ -1,0 +1,246 @@
+"""The watchers' fast run: a chunk at engine speed under a checkpoint, and the exact stop it
+becomes (mixed into `Watchers`, which it sees as `self`: m, s, exact, muted, step_once, _check,
+_step_block, _sync_baseline, ...).
+
+A chunk takes a checkpoint and runs; what stopped it (a detector hit at a block boundary, a
+memory or I/O hook, an event, a block that must be stepped) is then turned into the exact stop:
+by stepping the block (its first instructions run fast first), by checking a one-instruction
+chunk where it stands, or by going back to the checkpoint and stepping to the instruction.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from debugger.engine.blockscan import leading_safe
+from debugger.engine.remap import raw_key
+from debugger.engine.stops import StopEvent
+from debugger.engine.transitions import signature
+from debugger.machine.cpu import decode_state
+from debugger.machine.memory import MemoryError_, PageFault
+from debugger.machine.pc import Stop
+from debugger.machine.results import RunResult
+
+__all__ = ["FastRun"]
+
+_FINAL = {Stop.HALTED, Stop.TRIPLE_FAULT, Stop.RESET, Stop.UNMAPPED, Stop.UNSUPPORTED,
+          Stop.INTERRUPT, Stop.BOOT_FAILED}
+_LOCALISE = object()       # (_one_instruction: not for it)
+
+
+class FastRun:
+    m: Any
+    s: Any
+
+    def _log_only(self) -> bool:
+        """The transition detector is armed for the activity log alone."""
+        return self.log is not None and not (self.trans or self.exprs)
+
+    def _stop_logging(self) -> None:
+        """The log's budget for this run is used up: run at full speed from here."""
+        assert self.log is not None
+        self.log.pause(self.m.state())
+        self._park_native()
+        self.watch_transitions = False        # (the Python block hook returns at once)
+        self._categories = frozenset()
+
+    def run_chunk(self, n: int) -> StopEvent | None:
+        m = self.m
+        resume, self.s._resume_block = self.s._resume_block, None
+        if resume is not None and self._categories and resume[2:] == (m.icount, m.mutations):
+            # Continuing from a stop inside a block that was being stepped: a fast run would
+            # stop at once on the rest of that block (suspect too, as a rule); step it exactly
+            # from here instead (exact steps find the same stops), without a checkpoint.
+            address, size = resume[:2]
+            if address <= m._pc() < address + size:
+                self._limit = m.icount + n
+                return self._step_block(address, size)
+        if self.watch_transitions and self._log_only() and self.log is not None \
+                and not self.log.charge_left():
+            self._stop_logging()
+        need_cp = bool(self.mems or self.ios or self.io_catches or self.watch_transitions
+                       or self.events)
+        cp = m.checkpoint() if need_cp else None
+        cp_icount = m.icount
+        self._cp_asked = m._bios_asked        # (a BIOS call already stopped at: see _localise)
+        self._det_hit = None
+        self._mem_hits.clear()
+        self._io_hits.clear()
+        self._event = None
+        self._det_prev = m.icount
+        if self._native is not None:
+            self._native.sync(m.icount)
+        self._suspect = None
+        self._limit = m.icount + n         # localising never runs past the chunk's budget
+        self._refresh()
+        at = self._before_chunk() if cp is not None and self.watch_transitions else None
+        r = self._run_following(n)
+        block: tuple[int, int, int] | None = None   # (a block's first instructions were run)
+        while True:
+            if self._native is not None:
+                self._det_hit = self._native.hit
+                self._det_prev = self._native.d.prev
+                self._suspect = self._native.suspect
+            m.bus.stop_requested = False
+            if block is not None:
+                if r.reason == Stop.BUDGET and m.icount == block[2] and self._quiet():
+                    return self._step_block(block[0], block[1])
+                break             # (whatever ended it: as at the end of any run)
+            if self._log_only() and r.reason == Stop.EVENT and \
+                    r.details.get("event") in ("suspect", "detector"):
+                self.log.charge()                               # type: ignore[union-attr]
+            if r.reason == Stop.EVENT and r.details.get("event") == "suspect" and self._suspect:
+                p = self._run_prefix(*self._suspect)
+                if p is None:
+                    return self._step_block(*self._suspect)
+                block, r = p
+                continue
+            break
+        if r.reason == Stop.EVENT and r.details.get("event") == "classified":
+            return None
+        if r.reason == Stop.EVENT and r.details.get("event") in ("remap", "pb-alias") and not (
+                self.watch_transitions and signature(m.eng) != self._sig):
+            return self._check_breakpoint(r)   # (stopped before a block; re-armed next)
+        if r.reason == Stop.EVENT and r.details.get("event") in ("watch", "detector"):
+            assert cp is not None
+            if r.details["event"] == "detector" and self._det_hit is not None:
+                start, upto = self._det_hit
+                if at is not None and self._det_hit == (cp_icount, cp_icount + 1) \
+                        and m.icount == cp_icount + 1:
+                    ev = self._one_instruction(cp, at)
+                    if ev is not _LOCALISE:
+                        return ev
+            else:
+                start = upto = self._hit_icount - 1
+            return self._localise(cp, start, upto, r)
+        if self.watch_transitions and self._sigfn(m.eng) != self._sig:
+            # Changed since the last block boundary the detector saw (or by the machine at
+            # rest): find the exact instruction or delivery.
+            assert cp is not None
+            return self._localise(cp, self._det_prev, m.icount, r)
+        if r.reason in _FINAL:
+            return self._runner.machine_stop(self.s, r, None)
+        if r.reason == Stop.EVENT and self._event is not None:
+            if not self._event_catches(*self._event):
+                return None
+            # A catchpoint's event: step its instruction again exactly, so the stop names it
+            # (and its condition and ignore count are seen once, there).
+            assert cp is not None
+            return self._localise(cp, max(cp_icount, m.icount - 1), m.icount, r)
+        if r.reason in (Stop.EXIT, Stop.BUDGET):
+            # (a budget can end where a breakpoint is: the next run would start there and
+            # execute it, so it is checked now, as after an exact step)
+            return self._check_breakpoint(r)
+        return None
+
+    def _run_prefix(self, address: int, size: int) -> Any:
+        """The detector stopped before a block that must be stepped: run its first instructions,
+        up to the first that can change watched state inside the block, as part of the chunk
+        (fast, under its checkpoint: what they do is seen as anywhere else in a fast run), so
+        that only the rest is stepped.  None when not worth it or not for this run."""
+        m, det = self.m, self._native
+        if det is None or self.log is not None or m._pc() != address:
+            return None
+        try:
+            code = m.mem.read_linear(address, size)
+        except (PageFault, MemoryError_):
+            return None
+        bits = self._bits_now()
+        key = (code, address, bits, self._categories)      # (by content: code can change)
+        k = self.s._block_prefix.get(key)
+        if k is None:
+            if len(self.s._block_prefix) >= 1 << 14:
+                self.s._block_prefix.clear()
+            k = self.s._block_prefix[key] = leading_safe(
+                lambda a, n: code[a - address:a - address + n], address, size, bits,
+                self._categories)
+        if k < 1 or m.icount + k > self._limit:
+            return None
+        target = m.icount + k
+        d = det.d
+        d.hit = d.hit_kind = 0
+        d.prev = m.icount
+        d.armed = 1
+        d.suspects_on = 0             # (this block, from its start: not again)
+        self._det_hit = self._suspect = None
+        self._det_prev = m.icount
+        try:
+            return (address, size, target), self._run_following(k)
+        finally:
+            d.suspects_on = 1
+
+    def _quiet(self) -> bool:
+        """Nothing seen in the last stretch of a fast run (no hit, event or state change)."""
+        return not (self._mem_hits or self._io_hits or self._event is not None
+                    or self._det_hit is not None or self._sigfn(self.m.eng) != self._sig)
+
+    def _before_chunk(self) -> tuple[Any, ...]:
+        """What `_one_instruction` needs of the moment a chunk starts (a few microseconds)."""
+        m = self.m
+        hf = m.cpu.hflags
+        return (m._pc(), m.cpu.raw_state(), 64 if hf & (1 << 15) else 32 if hf & (1 << 4) else 16,
+                m.events.total, raw_key(m.eng))
+
+    def _one_instruction(self, cp: Any, at: tuple[Any, ...]) -> Any:
+        """The chunk ran one instruction and the detector saw the watched state changed after
+        it: the machine is where going back to `cp` and stepping that instruction exactly
+        would put it, so check it as that step would, without going back -- when nothing else
+        happened in it (no delivery, BIOS call, I/O or memory hit, no event, no RAM written, the
+        mapping unchanged: the bytes read now are the instruction's).  `_LOCALISE` otherwise."""
+        m = self.m
+        pc, raw, bits, events, mapping = at
+        if self._mem_hits or self._io_hits or self._event is not None or self.mems \
+                or self._remap.pbs or m.events.total != events or raw_key(m.eng) != mapping:
+            return _LOCALISE
+        if m.memsnap.pages_since(cp.ident) != set():
+            return _LOCALISE
+        try:
+            code = m.mem.read_linear(pc, 16)
+        except (PageFault, MemoryError_):
+            code = b""
+        if code[:1] == b"\xcc" and m.bios.vector_at(pc) is not None:
+            return _LOCALISE
+        # (as _localise leaves it before the step: the baseline of the checkpoint's moment)
+        self._state = decode_state(raw)
+        self._bits = bits
+        self.exact = True
+        try:
+            ev = self._check(RunResult(Stop.BUDGET, "instruction budget of 1 used up",
+                                       m.icount), pc, code, {})
+        finally:
+            self.exact = False
+        if ev is not None:
+            return ev
+        self._sync_baseline()
+        return None
+
+    def _localise(self, cp: Any, start: int, upto: int, r: Any) -> StopEvent | None:
+        """Go back to `cp`, re-execute to icount `start`, then step exactly past `upto`."""
+        m = self.m
+        m.restore(cp)
+        m._bios_asked = self._cp_asked        # as at the checkpoint: not a second stop there
+        self.muted = True
+        # (one instruction short of `start`: a run that ends with an instruction also makes the
+        # delivery of an interrupt that became due after it, and a change detected at `start`
+        # can be that delivery -- the exact steps must see it)
+        target = max(cp.icount, start - 1)
+        try:
+            while m.icount < target:
+                r = m.run(target - m.icount)
+                if r.reason in _FINAL:
+                    return self._runner.machine_stop(self.s, r, None)
+        finally:
+            self.muted = False
+        self._sync_baseline()
+        limit = min(upto + 4, self._limit - 1)
+        self.exact = True
+        try:
+            while m.icount <= limit:
+                ev = self.step_once()
+                if ev is not None:
+                    return ev
+        finally:
+            self.exact = False
+        self._sync_baseline()
+        if r.reason in _FINAL:
+            return self._runner.machine_stop(self.s, r, None)
+        return None
