@@ -28,23 +28,21 @@ from debugger.cpustate import (
     CpuState,
     Segment,
 )
-from debugger.machine import exactfix, holes, hotports, rom, slices, softint, taskinsn, uc_layout
+from debugger.machine import exactfix, holes, hotports, rom, slices, uc_layout
 from debugger.machine.bios import Bios
 from debugger.machine.bus import Clock, IoBus
 from debugger.machine.cpu import Cpu
 from debugger.machine.delivery import (
-    ERROR_CODE_VECTORS,
     Delivery,
-    GuestFault,
-    Unsupported,
 )
 from debugger.machine.disk import Disk
 from debugger.machine.events import EventLog
 from debugger.machine.faults import FaultRules
-from debugger.machine.memory import Memory, MemoryError_
+from debugger.machine.memory import Memory
 from debugger.machine.portio import FastIo
 from debugger.machine.results import RunResult, Stop, StopRequest
 from debugger.machine.exits import ExitRules
+from debugger.machine.pending import PendingEvents
 from debugger.machine.slices import REDO, UNSET, FastSlices
 from debugger.machine.traps import EngineHooks, Pending
 
@@ -65,7 +63,7 @@ class MachineConfig:
     keys: str = ""
 
 
-class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
+class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
     def __init__(self, disks: list[Disk], config: MachineConfig | None = None) -> None:
         self.config = config or MachineConfig()
         self.disks = {d.bios_number: d for d in disks}
@@ -536,70 +534,3 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules):
         path leaves it (events, listeners)."""
         if self._intr is not None:
             self._intr.flush(self._slice_base, self._blocks._restarts_base)
-
-    def _bios(self, vector: int, pc: int) -> RunResult | None:
-        # The event filter sees the call before the service runs (as the guest passed it).
-        if self.event_filter is not None and self._bios_asked != (self.icount, pc) \
-                and self.event_filter("bios", {"vector": vector}):
-            self._bios_asked = (self.icount, pc)      # (resuming here: run the service)
-            return self._result(Stop.EVENT, "bios", event="bios", vector=vector)
-        self._bios_asked = None
-        self.mutations += 1
-        for fn in self.service_listeners:
-            fn(self.icount)
-        self.cpu.rip += 1      # resume at the stub's tail
-        try:
-            self.bios.dispatch(vector)
-        except MemoryError_ as exc:
-            self.events.emit("bios-error", f"INT {vector:02X}h: {exc}", vector=vector)
-        except Unsupported as exc:
-            return self._result(Stop.UNSUPPORTED, str(exc))
-        except StopRequest as req:
-            return self._result(req.reason, req.message, **req.details)
-        # The service and the stub's IRET are one step (the INT3 is not an instruction): an
-        # exit at the IRET does not stop between them, as stepping never does.
-        self._bios_tail = (self._pc(), self.icount)
-        return None
-
-    def _check_event_filter(self, kind: str, details: dict[str, Any]) -> RunResult | None:
-        if self.event_filter is not None and self.event_filter(kind, details):
-            return self._result(Stop.EVENT, kind, event=kind, **details)
-        return None
-
-    def _handle_pending(self, p: Pending) -> RunResult | None:
-        if p.kind == "reset":
-            self.events.emit("reset", "the guest requested a system reset")
-            return self._result(Stop.RESET, "the guest requested a system reset")
-        if p.kind == "unmapped":
-            return self._result(Stop.UNMAPPED, f"{p.access} of unmapped physical address "
-                                f"{p.address:#x} at {self._pc():#x}", address=p.address)
-        self.mutations += 1
-        if p.kind == "bios":
-            self.cpu.rip -= 1       # back to the stub: _bios resumes at its tail
-            return self._bios(p.vector, self._pc())
-        if p.kind == "io-gp":
-            # Undo what Unicorn did after the refused IN/OUT: registers and IP as before it.
-            self.eng.write(uc_layout.OFF_REGS, p.saved_regs)
-            self.cpu.rip = p.address
-            return self.raise_exception(13, 0)
-        if p.kind in ("sysenter", "syscall"):
-            from debugger.machine import fastcall
-
-            try:
-                getattr(fastcall, p.kind)(self)
-            except GuestFault as f:
-                return self.raise_exception(f.vector, f.error_code)
-            return None
-        if p.kind == "ud":
-            return softint.invalid_opcode(self)
-        if p.kind == "task":
-            return taskinsn.execute(self)
-        vec = p.vector
-        if p.is_int:
-            return softint.deliver_int(self, vec, p.next_rip)
-        if vec == 13 and softint.sysret_is_ud(self):
-            return self.raise_exception(6, None)
-        if vec == 14 and self._block_lookahead_fault(p.error_code):
-            return None
-        ec = p.error_code if vec in ERROR_CODE_VECTORS else None
-        return self.raise_exception(vec, ec)

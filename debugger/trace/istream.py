@@ -323,23 +323,14 @@ class InstructionStream:
             vec = m.bios.vector_at(pc)
             if vec is None:
                 return st, None
-            # A BIOS stub: let the machine run the service and stop at the stub's tail before
-            # executing anything.
-            saved = m.extra_exits
-            m.extra_exits = {pc + 1}
-            before = m.icount
+            # A BIOS stub: the machine runs the service and leaves the CPU at the stub's tail,
+            # before executing anything.
             self._writes.clear()
-            try:
-                r = m.run(1)
-            finally:
-                m.extra_exits = saved
+            r = m.service_bios()
             now = m.state()
-            if m.icount != before:
-                raise F.TraceError(f"icount {before}: an interrupt arrived during the BIOS "
-                                   f"service INT {vec:02X}h; this point cannot be single-stepped")
             yield Event(m.icount, "bios", f"BIOS INT {vec:02X}h", st, now, self._written())
             st = now
-            if r.reason not in ("exit", "budget"):
+            if r is not None:
                 return st, End(m.icount, now, r.reason, r.message)
 
     def _written(self) -> list[tuple[int, bytes | None, bytes]]:
