@@ -117,6 +117,40 @@ static int task_tail(const uint8_t *p, uint32_t n) {
 static const uint8_t *current_tb(struct bootdbg_blockcount *b, void *uc, uint64_t address,
                                  uint32_t size);
 
+/* `_storescan.c`: may an instruction before the block's last one store to memory (the
+ * descriptor a far JMP/CALL ptr16:xx at its end names, a task gate), do port I/O or load a
+ * descriptor table (judged once); and then, on entry, may one change that descriptor?  Such a
+ * block is stopped before, as one ending in FAR [mem] is. */
+int bootdbg_stores_before(const uint8_t *p, uint32_t n, int code32);
+int bootdbg_stores_abs(const uint8_t *p, uint32_t n, int code32, uint8_t *seg, uint32_t *off);
+int bootdbg_stores_reach(int k, const uint8_t *seg, const uint32_t *off, const uint64_t *bases,
+                         uint64_t linear);
+#define TAIL_STORES 0x80u      /* in tail_n: the block may store before its last instruction */
+#define TAIL_KNOWN 0x40u       /* ... only to [disp], as tail_seg/tail_off (tail_k of them) */
+#define TAIL_N 0x3fu
+
+/* Keep the last bytes of the block `p` (ending in a far JMP/CALL) for `tb`, and whether (and
+ * where) an earlier instruction may store.  `k`: the stores to [disp], as
+ * bootdbg_stores_abs (-1: others); returns whether it may store. */
+static int keep_tail(struct bootdbg_blockcount *b, const uint8_t *tb, const uint8_t *p,
+                     uint32_t size, int code32, int *k, uint8_t *seg, uint32_t *off) {
+    int stores = (task_tail(p, size) & 2) && bootdbg_stores_before(p, size, code32);
+    *k = stores ? bootdbg_stores_abs(p, size, code32, seg, off) : 0;
+    if (tb != NULL) {
+        unsigned slot = (unsigned)(((uintptr_t)tb >> 6) & 63);
+        uint32_t n = size < 16 ? size : 16;
+        b->tail_tb[slot] = tb;
+        memcpy(b->tail[slot], p + size - n, n);
+        b->tail_n[slot] = (uint8_t)(n | (stores ? TAIL_STORES : 0) | (*k >= 0 ? TAIL_KNOWN : 0));
+        if (*k > 0) {
+            memcpy(b->tail_seg[slot], seg, (size_t)*k);
+            memcpy(b->tail_off[slot], off, sizeof(uint32_t) * (size_t)*k);
+        }
+        b->tail_k[slot] = (uint8_t)(*k > 0 ? *k : 0);
+    }
+    return stores;
+}
+
 /* Would Unicorn run this block differently from the CPU?  What depends on the block alone (its
  * address, size, CS base, code size, mode, and bytes: EXACT_IPWRAP, EXACT_SCAN, and whether its
  * last instruction may switch tasks) is judged once per TranslationBlock and kept in spare bits
@@ -151,13 +185,10 @@ static uint32_t judge(struct bootdbg_blockcount *b, void *uc, uint64_t address, 
         int kinds = pm ? task_tail(buf, size) : 0;
         if (kinds & 6) {
             why |= V_TASK_ANY;
-            if (tb != NULL) {
-                unsigned slot = (unsigned)(((uintptr_t)tb >> 6) & 63);
-                uint32_t n = size < 16 ? size : 16;
-                b->tail_tb[slot] = tb;
-                memcpy(b->tail[slot], buf + size - n, n);
-                b->tail_n[slot] = (uint8_t)n;
-            }
+            int k;
+            uint8_t seg[4];
+            uint32_t off[4];
+            keep_tail(b, tb, buf, size, (hf & HF_CS32) != 0, &k, seg, off);
         } else if (kinds & 1) {
             why |= V_TASK_IRET;
         }
@@ -180,10 +211,21 @@ static int flags_special(const struct bootdbg_blockcount *b) {
     return (ef & EF_RF) || ((ef & EF_VM) && (ef & EF_IOPL) == EF_IOPL);
 }
 
+/* May the stores found before a far JMP/CALL (`k` of them at `seg`:`off`; -1: others)
+ * change the descriptor at `linear`, with the segment bases at entry?  1: stop before it. */
+static int stores_reach(struct bootdbg_blockcount *b, int k, const uint8_t *seg,
+                        const uint32_t *off, uint64_t linear) {
+    uint64_t bases[6];
+    for (int j = 0; j < 6; j++)     /* (ES CS SS DS FS GS, 24 bytes apart, base at +8) */
+        bases[j] = *(const uint64_t *)(b->env + b->csbase_off + 24 * (j - 1));
+    return bootdbg_stores_reach(k, seg, off, bases, linear & 0xffffffffu);
+}
+
 /* Does the block, whose last instruction may switch tasks, switch tasks now?  IRET with NT=1;
- * JMP/CALL ptr16:xx whose selector names a TSS or task gate; JMP/CALL FAR [mem] always (the
- * machine reads the pointer).  `any`: 0 when the last instruction can only be an IRET.  1: stop
- * before it. */
+ * JMP/CALL ptr16:xx whose selector names a TSS or task gate, or after instructions that may
+ * change that descriptor (read here as the block is entered); JMP/CALL FAR [mem] always (the
+ * machine reads the pointer).  `any`: 0 when the last instruction can only be an IRET (NT
+ * changes only by POPF, IRET or a task switch: each ends its block).  1: stop before it. */
 static int task_switch(struct bootdbg_blockcount *b, void *uc, uint64_t address, uint32_t size,
                        int any, const uint8_t *tb) {
     if (!any)
@@ -192,10 +234,25 @@ static int task_switch(struct bootdbg_blockcount *b, void *uc, uint64_t address,
     const uint8_t *p = buf;
     uint32_t n = size < sizeof buf ? size : (uint32_t)sizeof buf;
     unsigned slot = (unsigned)(((uintptr_t)tb >> 6) & 63);
-    if (tb != NULL && b->tail_tb[slot] == tb && b->tail_n[slot] == n) {
+    int stores, k;
+    uint8_t segs[4];
+    uint32_t offs[4];
+    const uint8_t *seg = segs;
+    const uint32_t *off = offs;
+    if (tb != NULL && b->tail_tb[slot] == tb && (b->tail_n[slot] & TAIL_N) == n) {
         p = b->tail[slot];
-    } else if (guest_read(b, uc, address + size - n, 4, buf, n) != 0) {
-        return 1;
+        stores = (b->tail_n[slot] & TAIL_STORES) != 0;
+        k = (b->tail_n[slot] & TAIL_KNOWN) ? b->tail_k[slot] : -1;
+        seg = b->tail_seg[slot];
+        off = b->tail_off[slot];
+    } else {
+        /* (not kept, or lost to another block in its slot: the whole block again) */
+        uint8_t block[8192];
+        uint32_t hf = *(const uint32_t *)(b->env + b->hflags_off);
+        if (size > sizeof block || guest_read(b, uc, address, 4, block, size) != 0)
+            return 1;
+        stores = keep_tail(b, tb, block, size, (hf & HF_CS32) != 0, &k, segs, offs);
+        memcpy(buf, block + size - n, n);
     }
     int kinds = task_tail(p, n);
     if ((kinds & 1) && (*(const uint32_t *)(b->env + b->eflags_off) & EF_NT))
@@ -209,6 +266,8 @@ static int task_switch(struct bootdbg_blockcount *b, void *uc, uint64_t address,
         const uint8_t *dt = b->env + ((sel & 4) ? b->ldt_off : b->gdt_off);
         uint64_t base = *(const uint64_t *)(dt + 8);
         uint32_t limit = *(const uint32_t *)(dt + 16);
+        if (stores && stores_reach(b, k, seg, off, base + (sel & ~7u)))
+            return 1;
         if ((sel & ~7u) + 7 > limit)
             return 0;
         uint8_t d[8];

@@ -83,6 +83,11 @@ struct bootdbg_blockcount {
     uint8_t tail[64][16];
     uint8_t tail_n[64];
     int32_t cr0_off, a20_off;      /* for reads from `ram` while paging is off (guest_read) */
+    /* For a kept tail whose block may store before it (TAIL_STORES): the stores to [disp], when
+     * they are all (TAIL_KNOWN): segments and offsets (`_storescan.c`'s bootdbg_stores_abs) */
+    uint32_t tail_off[64][4];
+    uint8_t tail_seg[64][4];
+    uint8_t tail_k[64];
 };
 
 #define REP_OFF_DF 0

@@ -74,7 +74,8 @@ class _B(ctypes.Structure):
                 ("ldt_off", ctypes.c_int32), ("gdt_off", ctypes.c_int32),
                 ("tail_tb", ctypes.c_void_p * 64), ("tail", (ctypes.c_uint8 * 16) * 64),
                 ("tail_n", ctypes.c_uint8 * 64), ("cr0_off", ctypes.c_int32),
-                ("a20_off", ctypes.c_int32)]
+                ("a20_off", ctypes.c_int32), ("tail_off", (ctypes.c_uint32 * 4) * 64),
+                ("tail_seg", (ctypes.c_uint8 * 4) * 64), ("tail_k", ctypes.c_uint8 * 64)]
 # (`restarts` only grows: the re-runs of one run are the difference from its start.)
 
 

@@ -16,7 +16,8 @@ in the counted runs alike:
 - `SCAN`: a block whose bytes may hold `LOCK NEG m` (Unicorn sets SF/ZF/PF from the operand
   before the negation) or `SMSW r32` (Unicorn writes 16 bits; QEMU 7.2 stores CR0[31:0]).
 - `TASK`: a block whose last instruction switches tasks (IRET with NT=1, far JMP/CALL to a TSS
-  or task gate): the machine does that instruction itself (`taskinsn.py`).
+  or task gate -- or may, after a store in the block that may reach its descriptor:
+  `storescan.py`): the machine does that instruction itself (`taskinsn.py`).
 
 `IPWRAP`, `SCAN` and whether a block's last instruction may be an IRET or a far JMP/CALL are
 functions of the block alone (address, size, CS base, mode, bytes): the native hook judges each

@@ -5,7 +5,8 @@ Unicorn's switch (QEMU 5's `switch_tss`) is wrong when a 16-bit TSS is on either
 stores the outgoing task in the format of the incoming TSS and 16-bit selectors 4 bytes apart.
 So the block hook (`_blockcount.c`, or `exactfix.special` without it) stops before a
 translation block whose last instruction (each of these ends its block) may switch tasks:
-IRET while NT=1, a `JMP/CALL ptr16:16/32` whose selector names a TSS or task gate, any
+IRET while NT=1, a `JMP/CALL ptr16:16/32` whose selector names a TSS or task gate or that
+follows an instruction which may change that descriptor (`storescan`), any
 `JMP/CALL FAR [mem]` (outside vm86 and long mode).  `exactfix.prepare` runs the instructions
 before it; at the instruction, `switches` decides (reading the far pointer), and the machine
 then runs it as one instruction (`execute`): the checks of QEMU 7.2's `helper_ljmp_protected`,
@@ -24,6 +25,7 @@ from debugger.cpustate import CR0_PE, EFER_LMA, RF_NT, RF_TF, RF_VM, Segment
 from debugger.machine import uc_layout as L
 from debugger.machine.guestfault import GuestFault
 from debugger.machine.memory import PageFault
+from debugger.machine.storescan import stores_before, stores_hit
 from debugger.machine.taskswitch import (
     DR6_BT,
     SWITCH_CALL,
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["candidate", "execute", "switches", "switches_now", "task_tail"]
 
 _PREFIXES = frozenset({0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3})
-_HF_PE, _HF_LMA, _HF_VM = 1 << 7, 1 << 14, 1 << 17
+_HF_PE, _HF_LMA, _HF_VM, _HF_CS32 = 1 << 7, 1 << 14, 1 << 17, 1 << 4
 _TASK_TYPES = (1, 9, 5)     # (S=0) available 16/32-bit TSS, task gate
 _DR6_BS = 1 << 14
 
@@ -96,6 +98,15 @@ def switches_now(eng: L.Engine, address: int, size: int, read: Callable[[int, in
             return False
         off = L.OFF_LDT if sel & 4 else L.OFF_GDT
         base, limit = eng.u64(off + 8), eng.u32(off + 16)
+        try:
+            block = read(address, size)
+        except Exception:
+            return True
+        code32 = bool(eng.u32(L.OFF_HFLAGS) & _HF_CS32)
+        if stores_before(block, code32):   # (it may change the descriptor read here first)
+            bases = tuple(eng.u64(L.OFF_SEGS + 24 * k + 8) for k in range(6))
+            if stores_hit(block, code32, bases, (base + (sel & ~7)) & 0xFFFFFFFF):
+                return True
         if (sel & ~7) + 7 > limit:
             return False
         try:
