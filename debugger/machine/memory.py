@@ -92,7 +92,11 @@ class Memory:
         # guest's page tables as an instruction fetch at the current CPL; a failed walk raises a
         # hidden #PF that overwrites CR2 and QEMU's fault bookkeeping.  So with paging on, a
         # host write flushes all translated code before the next run instead.
-        if self._paging_regs()[0] & CR0_PG:
+        # With A20 off, a linear address with bit 20 set names the page 1 MiB lower, so code
+        # translated there (while A20 was on) is flushed the same way.
+        end = phys + len(data) - 1
+        if self._paging_regs()[0] & CR0_PG or (
+                not self._a20() and ((phys | end) & (1 << 20) or end - phys >= 1 << 20)):
             self.flush_pending = True
         else:
             self._remove_cache(phys, len(data))
