@@ -233,19 +233,7 @@ pm:
     push dword vm86int40     ; EIP
     iretd
 .r11:
-    P32 "END", 10
-    mov al, 0
-    out 0xf4, al
-    mov dx, 0x8900
-    mov esi, msg_shutdown
-.s: lodsb
-    test al, al
-    jz .h
-    out dx, al
-    jmp .s
-.h: cli
-    hlt
-    jmp .h
+    FINISH32
 
 bits 16
 vm86int40:

@@ -64,19 +64,7 @@ pm:
     CASE 0x3ffffa, 0x058b9090, 0x00001000   ; mov eax, [1000h] up to the page end
     CASE 0x3ffff8, 0x0004058b, 0x90900040   ; mov eax, [400004h]; nop; nop
     CASE 0x3ffffc, 0x90909090, 0x00b8e929   ; sub ecx, ebp; mov eax, imm32 across the end
-    P32 "END", 10
-    mov al, 0
-    out 0xf4, al
-    mov dx, 0x8900
-    mov esi, msg_shutdown
-.s: lodsb
-    test al, al
-    jz .h
-    out dx, al
-    jmp .s
-.h: cli
-    hlt
-    jmp .h
+    FINISH32
 
 h_pf:
     mov ebx, eax

@@ -369,19 +369,7 @@ pm:
     int 0x53
     BACK "back from G"
 
-    P32 "END", 10
-    mov al, 0
-    out 0xf4, al
-    mov dx, 0x8900
-    mov esi, msg_shutdown
-.s: lodsb
-    test al, al
-    jz .h
-    out dx, al
-    jmp .s
-.h: cli
-    hlt
-    jmp .h
+    FINISH32
 
 ; TSS32 label, eip, esp, ds, ldt, T
 %macro TSS32 6

@@ -80,19 +80,7 @@ next_case:
     push eax                ; EIP
     iretd
 done:
-    P32 "END", 10
-    mov al, 0
-    out 0xf4, al
-    mov dx, 0x8900
-    mov esi, msg_shutdown
-.s: lodsb
-    test al, al
-    jz .h
-    out dx, al
-    jmp .s
-.h: cli
-    hlt
-    jmp .h
+    FINISH32
 
 bits 16
 c_cli: cli
