@@ -200,61 +200,6 @@ static unsigned cache_slot(const uint8_t *tb, uint64_t pc) {
     return (unsigned)((k >> 24) & 255);
 }
 
-/* The instructions of this run before the one at EIP, itself included (as the Python hooks'
- * clock); -1: only Python can tell. */
-static int64_t done_here(struct bootdbg_hotports *h) {
-    const uint8_t *uch = h->uch, *env = h->env;
-    if (*(const uint8_t *)(uch + h->off_stop))
-        return -1;                      /* a stop is asked for: Python decides what happens */
-    if (h->pic_pending) {
-        /* Deliverable now (IF=1), or nothing stops the run when IF becomes 1: the Python
-         * hooks stop after the access.  Waiting with IF=0 for the armed stop: nothing to do. */
-        if (h->pic_pending != 2 || (*(const uint32_t *)(h->env + h->off_eflags) & RF_IF))
-            return -1;
-    }
-    uint64_t cr0 = *(const uint64_t *)(env + h->off_cr0);
-    if (cr0 & CR0_PE) {
-        uint32_t eflags = *(const uint32_t *)(env + h->off_eflags);
-        uint32_t cpl = *(const uint32_t *)(env + h->off_hflags) & 3;
-        if ((eflags & RF_VM) || cpl > ((eflags >> 12) & 3))
-            return -1;                  /* the TSS bitmap decides: Python reads it */
-    }
-    if (*h->bc_enabled == 1) {          /* a fast slice: blocks counted as they start */
-        uint64_t pc = *(const uint64_t *)(env + h->off_eip)
-                      + *(const uint64_t *)(env + h->off_csbase);
-        uint64_t start = *h->bc_last_pc;
-        int64_t idx = -1;
-        h->learn_tb = NULL;
-        if (*h->bc_last < 1 || pc < start || pc >= start + *h->bc_last_size)
-            return -1;
-        if (pc == start) {
-            idx = 0;
-        } else {
-            /* Elsewhere in the block: where Python's decoding placed it in this translation
-             * (the first time, Python places it and the C side remembers). */
-            const uint8_t *tb = running_tb(h);
-            if (tb == NULL)
-                return -1;
-            unsigned slot = cache_slot(tb, pc);
-            if (h->cache[slot].tb == tb && h->cache[slot].pc == pc
-                    && h->cache[slot].flush == *h->flush_count) {
-                idx = h->cache[slot].idx;
-            } else {
-                h->learn_tb = tb;
-                h->learn_pc = pc;
-                return -1;
-            }
-        }
-        if (idx >= (int64_t)*h->bc_last)
-            return -1;
-        h->placed++;
-        return (int64_t)(*h->bc_counter - *h->bc_last) + idx + 1;
-    }
-    if (*h->bc_enabled != 0 && *h->bc_enabled != 2)
-        return -1;
-    return (int64_t)*(const uint64_t *)(uch + h->off_counter);
-}
-
 /* Where the access sits in a fast slice, for Python to take instead of decoding the block
  * (portio.FastIo.enter): the same count as done_here's, without its may-C-answer checks. */
 static int64_t place_hint(struct bootdbg_hotports *h) {
@@ -285,6 +230,36 @@ static int64_t place_hint(struct bootdbg_hotports *h) {
     if (idx >= (int64_t)*h->bc_last)
         return -1;
     return (int64_t)(*h->bc_counter - *h->bc_last) + idx + 1;
+}
+
+/* The instructions of this run before the one at EIP, itself included (as the Python hooks'
+ * clock); -1: only Python can tell. */
+static int64_t done_here(struct bootdbg_hotports *h) {
+    const uint8_t *uch = h->uch, *env = h->env;
+    if (*(const uint8_t *)(uch + h->off_stop))
+        return -1;                      /* a stop is asked for: Python decides what happens */
+    if (h->pic_pending) {
+        /* Deliverable now (IF=1), or nothing stops the run when IF becomes 1: the Python
+         * hooks stop after the access.  Waiting with IF=0 for the armed stop: nothing to do. */
+        if (h->pic_pending != 2 || (*(const uint32_t *)(h->env + h->off_eflags) & RF_IF))
+            return -1;
+    }
+    uint64_t cr0 = *(const uint64_t *)(env + h->off_cr0);
+    if (cr0 & CR0_PE) {
+        uint32_t eflags = *(const uint32_t *)(env + h->off_eflags);
+        uint32_t cpl = *(const uint32_t *)(env + h->off_hflags) & 3;
+        if ((eflags & RF_VM) || cpl > ((eflags >> 12) & 3))
+            return -1;                  /* the TSS bitmap decides: Python reads it */
+    }
+    if (*h->bc_enabled == 1) {          /* a fast slice: blocks counted as they start */
+        int64_t n = place_hint(h);
+        if (n >= 0)
+            h->placed++;
+        return n;
+    }
+    if (*h->bc_enabled != 0 && *h->bc_enabled != 2)
+        return -1;
+    return (int64_t)*(const uint64_t *)(uch + h->off_counter);
 }
 
 /* After Python handled an access C could not place: remember where Python placed it. */
