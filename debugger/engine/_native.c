@@ -47,6 +47,11 @@ struct bootdbg_det {
     uint8_t *vals;                 /* 1 clean, 2 suspect */
     uint32_t table_bits;
     uint32_t pad;
+    /* The last block that started with the watched state unchanged (size 0: none since the
+       sync): on a transition hit, the block whose instructions made the change. */
+    uint64_t last_addr;
+    uint32_t last_size;
+    uint32_t last_bits;
 };
 
 static uint64_t block_key(uint64_t address, uint32_t size, uint32_t bits) {
@@ -99,6 +104,7 @@ void bootdbg_det_sync(struct bootdbg_det *d) {
     d->base_hflags = *(const uint32_t *)(d->env + d->hflags_off) & d->hflags_mask;
     d->hit = 0;
     d->hit_kind = 0;
+    d->last_size = 0;
 }
 
 static int changed(const struct bootdbg_det *d) {
@@ -128,9 +134,12 @@ void bootdbg_block_cb(void *uc, uint64_t address, uint32_t size, void *user_data
         return;
     }
     d->prev = now;
+    uint32_t hf = *(const uint32_t *)(d->env + d->hflags_off);
+    uint32_t bits = (hf >> 15) & 1 ? 2 : ((hf >> 4) & 1 ? 1 : 0);
+    d->last_addr = address;
+    d->last_size = size;
+    d->last_bits = bits;
     if (d->suspects_on) {
-        uint32_t hf = *(const uint32_t *)(d->env + d->hflags_off);
-        uint32_t bits = (hf >> 15) & 1 ? 2 : ((hf >> 4) & 1 ? 1 : 0);
         int cls = lookup(d, block_key(address, size, bits));
         if (cls != 1) {
             d->hit = 1;

@@ -9,11 +9,12 @@ such a block and the engine steps through it exactly.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from debugger.disasm import disassemble
 
-__all__ = ["classify", "CATEGORIES", "relevant_categories", "leading_safe"]
+__all__ = ["classify", "CATEGORIES", "relevant_categories", "leading_safe", "last_changer"]
 
 CATEGORIES = ("sreg", "dtr", "msr")
 _SREGS = ("ds", "es", "fs", "gs", "ss")
@@ -65,6 +66,43 @@ def leading_safe(read: Callable[[int, int], bytes], address: int, size: int, bit
             return n
         n += 1
     return 0
+
+
+# Instructions that may change the watched state (or hand it to a device) besides the categories:
+# port I/O (A20 through port 92h or the keyboard controller) and everything that ends a block by
+# changing it (far transfers, returns from interrupts, control-register writes, POPF).  Inside
+# a block they can only be last; listed so that `last_changer` never has to rely on that.
+_IO = {"in", "out", "insb", "insw", "insd", "outsb", "outsw", "outsd"}
+_ENDERS = {"ljmp", "lcall", "retf", "retfq", "lret", "lretq", "iret", "iretd", "iretq", "int",
+           "int1", "int3", "into", "ud2", "ud0", "hlt", "popf", "popfd", "popfq", "lmsw", "clts",
+           "sysenter", "sysexit", "syscall", "sysret", "sysretq", "rsm", "bound", "jmp", "call",
+           "vmcall", "vmmcall"}
+_CTRL = re.compile(r"\b[cd]r\d")
+
+
+def _may_change(ins: Any) -> bool:
+    m = ins.mnemonic.split()[-1] if ins.mnemonic else ""
+    if _categories_of(ins) or m in _IO or m in _ENDERS or m == "(bad)":
+        return True
+    return m == "mov" and _CTRL.search(ins.op_str) is not None
+
+
+def last_changer(read: Callable[[int, int], bytes], address: int, size: int,
+                 bits: int) -> tuple[int, int] | None:
+    """(instructions, address of the last) when the block's instructions exactly fill it and
+    none but the last can change the watched state (nor halt, fault on purpose, do port I/O or
+    transfer control): a change seen where the whole block ran is then the last one's.  None
+    otherwise."""
+    try:
+        code = read(address, size)
+    except Exception:
+        return None
+    insns = disassemble(code, address, bits)
+    if not insns or sum(i.size for i in insns) != size:
+        return None
+    if any(_may_change(i) for i in insns[:-1]):
+        return None
+    return len(insns), insns[-1].address
 
 
 def relevant_categories(catch_kinds: set[str], watch_fields: bool) -> frozenset[str]:

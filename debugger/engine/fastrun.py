@@ -9,9 +9,10 @@ chunk where it stands, or by going back to the checkpoint and stepping to the in
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from debugger.engine.blockscan import leading_safe
+from debugger.engine.blockscan import last_changer, leading_safe
 from debugger.engine.remap import raw_key
 from debugger.engine.stops import StopEvent
 from debugger.engine.transitions import signature
@@ -24,7 +25,9 @@ __all__ = ["FastRun"]
 
 _FINAL = {Stop.HALTED, Stop.TRIPLE_FAULT, Stop.RESET, Stop.UNMAPPED, Stop.UNSUPPORTED,
           Stop.INTERRUPT, Stop.BOOT_FAILED}
-_LOCALISE = object()       # (_one_instruction: not for it)
+_LOCALISE = object()       # (_last_instruction: not for it)
+# (for the differential test of the shortcut: every stop found by going back instead)
+_NO_SHORTCUT = bool(os.environ.get("BOOTDBG_NO_STOP_SHORTCUT"))
 
 
 class FastRun:
@@ -104,9 +107,8 @@ class FastRun:
             assert cp is not None
             if r.details["event"] == "detector" and self._det_hit is not None:
                 start, upto = self._det_hit
-                if at is not None and self._det_hit == (cp_icount, cp_icount + 1) \
-                        and m.icount == cp_icount + 1:
-                    ev = self._one_instruction(cp, at)
+                if at is not None and m.icount == upto:
+                    ev = self._last_instruction(cp, at, r, start, upto, False)
                     if ev is not _LOCALISE:
                         return ev
             else:
@@ -116,6 +118,10 @@ class FastRun:
             # Changed since the last block boundary the detector saw (or by the machine at
             # rest): find the exact instruction or delivery.
             assert cp is not None
+            if at is not None and r.reason == Stop.EVENT and self._event is not None:
+                ev = self._last_instruction(cp, at, r, self._det_prev, m.icount, True)
+                if ev is not _LOCALISE:
+                    return ev
             return self._localise(cp, self._det_prev, m.icount, r)
         if r.reason in _FINAL:
             return self._runner.machine_stop(self.s, r, None)
@@ -161,6 +167,7 @@ class FastRun:
         d.prev = m.icount
         d.armed = 1
         d.suspects_on = 0             # (this block, from its start: not again)
+        d.last_size = 0
         self._det_hit = self._suspect = None
         self._det_prev = m.icount
         try:
@@ -174,38 +181,67 @@ class FastRun:
                     or self._det_hit is not None or self._sigfn(self.m.eng) != self._sig)
 
     def _before_chunk(self) -> tuple[Any, ...]:
-        """What `_one_instruction` needs of the moment a chunk starts (a few microseconds)."""
+        """What `_last_instruction` needs of the moment a chunk starts (a few microseconds)."""
         m = self.m
-        hf = m.cpu.hflags
-        return (m._pc(), m.cpu.raw_state(), 64 if hf & (1 << 15) else 32 if hf & (1 << 4) else 16,
-                m.events.total, raw_key(m.eng))
+        return (m.cpu.raw_state(), m.events.total, raw_key(m.eng), self._sigfn(m.eng))
 
-    def _one_instruction(self, cp: Any, at: tuple[Any, ...]) -> Any:
-        """The chunk ran one instruction and the detector saw the watched state changed after
-        it: the machine is where going back to `cp` and stepping that instruction exactly
-        would put it, so check it as that step would, without going back -- when nothing else
-        happened in it (no delivery, BIOS call, I/O or memory hit, no event, no RAM written, the
-        mapping unchanged: the bytes read now are the instruction's).  `_LOCALISE` otherwise."""
-        m = self.m
-        pc, raw, bits, events, mapping = at
-        if self._mem_hits or self._io_hits or self._event is not None or self.mems \
-                or self._remap.pbs or m.events.total != events or raw_key(m.eng) != mapping:
+    def _last_instruction(self, cp: Any, at: tuple[Any, ...], r: Any, start: int, upto: int,
+                          delivered: bool) -> Any:
+        """The watched state changed in the block that ran from icount `start` to `upto` (the
+        detector saw it where the next block starts; or, `delivered`, the block's last
+        instruction raised an INT or exception, delivered at its end).  When that block ran
+        whole and none of its instructions but the last can change the watched state, the
+        change is the last one's and the machine is where going back to `cp` and stepping to
+        that instruction exactly would put it: check it there, as that step would, without
+        going back -- when nothing else happened in the chunk (no other delivery, BIOS call, I/O
+        or memory hit, the mapping unchanged, the block's bytes not written since `cp`, so the
+        bytes read now are the ones that ran).  `_LOCALISE` otherwise."""
+        m, det = self.m, self._native
+        raw, events, mapping, sig0 = at
+        block = det.last_block if det is not None else None
+        if block is None or self.log is not None or self.exprs or self.mems \
+                or self._remap.pbs or self._mem_hits or self._io_hits or sig0 != self._sig \
+                or raw_key(m.eng) != mapping or _NO_SHORTCUT:
             return _LOCALISE
-        if m.memsnap.pages_since(cp.ident) != set():
+        if delivered:
+            if self._event[0] not in ("int", "exception") or m.events.total != events + 1:
+                return _LOCALISE
+        elif self._event is not None or m.events.total != events:
+            return _LOCALISE
+        address, size, bits = block
+        try:
+            code = m.mem.read_linear(address, size)
+        except (PageFault, MemoryError_):
+            return _LOCALISE
+        key = (code, address, bits)
+        found = self.s._last_changer.get(key, _LOCALISE)
+        if found is _LOCALISE:
+            if len(self.s._last_changer) >= 1 << 14:
+                self.s._last_changer.clear()
+            found = self.s._last_changer[key] = last_changer(
+                lambda a, n: code[a - address:a - address + n], address, size, bits)
+        if found is None or found[0] != upto - start:
+            return _LOCALISE
+        pc = found[1]
+        written = m.memsnap.pages_since(cp.ident)
+        if written is None:
             return _LOCALISE
         try:
-            code = m.mem.read_linear(pc, 16)
+            insn = m.mem.read_linear(pc, 16)
+            if written and {m.mem.translate(a) >> 12 for a in
+                            (address, address + size - 1, pc + 15)} & written:
+                return _LOCALISE
         except (PageFault, MemoryError_):
-            code = b""
-        if code[:1] == b"\xcc" and m.bios.vector_at(pc) is not None:
             return _LOCALISE
-        # (as _localise leaves it before the step: the baseline of the checkpoint's moment)
-        self._state = decode_state(raw)
+        if insn[:1] == b"\xcc" and m.bios.vector_at(pc) is not None:
+            return _LOCALISE
+        if self._state is None:
+            self._state = decode_state(raw)
         self._bits = bits
         self.exact = True
         try:
-            ev = self._check(RunResult(Stop.BUDGET, "instruction budget of 1 used up",
-                                       m.icount), pc, code, {})
+            ev = self._check(r if delivered else RunResult(
+                Stop.BUDGET, "instruction budget of 1 used up", m.icount), pc, insn, {})
         finally:
             self.exact = False
         if ev is not None:

@@ -35,6 +35,8 @@ class _Det(ctypes.Structure):
         ("hit_bits", ctypes.c_uint32),
         ("keys", ctypes.c_void_p), ("vals", ctypes.c_void_p),
         ("table_bits", ctypes.c_uint32), ("pad", ctypes.c_uint32),
+        ("last_addr", ctypes.c_uint64), ("last_size", ctypes.c_uint32),
+        ("last_bits", ctypes.c_uint32),
     ]
 
 TABLE_BITS = 16
@@ -171,6 +173,13 @@ class NativeDetector:
         self.lib.bootdbg_det_sync(ctypes.byref(self.d))
         self.d.prev = icount
         self.d.armed = 1
+
+    @property
+    def last_block(self) -> tuple[int, int, int] | None:
+        """(address, size, bits) of the last block that started with the watched state as at
+        the sync: after a transition hit, the block whose instructions made the change."""
+        d = self.d
+        return (d.last_addr, d.last_size, _BITS[d.last_bits]) if d.last_size else None
 
     @property
     def hit(self) -> tuple[int, int] | None:

@@ -105,6 +105,7 @@ class Session:
         self._internal_exits: set[int] = set()
         self._block_classes: dict[tuple[int, int, int], frozenset[str]] = {}
         self._block_prefix: dict[tuple[Any, ...], int] = {}     # (watchers._run_prefix)
+        self._last_changer: dict[tuple[Any, ...], Any] = {}    # (fastrun._last_instruction)
         self._mut = 0
         self._verdicts: dict[tuple[str, CpuState], Any] = {}
         # (state, its key without the GPRs, verdict per profile): the last state checked, as
