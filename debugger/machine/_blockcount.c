@@ -114,6 +114,35 @@ static int task_tail(const uint8_t *p, uint32_t n) {
     return kinds;
 }
 
+int bootdbg_last_insn(const uint8_t *p, uint32_t n, int code32);
+
+/* `task_tail` made exact where the block decodes (`_storescan.c`): the kinds of its last
+ * instruction alone, so that bytes inside other instructions that look like one (an EA ModRM
+ * byte seven bytes from the end, say) do not stop the block at every entry. */
+static int task_tail_exact(const uint8_t *p, uint32_t n, int code32) {
+    int kinds = task_tail(p, n);
+    if (!kinds)
+        return 0;
+    int last = bootdbg_last_insn(p, n, code32);
+    if (last < 0)
+        return kinds;
+    uint32_t j = (uint32_t)last;
+    while (j < n && (p[j] == 0x26 || p[j] == 0x2e || p[j] == 0x36 || p[j] == 0x3e
+                     || p[j] == 0x64 || p[j] == 0x65 || p[j] == 0x66 || p[j] == 0x67
+                     || p[j] == 0xf0 || p[j] == 0xf2 || p[j] == 0xf3))
+        j++;
+    if (j >= n)
+        return kinds;
+    if (p[j] == 0xcf)
+        return kinds & 1;
+    if (p[j] == 0xea || p[j] == 0x9a)
+        return kinds & 2;
+    if (p[j] == 0xff && j + 1 < n && (p[j + 1] >> 6) != 3
+            && (((p[j + 1] >> 3) & 7) == 3 || ((p[j + 1] >> 3) & 7) == 5))
+        return kinds & 4;
+    return 0;
+}
+
 static const uint8_t *current_tb(struct bootdbg_blockcount *b, void *uc, uint64_t address,
                                  uint32_t size);
 
@@ -182,7 +211,7 @@ static uint32_t judge(struct bootdbg_blockcount *b, void *uc, uint64_t address, 
     if (size <= sizeof buf && b->vmem_read(uc, address, 4 /* UC_PROT_EXEC */, buf, size) == 0) {
         if (scan_code(buf, size, (hf & HF_CS64) != 0))
             why |= V_SCAN;
-        int kinds = pm ? task_tail(buf, size) : 0;
+        int kinds = pm ? task_tail_exact(buf, size, (hf & HF_CS32) != 0) : 0;
         if (kinds & 6) {
             why |= V_TASK_ANY;
             int k;

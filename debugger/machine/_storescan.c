@@ -256,6 +256,23 @@ int bootdbg_stores_before(const uint8_t *p, uint32_t n, int code32) {
     }
 }
 
+/* Where the block's last instruction begins, when the whole block decodes here (-1: it does
+ * not).  (storescan.py's `last_insn`) */
+int bootdbg_last_insn(const uint8_t *p, uint32_t n, int code32) {
+    if (!op_tables_ready)
+        op_tables();
+    for (uint32_t i = 0;;) {
+        int eff, seg;
+        uint32_t off;
+        int len = decode(p, n, i, code32, &eff, &seg, &off);
+        if (len < 0 || i + (uint32_t)len > n)
+            return -1;
+        if (i + (uint32_t)len == n)
+            return (int)i;
+        i += (uint32_t)len;
+    }
+}
+
 /* The stores to [disp] before the block's last instruction, when they are all it may store
  * (nothing else that may store, no port I/O or descriptor-table instruction, no segment load
  * before one, at most STORES_MAX): how many (their segments, 0 ES .. 5 GS, and offsets in

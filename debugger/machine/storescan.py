@@ -22,7 +22,7 @@ only (the hook looks at far JMP/CALL tails in protected mode, not vm86 or long m
 """
 from __future__ import annotations
 
-__all__ = ["decode", "stores_abs", "stores_before", "stores_hit", "stores_reach"]
+__all__ = ["decode", "last_insn", "stores_abs", "stores_before", "stores_hit", "stores_reach"]
 
 _PREFIXES = frozenset({0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3})
 
@@ -211,6 +211,18 @@ def decode(p: bytes, i: int, code32: bool) -> tuple[int, int, int, int]:
     if not two and op in (0xA2, 0xA3):  # MOV [moffs], AL/eAX
         effect, offset = ABS, int.from_bytes(p[j:j + size], "little")
     return j + size - i, effect, seg, offset
+
+
+def last_insn(p: bytes, code32: bool) -> int | None:
+    """Where the block's last instruction begins, when the whole block decodes here."""
+    i = 0
+    while True:
+        n = decode(p, i, code32)[0]
+        if n < 0 or i + n > len(p):
+            return None
+        if i + n == len(p):
+            return i
+        i += n
 
 
 def stores_before(p: bytes, code32: bool) -> bool:

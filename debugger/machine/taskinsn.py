@@ -25,7 +25,7 @@ from debugger.cpustate import CR0_PE, EFER_LMA, RF_NT, RF_TF, RF_VM, Segment
 from debugger.machine import uc_layout as L
 from debugger.machine.guestfault import GuestFault
 from debugger.machine.memory import PageFault
-from debugger.machine.storescan import stores_before, stores_hit
+from debugger.machine.storescan import last_insn, stores_before, stores_hit
 from debugger.machine.taskswitch import (
     DR6_BT,
     SWITCH_CALL,
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from debugger.machine.port import MachinePort
     from debugger.machine.results import RunResult
 
-__all__ = ["candidate", "execute", "switches", "switches_now", "task_tail"]
+__all__ = ["candidate", "execute", "switches", "switches_now", "task_tail", "task_tail_exact"]
 
 _PREFIXES = frozenset({0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3})
 _HF_PE, _HF_LMA, _HF_VM, _HF_CS32 = 1 << 7, 1 << 14, 1 << 17, 1 << 4
@@ -77,6 +77,30 @@ def task_tail(p: bytes) -> int:
     return kinds
 
 
+def task_tail_exact(p: bytes, code32: bool) -> int:
+    """`_blockcount.c`'s `task_tail_exact`: `task_tail` of the block's last instruction alone
+    when the whole block decodes (`storescan.last_insn`)."""
+    kinds = task_tail(p)
+    if not kinds:
+        return 0
+    last = last_insn(p, code32)
+    if last is None:
+        return kinds
+    j = last
+    while j < len(p) and p[j] in _PREFIXES:
+        j += 1
+    if j >= len(p):
+        return kinds
+    op = p[j]
+    if op == 0xCF:
+        return kinds & 1
+    if op in (0xEA, 0x9A):
+        return kinds & 2
+    if op == 0xFF and j + 1 < len(p) and p[j + 1] >> 6 != 3 and (p[j + 1] >> 3) & 7 in (3, 5):
+        return kinds & 4
+    return 0
+
+
 def switches_now(eng: L.Engine, address: int, size: int, read: Callable[[int, int], bytes],
                  read_data: Callable[[int, int], bytes]) -> bool:
     """`_blockcount.c`'s judgement (CF_TASK, then `task_switch`), for the pure-Python fallback
@@ -88,6 +112,13 @@ def switches_now(eng: L.Engine, address: int, size: int, read: Callable[[int, in
     except Exception:
         return True
     kinds = task_tail(p)
+    if kinds:        # (the block's verdict, judged once by the native hook)
+        try:
+            whole = read(address, size)
+        except Exception:
+            return True
+        if not task_tail_exact(whole, bool(eng.u32(L.OFF_HFLAGS) & _HF_CS32)):
+            return False
     if kinds & 1 and eng.u64(L.OFF_EFLAGS) & RF_NT:
         return True
     if kinds & 4:
