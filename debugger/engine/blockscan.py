@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 from debugger.disasm import disassemble
 
-__all__ = ["classify", "CATEGORIES", "relevant_categories", "leading_safe", "last_changer"]
+__all__ = ["classify", "CATEGORIES", "relevant_categories", "leading_safe", "last_changer",
+           "starts_with"]
 
 CATEGORIES = ("sreg", "dtr", "msr")
 _SREGS = ("ds", "es", "fs", "gs", "ss")
@@ -103,6 +104,18 @@ def last_changer(read: Callable[[int, int], bytes], address: int, size: int,
     if any(_may_change(i) for i in insns[:-1]):
         return None
     return len(insns), insns[-1].address
+
+
+def starts_with(read: Callable[[int, int], bytes], address: int, size: int, bits: int,
+                categories: frozenset[str]) -> bool:
+    """The first instruction at `address` is one of `categories` (or cannot be decoded)."""
+    try:
+        code = read(address, size)
+    except Exception:
+        return True
+    insns = disassemble(code, address, bits, count=1)
+    return not insns or bool(_categories_of(insns[0]) & categories) \
+        or insns[0].mnemonic == "(bad)"
 
 
 def relevant_categories(catch_kinds: set[str], watch_fields: bool) -> frozenset[str]:

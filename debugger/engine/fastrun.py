@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from debugger.engine.blockscan import last_changer, leading_safe
+from debugger.engine.blockscan import last_changer, leading_safe, starts_with
 from debugger.engine.remap import raw_key
 from debugger.engine.stops import StopEvent
 from debugger.engine.transitions import signature
@@ -50,11 +50,14 @@ class FastRun:
         m = self.m
         resume, self.s._resume_block = self.s._resume_block, None
         if resume is not None and self._categories and resume[2:] == (m.icount, m.mutations):
-            # Continuing from a stop inside a block that was being stepped: a fast run would
-            # stop at once on the rest of that block (suspect too, as a rule); step it exactly
-            # from here instead (exact steps find the same stops), without a checkpoint.
+            # Continuing from a stop inside a block that was being stepped, before another
+            # instruction of the kind that made it be stepped: a fast run would stop at once on
+            # the rest of that block; step it exactly from here instead (exact steps find the
+            # same stops), without a checkpoint.  Before anything else, the rest runs as a
+            # block of its own (fast, up to its first such instruction: `_run_prefix`).
             address, size = resume[:2]
-            if address <= m._pc() < address + size:
+            pc = m._pc()
+            if address <= pc < address + size and self._steps_first(pc, address + size - pc):
                 self._limit = m.icount + n
                 return self._step_block(address, size)
         if self.watch_transitions and self._log_only() and self.log is not None \
@@ -137,6 +140,23 @@ class FastRun:
             # execute it, so it is checked now, as after an exact step)
             return self._check_breakpoint(r)
         return None
+
+    def _steps_first(self, address: int, size: int) -> bool:
+        """The instruction at `address` is one that a block holding it is stepped for."""
+        m = self.m
+        try:
+            code = m.mem.read_linear(address, size)
+        except (PageFault, MemoryError_):
+            return True
+        key = (code, address, self._bits_now(), self._categories, "first")
+        first = self.s._block_prefix.get(key)
+        if first is None:
+            if len(self.s._block_prefix) >= 1 << 14:
+                self.s._block_prefix.clear()
+            first = self.s._block_prefix[key] = starts_with(
+                lambda a, k: code[a - address:a - address + k], address, size, key[2],
+                self._categories)
+        return first
 
     def _run_prefix(self, address: int, size: int) -> Any:
         """The detector stopped before a block that must be stepped: run its first instructions,
