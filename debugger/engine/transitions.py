@@ -46,6 +46,9 @@ RF_VM = 0x20000
 
 
 _SEGS_CR = L.OFF_CR + 5 * 8 - L.OFF_SEGS
+_SREGS = SEGMENT_NAMES[:6]
+_RF_VM = 0x20000
+_CR0_PE = 1
 
 
 def signature(eng: Engine) -> bytes:
@@ -72,16 +75,28 @@ class Transition:
 
 
 def diff_states(a: CpuState, b: CpuState) -> list[Transition]:
-    """Every catchpoint-relevant transition from `a` to `b` (vmx verdicts are not included)."""
+    """Every catchpoint-relevant transition from `a` to `b` (vmx verdicts are not included).
+
+    Asked at every transition stop: the derived mode and CPL are computed only when what they
+    derive from changed (CR0, EFER, EFLAGS.VM, CS, SS; the data segments' limits in real mode)."""
     out: list[Transition] = []
-    if a.vm != b.vm:
-        out.append(Transition("vm86-enter" if b.vm else "vm86-leave",
-                              [Change("eflags.vm", int(a.vm), int(b.vm))]))
-    if a.mode != b.mode:
-        out.append(Transition("mode", [Change("mode", a.mode.value, b.mode.value)],
-                              {"from": a.mode.value, "to": b.mode.value}))
-    if a.cpl != b.cpl:
-        out.append(Transition("cpl", [Change("cpl", a.cpl, b.cpl)]))
+    avm, bvm = bool(a.rflags & _RF_VM), bool(b.rflags & _RF_VM)
+    if avm != bvm:
+        out.append(Transition("vm86-enter" if bvm else "vm86-leave",
+                              [Change("eflags.vm", int(avm), int(bvm))]))
+    segs = [(n, x, y) for n, x, y in ((n, getattr(a, n), getattr(b, n)) for n in _SREGS)
+            if x != y]
+    changed = {n for n, _x, _y in segs}
+    core = a.cr0 == b.cr0 and a.efer == b.efer and avm == bvm
+    if not (core and "cs" not in changed and (b.cr0 & _CR0_PE or not changed)):
+        am, bm = a.mode, b.mode
+        if am != bm:
+            out.append(Transition("mode", [Change("mode", am.value, bm.value)],
+                                  {"from": am.value, "to": bm.value}))
+    if not (core and "ss" not in changed):
+        ac, bc = a.cpl, b.cpl
+        if ac != bc:
+            out.append(Transition("cpl", [Change("cpl", ac, bc)]))
     if a.a20 != b.a20:
         out.append(Transition("a20", [Change("a20", int(a.a20), int(b.a20))]))
     crs = [Change(n, getattr(a, n), getattr(b, n)) for n in ("cr0", "cr3", "cr4", "efer")
@@ -100,10 +115,8 @@ def diff_states(a: CpuState, b: CpuState) -> list[Transition]:
     if dts:
         out.append(Transition("dtr", dts, {"registers": sorted({c.field.split(".")[0]
                                                                  for c in dts})}))
-    for n in SEGMENT_NAMES[:6]:
-        x, y = getattr(a, n), getattr(b, n)
-        if x != y:
-            out.append(Transition("sreg", _seg_changes(n, x, y), {"register": n}))
+    for n, x, y in segs:
+        out.append(Transition("sreg", _seg_changes(n, x, y), {"register": n}))
     return out
 
 
