@@ -78,14 +78,14 @@ _ENDERS = {"ljmp", "lcall", "retf", "retfq", "lret", "lretq", "iret", "iretd", "
            "int1", "int3", "into", "ud2", "ud0", "hlt", "popf", "popfd", "popfq", "lmsw", "clts",
            "sysenter", "sysexit", "syscall", "sysret", "sysretq", "rsm", "bound", "jmp", "call",
            "vmcall", "vmmcall"}
-_CTRL = re.compile(r"\b[cd]r\d")
+_CTRL = re.compile(r"[cd]r\d")
 
 
 def _may_change(ins: Any) -> bool:
     m = ins.mnemonic.split()[-1] if ins.mnemonic else ""
     if _categories_of(ins) or m in _IO or m in _ENDERS or m == "(bad)":
         return True
-    return m == "mov" and _CTRL.search(ins.op_str) is not None
+    return m == "mov" and _CTRL.match(ins.op_str) is not None    # (a write: CRn/DRn first)
 
 
 def last_changer(read: Callable[[int, int], bytes], address: int, size: int,

@@ -20,6 +20,7 @@ from debugger.machine.cpu import decode_state
 from debugger.machine.memory import MemoryError_, PageFault
 from debugger.machine.pc import Stop
 from debugger.machine.results import RunResult
+from debugger.machine.storescan import _PREFIXES, NONE, decode, last_insn, stores_before
 
 __all__ = ["FastRun"]
 
@@ -224,7 +225,11 @@ class FastRun:
                 or raw_key(m.eng) != mapping or _NO_SHORTCUT:
             return _LOCALISE
         if delivered:
-            if self._event[0] not in ("int", "exception") or m.events.total != events + 1:
+            # (an exception is in the event log, an INT is not; a fault while delivering either
+            # would be there too)
+            kind = self._event[0]
+            if kind not in ("int", "exception") or \
+                    m.events.total != events + (kind == "exception"):
                 return _LOCALISE
         elif self._event is not None or m.events.total != events:
             return _LOCALISE
@@ -249,12 +254,15 @@ class FastRun:
         try:
             insn = m.mem.read_linear(pc, 16)
             if written and {m.mem.translate(a) >> 12 for a in
-                            (address, address + size - 1, pc + 15)} & written:
+                            (address, address + size - 1, pc + 15)} & written \
+                    and not self._kept_its_bytes(code, address, bits, pc,
+                                                 delivered and self._event[0] == "int"):
                 return _LOCALISE
         except (PageFault, MemoryError_):
             return _LOCALISE
-        if insn[:1] == b"\xcc" and m.bios.vector_at(pc) is not None:
-            return _LOCALISE
+        if (insn[:1] == b"\xcc" and m.bios.vector_at(pc) is not None) \
+                or m.bios.vector_at(pc - 1) is not None:
+            return _LOCALISE    # (a BIOS stub's IRET: one step with its service, or not)
         if self._state is None:
             self._state = decode_state(raw)
         self._bits = bits
@@ -268,6 +276,30 @@ class FastRun:
             return ev
         self._sync_baseline()
         return None
+
+    def _kept_its_bytes(self, code: bytes, address: int, bits: int, pc: int,
+                        int_n: bool) -> bool:
+        """RAM on the block's pages was written in the chunk: are its bytes (and the 16 read at
+        `pc`) still those it ran with?  Yes when nothing it did stored there -- none of its
+        instructions stores (or does port I/O; the last, when `int_n`, is an INT whose only
+        stores are its delivery's), and what a delivery at its end pushed, at SS:SP now, is
+        elsewhere (paging off, 16/32-bit code: `storescan` decodes those)."""
+        m = self.m
+        if bits == 64 or m.cpu.cr(0) & (1 << 31):
+            return False
+        code32 = bits == 32
+        last = last_insn(code, code32)
+        if last is None or stores_before(code, code32):
+            return False
+        if int_n:
+            op = code[last:].lstrip(bytes(_PREFIXES))[:1]
+            if op not in (b"\xcd", b"\xcc", b"\xce"):
+                return False
+        elif decode(code, last, code32)[1] != NONE:
+            return False
+        ss = m.cpu.seg("ss")
+        sp = ss.base + (m.cpu.gpr(4) & (0xFFFFFFFF if ss.db else 0xFFFF))
+        return sp + 64 <= min(address, pc) or sp >= max(address + len(code), pc + 16)
 
     def _localise(self, cp: Any, start: int, upto: int, r: Any) -> StopEvent | None:
         """Go back to `cp`, re-execute to icount `start`, then step exactly past `upto`."""

@@ -48,7 +48,8 @@ def _stops(name: str, shortcut: bool, limit: int, monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.mark.parametrize("name,limit", [("bench-switch", 600), ("vm86", 400),
-                                        ("pmode", 400), ("longmode", 400)])
+                                        ("pmode", 400), ("longmode", 400), ("hello", 400),
+                                        ("timers", 400), ("unreal", 400)])
 def test_shortcut_stops_are_the_exact_stops(name, limit, monkeypatch):
     from debugger.engine import runner
 
@@ -61,5 +62,6 @@ def test_shortcut_stops_are_the_exact_stops(name, limit, monkeypatch):
     assert len(fast) == len(slow)
     for i, (a, b) in enumerate(zip(fast, slow)):
         assert a == b, f"stop {i}: {a} != {b}"
-    if name == "bench-switch":
-        assert taken >= 40, taken          # (two of each trip's three stops go this way)
+    # (bench-switch: two of each trip's three stops; the others: their mode switches, whose
+    # blocks read CR0 before writing it, and the real-mode INTs that reload CS)
+    assert taken >= {"bench-switch": 40, "hello": 10, "timers": 0}.get(name, 1), taken
