@@ -13,20 +13,23 @@ import os
 from typing import Any
 
 from debugger.engine.blockscan import last_changer, leading_safe, starts_with
-from debugger.engine.remap import raw_key
+from debugger.engine.remap import mapping_key, raw_key
 from debugger.engine.stops import StopEvent
 from debugger.engine.transitions import signature
 from debugger.machine.cpu import decode_state
 from debugger.machine.memory import MemoryError_, PageFault
 from debugger.machine.pc import Stop
 from debugger.machine.results import RunResult
-from debugger.machine.storescan import _PREFIXES, NONE, decode, last_insn, stores_before
+from debugger.machine.storescan import (
+    _PREFIXES, NONE, decode, last_insn, stores_abs, stores_before,
+)
 
 __all__ = ["FastRun"]
 
 _FINAL = {Stop.HALTED, Stop.TRIPLE_FAULT, Stop.RESET, Stop.UNMAPPED, Stop.UNSUPPORTED,
           Stop.INTERRUPT, Stop.BOOT_FAILED}
 _LOCALISE = object()       # (_last_instruction: not for it)
+_SEG_NAMES = ("es", "cs", "ss", "ds", "fs", "gs")
 # (for the differential test of the shortcut: every stop found by going back instead)
 _NO_SHORTCUT = bool(os.environ.get("BOOTDBG_NO_STOP_SHORTCUT"))
 
@@ -204,7 +207,8 @@ class FastRun:
     def _before_chunk(self) -> tuple[Any, ...]:
         """What `_last_instruction` needs of the moment a chunk starts (a few microseconds)."""
         m = self.m
-        return (m.cpu.raw_state(), m.events.total, raw_key(m.eng), self._sigfn(m.eng))
+        return (m.cpu.raw_state(), m.events.total, mapping_key(raw_key(m.eng)),
+                self._sigfn(m.eng), m._pc(), m.icount)
 
     def _last_instruction(self, cp: Any, at: tuple[Any, ...], r: Any, start: int, upto: int,
                           delivered: bool) -> Any:
@@ -218,11 +222,11 @@ class FastRun:
         or memory hit, the mapping unchanged, the block's bytes not written since `cp`, so the
         bytes read now are the ones that ran).  `_LOCALISE` otherwise."""
         m, det = self.m, self._native
-        raw, events, mapping, sig0 = at
+        raw, events, mapping, sig0, pc0, icount0 = at
         block = det.last_block if det is not None else None
         if block is None or self.log is not None or self.exprs or self.mems \
                 or self._remap.pbs or self._mem_hits or self._io_hits or sig0 != self._sig \
-                or raw_key(m.eng) != mapping or _NO_SHORTCUT:
+                or mapping_key(raw_key(m.eng)) != mapping or _NO_SHORTCUT:
             return _LOCALISE
         if delivered:
             # (an exception is in the event log, an INT is not; a fault while delivering either
@@ -251,6 +255,11 @@ class FastRun:
         written = m.memsnap.pages_since(cp.ident)
         if written is None:
             return _LOCALISE
+        if self._state is None:
+            # (the baseline: its watched fields, segments included, are as the block began --
+            # the detector compared them at every block start -- and none of the block's
+            # instructions before its last can change them)
+            self._state = decode_state(raw)
         try:
             insn = m.mem.read_linear(pc, 16)
             if written and {m.mem.translate(a) >> 12 for a in
@@ -260,11 +269,15 @@ class FastRun:
                 return _LOCALISE
         except (PageFault, MemoryError_):
             return _LOCALISE
-        if (insn[:1] == b"\xcc" and m.bios.vector_at(pc) is not None) \
-                or m.bios.vector_at(pc - 1) is not None:
-            return _LOCALISE    # (a BIOS stub's IRET: one step with its service, or not)
-        if self._state is None:
-            self._state = decode_state(raw)
+        if insn[:1] == b"\xcc" and m.bios.vector_at(pc) is not None:
+            return _LOCALISE
+        if m.bios.vector_at(pc - 1) is not None:
+            # A BIOS stub's IRET: with its service one step from the stub, which is where the
+            # exact steps begin when the chunk did (the call stopped there first: the 'bios'
+            # event); they name the IRET with the 15 bytes after the stub.  Else: go back.
+            if not (pc0 == pc - 1 and start == icount0):
+                return _LOCALISE
+            insn = insn[:15]
         self._bits = bits
         self.exact = True
         try:
@@ -289,8 +302,22 @@ class FastRun:
             return False
         code32 = bits == 32
         last = last_insn(code, code32)
-        if last is None or stores_before(code, code32):
+        if last is None:
             return False
+        lo, hi = min(address, pc), max(address + len(code), pc + 16)
+        if stores_before(code, code32):
+            # (only to [disp], through a data segment the block's last instruction does not
+            # load, and away from its bytes)
+            found = stores_abs(code, code32)
+            if found is None or int_n or any(seg in (1, 2) for seg, _off in found):
+                return False
+            before = self._state        # (the segments as the block ran: see the caller)
+            for seg, off in found:
+                if not code32 and off > 0xFFF0:
+                    return False        # (a store that may wrap at 64 KiB)
+                at = getattr(before, _SEG_NAMES[seg]).base + off
+                if at < hi and lo < at + 16:
+                    return False
         if int_n:
             op = code[last:].lstrip(bytes(_PREFIXES))[:1]
             if op not in (b"\xcd", b"\xcc", b"\xce"):
@@ -299,7 +326,7 @@ class FastRun:
             return False
         ss = m.cpu.seg("ss")
         sp = ss.base + (m.cpu.gpr(4) & (0xFFFFFFFF if ss.db else 0xFFFF))
-        return sp + 64 <= min(address, pc) or sp >= max(address + len(code), pc + 16)
+        return sp + 64 <= lo or sp >= hi
 
     def _localise(self, cp: Any, start: int, upto: int, r: Any) -> StopEvent | None:
         """Go back to `cp`, re-execute to icount `start`, then step exactly past `upto`."""
