@@ -16,6 +16,9 @@
  * the block counted last is its first; for the others, the index Python's decoding found the
  * first time, kept per translated block (`cache`).
  *
+ * RDTSC (`bootdbg_hotports_rdtsc`) is answered the same way: EDX:EAX = (clock base + the
+ * instructions placed as above) * ns_per_insn * tsc_mult, what traps.py's hook computes.
+ *
  * Anything else -- another port, a 16/32-bit access, an access the I/O permission check may
  * refuse, a watcher, a pending interrupt, a stop already requested, an instruction the fast
  * slice cannot place -- goes to the Python hook (`py_in`/`py_out`), as before.

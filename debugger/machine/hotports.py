@@ -20,6 +20,12 @@ machine could do more than answer: a watcher on the bus, a vector pending at the
 already requested, an access the I/O permission bitmap decides, a 16/32-bit access, a port some
 other device (a plugin's) took over.
 
+RDTSC is answered here too (`bootdbg_hotports_rdtsc`): the TSC is the clock's virtual ns times
+2 (`devices/tsc.py`), at the instruction count placed as for an IN; memtest86+ runs 181,000 of
+them on its way to its screen, through the Python hook about half of its time.  An I/O watcher
+(a fast slice cannot place the instruction then) or a place C does not know goes to the Python
+hook (`traps.py`), as before.
+
 Without the native module (or with `BOOTDBG_NO_NATIVE=1`) the Python hooks are installed as
 before: the same answers, slower.  `BOOTDBG_NO_HOTPORTS=1` turns off only this path.
 """
