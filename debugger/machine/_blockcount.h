@@ -11,6 +11,7 @@ typedef int (*vmem_read_fn)(void *uc, uint64_t address, int prot, void *bytes, s
 typedef void *(*tlb_host_fn)(void *env, uint64_t addr, int access_type, int mmu_idx);
 typedef uint64_t (*ram_addr_fn)(void *uc, void *ptr);
 typedef void (*invalidate_fn)(void *uc, uint64_t start, uint64_t end);
+typedef void (*prepare_fn)(void *journal, uint64_t off, uint64_t len);
 struct uc_tb_out { uint64_t pc; uint16_t icount; uint16_t size; };
 
 struct bootdbg_blockcount {
@@ -88,6 +89,11 @@ struct bootdbg_blockcount {
     uint32_t tail_off[64][4];
     uint8_t tail_seg[64][4];
     uint8_t tail_k[64];
+    /* The page journal (_pagejournal.c): REP MOVS/STOS open the RAM they are about to write
+     * (bootdbg_pagejournal_prepare) instead of taking a fault on each page; NULL: not ours */
+    prepare_fn prepare;
+    void *journal;
+    uint64_t prepared_runs;        /* statistics: calls to prepare */
 };
 
 #define REP_OFF_DF 0

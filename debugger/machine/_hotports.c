@@ -16,6 +16,9 @@
  * the block counted last is its first; for the others, the index Python's decoding found the
  * first time, kept per translated block (`cache`).
  *
+ * RDTSC (`bootdbg_hotports_rdtsc`) is answered the same way: EDX:EAX = (clock base + the
+ * instructions placed as above) * ns_per_insn * tsc_mult, what traps.py's hook computes.
+ *
  * Anything else -- another port, a 16/32-bit access, an access the I/O permission check may
  * refuse, a watcher, a pending interrupt, a stop already requested, an instruction the fast
  * slice cannot place -- goes to the Python hook (`py_in`/`py_out`), as before.
@@ -27,6 +30,7 @@
 typedef uint32_t (*py_in_fn)(void *uc, uint32_t port, int size, void *ud);
 typedef void (*py_out_fn)(void *uc, uint32_t port, int size, uint32_t value, void *ud);
 typedef void (*py_export_fn)(void *uc);
+typedef uint32_t (*py_rdtsc_fn)(void *uc, void *ud);
 
 struct hot_channel {
     int32_t mode, rw, bcd, count;            /* count: the register as written (0 = 65536) */
@@ -74,6 +78,14 @@ struct bootdbg_hotports {
     int64_t hint;                  /* for an access handed to Python inside a fast slice: the
                                       instructions of the slice up to it, as done_here counts
                                       them, where the C side knows (-1: Python decodes) */
+    /* RDTSC (traps.py _hook_rdtsc, devices/tsc.py): the TSC is the clock's ns times tsc_mult */
+    py_rdtsc_fn py_rdtsc;          /* the Python hook, for what C does not answer */
+    int64_t off_regs;              /* env->regs[] (EAX, then ECX, EDX) */
+    int64_t tsc_mult;              /* TSC ticks per virtual ns */
+    int32_t tsc_ok;                /* set by py_export in this run: no I/O watcher (0 before
+                                      the export and after the run) */
+    int32_t pad2;
+    uint64_t tsc_handled;          /* statistics: RDTSCs answered here */
 };
 
 #define PIT_HZ 1193182
@@ -357,6 +369,42 @@ void bootdbg_hotports_out(void *uc, uint32_t port, int size, uint32_t value, voi
         return;
     }
     latch_count(&h->ch[value >> 6], now);
+}
+
+/* RDTSC: EDX:EAX = the TSC at this instruction, written as uc_reg_write writes EAX and EDX
+ * (the upper halves of RAX and RDX kept).  What the Python hook would refuse or cannot place
+ * without decoding -- an I/O watcher, an unknown place in a fast slice -- goes to it. */
+uint32_t bootdbg_hotports_rdtsc(void *uc, void *ud) {
+    struct bootdbg_hotports *h = (struct bootdbg_hotports *)ud;
+    h->learn_tb = NULL;
+    if (h->armed == 2)
+        h->py_export(uc);             /* the first hot access of the run: the clock base */
+    int64_t hint = place_hint(h);     /* (-1 outside fast slices; learn_tb: decode once) */
+    int32_t en = *h->bc_enabled;
+    int64_t n = -1;
+    if (h->tsc_ok)
+        n = en == 1 ? hint
+            : (en == 0 || en == 2) ? (int64_t)*(const uint64_t *)(h->uch + h->off_counter) : -1;
+    if (n < 0) {
+        const uint8_t *tb = h->learn_tb;
+        uint64_t pc = h->learn_pc;
+        uint32_t flush = *h->flush_count;
+        h->learn_idx = -1;
+        h->hint = hint;
+        uint32_t r = h->py_rdtsc(uc, ud);
+        h->hint = -1;
+        learn(h, tb, pc, flush);
+        return r;
+    }
+    if (en == 1)
+        h->placed++;
+    uint64_t v = ((uint64_t)h->clock_base + (uint64_t)n) * (uint64_t)h->ns_per_insn
+                 * (uint64_t)h->tsc_mult;
+    uint64_t *regs = (uint64_t *)(uintptr_t)(h->env + h->off_regs);
+    regs[0] = (regs[0] & ~0xFFFFFFFFull) | (v & 0xFFFFFFFFull);
+    regs[2] = (regs[2] & ~0xFFFFFFFFull) | (v >> 32);
+    h->tsc_handled++;
+    return 1;
 }
 
 int bootdbg_hotports_size(void) { return (int)sizeof(struct bootdbg_hotports); }

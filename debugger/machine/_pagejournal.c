@@ -12,6 +12,10 @@
  * the more is written after it (quadratic in the pages written).  Here a fault costs a signal,
  * an mprotect and a 4 KiB copy, whatever came before.
  *
+ * Native code of ours about to write a known range of RAM (REP MOVS/STOS done in place,
+ * _repstring.c) asks for it first (bootdbg_pagejournal_prepare): the same saves, with one
+ * mprotect for the range and no signal per page.
+ *
  * The journal is one log of (page, saved copy) entries; a mark is a position in it.  Marks are
  * managed by Python (pagejournal.py), which passes the live positions in when it compacts.
  * Used through ctypes; links against nothing.
@@ -27,6 +31,7 @@
 #define PAGE 4096u
 #define MAX_REGIONS 256
 #define COMMIT_STEP (256u * PAGE)
+#define KEEP_RESIDENT (64ull << 20)    /* arena bytes a clear keeps (a multiple of COMMIT_STEP) */
 
 struct bootdbg_pagejournal {
     uint8_t *ram;
@@ -48,6 +53,7 @@ struct bootdbg_pagejournal {
     int32_t failed;          /* the arena could not grow: a page was not saved (checkpoints
                                 older than this are unusable; Python refuses them) */
     int32_t pad;
+    uint64_t prepared;       /* statistics: pages made writable by bootdbg_pagejournal_prepare */
 };
 
 static struct bootdbg_pagejournal *regions[MAX_REGIONS];
@@ -102,6 +108,26 @@ static void save_page(struct bootdbg_pagejournal *j, uint32_t page) {
     j->saved++;
 }
 
+/* (the page is saved, when a mark needs it, and listed as writable; the caller unprotects it) */
+static void open_page(struct bootdbg_pagejournal *j, uint32_t page) {
+    if (j->active)
+        save_page(j, page);
+    j->is_unprot[page] = 1;
+    j->unprot[j->nunprot++] = page;
+}
+
+/* Make [first, first + n) pages writable; on failure (too many mappings: vm.max_map_count)
+ * all of RAM writable again, and the checkpoints are lost rather than a store faulting for
+ * ever. */
+static void unprotect(struct bootdbg_pagejournal *j, uint32_t first, uint32_t n) {
+    if (mprotect(j->ram + (uint64_t)first * PAGE, (uint64_t)n * PAGE, PROT_READ | PROT_WRITE)
+            != 0) {
+        mprotect(j->ram, j->size, PROT_READ | PROT_WRITE);
+        j->all_writable = 1;
+        j->failed = 1;
+    }
+}
+
 static void handler(int sig, siginfo_t *info, void *uctx) {
     uint8_t *a = (uint8_t *)info->si_addr;
     for (int i = 0; i < MAX_REGIONS; i++) {
@@ -110,19 +136,9 @@ static void handler(int sig, siginfo_t *info, void *uctx) {
             continue;
         uint32_t page = (uint32_t)((uint64_t)(a - j->ram) / PAGE);
         j->faults++;
-        if (!j->is_unprot[page]) {
-            if (j->active)
-                save_page(j, page);
-            j->is_unprot[page] = 1;
-            j->unprot[j->nunprot++] = page;
-        }
-        if (mprotect(j->ram + (uint64_t)page * PAGE, PAGE, PROT_READ | PROT_WRITE) != 0) {
-            /* (too many mappings: vm.max_map_count) all of RAM writable again, and the
-             * checkpoints are lost rather than the store faulting for ever */
-            mprotect(j->ram, j->size, PROT_READ | PROT_WRITE);
-            j->all_writable = 1;
-            j->failed = 1;
-        }
+        if (!j->is_unprot[page])
+            open_page(j, page);
+        unprotect(j, page, 1);
         return;
     }
     /* Not guest RAM: whoever handled SIGSEGV before us. */
@@ -266,9 +282,11 @@ void bootdbg_pagejournal_clear(struct bootdbg_pagejournal *j) {
     j->len = 0;
     j->active = 0;
     j->failed = 0;
-    if (j->committed > 4 * COMMIT_STEP) {     /* give back the memory of a big journal */
-        madvise(j->arena, j->committed, MADV_DONTNEED);
-    }
+    /* Give back the memory of a big journal, beyond the first KEEP_RESIDENT bytes: a fast
+     * slice ends with a clear, and giving all of it back made the next slice take a zero-fill
+     * fault on each arena page again (memtest86+ saves ~16 MiB a slice). */
+    if (j->committed > KEEP_RESIDENT)
+        madvise(j->arena + KEEP_RESIDENT, j->committed - KEEP_RESIDENT, MADV_DONTNEED);
 }
 
 /* Drop the copies no live mark needs: an entry is redundant when the same page was already
@@ -303,6 +321,31 @@ uint32_t bootdbg_pagejournal_compact(struct bootdbg_pagejournal *j, uint32_t *bo
         bounds[b++] = out;
     j->len = out;
     return out;
+}
+
+/* Native code is about to write RAM bytes [off, off + len): what the first store to each
+ * protected page would do in the fault handler, done now for all of them (one mprotect over the
+ * pages from the first to the last opened; those between were writable already).  A page
+ * opened here and then not written costs a copy, nothing else: rolling back rewrites it with
+ * the contents it still has. */
+void bootdbg_pagejournal_prepare(struct bootdbg_pagejournal *j, uint64_t off, uint64_t len) {
+    if (j->all_writable || len == 0 || off >= j->size)
+        return;
+    if (len > j->size - off)
+        len = j->size - off;
+    uint32_t first = (uint32_t)(off / PAGE), last = (uint32_t)((off + len - 1) / PAGE);
+    uint32_t lo = UINT32_MAX, hi = 0;
+    for (uint32_t p = first; p <= last; p++) {
+        if (j->is_unprot[p])
+            continue;
+        open_page(j, p);
+        j->prepared++;
+        if (lo == UINT32_MAX)
+            lo = p;
+        hi = p;
+    }
+    if (lo != UINT32_MAX)
+        unprotect(j, lo, hi - lo + 1);
 }
 
 int bootdbg_pagejournal_size(void) { return (int)sizeof(struct bootdbg_pagejournal); }

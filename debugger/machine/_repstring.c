@@ -23,6 +23,14 @@
  *  - paging is on and QEMU's walk of the page would fault or set an accessed/dirty bit, or
  *    QEMU's TLB maps the page elsewhere (a stale entry: the guest sees what QEMU has cached).
  * Translated code the copy writes over is invalidated, as QEMU does for a guest store.
+ *
+ * The page journal (_pagejournal.c) write-protects RAM after a checkpoint and saves each page
+ * at its first store, a fault each; a copy over megabytes paid a signal and an mprotect per
+ * page.  The pages a copy is about to write are opened first instead (`open_ahead`): with paging
+ * off, where the destination's physical pages follow its linear ones, as much of the rest of
+ * the copy as fits before the end of RAM or the low hole, in one call.  A page opened and then
+ * not written (the copy stopped early, A20 wrapped it) costs a saved copy, nothing else; a page
+ * written and not opened still faults.
  */
 #include <string.h>
 #include "_blockcount.h"
@@ -67,6 +75,7 @@
 #define PAGE 0x1000u
 #define LOW_HOLE 0xA0000u              /* VGA, option ROMs, BIOS: not plain RAM for us */
 #define LOW_HOLE_END 0x100000u
+#define PREPARE_MAX (4ull << 20)       /* RAM opened for a copy in one call at most */
 
 struct rep_ctx {
     struct bootdbg_blockcount *b;
@@ -295,6 +304,36 @@ static int no_watchers(const struct bootdbg_blockcount *b) {
            && h[IDX_BLOCK] == 1 + (*b->irq_armed ? 1 : 0) + (counted ? b->extra_block_hooks : 0);
 }
 
+/* Before writing RAM [lo, hi) (offsets from physical 0): open it, and with paging off the
+ * `rest` bytes the copy will go on writing after it in direction df, unless [*plo, *phi)
+ * (what this call opened already) holds it. */
+static void open_ahead(const struct rep_ctx *c, uint64_t lo, uint64_t hi, uint64_t rest, int df,
+                       uint64_t *plo, uint64_t *phi) {
+    struct bootdbg_blockcount *b = c->b;
+    if (lo >= *plo && hi <= *phi)
+        return;
+    uint64_t a = lo & ~(uint64_t)(PAGE - 1), z = (hi + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+    if (!(c->cr0 & CR0_PG)) {
+        if (rest > PREPARE_MAX)
+            rest = PREPARE_MAX;
+        if (df > 0) {
+            uint64_t bound = lo < LOW_HOLE ? LOW_HOLE : b->ram_size;
+            uint64_t end = (lo + rest + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+            end = end < bound ? end : bound;
+            z = end > z ? end : z;
+        } else {
+            uint64_t bound = lo >= LOW_HOLE_END ? LOW_HOLE_END : 0;
+            uint64_t start = (hi > rest ? hi - rest : 0) & ~(uint64_t)(PAGE - 1);
+            start = start > bound ? start : bound;
+            a = start < a ? start : a;
+        }
+    }
+    b->prepare(b->journal, a, z - a);
+    b->prepared_runs++;
+    *plo = a;
+    *phi = z;
+}
+
 static uint64_t seg_base(const struct rep_ctx *c, int seg) {
     return env64(c->env, c->b->envoff[REP_OFF_SEGS] + 24 * seg + 8);
 }
@@ -347,6 +386,7 @@ uint64_t bootdbg_rep_iterations(struct bootdbg_blockcount *b, void *uc, uint64_t
     uint64_t lmask = in.abits == 64 ? ~0ull : 0xffffffffull;
     uint64_t si = regs[6] & amask, di = regs[7] & amask, done = 0;
     uint64_t value = regs[0];
+    uint64_t plo = 1, phi = 0;                              /* RAM opened (nothing yet) */
     while (done < todo) {
         uint64_t m = todo - done, f;
         uint64_t dlin = (dbase + di) & lmask, slin = (sbase + si) & lmask;
@@ -370,6 +410,9 @@ uint64_t bootdbg_rep_iterations(struct bootdbg_blockcount *b, void *uc, uint64_t
         uint64_t ra = b->ram_addr(uc, dlo);
         if (ra == ~0ull)
             break;
+        if (b->prepare != NULL)
+            open_ahead(&c, (uint64_t)(dlo - b->ram), (uint64_t)(dlo - b->ram) + len,
+                       (todo - done) * (uint64_t)e, df, &plo, &phi);
         if (in.movs)
             do_movs(d, s, m, e, df);
         else

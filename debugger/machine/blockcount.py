@@ -75,7 +75,9 @@ class _B(ctypes.Structure):
                 ("tail_tb", ctypes.c_void_p * 64), ("tail", (ctypes.c_uint8 * 16) * 64),
                 ("tail_n", ctypes.c_uint8 * 64), ("cr0_off", ctypes.c_int32),
                 ("a20_off", ctypes.c_int32), ("tail_off", (ctypes.c_uint32 * 4) * 64),
-                ("tail_seg", (ctypes.c_uint8 * 4) * 64), ("tail_k", ctypes.c_uint8 * 64)]
+                ("tail_seg", (ctypes.c_uint8 * 4) * 64), ("tail_k", ctypes.c_uint8 * 64),
+                ("prepare", ctypes.c_void_p), ("journal", ctypes.c_void_p),
+                ("prepared_runs", ctypes.c_uint64)]
 # (`restarts` only grows: the re-runs of one run are the difference from its start.)
 
 
@@ -253,10 +255,13 @@ class BlockCounter:
         self._b.ram, self._b.ram_size = address, size
         self._b.cr0_off, self._b.a20_off = L.OFF_CR, L.OFF_A20
 
-    def enable_rep(self, ram: int, ram_size: int, irq_armed: int) -> bool:
+    def enable_rep(self, ram: int, ram_size: int, irq_armed: int,
+                   journal: tuple[int, int] | None = None) -> bool:
         """Do the iterations of REP MOVS/STOS in place where nothing needs to see them
         (`_repstring.c`); `ram`: the host address of guest physical 0 (RAM one host buffer);
-        `irq_armed`: the IF watcher's `armed` int32.  False: not available here."""
+        `irq_armed`: the IF watcher's `armed` int32; `journal`: the page journal's prepare
+        function and journal (`pagejournal.Journal.prepare_hook`), to open the pages a copy
+        writes in runs instead of one fault each.  False: not available here."""
         from unicorn.unicorn_py3.unicorn import uclib
 
         off = hooks_count_offset()
@@ -273,6 +278,8 @@ class BlockCounter:
         b.irq_armed = irq_armed
         b.ram, b.ram_size = ram, ram_size
         b.tlb_host, b.ram_addr, b.invalidate = fns
+        if journal is not None and not os.environ.get("BOOTDBG_NO_REP_PREPARE"):
+            b.prepare, b.journal = journal
         for i, v in enumerate((L.OFF_DF, L.OFF_SEGS, L.OFF_CR, L.OFF_A20, L.OFF_EFER,
                                L.OFF_DR + 7 * 8)):
             b.envoff[i] = v

@@ -48,7 +48,8 @@ class _J(ctypes.Structure):
                 ("committed", ctypes.c_uint64), ("unprot", ctypes.c_void_p),
                 ("nunprot", ctypes.c_uint32), ("is_unprot", ctypes.c_void_p),
                 ("faults", ctypes.c_uint64), ("saved", ctypes.c_uint64),
-                ("failed", ctypes.c_int32), ("pad", ctypes.c_int32)]
+                ("failed", ctypes.c_int32), ("pad", ctypes.c_int32),
+                ("prepared", ctypes.c_uint64)]
 
 
 _P = ctypes.POINTER(_J)
@@ -156,6 +157,18 @@ class Journal:
     @property
     def faults(self) -> int:
         return 0 if self._freed[0] else int(self._j.contents.faults)
+
+    @property
+    def prepared(self) -> int:
+        """Pages native writers opened before writing them (no fault each)."""
+        return 0 if self._freed[0] else int(self._j.contents.prepared)
+
+    def prepare_hook(self) -> tuple[int, int]:
+        """(bootdbg_pagejournal_prepare, the journal): for native code of ours that writes
+        RAM (`blockcount.BlockCounter.enable_rep`), to open a range of pages before writing
+        it instead of faulting on each."""
+        fn = ctypes.cast(self._lib.bootdbg_pagejournal_prepare, ctypes.c_void_p).value
+        return int(fn or 0), ctypes.cast(self._j, ctypes.c_void_p).value or 0
 
     def touch(self, phys: int, size: int) -> None:
         """(Writes of the machine's own are caught like the guest's: nothing to do.)"""

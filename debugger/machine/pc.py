@@ -13,7 +13,6 @@ services and time spent halted count 0.
 """
 from __future__ import annotations
 
-import ctypes
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
@@ -147,7 +146,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
             self._blocks.set_ram(self.memsnap.ram_address, self.config.ram_size)
             # (RAM is a host buffer of ours: REP MOVS/STOS in place)
             self._blocks.enable_rep(self.memsnap.ram_address, self.config.ram_size,
-                                    self._irqwait.armed_address)
+                                    self._irqwait.armed_address, self.memsnap.prepare_hook())
         from debugger.machine import intdeliver
 
         # Interrupts: delivered natively where it can (intdeliver.py), else by the Python hook.
@@ -201,17 +200,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
             uc.hook_add(UC_HOOK_INSN, self._hook_syscall, None, 1, 0, x.UC_X86_INS_SYSCALL),
             uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._hook_unmapped),
         ]
-        self._rdtsc_cb = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_void_p)(
-            self._hook_rdtsc)
-        from unicorn.unicorn_py3.unicorn import uclib
-
-        h = ctypes.c_size_t()
-        err = uclib.uc_hook_add(self.uc._uch, ctypes.byref(h), UC_HOOK_INSN,
-                                ctypes.cast(self._rdtsc_cb, ctypes.c_void_p), None,
-                                ctypes.c_uint64(1), ctypes.c_uint64(0),
-                                ctypes.c_int(x.UC_X86_INS_RDTSC))
-        if err != 0:
-            raise uc_layout.LayoutError(f"cannot hook RDTSC (unicorn error {err})")
+        # (RDTSC's hook: hotports.py, native with the hot ports)
         self.uc.ctl_flush_tb()
 
     # -- reset and hand-off --------------------------------------------------------------------------

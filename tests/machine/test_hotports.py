@@ -178,6 +178,35 @@ idt: times 13 dq 0
 """
 
 
+# memtest86+'s TSC calibration: RDTSC, poll the PIT through port 61h, RDTSC again; then RDTSC at
+# the first, third and seventh instruction of a block (answered natively since memtest86+ did
+# 181,000 of them through the Python hook on its way to its screen).
+RDTSC = CALIBRATE.replace("""    xor ebx, ebx
+l:""", """    rdtsc
+    mov [0x608], eax
+    mov [0x60c], edx
+    xor ebx, ebx
+l:""").replace("""    mov [0x600], ebx
+    hlt
+""", """    mov [0x600], ebx
+    rdtsc
+    mov [0x610], eax
+    mov [0x614], edx
+    mov di, 0x1000
+    mov cx, 500
+k:  rdtsc
+    inc si
+    rdtsc
+    stosd
+    xchg eax, edx
+    stosd
+    rdtsc
+    add bp, ax
+    loop k
+    hlt
+""")
+
+
 def _pit_state(m) -> str:
     return repr([sorted(vars(c).items()) for c in m.devices.pit.channels])
 
@@ -209,8 +238,8 @@ def _native():
         pytest.skip("the native hooks are not built")
 
 
-@pytest.mark.parametrize("src", [CALIBRATE, MODES, POLL, IRQS, PMODE],
-                         ids=["calibrate", "modes", "poll", "irqs", "pmode"])
+@pytest.mark.parametrize("src", [CALIBRATE, MODES, POLL, IRQS, PMODE, RDTSC],
+                         ids=["calibrate", "modes", "poll", "irqs", "pmode", "rdtsc"])
 def test_native_hot_ports_give_the_python_devices_answers(src, monkeypatch):
     _native()
     got = {}
@@ -221,8 +250,10 @@ def test_native_hot_ports_give_the_python_devices_answers(src, monkeypatch):
                 assert m._hot.native and m._hot.handled > 500      # (the C path answered)
                 if fast:
                     assert m._hot.placed > 100                     # ... inside fast slices
+                if "rdtsc" in src:
+                    assert m._hot.tsc_handled > 1000               # (RDTSC too)
             else:
-                assert not m._hot.native and m._hot.handled == 0
+                assert not m._hot.native and m._hot.handled == 0 == m._hot.tsc_handled
     assert got[False, False][0] == "halted"
     for key, outcome in got.items():
         assert outcome == got[False, False], key
@@ -242,8 +273,7 @@ def test_ports_python_answers_are_placed_from_the_native_cache(monkeypatch):
     from the same in-block cache: Python decodes the block once, not at every access -- and
     the answers stay those of the Python-only run (test above)."""
     _native()
-    no_rdtsc = POLL.replace("rdtsc", "nop")         # (RDTSC's hook is Python's alone)
-    m, _ = _run(no_rdtsc, hot=True, fast=True, monkeypatch=monkeypatch)
+    m, _ = _run(POLL, hot=True, fast=True, monkeypatch=monkeypatch)
     assert m._fast.placed > 1000
     assert m._fast.decoded * 100 < m._fast.placed
 
@@ -273,6 +303,17 @@ def test_watchers_and_plugins_take_the_ports_back(monkeypatch):
     assert end.reason == "halted" and m.mem.read_u(0x600, 4) == 1
 
 
+def test_an_io_watcher_takes_rdtsc_back(monkeypatch):
+    """With an I/O watcher a fast slice cannot place RDTSC: the Python hook refuses it and the
+    slice runs again exactly -- none answered natively, the same values as without."""
+    _native()
+    _, want = _run(RDTSC, hot=True, fast=True, monkeypatch=monkeypatch)
+    m = boot_machine(RDTSC)
+    m.bus.watchers.append(lambda d, p, s, v: None)
+    got = _outcome(m, m.run(3_000_000))
+    assert m._hot.tsc_handled == 0 and got == want
+
+
 @pytest.mark.parametrize("off", [False, True])
 def test_version_says_which_port_io_path_is_in_use(off):
     import os
@@ -286,5 +327,5 @@ def test_version_says_which_port_io_path_is_in_use(off):
     out = subprocess.run([sys.executable, "-m", "debugger", "--version"], capture_output=True,
                          text=True, env=env, timeout=120, check=True).stdout
     want = ("port I/O: Python hooks (disabled by BOOTDBG_NO_HOTPORTS)" if off
-            else "port I/O: PIT and port 61h native (debugger/machine/_hotports.c)")
+            else "port I/O: PIT, port 61h and RDTSC native (debugger/machine/_hotports.c)")
     assert want in out.splitlines()
