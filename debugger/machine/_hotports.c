@@ -401,8 +401,8 @@ uint32_t bootdbg_hotports_rdtsc(void *uc, void *ud) {
     uint64_t v = ((uint64_t)h->clock_base + (uint64_t)n) * (uint64_t)h->ns_per_insn
                  * (uint64_t)h->tsc_mult;
     uint64_t *regs = (uint64_t *)(uintptr_t)(h->env + h->off_regs);
-    regs[0] = (regs[0] & ~0xFFFFFFFFull) | (v & 0xFFFFFFFFull);
-    regs[2] = (regs[2] & ~0xFFFFFFFFull) | (v >> 32);
+    regs[0] = v & 0xFFFFFFFFull;           /* (bits 63:32 of RAX and RDX cleared, as QEMU 7.2) */
+    regs[2] = v >> 32;
     h->tsc_handled++;
     return 1;
 }

@@ -161,8 +161,9 @@ class EngineHooks:
             return 1
         self._sync_clock()
         v = tsc_value(self.clock)
-        self.uc.reg_write(x.UC_X86_REG_EAX, v & 0xFFFFFFFF)
-        self.uc.reg_write(x.UC_X86_REG_EDX, (v >> 32) & 0xFFFFFFFF)
+        # (EDX:EAX, bits 63:32 of RAX and RDX cleared: the SDM, QEMU 7.2's helper_rdtsc)
+        self.uc.reg_write(x.UC_X86_REG_RAX, v & 0xFFFFFFFF)
+        self.uc.reg_write(x.UC_X86_REG_RDX, (v >> 32) & 0xFFFFFFFF)
         return 1
 
     def _hook_unmapped(self, uc: Any, access: int, address: int, size: int, value: int,

@@ -329,3 +329,22 @@ def test_version_says_which_port_io_path_is_in_use(off):
     want = ("port I/O: Python hooks (disabled by BOOTDBG_NO_HOTPORTS)" if off
             else "port I/O: PIT, port 61h and RDTSC native (debugger/machine/_hotports.c)")
     assert want in out.splitlines()
+
+
+@pytest.mark.parametrize("hot", [True, False])
+def test_rdtsc_clears_the_upper_halves_of_rax_and_rdx(hot, monkeypatch):
+    """RDTSC loads EDX:EAX and clears bits 63:32 of RAX and RDX (SDM; QEMU 7.2's helper_rdtsc
+    assigns the zero-extended halves), in the native hook and the Python one alike."""
+    from unicorn.x86_const import UC_X86_REG_RAX, UC_X86_REG_RDX
+
+    if hot:
+        _native()
+        monkeypatch.delenv("BOOTDBG_NO_HOTPORTS", raising=False)
+    else:
+        monkeypatch.setenv("BOOTDBG_NO_HOTPORTS", "1")
+    m = boot_machine("cli\nrdtsc\nhlt\n")
+    m.uc.reg_write(UC_X86_REG_RAX, 0xDEADBEEF_00000000)
+    m.uc.reg_write(UC_X86_REG_RDX, 0xFEEDFACE_00000000)
+    assert m.run(10).reason == "halted"
+    assert m.uc.reg_read(UC_X86_REG_RAX) >> 32 == 0
+    assert m.uc.reg_read(UC_X86_REG_RDX) >> 32 == 0
