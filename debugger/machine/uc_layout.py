@@ -54,6 +54,7 @@ OFF_ERROR_CODE = 5384
 OFF_IS_INT = 5388
 OFF_NEXT_EIP = 5392
 OFF_DR = 5400
+OFF_FEATURES = 5632      # uint64 features[]: [0] CPUID.1:EDX, [1] CPUID.1:ECX (past the context)
 OFF_OLD_EXCEPTION = 5496
 ENV_SIZE = 5568
 
@@ -148,7 +149,45 @@ def open_engine() -> Engine:
         raise LayoutError("unicorn engine has no CPU at the expected offset")
     eng = Engine(uc, cpu + _CPU_ENV, cpu, uch)
     _self_test(eng)
+    _hide_rdrand(eng)
     return eng
+
+
+_CPUID_1_ECX_RDRAND = 1 << 30
+_CPUID_1_ECX_OSXSAVE = 1 << 27      # (CPUID sets it from CR4, not from the feature word)
+
+
+def _cpuid_1(uc: Uc) -> tuple[int, int]:
+    """(EDX, ECX) of CPUID leaf 1, executed."""
+    uc.mem_map(0, 0x1000)
+    try:
+        uc.mem_write(0x100, b"\x0f\xa2\xf4")        # cpuid; hlt
+        uc.reg_write(x.UC_X86_REG_RAX, 1)
+        uc.reg_write(x.UC_X86_REG_RCX, 0)
+        uc.emu_start(0x100, 0, 0, 10)
+        return uc.reg_read(x.UC_X86_REG_RDX), uc.reg_read(x.UC_X86_REG_RCX)
+    finally:
+        uc.mem_unmap(0, 0x1000)
+
+
+def _hide_rdrand(eng: Engine) -> None:
+    """A CPU without RDRAND, as QEMU 7.2's default models (qemu32, qemu64): Unicorn's model
+    offers it, and QEMU answers it from the host's random source, so a guest that uses it (the
+    Linux decompressor seeds KASLR with it) ran differently each time -- instruction counts,
+    recordings and replays with it.  Cleared in the CPUID feature word, which QEMU's translator
+    also reads: RDRAND is then #UD, as on such a CPU."""
+    uc = eng.uc
+    edx, ecx = _cpuid_1(uc)
+    words = (eng.u64(OFF_FEATURES), eng.u64(OFF_FEATURES + 8))
+    if words != (edx, ecx & ~_CPUID_1_ECX_OSXSAVE):
+        raise LayoutError(f"CPUID feature words not at env+{OFF_FEATURES}: CPUID.1 gave "
+                          f"{edx:#x}/{ecx:#x}, found {words[0]:#x}/{words[1]:#x}")
+    eng.set_u64(OFF_FEATURES + 8, words[1] & ~_CPUID_1_ECX_RDRAND)
+    if _cpuid_1(uc)[1] & _CPUID_1_ECX_RDRAND:
+        raise LayoutError("CPUID still reports RDRAND after clearing its feature bit")
+    eng.clear_halted()
+    _pristine_real_mode(uc)
+    uc.ctl_flush_tb()
 
 
 def _self_test(eng: Engine) -> None:
