@@ -116,7 +116,7 @@ def _run(s: "Session", m: Any, max_insns: int | None, timeout: float | None,
          budget_kind: str, deadline: float | None) -> StopEvent:
     if Watchers.needs_exact(s):
         return run_exact(s, max_insns, step_kind=budget_kind, deadline=deadline)
-    w = Watchers(s, exact=False, stops=_SELF)
+    w = Watchers.for_run(s, _SELF)
     start = m.icount
     try:
         while True:
@@ -139,6 +139,7 @@ def _run(s: "Session", m: Any, max_insns: int | None, timeout: float | None,
                 tt.tick()
     finally:
         w.disarm()
+        w.park()
 
 
 def run_to(s: "Session", address: int, *, kind: str, same_stack: CpuState | None = None

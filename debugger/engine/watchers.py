@@ -94,6 +94,51 @@ class Watchers(FastRun, FollowMapping):
             any(_expr_is_fast(w) for w in self.exprs)) if not exact else frozenset()
         self._arm()
 
+    # A continue after each stop used to build the watchers again from the points; a fast run
+    # now takes the last one's (disarmed when it ended) when nothing it was built from changed:
+    # the machine, the native switch, the table of points (its version counts additions,
+    # deletions, conditions) and which points are enabled; never with the activity log.
+    @staticmethod
+    def for_run(s: "Session", stops: StopMaker) -> "Watchers":
+        key = Watchers._run_key(s)
+        w, s._parked_watchers = getattr(s, "_parked_watchers", None), None
+        if w is not None and key is not None and w._key == key:
+            w._reset_run()
+            w._arm()
+            return w
+        w = Watchers(s, exact=False, stops=stops)
+        w._key = key
+        return w
+
+    @staticmethod
+    def _run_key(s: "Session") -> tuple[Any, ...] | None:
+        log = getattr(s, "activity", None)
+        if log is not None and log.transitions_on():
+            return None
+        m = s.machine
+        return (id(m), id(m.uc), bool(s.native), s.points.version,
+                tuple(p.enabled for p in s.points))
+
+    def park(self) -> None:
+        """Disarmed after its run: kept on the session for the next fast run (`for_run`)."""
+        if getattr(self, "_key", None) is not None:
+            self.s._parked_watchers = self
+
+    def _reset_run(self) -> None:
+        """What a run starts from (as `__init__` leaves it)."""
+        self.muted = False
+        self.exact = False
+        self._hooks = []
+        self._mem_hits = []
+        self._io_hits = []
+        self._event = None
+        self._det_hit = None
+        self._verdicts = {}
+        self._bits = None
+        self._suspect = None
+        self._limit = 1 << 62
+        self._cp_asked = None
+
     @staticmethod
     def needs_exact(s: "Session") -> bool:
         """Points that can only be checked instruction by instruction."""
