@@ -88,18 +88,25 @@ class Cpu:
         self._cs_base = ctypes.c_uint64.from_address(eng.env + _SEG_OFF["cs"] + 8)
         self._cs_sel = ctypes.c_uint32.from_address(eng.env + _SEG_OFF["cs"])
         self._hflags = ctypes.c_uint32.from_address(eng.env + L.OFF_HFLAGS)
+        # (and of the ones read on every stop and memory access: an index into a live array
+        # costs a tenth of a from_address)
+        self._regs = (ctypes.c_uint64 * 16).from_address(eng.env + L.OFF_REGS)
+        self._eflags = ctypes.c_uint64.from_address(eng.env + L.OFF_EFLAGS)
+        self._crs = (ctypes.c_uint64 * 9).from_address(eng.env + L.OFF_CR)
+        self._efer = ctypes.c_uint64.from_address(eng.env + L.OFF_EFER)
+        self._a20 = ctypes.c_int32.from_address(eng.env + L.OFF_A20)
         self._decoded: tuple[tuple[bytes, Activity], CpuState] | None = None
 
     # -- general registers ---------------------------------------------------------------------
     def gpr(self, index: int) -> int:
-        return self.eng.u64(L.OFF_REGS + 8 * index)
+        return self._regs[index]
 
     def set_gpr(self, index: int, value: int) -> None:
         self.eng.set_u64(L.OFF_REGS + 8 * index, value)
 
     @property
     def rip(self) -> int:
-        return self.eng.u64(L.OFF_EIP)
+        return self._rip.value
 
     @rip.setter
     def rip(self, value: int) -> None:
@@ -107,14 +114,14 @@ class Cpu:
 
     @property
     def eflags(self) -> int:
-        return self.eng.u64(L.OFF_EFLAGS)
+        return self._eflags.value
 
     @eflags.setter
     def eflags(self, value: int) -> None:
         self.eng.set_u64(L.OFF_EFLAGS, (value | 2) & 0x3F7FD7)
 
     def cr(self, n: int) -> int:
-        return self.eng.u64(L.OFF_CR + 8 * n)
+        return self._crs[n]
 
     def set_cr(self, n: int, value: int) -> None:
         """Write CRn as the CPU's own loads do (CR0 and CR4: hflags; CR3: the TLB flushed)."""
@@ -132,7 +139,12 @@ class Cpu:
 
     @property
     def efer(self) -> int:
-        return self.eng.u64(L.OFF_EFER)
+        return self._efer.value
+
+    def paging_regs(self) -> tuple[int, int, int, int]:
+        """(CR0, CR3, CR4, EFER): what a page walk needs."""
+        crs = self._crs
+        return crs[0], crs[3], crs[4], self._efer.value
 
     @property
     def hflags(self) -> int:
@@ -229,7 +241,7 @@ class Cpu:
     # -- A20 and fault bookkeeping -------------------------------------------------------------
     @property
     def a20(self) -> bool:
-        return self.eng.i32(L.OFF_A20) == -1
+        return self._a20.value == -1
 
     def set_a20(self, enabled: bool) -> None:
         self.eng.set_i32(L.OFF_A20, -1 if enabled else ~(1 << 20))

@@ -73,7 +73,8 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
         self.clock = Clock(self.config.ns_per_insn)
         self.icount = 0
         self.events = EventLog(lambda: self.icount)
-        self.mem = Memory(self.uc, self.config.ram_size, self._paging_regs, lambda: self.cpu.a20)
+        self.mem = Memory(self.uc, self.config.ram_size, self.cpu.paging_regs,
+                          lambda: self.cpu.a20)
         self.delivery = Delivery(self.cpu, self.mem)
         self.bus = IoBus(self.events)
         self.serial_out = bytearray()
@@ -114,7 +115,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
         self.memsnap = pagejournal.attach(self.uc, self.config.ram_size, rom.EDGES)
         if not self.memsnap.native:
             self.mem.before_write = self.memsnap.touch
-            self.memsnap.paging_regs = self._paging_regs
+            self.memsnap.paging_regs = self.cpu.paging_regs
         self.mem.host_ram = self.memsnap.host_ram
         from debugger.machine import untouched
 
@@ -275,8 +276,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
         self.uc.ctl_flush_tb()
 
     def _paging_regs(self) -> tuple[int, int, int, int]:
-        c = self.cpu
-        return c.cr(0), c.cr(3), c.cr(4), c.efer
+        return self.cpu.paging_regs()
 
     def a20_wrap(self, phys: int) -> int:
         return phys if self.cpu.a20 else phys & ~(1 << 20)
