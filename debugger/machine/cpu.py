@@ -95,6 +95,7 @@ class Cpu:
         self._crs = (ctypes.c_uint64 * 9).from_address(eng.env + L.OFF_CR)
         self._efer = ctypes.c_uint64.from_address(eng.env + L.OFF_EFER)
         self._a20 = ctypes.c_int32.from_address(eng.env + L.OFF_A20)
+        self._old_exception = ctypes.c_int32.from_address(eng.env + L.OFF_OLD_EXCEPTION)
         self._decoded: tuple[tuple[bytes, Activity], CpuState] | None = None
 
     # -- general registers ---------------------------------------------------------------------
@@ -253,7 +254,7 @@ class Cpu:
 
     def reset_fault_counter(self) -> None:
         """Unicorn never resets QEMU's nested-fault tracker; we implement #DF ourselves."""
-        self.eng.set_i32(L.OFF_OLD_EXCEPTION, -1)
+        self._old_exception.value = -1
 
     def flush_tlb(self) -> None:
         self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
