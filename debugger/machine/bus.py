@@ -73,6 +73,7 @@ class IoBus:
         self.devices: list[Device] = []
         self._unknown_seen: set[int] = set()
         self.watchers: list[Callable[[str, int, int, int], None]] = []
+        self.changes = 0            # bumped by every attach and detach
         # Set by a watcher that wants the run to stop after the current I/O instruction.
         self.stop_requested = False
 
@@ -81,6 +82,7 @@ class IoBus:
             for port in r:
                 self._map[port] = device
         self.devices.append(device)
+        self.changes += 1
         return device
 
     def detach(self, device: Device) -> None:
@@ -89,6 +91,7 @@ class IoBus:
         if device not in self.devices:
             return
         self.devices.remove(device)
+        self.changes += 1
         freed = {p for r in device.ports for p in r if self._map.get(p) is device}
         for p in freed:
             del self._map[p]

@@ -18,6 +18,7 @@ Normalisations (the record shows what hardware reports, not QEMU's shortcuts):
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import struct
 
 from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
@@ -87,18 +88,26 @@ class Cpu:
         self._cs_base = ctypes.c_uint64.from_address(eng.env + _SEG_OFF["cs"] + 8)
         self._cs_sel = ctypes.c_uint32.from_address(eng.env + _SEG_OFF["cs"])
         self._hflags = ctypes.c_uint32.from_address(eng.env + L.OFF_HFLAGS)
+        # (and of the ones read on every stop and memory access: an index into a live array
+        # costs a tenth of a from_address)
+        self._regs = (ctypes.c_uint64 * 16).from_address(eng.env + L.OFF_REGS)
+        self._eflags = ctypes.c_uint64.from_address(eng.env + L.OFF_EFLAGS)
+        self._crs = (ctypes.c_uint64 * 9).from_address(eng.env + L.OFF_CR)
+        self._efer = ctypes.c_uint64.from_address(eng.env + L.OFF_EFER)
+        self._a20 = ctypes.c_int32.from_address(eng.env + L.OFF_A20)
+        self._old_exception = ctypes.c_int32.from_address(eng.env + L.OFF_OLD_EXCEPTION)
         self._decoded: tuple[tuple[bytes, Activity], CpuState] | None = None
 
     # -- general registers ---------------------------------------------------------------------
     def gpr(self, index: int) -> int:
-        return self.eng.u64(L.OFF_REGS + 8 * index)
+        return self._regs[index]
 
     def set_gpr(self, index: int, value: int) -> None:
         self.eng.set_u64(L.OFF_REGS + 8 * index, value)
 
     @property
     def rip(self) -> int:
-        return self.eng.u64(L.OFF_EIP)
+        return self._rip.value
 
     @rip.setter
     def rip(self, value: int) -> None:
@@ -106,14 +115,14 @@ class Cpu:
 
     @property
     def eflags(self) -> int:
-        return self.eng.u64(L.OFF_EFLAGS)
+        return self._eflags.value
 
     @eflags.setter
     def eflags(self, value: int) -> None:
         self.eng.set_u64(L.OFF_EFLAGS, (value | 2) & 0x3F7FD7)
 
     def cr(self, n: int) -> int:
-        return self.eng.u64(L.OFF_CR + 8 * n)
+        return self._crs[n]
 
     def set_cr(self, n: int, value: int) -> None:
         """Write CRn as the CPU's own loads do (CR0 and CR4: hflags; CR3: the TLB flushed)."""
@@ -131,7 +140,12 @@ class Cpu:
 
     @property
     def efer(self) -> int:
-        return self.eng.u64(L.OFF_EFER)
+        return self._efer.value
+
+    def paging_regs(self) -> tuple[int, int, int, int]:
+        """(CR0, CR3, CR4, EFER): what a page walk needs."""
+        crs = self._crs
+        return crs[0], crs[3], crs[4], self._efer.value
 
     @property
     def hflags(self) -> int:
@@ -228,7 +242,7 @@ class Cpu:
     # -- A20 and fault bookkeeping -------------------------------------------------------------
     @property
     def a20(self) -> bool:
-        return self.eng.i32(L.OFF_A20) == -1
+        return self._a20.value == -1
 
     def set_a20(self, enabled: bool) -> None:
         self.eng.set_i32(L.OFF_A20, -1 if enabled else ~(1 << 20))
@@ -240,7 +254,7 @@ class Cpu:
 
     def reset_fault_counter(self) -> None:
         """Unicorn never resets QEMU's nested-fault tracker; we implement #DF ourselves."""
-        self.eng.set_i32(L.OFF_OLD_EXCEPTION, -1)
+        self._old_exception.value = -1
 
     def flush_tlb(self) -> None:
         self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
@@ -291,36 +305,81 @@ class Cpu:
         self.flush_tlb()
 
 
+# decode_state builds the record without its generated __init__ (a frozen dataclass's sets each
+# of its ~60 fields through object.__setattr__ after matching keywords: 7 us of the 20 a stop's
+# decode took): a bare instance, every slot set by its own descriptor, in field order -- the
+# same record (`tests/machine/test_cpu_decode.py` compares it with the constructor's).
+_FIELDS = tuple(f.name for f in dataclasses.fields(CpuState))
+_DEFAULTS = {f.name: (f.default_factory() if f.default is dataclasses.MISSING else f.default)
+             for f in dataclasses.fields(CpuState)}
+_SLOT_SET = tuple(getattr(CpuState, n).__set__ for n in _FIELDS)
+# (the order decode_state lists the values in; checked against the record's at import)
+_ORDER = _GPR + ("rip", "rflags", "cr0", "cr2", "cr3", "cr4", "dr0", "dr1", "dr2", "dr3", "dr6",
+                 "dr7") + _SEG_NAMES8 + (
+    "gdtr", "idtr", "efer", "pat", "debugctl", "sysenter_cs", "sysenter_esp", "sysenter_eip",
+    "star", "lstar", "cstar", "fmask", "kernel_gs_base", "perf_global_ctrl", "bndcfgs",
+    "activity", "interruptibility", "pending_debug", "a20")
+if _ORDER != _FIELDS:       # pragma: no cover (CpuState changed: decode_state must follow)
+    raise ImportError("decode_state's field order is not CpuState's")
+_new = object.__new__
+_HEAD = struct.Struct("<18Q")           # the GPRs, RIP and EFLAGS (contiguous: checked below)
+_INT = struct.Struct("<i")
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+_NOT_READ = (_DEFAULTS["debugctl"], _DEFAULTS["perf_global_ctrl"], _DEFAULTS["bndcfgs"],
+             _DEFAULTS["pending_debug"])
+if L.OFF_EIP != L.OFF_REGS + 128 or L.OFF_EFLAGS != L.OFF_EIP + 8:   # pragma: no cover
+    raise ImportError("the GPRs, EIP and EFLAGS are not contiguous in this layout")
+# A segment cache's 24 bytes -> its Segment (immutable), one table per register (TR is
+# normalised differently); few distinct values occur, a table is dropped when it grows large.
+_SEG_TABLES: tuple[tuple[str, int, dict[bytes, Segment]], ...] = tuple(
+    (name, _SEG_OFF[name], {}) for name in _SEG_NAMES8)
+_DT_TABLES: tuple[tuple[int, dict[bytes, DescriptorTable]], ...] = (
+    (L.OFF_GDT, {}), (L.OFF_IDT, {}))
+_TABLE_MAX = 512
+
+
+def build_state(values: list[object]) -> CpuState:
+    """`CpuState(*values)` with every field given, in order, made faster."""
+    st = _new(CpuState)
+    for put, v in zip(_SLOT_SET, values):
+        put(st, v)
+    return st
+
+
 def decode_state(raw: tuple[bytes, Activity]) -> CpuState:
     """The CpuState of a `raw_state()` copy."""
     head, activity = raw
-    regs = _HEAD_REGS.unpack_from(head, 0)
-    kw: dict[str, object] = dict(zip(_GPR, regs))
-    rip, rflags = _HEAD_RIPFL.unpack_from(head, L.OFF_EIP)
-    kw["rip"] = rip
-    kw["rflags"] = rflags
-    for i, name in enumerate(_SEG_NAMES8):
-        sel, base, limit, flags = _SEG_STRUCT.unpack_from(head, _SEG_OFF[name])
-        kw[name] = seg_from_cache(sel, base, limit, flags, name)
-    _, gbase, glimit, _ = _SEG_STRUCT.unpack_from(head, L.OFF_GDT)
-    _, ibase, ilimit, _ = _SEG_STRUCT.unpack_from(head, L.OFF_IDT)
-    kw["gdtr"] = DescriptorTable(gbase, glimit)
-    kw["idtr"] = DescriptorTable(ibase, ilimit)
+    v = list(_HEAD.unpack_from(head, L.OFF_REGS))
+    rflags = v[17]
     crs = _CRS.unpack_from(head, L.OFF_CR)
-    kw.update(cr0=crs[0], cr2=crs[2], cr3=crs[3], cr4=crs[4])
-    kw["efer"] = struct.unpack_from("<Q", head, L.OFF_EFER)[0]
-    a20 = struct.unpack_from("<i", head, L.OFF_A20)[0] == -1
-    msrs = _MSRS.unpack_from(head, L.OFF_SYSENTER_CS)
-    kw.update(sysenter_cs=msrs[0], sysenter_esp=msrs[1], sysenter_eip=msrs[2], star=msrs[3],
-              lstar=msrs[5], cstar=msrs[6], fmask=msrs[7], kernel_gs_base=msrs[8])
     drs = _DRS.unpack_from(head, L.OFF_DR)
-    kw.update(dr0=drs[0], dr1=drs[1], dr2=drs[2], dr3=drs[3], dr6=drs[6], dr7=drs[7])
-    kw["pat"] = struct.unpack_from("<Q", head, L.OFF_PAT)[0]
-    kw["activity"] = activity
-    hflags = struct.unpack_from("<I", head, L.OFF_HFLAGS)[0]
+    v += (crs[0], crs[2], crs[3], crs[4], drs[0], drs[1], drs[2], drs[3], drs[6], drs[7])
+    for name, off, table in _SEG_TABLES:
+        key = head[off:off + 24]
+        seg = table.get(key)
+        if seg is None:
+            if len(table) >= _TABLE_MAX:
+                table.clear()
+            sel, base, limit, flags = _SEG_STRUCT.unpack(key)
+            seg = table[key] = seg_from_cache(sel, base, limit, flags, name)
+        v.append(seg)
+    for off, table in _DT_TABLES:
+        key = head[off:off + 24]
+        dt = table.get(key)
+        if dt is None:
+            if len(table) >= _TABLE_MAX:
+                table.clear()
+            _, base, limit, _ = _SEG_STRUCT.unpack(key)
+            dt = table[key] = DescriptorTable(base, limit)
+        v.append(dt)
+    msrs = _MSRS.unpack_from(head, L.OFF_SYSENTER_CS)
+    debugctl, perf, bnd, pending = _NOT_READ
+    hflags = _U32.unpack_from(head, L.OFF_HFLAGS)[0]
     intr = 0
     if hflags & HF_INHIBIT_IRQ:
         intr = INTR_STI if rflags & RF_IF else INTR_MOVSS
-    kw["interruptibility"] = intr
-    kw["a20"] = a20
-    return CpuState(**kw)  # type: ignore[arg-type]
+    v += (_U64.unpack_from(head, L.OFF_EFER)[0], _U64.unpack_from(head, L.OFF_PAT)[0], debugctl,
+          msrs[0], msrs[1], msrs[2], msrs[3], msrs[5], msrs[6], msrs[7], msrs[8], perf, bnd,
+          activity, intr, pending, _INT.unpack_from(head, L.OFF_A20)[0] == -1)
+    return build_state(v)

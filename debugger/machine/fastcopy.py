@@ -4,17 +4,20 @@ A checkpoint copies every device's attributes whenever a device changed since th
 `snapshot.take`), and a stop that must be localised restores them again: with catchpoints armed
 on boot code that stops thousands of times a second, `copy.deepcopy`'s per-object dispatch
 (reduce protocol, reconstruct, keep-alive list) was a tenth of the time.  This gives the same
-copy: atomic values are returned as they are, lists, dicts and bytearrays are copied element by
-element, instances of plain classes (their state is their `__dict__`, nothing customises how
+copy: atomic values are returned as they are (inside a container without a call for each),
+lists, dicts, deques and bytearrays are copied element by element, `Links` are themselves, instances of plain classes (their state is their `__dict__`, nothing customises how
 they are copied) become a new instance with a copied `__dict__`, and the memo is honoured first,
 so shared objects stay shared and aliases stay aliases.  Anything else goes to `copy.deepcopy`
 with the same memo.
 """
 from __future__ import annotations
 
+import collections
 import copy
 import copyreg
 from typing import Any
+
+from debugger.machine.devices._base import Links
 
 __all__ = ["deepcopy"]
 
@@ -22,6 +25,7 @@ _ATOMIC = frozenset({int, float, bool, str, bytes, complex, type(None), type(Ell
                      type(NotImplemented), range})
 _plain: dict[type, bool] = {}
 _MISSING = object()
+_deque = collections.deque
 
 
 def _is_plain(cls: type) -> bool:
@@ -59,17 +63,26 @@ def deepcopy(x: Any, memo: dict[int, Any]) -> Any:
     y = memo.get(i, _MISSING)
     if y is not _MISSING:
         return y
+    # (atomic elements are taken as they are without a call: most of a device's state is ints)
+    atomic = _ATOMIC
     if cls is dict:
         y = {}
         memo[i] = y
         for k, v in x.items():
-            y[deepcopy(k, memo)] = deepcopy(v, memo)
+            y[k if type(k) in atomic else deepcopy(k, memo)] = \
+                v if type(v) in atomic else deepcopy(v, memo)
     elif cls is list:
         y = []
         memo[i] = y
-        y.extend([deepcopy(v, memo) for v in x])
+        y.extend([v if type(v) in atomic else deepcopy(v, memo) for v in x])
     elif cls is bytearray:
         y = memo[i] = bytearray(x)
+    elif cls is Links:
+        return x            # (its __deepcopy__: itself, not entered in the memo)
+    elif cls is _deque:
+        y = _deque(maxlen=x.maxlen)
+        memo[i] = y
+        y.extend([v if type(v) in atomic else deepcopy(v, memo) for v in x])
     elif _is_plain(cls):
         y = object.__new__(cls)
         memo[i] = y

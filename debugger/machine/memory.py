@@ -190,6 +190,8 @@ class Memory:
         return phys & a20
 
     def read_linear(self, linear: int, size: int, *, user: bool = False) -> bytes:
+        if 0 < size <= PAGE - (linear & (PAGE - 1)):      # (within one page: one piece)
+            return self.read_phys(self.translate(linear, user=user), size)
         out = bytearray()
         while size > 0:
             n = min(size, PAGE - (linear & (PAGE - 1)))

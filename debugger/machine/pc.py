@@ -72,7 +72,8 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
         self.clock = Clock(self.config.ns_per_insn)
         self.icount = 0
         self.events = EventLog(lambda: self.icount)
-        self.mem = Memory(self.uc, self.config.ram_size, self._paging_regs, lambda: self.cpu.a20)
+        self.mem = Memory(self.uc, self.config.ram_size, self.cpu.paging_regs,
+                          lambda: self.cpu.a20)
         self.delivery = Delivery(self.cpu, self.mem)
         self.bus = IoBus(self.events)
         self.serial_out = bytearray()
@@ -113,7 +114,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
         self.memsnap = pagejournal.attach(self.uc, self.config.ram_size, rom.EDGES)
         if not self.memsnap.native:
             self.mem.before_write = self.memsnap.touch
-            self.memsnap.paging_regs = self._paging_regs
+            self.memsnap.paging_regs = self.cpu.paging_regs
         self.mem.host_ram = self.memsnap.host_ram
         from debugger.machine import untouched
 
@@ -186,6 +187,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
             ram_size=self.config.ram_size, disks=list(self.disks.values()))
         for dev in self.devices.all():
             self.bus.attach(dev)
+        self._own_bus = self.bus.changes       # (the bus with the machine's own devices only)
         self.devices.com1.on_tx = self._serial_tx
         if self.config.serial_input:
             self.devices.com1.feed(self.config.serial_input)
@@ -264,8 +266,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
         self.uc.ctl_flush_tb()
 
     def _paging_regs(self) -> tuple[int, int, int, int]:
-        c = self.cpu
-        return c.cr(0), c.cr(3), c.cr(4), c.efer
+        return self.cpu.paging_regs()
 
     def a20_wrap(self, phys: int) -> int:
         return phys if self.cpu.a20 else phys & ~(1 << 20)
@@ -312,6 +313,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
         self.stop_requested = False
         self._blocks.stop_next(False)
         self._external = None
+        self._deadline_key = (-1, -1)   # (devices may have been set up between runs)
         self._sync_exits()
         return self._loop(self.icount, max_insns, self._pc())
 
@@ -363,7 +365,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
                     return r
                 continue
             n = SLICE if max_insns is None else min(SLICE, max_insns - used)
-            deadline = self.bus.next_deadline()
+            deadline = self._next_deadline()
             if deadline is not None:
                 n = max(1, min(n, deadline - self.clock.icount))
             if self.devices.pic.pending_vector() is not None:
@@ -416,12 +418,8 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
         pc = self.cpu.linear_pc()
         if pc in self._exits_set or self.bios.vector_at(pc) is not None:
             return False
-        dkey = (self._device_epoch, self.mutations)
-        if dkey != self._deadline_key:
-            self._deadline = self.bus.next_deadline()
-            self._deadline_key = dkey
         before = self.icount
-        r = self._run_slice(pc, 1, self._deadline)
+        r = self._run_slice(pc, 1, self._next_deadline())
         if r is not None:
             return r
         if (self.icount == before or self.cpu.activity is not Activity.ACTIVE
@@ -432,6 +430,18 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
             # reached without executing anything): the loop's own code.
             return self._loop(before, 1, None)
         return None
+
+    def _next_deadline(self) -> int | None:
+        """`bus.next_deadline()`, kept while no device can have changed.  A device's deadline
+        is a function of its state, which changes only where the device epoch or the mutation
+        count moves (guest I/O, ticks, BIOS services, interrupt deliveries, restores: the key
+        checkpoints share device states by).  Kept only with the machine's own devices on the
+        bus (a plugin's guarded model may answer otherwise), dropped at the start of a run."""
+        key = (self._device_epoch, self.mutations)
+        if key != self._deadline_key:
+            self._deadline = self.bus.next_deadline()
+            self._deadline_key = key if self.bus.changes == self._own_bus else (-1, -1)
+        return self._deadline
 
     def _run_slice(self, pc: int, n: int, deadline: Any = UNSET) -> RunResult | None:
         self._stop_count = None

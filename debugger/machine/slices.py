@@ -126,7 +126,7 @@ class FastSlices:
         self.icount += done
         self.clock.icount = self._clock_base + done
         if deadline is UNSET or self._device_epoch != self._deadline_key[0]:
-            deadline = self.bus.next_deadline()
+            deadline = self._next_deadline()
         if deadline is not None and self.clock.icount >= deadline:
             self.bus.tick(self.clock.icount)
             self._device_epoch += 1

@@ -85,6 +85,13 @@ class Engine:
     cpu: int        # address of CPUState
     uch: int        # address of uc_struct
 
+    def __post_init__(self) -> None:
+        # (live views of the words every slice reads or writes: made once, the engine stays put)
+        self._halted = ctypes.c_int32.from_address(self.cpu + _CPU_HALTED)
+        self._emu_counter = ctypes.c_uint64.from_address(self.uch + _UC_EMU_COUNTER)
+        self._code_hooks = ctypes.c_int32.from_address(self.uch + _UC_CODE_HOOKS)
+        self._count_hook = ctypes.c_uint64.from_address(self.uch + _UC_COUNT_HOOK)
+
     def read(self, off: int, size: int) -> bytes:
         return ctypes.string_at(self.env + off, size)
 
@@ -111,22 +118,21 @@ class Engine:
 
     @property
     def halted(self) -> bool:
-        return bool(ctypes.c_int32.from_address(self.cpu + _CPU_HALTED).value)
+        return bool(self._halted.value)
 
     def clear_halted(self) -> None:
-        ctypes.c_int32.from_address(self.cpu + _CPU_HALTED).value = 0
+        self._halted.value = 0
 
     @property
     def emu_counter(self) -> int:
         """Instructions counted during the last emu_start (by Unicorn's `count` hook, or by a
         self-counting native code hook in its place)."""
-        return ctypes.c_uint64.from_address(self.uch + _UC_EMU_COUNTER).value
+        return self._emu_counter.value
 
     def code_hooks(self) -> int:
         """UC_HOOK_CODE hooks installed, not counting Unicorn's own count hook.  With exactly
         one, Unicorn calls it directly from the translated code (no dispatch helper)."""
-        n = ctypes.c_int32.from_address(self.uch + _UC_CODE_HOOKS).value
-        return n - (1 if ctypes.c_uint64.from_address(self.uch + _UC_COUNT_HOOK).value else 0)
+        return self._code_hooks.value - (1 if self._count_hook.value else 0)
 
 
 def _pristine_real_mode(uc: Uc) -> None:

@@ -114,6 +114,14 @@ def test_made_up_states_copy_as_deepcopy_copies_them():
     b = fastcopy.deepcopy(state, {id(shared): shared})
     assert b["custom"].n == 101 and b["inner"].buf is b["buf"] is b["inner"].again
     assert b["channels"][0] is b["channels"][2] is b["inner"].ch and b["self"] is b
+    # (deques and Links are taken without copy.deepcopy too)
+    assert b["queue"].maxlen == 5 and b["queue"][0] is b["inner"] and b["queue"] is not \
+        state["queue"] and type(b["queue"]) is collections.deque
+    assert b["links"] is state["links"]
+    q = collections.deque([1])
+    q.append(q)                 # (a deque holding itself)
+    c = fastcopy.deepcopy(q, {})
+    assert c[1] is c and c is not q and c.maxlen is None
 
 
 def test_every_device_of_a_booted_machine_copies_as_deepcopy_copies_it():
