@@ -481,25 +481,6 @@ void bootdbg_blockcount_cb(void *uc, uint64_t address, uint32_t size, void *user
     b->blocks++;
 }
 
-/* The machine decoded the block at `address` (`size` bytes, the one the last run stopped before
- * with the CPU still at its start): its last instruction is not an IRET or a far JMP/CALL, so
- * the bytes that looked like one (`task_tail` is conservative: SHR EDX,5 is C1 EA 05) never
- * switch tasks.  That is a function of the block's bytes, so the verdict kept for its
- * TranslationBlock drops the task check (QEMU makes a new block, judged anew, when the code
- * changes).  Only a block found in the jump cache (nothing is translated here).  1: done. */
-int bootdbg_blockcount_not_task(struct bootdbg_blockcount *b, uint64_t address, uint32_t size) {
-    const uint8_t *tb = ((const uint8_t *const *)(b->cpu + b->jmp_off))[jmp_hash(address)];
-    if (!tb_matches(b, tb, address, size))
-        return 0;
-    uint32_t *cflags = (uint32_t *)(tb + TB_CFLAGS);
-    uint32_t v = (*cflags & CF_VERDICT) >> CF_VERDICT_SHIFT;
-    if (v == 0 || v == V_FLAGS)
-        return 0;
-    v = V_ORDINARY + ((v - V_ORDINARY) & (V_IPWRAP | V_SCAN));
-    *cflags = (*cflags & ~CF_VERDICT) | (v << CF_VERDICT_SHIFT);
-    return 1;
-}
-
 int bootdbg_blockcount_size(void) { return (int)sizeof(struct bootdbg_blockcount); }
 
 static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "_blockcount",

@@ -418,17 +418,6 @@ class BlockCounter:
         """Let the block at `address` run once without the `exactfix` checks (None: none)."""
         self._b.allow_pc = _NO_PC if address is None else address
 
-    def not_task(self, address: int, size: int) -> bool:
-        """The block at `address` (`size` bytes, CS:IP at its start, the last run stopped
-        before it) was decoded: its last instruction cannot switch tasks, so its translation
-        block needs no task check again (`_blockcount.c`, `bootdbg_blockcount_not_task`).
-        Without the native hook nothing is kept (each entry is judged again: the same stops
-        before it, the same states)."""
-        if not self.available:
-            return False
-        return bool(_lib().bootdbg_blockcount_not_task(
-            ctypes.byref(self._b), ctypes.c_uint64(address), ctypes.c_uint32(size)))
-
     @property
     def checks(self) -> int:
         return int(self._b.checks)

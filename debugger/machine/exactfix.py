@@ -156,8 +156,6 @@ def prepare(m: "MachinePort", sp: tuple[int, int, int]) -> tuple[int | None, Cal
         except Exception:
             return 1, None              # (the fetch faults: nothing to correct)
     insns = [length for _a, length, _m, _o in _cs(bits).disasm_lite(block, 0)]
-    if why & TASK:
-        _settle_task(m, address, size, block, insns, bits)
     off = 0
     for k, length in enumerate(insns):
         if off >= size:
@@ -174,21 +172,6 @@ def prepare(m: "MachinePort", sp: tuple[int, int, int]) -> tuple[int | None, Cal
             return (k, None) if k else (1, _fixer(m, kinds, block[off:off + length], bits))
         off += length
     return None, None
-
-
-def _settle_task(m: "MachinePort", address: int, size: int, block: bytes, insns: list[int],
-                 bits: int) -> None:
-    """The block hook stops before a block whose last bytes look like an IRET or a far JMP/CALL
-    (it does not decode: `c1 ea 05 29 11 f9 eb d8`, SHR/SUB/STC/JMP short, ends like a JMP
-    ptr16:32 after a store).  Decoded, its last instruction is none: the hook need not look
-    again at this translation block (a loop around it stopped on every pass)."""
-    off = 0
-    for length in insns:
-        if off + length >= size:
-            if off + length == size and not taskinsn.candidate(block[off:size], bits):
-                m._blocks.not_task(address, size)
-            return
-        off += length
 
 
 def _fixer(m: "MachinePort", kinds: frozenset[str], code: bytes,
