@@ -190,9 +190,12 @@ def run_finish(s: "Session") -> StopEvent:
                 pc, code = pc + 1, code[1:]
             ins = decode_one(code, pc, st.bits) if code else None
             is_ret = ins is not None and ins.mnemonic.startswith(("ret", "iret"))
+            before = m.icount
             ev = w.step_once()
             if ev is not None:
                 return ev
+            if m.icount == before and m.state() == st:
+                continue        # (a step that only saw an event, as a BIOS call's: nothing ran)
             if is_ret and s.state().sp_linear > sp0:
                 return make_stop(s, "finish", f"returned by {ins.text}" if ins else "",
                                  insn_pc=pc, insn_bytes=code, bits=st.bits)

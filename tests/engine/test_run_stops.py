@@ -90,3 +90,21 @@ def test_summary_writes_the_offset_as_the_context_does():
     ev = StopEvent("breakpoint", 7, 0x1000, 0xD1, 0x100D1, point=2)
     assert ev.summary() == "#2 breakpoint at 1000:00d1 (linear 0x100d1), icount 7"
     assert StopEvent("step", 1, 8, 0x12345, 0x12345).summary().startswith("step at 0008:12345 ")
+
+
+@pytest.mark.parametrize("name", ["taskjmp", "hello"])
+def test_finish_does_not_end_on_a_step_that_only_saw_an_event(name):
+    """A catchpoint arms the machine's event filter; at a BIOS stub the first exact step then
+    stops on the 'bios' event before the service, executing nothing.  `finish` took that step
+    for the stub's IRET returning (icount 12, at F000:E3FE, 'returned by iret') where without
+    the catchpoint -- and in the reference stepper -- it returns after the service and IRET."""
+    from tests.invariant.images import session_for
+
+    got = []
+    for armed in (False, True):
+        s = session_for(name)
+        if armed:
+            s.catch("vm86")
+        ev = s.finish()
+        got.append((ev.kind, ev.icount, ev.cs, ev.eip, ev.message))
+    assert got[1] == got[0]
