@@ -368,13 +368,13 @@ class FollowMapping:
         m, det, pbc = self.m, self._remap_det, self._pbc
         if det is None and pbc is None:
             return m.run(n)
-        end = m.icount + n
+        end = start = m.icount
+        end += n
         while True:
             if det is not None:
                 det.sync(m.icount)
             if pbc is not None:
                 pbc.sync()
-            before = m.icount
             r = m.run(end - m.icount)
             ev = r.details.get("event") if r.reason == Stop.EVENT else None
             if ev not in ("remap", "pb-alias") or m.icount >= end or (
@@ -388,6 +388,7 @@ class FollowMapping:
                 pbc.learn({pbc.hit})
                 self._set_exits()
             self._refresh()
-            if m._pc() in m.extra_exits and m.icount != before:
+            if m._pc() in m.extra_exits and m.icount != start:
                 return r          # (a breakpoint where it stopped: checked there; where the
-                #                    run started, it is run, as m.run does with an exit there)
+                #                    chunk started, it is run, as m.run does with an exit there
+                #                    -- not where an earlier stop of this loop left it)

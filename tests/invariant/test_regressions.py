@@ -126,6 +126,18 @@ CASES = {
                                       [Cmd("stepi", 40), Cmd("stepi", 40)]),
     "watch-delivery-push": ("hello", 45, [Spec("watch", (0x7BFE, 2, "write", "physical"))],
                             [Cmd("continue", 3000), Cmd("stepi", 3)]),
+    # seed 11: the mapping changed at the block holding a physical breakpoint's byte (the fast
+    # run stopped there for the remap, then there again for the new alias, a run that made no
+    # progress): taken for a breakpoint where the run started, which is run -- the stop went by
+    "pb-alias-after-remap": ("paging-remap", 68,
+                             [Spec("break", ("0x7cdf", "physical")),
+                              Spec("watch", (4222976, 1, "read", "linear"))],
+                             [Cmd("stepi", 40)] * 3),
+    # seed 11: `finish` at a BIOS call's INT with a catchpoint armed (the 'bios' event stops
+    # the step at the stub before its service: nothing ran) ended at the stub, under time travel
+    "finish-bios-event-step": ("taskjmp", 0, [Spec("break", ("07c0:0000", "segoff")),
+                                              Spec("catch", ("vm86",))],
+                               [Cmd("finish")], True),
 }
 
 
