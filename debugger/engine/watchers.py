@@ -78,17 +78,8 @@ class Watchers(FastRun, FollowMapping):
         narrow = bool(self.trans) and not self.exprs and self.log is None and \
             {c.catch for c in self.trans} <= TB_FLAG_KINDS
         self._sigfn = mode_signature if narrow else signature
-        self.muted = False
-        self._hooks: list[Any] = []
-        self._mem_hits: list[tuple[Watchpoint, int, int, int, int]] = []
-        self._io_hits: list[tuple[Point, str, int, int, int, int]] = []
-        self._event: tuple[str, dict[str, Any]] | None = None
-        self._det_hit: tuple[int, int] | None = None
-        self._verdicts: dict[tuple[int, str], bool] = {}
-        self._bits: int | None = None
-        self._suspect: tuple[int, int] | None = None
-        self._limit = 1 << 62
-        self._cp_asked: tuple[int, int] | None = None
+        self._reset_run()
+        self.exact = exact
         self._categories = relevant_categories(
             {c.catch for c in self.trans} | ({"vmx-invalid"} if self.log else set()),
             any(_expr_is_fast(w) for w in self.exprs)) if not exact else frozenset()
@@ -125,19 +116,19 @@ class Watchers(FastRun, FollowMapping):
             self.s._parked_watchers = self
 
     def _reset_run(self) -> None:
-        """What a run starts from (as `__init__` leaves it)."""
+        """What a run starts from (a new one's, and a parked one's when taken again)."""
         self.muted = False
         self.exact = False
-        self._hooks = []
-        self._mem_hits = []
-        self._io_hits = []
-        self._event = None
-        self._det_hit = None
-        self._verdicts = {}
-        self._bits = None
-        self._suspect = None
+        self._hooks: list[Any] = []
+        self._mem_hits: list[tuple[Watchpoint, int, int, int, int]] = []
+        self._io_hits: list[tuple[Point, str, int, int, int, int]] = []
+        self._event: tuple[str, dict[str, Any]] | None = None
+        self._det_hit: tuple[int, int] | None = None
+        self._verdicts: dict[tuple[int, str], bool] = {}
+        self._bits: int | None = None
+        self._suspect: tuple[int, int] | None = None
         self._limit = 1 << 62
-        self._cp_asked = None
+        self._cp_asked: tuple[int, int] | None = None
 
     @staticmethod
     def needs_exact(s: "Session") -> bool:
