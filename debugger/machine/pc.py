@@ -79,6 +79,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
         self.serial_out = bytearray()
         self._serial_hw = 0
         self._external: RunResult | None = None
+        self._external_at: int | None = None    # (where it is due: see request_stop)
         self.on_serial: Callable[[int], None] | None = None
         self.extra_exits: set[int] = set()
         self.event_filter: Callable[[str, dict[str, Any]], bool] | None = None
@@ -284,8 +285,15 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
                 self.on_serial(byte)
 
     def request_stop(self, reason: str, message: str, **details: Any) -> None:
-        """Ask the running loop to end the run (callable from inside a Unicorn hook)."""
+        """Ask the running loop to end the run (callable from inside a Unicorn hook).
+
+        Asked inside a fast slice (by an I/O hook: `on_serial`, a device), the run ends right
+        after the instruction that asked: if the slice cannot end there it runs again exactly,
+        and the hooks do not ask again (the serial output is not echoed a second time), so the
+        instruction count it is due at is kept (`_external_at`) and the run ends there."""
         self._external = RunResult(reason, message, self.icount, details)
+        at = self._fast.current
+        self._external_at = None if at is None else self._slice_base + at
         self.uc.emu_stop()
 
     def _on_a20(self, enabled: bool) -> None:
@@ -312,7 +320,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
         """
         self.stop_requested = False
         self._blocks.stop_next(False)
-        self._external = None
+        self._external = self._external_at = None
         self._deadline_key = (-1, -1)   # (devices may have been set up between runs)
         self._sync_exits()
         return self._loop(self.icount, max_insns, self._pc())
@@ -335,8 +343,9 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
                 return self._result(Stop.TRIPLE_FAULT, "the CPU is in shutdown (triple fault)")
             if self.stop_requested:
                 return self._result(Stop.INTERRUPT, "interrupted")
-            if self._external is not None:
-                r, self._external = self._external, None
+            if self._external is not None and (self._external_at is None
+                                               or self.icount >= self._external_at):
+                r, self._external, self._external_at = self._external, None, None
                 r.icount = self.icount
                 return r
             r = self._deliver_irq()
@@ -365,6 +374,8 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
                     return r
                 continue
             n = SLICE if max_insns is None else min(SLICE, max_insns - used)
+            if self._external_at is not None:   # (a stop due there: see request_stop)
+                n = min(n, self._external_at - self.icount)
             deadline = self._next_deadline()
             if deadline is not None:
                 n = max(1, min(n, deadline - self.clock.icount))
@@ -507,6 +518,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
     def _begin_slice(self, n: int) -> None:
         self._flush_native()
         self._pending = None
+        self._fast.current = None
         self._slice_base = self.icount
         self._clock_base = self.clock.icount
         self._slice_until = self.clock.icount + n

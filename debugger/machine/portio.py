@@ -110,6 +110,7 @@ class FastIo:
         self.m = m
         self.inblock = InBlock()
         self.at = 0             # instructions of the slice before the current I/O instruction
+        self.current: int | None = None     # ... while its hook runs (None: no I/O running)
         self.placed = 0         # statistics: I/O instructions handled inside fast slices
         self.decoded = 0        # ... of which placed by decoding the block here, not by C
 
@@ -125,7 +126,7 @@ class FastIo:
             if n is None:
                 return False
             at = n + 1          # (as Unicorn's count hook: the instruction itself counted)
-        self.at = at
+        self.at = self.current = at
         self.placed += 1
         return True
 
@@ -133,11 +134,13 @@ class FastIo:
         """What the exact path's `_after_io` does, where a fast slice can do it: a stop right
         after the instruction only when it ends its block (the engine stops at block ends)."""
         m = self.m
+        self.current = None
         if m.bus.stop_requested or m._pending is not None:
             m._fast_refuse()
             return
-        if m._external is not None:     # (a stop request: it must come right after)
-            self._stop_after()
+        if m._external is not None and (m._external_at is None
+                                        or m._external_at <= m._slice_base + self.at):
+            self._stop_after()          # (a stop request: it must come right after)
             return
         deadline = m.bus.next_deadline()
         if deadline is not None and deadline < m._slice_until:

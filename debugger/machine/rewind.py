@@ -105,7 +105,7 @@ def rewind(machine: "MachinePort", point: HandoffPoint) -> None:
     machine.uc.ctl_flush_tb()
     machine.bios.calls = 0
     machine._pending = None
-    machine._external = None
+    machine._external = machine._external_at = None
     machine.stop_requested = False
     machine._bios_asked = None
     machine.mutations += 1

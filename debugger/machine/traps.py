@@ -124,8 +124,8 @@ class EngineHooks:
         if self._blocks.counting:
             self._fast.after_io()
             return
-        if self.bus.stop_requested:
-            self._stop_after_io()
+        if self.bus.stop_requested or self._external is not None:
+            self._stop_after_io()       # (a device or `on_serial` asked: right after the access)
             return
         deadline = self.bus.next_deadline()
         if deadline is not None and deadline < self._slice_until:
@@ -159,6 +159,7 @@ class EngineHooks:
         if self._blocks.counting and not self._fast.enter():
             self._fast_refuse()
             return 1
+        self._fast.current = None       # (no request_stop from here)
         self._sync_clock()
         v = tsc_value(self.clock)
         # (EDX:EAX, bits 63:32 of RAX and RDX cleared: the SDM, QEMU 7.2's helper_rdtsc)
