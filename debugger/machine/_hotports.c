@@ -19,6 +19,11 @@
  * RDTSC (`bootdbg_hotports_rdtsc`) is answered the same way: EDX:EAX = (clock base + the
  * instructions placed as above) * ns_per_insn * tsc_mult, what traps.py's hook computes.
  *
+ * COM1's LSR reads and THR writes (the serial console's poll-then-send, twice per byte) are
+ * answered here while they change nothing but the bytes sent (`uart_access`): LSR's value is
+ * copied in with the PIT, and the bytes written to THR are kept in `tx` for hotports.py to send
+ * through the Python UART, in order, before any Python hook runs and after the run.
+ *
  * Anything else -- another port, a 16/32-bit access, an access the I/O permission check may
  * refuse, a watcher, a pending interrupt, a stop already requested, an instruction the fast
  * slice cannot place -- goes to the Python hook (`py_in`/`py_out`), as before.
@@ -86,6 +91,16 @@ struct bootdbg_hotports {
                                       the export and after the run) */
     int32_t pad2;
     uint64_t tsc_handled;          /* statistics: RDTSCs answered here */
+    /* COM1 (devices/uart.py): LSR reads and THR writes, while they change nothing but the
+     * bytes sent.  A serial console polls LSR for THRE before every byte it writes. */
+    int32_t uart_base;             /* its base port; -1: C answers none of its ports */
+    int32_t uart_lsr;              /* what an LSR read gives while it changes nothing (no line
+                                      error to clear); -1: Python reads it */
+    int32_t uart_tx;               /* THR writes may be kept here: DLAB 0, no loopback, no THRE
+                                      interrupt enabled, nobody watching the bytes as they go */
+    int32_t tx_len;                /* bytes kept, for hotports.py to send, in order */
+    uint8_t tx[256];
+    uint64_t uart_handled;         /* statistics: LSR reads and THR writes answered here */
 };
 
 #define PIT_HZ 1193182
@@ -244,34 +259,61 @@ static int64_t place_hint(struct bootdbg_hotports *h) {
     return (int64_t)(*h->bc_counter - *h->bc_last) + idx + 1;
 }
 
-/* The instructions of this run before the one at EIP, itself included (as the Python hooks'
- * clock); -1: only Python can tell. */
-static int64_t done_here(struct bootdbg_hotports *h) {
+/* May C answer an access here, whatever its time?  0: Python decides. */
+static int may_answer(struct bootdbg_hotports *h) {
     const uint8_t *uch = h->uch, *env = h->env;
     if (*(const uint8_t *)(uch + h->off_stop))
-        return -1;                      /* a stop is asked for: Python decides what happens */
+        return 0;                       /* a stop is asked for: Python decides what happens */
     if (h->pic_pending) {
         /* Deliverable now (IF=1), or nothing stops the run when IF becomes 1: the Python
          * hooks stop after the access.  Waiting with IF=0 for the armed stop: nothing to do. */
         if (h->pic_pending != 2 || (*(const uint32_t *)(h->env + h->off_eflags) & RF_IF))
-            return -1;
+            return 0;
     }
     uint64_t cr0 = *(const uint64_t *)(env + h->off_cr0);
     if (cr0 & CR0_PE) {
         uint32_t eflags = *(const uint32_t *)(env + h->off_eflags);
         uint32_t cpl = *(const uint32_t *)(env + h->off_hflags) & 3;
         if ((eflags & RF_VM) || cpl > ((eflags >> 12) & 3))
-            return -1;                  /* the TSS bitmap decides: Python reads it */
+            return 0;                   /* the TSS bitmap decides: Python reads it */
     }
+    int32_t en = *h->bc_enabled;
+    return en == 0 || en == 1 || en == 2;
+}
+
+/* The instructions of this run before the one at EIP, itself included (as the Python hooks'
+ * clock); -1: only Python can tell. */
+static int64_t done_here(struct bootdbg_hotports *h) {
+    const uint8_t *uch = h->uch;
+    if (!may_answer(h))
+        return -1;
     if (*h->bc_enabled == 1) {          /* a fast slice: blocks counted as they start */
         int64_t n = place_hint(h);
         if (n >= 0)
             h->placed++;
         return n;
     }
-    if (*h->bc_enabled != 0 && *h->bc_enabled != 2)
-        return -1;
     return (int64_t)*(const uint64_t *)(uch + h->off_counter);
+}
+
+/* COM1's LSR read or THR write answered here (1), or left to Python (0).  Neither depends on
+ * the time, so nothing is placed: a fast slice goes on as the Python hook would let it, which
+ * places the access only to give a device the time. */
+static int uart_access(struct bootdbg_hotports *h, void *uc, uint32_t port, int size, int write,
+                       uint32_t value, uint32_t *result) {
+    if (h->uart_base < 0 || size != 1 || port != (uint32_t)h->uart_base + (write ? 0 : 5))
+        return 0;
+    if (h->armed == 2)
+        h->py_export(uc);             /* the first hot access of the run: the state in */
+    if (h->armed != 1 || (write ? !h->uart_tx || h->tx_len >= (int32_t)sizeof h->tx
+                                : h->uart_lsr < 0) || !may_answer(h))
+        return 0;
+    if (write)
+        h->tx[h->tx_len++] = (uint8_t)value;
+    else
+        *result = (uint32_t)h->uart_lsr;
+    h->uart_handled++;
+    return 1;
 }
 
 /* After Python handled an access C could not place: remember where Python placed it. */
@@ -299,6 +341,9 @@ uint32_t bootdbg_hotports_in(void *uc, uint32_t port, int size, void *ud) {
     struct bootdbg_hotports *h = (struct bootdbg_hotports *)ud;
     int bit = port == 0x61 ? 4 : (port >= 0x40 && port <= 0x43 ? (int)(port - 0x40) : -1);
     h->learn_tb = NULL;
+    uint32_t lsr;
+    if (uart_access(h, uc, port, size, 0, 0, &lsr))
+        return lsr;
     if (h->armed == 2 && bit >= 0)
         h->py_export(uc);             /* the first hot access of the run: copy the PIT in */
     if (h->armed != 1 || size != 1 || bit < 0 || !(h->in_mask & (1 << bit))) {
@@ -328,6 +373,8 @@ void bootdbg_hotports_out(void *uc, uint32_t port, int size, uint32_t value, voi
     struct bootdbg_hotports *h = (struct bootdbg_hotports *)ud;
     /* Only the commands that change no count, mode or OUT: counter latch and read-back. */
     h->learn_tb = NULL;
+    if (uart_access(h, uc, port, size, 1, value, NULL))
+        return;
     if (h->armed == 2 && port == 0x43)
         h->py_export(uc);             /* the first hot access of the run: copy the PIT in */
     int simple = size == 1 && port == 0x43 && (h->out_mask & 8)

@@ -43,6 +43,7 @@ from debugger.machine import nativelib
 from debugger.machine import uc_layout as L
 from debugger.machine.devices.pit import REFRESH_NS, Pit
 from debugger.machine.devices.tsc import TSC_HZ
+from debugger.machine.devices.uart import IER_THRE, LSR_DR, LSR_TEMT, LSR_THRE, MCR_LOOP, Uart
 
 if TYPE_CHECKING:
     from debugger.machine.port import MachinePort
@@ -85,7 +86,9 @@ class _H(ctypes.Structure):
         ("learn_tb", ctypes.c_void_p), ("learn_pc", ctypes.c_uint64),
         ("learn_idx", ctypes.c_int64), ("cache", _Entry * 256), ("hint", ctypes.c_int64),
         ("py_rdtsc", ctypes.c_void_p), ("off_regs", ctypes.c_int64), ("tsc_mult", ctypes.c_int64),
-        ("tsc_ok", ctypes.c_int32), ("pad2", ctypes.c_int32), ("tsc_handled", ctypes.c_uint64)]
+        ("tsc_ok", ctypes.c_int32), ("pad2", ctypes.c_int32), ("tsc_handled", ctypes.c_uint64),
+        ("uart_base", ctypes.c_int32), ("uart_lsr", ctypes.c_int32), ("uart_tx", ctypes.c_int32),
+        ("tx_len", ctypes.c_int32), ("tx", ctypes.c_uint8 * 256), ("uart_handled", ctypes.c_uint64)]
 
 
 assert struct.calcsize(_ARMED_FMT) == _H.handled.offset - _H.armed.offset
@@ -193,6 +196,8 @@ class HotPorts:
         h.off_stop, h.off_counter = L._UC_STOP_REQUEST, L._UC_EMU_COUNTER
         h.refresh_ns = REFRESH_NS
         h.hint = -1
+        com1 = getattr(m.devices, "com1", None)
+        h.uart_base = com1.base if type(com1) is Uart else -1
         h.py_rdtsc = ctypes.cast(self._rdtsc_py, ctypes.c_void_p).value
         h.off_regs, h.tsc_mult = L.OFF_REGS, TSC_HZ // 1_000_000_000
         from debugger.machine.blockcount import jmp_cache_offset
@@ -236,6 +241,11 @@ class HotPorts:
         """RDTSCs answered natively (0 without the native path)."""
         return int(self._h.tsc_handled) if self.native else 0
 
+    @property
+    def uart_handled(self) -> int:
+        """COM1 LSR reads and THR writes answered natively (0 without the native path)."""
+        return int(self._h.uart_handled) if self.native else 0
+
     def hint(self) -> int:
         """Inside an IN/OUT hook the C side handed to Python in a fast slice: the slice's
         instructions up to and including this one, where C knows it from an earlier decoding of
@@ -272,8 +282,9 @@ class HotPorts:
                     in_mask |= 1 << i
             if in_mask & 8:
                 out_mask = 8
+        uart = self._export_uart()
         pending = m.devices.pic.pending_vector() is not None
-        vals: list[int] = [int(ok and in_mask != 0), pending and 1 + m._irqwait.armed,
+        vals: list[int] = [int(in_mask != 0 or uart), pending and 1 + m._irqwait.armed,
                            in_mask, out_mask, 0, pit.port61 & 0xFF,
                            m._clock_base, m.clock.ns_per_insn, REFRESH_NS]
         for c in pit.channels:
@@ -285,6 +296,34 @@ class HotPorts:
                      -1 if st is None else st, int(c.read_msb), 0)
         struct.pack_into(_ARMED_FMT, self._view, self._armed_off, *vals)
         self._h.tsc_ok = int(not bus.watchers)
+
+    def _export_uart(self) -> bool:
+        """COM1's part of the export: may C answer its LSR reads, keep its THR writes?"""
+        h = self._h
+        h.uart_lsr, h.uart_tx = -1, 0
+        if h.uart_base < 0:
+            return False
+        m = self.m
+        u = m.devices.com1
+        dev = m.bus.device_at
+        if m.bus.watchers or dev(h.uart_base) is not u or dev(h.uart_base + 5) is not u:
+            return False
+        if not u.line_errors:           # (a read clears them: Python's)
+            h.uart_lsr = (LSR_DR if u.rx else 0) | LSR_THRE | LSR_TEMT
+        # Nobody sees the bytes as they go (`on_serial` may stop the run right after one, a
+        # plugin's hook may read them): only then may they wait for the end of the run.
+        h.uart_tx = int(not u.lcr & 0x80 and not u.mcr & MCR_LOOP and not u.ier & IER_THRE
+                        and u.on_tx == m._serial_tx and m.on_serial is None
+                        and len(m.uc._callbacks) == m._own_hooks)
+        return True
+
+    def _import_tx(self) -> None:
+        """The bytes C kept, sent through the Python UART as the THR writes they were."""
+        h = self._h
+        data = bytes(h.tx[:h.tx_len])
+        h.tx_len = 0
+        self.m.devices.com1.transmitted(data)
+        self.m._device_epoch += 1
 
     def _import(self) -> None:
         """What the C side changed, back into the Python PIT."""
@@ -306,12 +345,16 @@ class HotPorts:
         h.armed = h.tsc_ok = 0
         if h.dirty:
             self._import()
+        if h.tx_len:
+            self._import_tx()
 
     # -- the Python hooks, called by the C ones for what they do not answer --------------------
     def _py_in(self, uc: Any, port: int, size: int, _ud: Any) -> int:
         h = self._h
         if h.dirty:
             self._import()
+        if h.tx_len:
+            self._import_tx()
         m = self.m
         placed = m._fast.placed
         value = m._hook_in(uc, port, size, None)
@@ -325,6 +368,8 @@ class HotPorts:
         h = self._h
         if h.dirty:
             self._import()
+        if h.tx_len:
+            self._import_tx()
         m = self.m
         placed = m._fast.placed
         m._hook_out(uc, port, size, value, None)

@@ -212,6 +212,13 @@ class Uart(PortDevice):
             self.scr = value
         self._update()
 
+    def transmitted(self, data: bytes) -> None:
+        """`data` written to THR elsewhere (the native port path, `hotports.py`), in order: as
+        that many THR writes."""
+        for value in data:
+            self._transmit(value)
+        self._update()
+
     def _transmit(self, value: int) -> None:
         if self.mcr & MCR_LOOP:
             self._receive(value)
