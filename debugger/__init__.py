@@ -82,7 +82,7 @@ def version_report() -> str:
     try:
         from debugger.machine import hotports
 
-        lines.append("port I/O: PIT, port 61h and RDTSC native (debugger/machine/_hotports.c)"
+        lines.append("port I/O: PIT, port 61h, COM1 LSR/THR and RDTSC native (debugger/machine/_hotports.c)"
                      if hotports.available() else
                      f"port I/O: Python hooks ({hotports.why_unavailable()})")
     except Exception as exc:  # pragma: no cover

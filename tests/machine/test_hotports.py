@@ -327,7 +327,7 @@ def test_version_says_which_port_io_path_is_in_use(off):
     out = subprocess.run([sys.executable, "-m", "debugger", "--version"], capture_output=True,
                          text=True, env=env, timeout=120, check=True).stdout
     want = ("port I/O: Python hooks (disabled by BOOTDBG_NO_HOTPORTS)" if off
-            else "port I/O: PIT, port 61h and RDTSC native (debugger/machine/_hotports.c)")
+            else "port I/O: PIT, port 61h, COM1 LSR/THR and RDTSC native (debugger/machine/_hotports.c)")
     assert want in out.splitlines()
 
 
