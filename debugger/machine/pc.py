@@ -468,6 +468,10 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
                 return r
             # Count per instruction only until fast slices are tried again.
             n = max(1, min(n, self._fast_resume_at - self.icount))
+        elif self.icount < self._fast_resume_at and self._fast_allowed_later(n):
+            # Backing off: counted only until fast slices are tried again, not for the whole
+            # budget (a run that ended early once went on counted until its next event).
+            n = min(n, self._fast_resume_at - self.icount)
         self._begin_slice(n)
         for fn in self.slice_listeners:
             fn(self.icount)

@@ -27,9 +27,12 @@ class FastSlices:
     """Block-counted slices of `debugger.machine.pc.Machine`."""
 
     def _fast_allowed(self, n: int) -> bool:
+        return self.icount >= self._fast_resume_at and self._fast_allowed_later(n)
+
+    def _fast_allowed_later(self, n: int) -> bool:
+        """`_fast_allowed` but for the back-off (whose end is `_fast_resume_at`)."""
         return (n >= FAST_MIN and self._fast_on and self._blocks.available
-                and self.icount >= self._fast_resume_at and not self.slice_listeners
-                and not self.slice_end_checks
+                and not self.slice_listeners and not self.slice_end_checks
                 and len(self.uc._callbacks) == self._own_hooks)
 
     def _run_fast(self, n: int, deadline: Any, tries: int = 0) -> RunResult | None | object:
