@@ -375,7 +375,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
                 continue
             n = SLICE if max_insns is None else min(SLICE, max_insns - used)
             if self._external_at is not None:   # (a stop due there: see request_stop)
-                n = min(n, self._external_at - self.icount)
+                n = max(1, min(n, self._external_at - self.icount))
             deadline = self._next_deadline()
             if deadline is not None:
                 n = max(1, min(n, deadline - self.clock.icount))
