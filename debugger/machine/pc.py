@@ -351,14 +351,16 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
             r = self._deliver_irq()
             if r is not None:
                 return r
+            used = self.icount - start
+            if max_insns is not None and used >= max_insns:
+                # (before the HLT wait: a run whose last instruction is a HLT ends there, the
+                # CPU waiting; the wait and what ends it belong to the next run)
+                return self._result(Stop.BUDGET, f"instruction budget of {max_insns} used up")
             if self.cpu.activity is Activity.HLT:
                 r = self._wait_halted()
                 if r is not None:
                     return r
                 continue
-            used = self.icount - start
-            if max_insns is not None and used >= max_insns:
-                return self._result(Stop.BUDGET, f"instruction budget of {max_insns} used up")
             pc = self._pc()
             if pc == self._fetch_exit:          # (see _block_lookahead_fault)
                 self._fetch_exit = None

@@ -11,7 +11,7 @@ from functools import lru_cache
 from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_WRITE
 
 from tests.conftest import assemble, demo_session
-from tests.invariant import paging_guest, rep_guest
+from tests.invariant import hlt_guest, paging_guest, rep_guest
 
 __all__ = ["DEMOS", "Profile", "profile", "session_for"]
 
@@ -19,13 +19,13 @@ TASKGATE = "taskgate"      # images/conformance/taskgate.asm: task switches (IDT
 TASKJMP = "taskjmp"        # images/conformance/taskjmp.asm: task switches by JMP/CALL/IRET, 16-bit TSSs
 _CONFORMANCE = (TASKGATE, TASKJMP)
 DEMOS = ("hello", "pmode", "unreal", "vm86", "longmode", "exceptions", "int13hook-hd", "timers",
-         paging_guest.NAME, TASKGATE, TASKJMP)
+         paging_guest.NAME, TASKGATE, TASKJMP, hlt_guest.NAME)
 
 
 def session_for(name: str, **kw):   # noqa: ANN201
     """A Session on a demo image, or on a guest built here from source (`paging_guest`, the
     `taskgate` and `taskjmp` conformance images, the REP guest)."""
-    if name not in (paging_guest.NAME, *_CONFORMANCE, rep_guest.NAME):
+    if name not in (paging_guest.NAME, *_CONFORMANCE, rep_guest.NAME, hlt_guest.NAME):
         return demo_session(name, **kw)
     from debugger.engine.session import Session
     from debugger.machine.disk import disk_from_bytes
@@ -40,6 +40,8 @@ def session_for(name: str, **kw):   # noqa: ANN201
         data = runner.build(name).read_bytes()
     elif name == rep_guest.NAME:
         data = assemble(rep_guest.source())
+    elif name == hlt_guest.NAME:
+        data = assemble(hlt_guest.SOURCE)
     else:
         data = assemble(paging_guest.SOURCE)
     return Session(disks=[disk_from_bytes(data, f"{name}.img", boot=True)], **kw)

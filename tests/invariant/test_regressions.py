@@ -138,6 +138,18 @@ CASES = {
     "finish-bios-event-step": ("taskjmp", 0, [Spec("break", ("07c0:0000", "segoff")),
                                               Spec("catch", ("vm86",))],
                                [Cmd("finish")], True),
+    # seed 12: stepi N whose last instruction is a HLT: the command ends there, the CPU waiting
+    # (IF=0: the next command finds it halted; IF=1: the next command waits, takes the IRQ and
+    # runs on).  With nothing armed the step went on to wait and deliver (or to say halted);
+    # with any event catchpoint armed it ended at the HLT.
+    "stepi-ends-at-final-hlt": ("paging-remap", 113, [],
+                                [Cmd("stepi", 1), Cmd("continue", 52), Cmd("stepi", 7),
+                                 Cmd("stepi", 1)], True),
+    "stepi-ends-at-hlt-sti-shadow": ("hlt-wait", 16, [], [Cmd("stepi", 2), Cmd("stepi", 1),
+                                                          Cmd("stepi", 4)]),
+    "stepi-ends-at-hlt-irq-armed": ("hlt-wait", 16, [Spec("catch", ("irq",))],
+                                    [Cmd("stepi", 2), Cmd("stepi", 1), Cmd("stepi", 7)]),
+    "continue-budget-at-hlt": ("hlt-wait", 0, [], [Cmd("continue", 18), Cmd("continue", 30)]),
 }
 
 

@@ -224,10 +224,12 @@ def test_emucost_matches_an_instruction_by_instruction_count(drive):
                st.tr, st.ldtr, st.gdtr, st.idtr, st.a20)
         if key not in cache:
             cache[key] = evaluate(st, "vmx").ok
+        before = s.icount
         ev = s.step()
-        if not cache[key]:
-            bad -= 1
-        count += 1
+        if s.icount > before:       # (the step that finds the CPU halted executes nothing)
+            if not cache[key]:
+                bad -= 1
+            count += 1
         if ev.final:
             break
     assert count == total
