@@ -15,7 +15,6 @@ from typing import Any
 from debugger.engine.blockscan import last_changer, leading_safe, starts_with
 from debugger.engine.remap import mapping_key, raw_key
 from debugger.engine.stops import StopEvent
-from debugger.engine.transitions import signature
 from debugger.machine.cpu import decode_state
 from debugger.machine.memory import MemoryError_, PageFault
 from debugger.machine.pc import Stop
@@ -108,7 +107,7 @@ class FastRun:
         if r.reason == Stop.EVENT and r.details.get("event") == "classified":
             return None
         if r.reason == Stop.EVENT and r.details.get("event") in ("remap", "pb-alias") and not (
-                self.watch_transitions and signature(m.eng) != self._sig):
+                self.watch_transitions and self._sigfn(m.eng) != self._sig):
             return self._check_breakpoint(r)   # (stopped before a block; re-armed next)
         if r.reason == Stop.EVENT and r.details.get("event") in ("watch", "detector"):
             assert cp is not None

@@ -31,7 +31,6 @@ from debugger.cpustate import CR0_PG, CR4_PAE, CR4_PSE, EFER_LMA
 from debugger.engine.paging import walk
 from debugger.engine.pbcheck import PbChecker
 from debugger.engine.points import Breakpoint, Watchpoint
-from debugger.engine.transitions import signature
 from debugger.machine import uc_layout as L
 from debugger.machine.memory import MemoryError_, PageFault
 from debugger.machine.results import RunResult, Stop
@@ -379,7 +378,7 @@ class FollowMapping:
             ev = r.details.get("event") if r.reason == Stop.EVENT else None
             if ev not in ("remap", "pb-alias") or m.icount >= end or (
                     self.watch_transitions                        # type: ignore[attr-defined]
-                    and signature(m.eng) != self._sig):           # type: ignore[attr-defined]
+                    and self._sigfn(m.eng) != self._sig):         # type: ignore[attr-defined]
                 return r
             if ev == "pb-alias" and pbc is not None and pbc.hit is not None:
                 if pbc.hit in self._aliases:

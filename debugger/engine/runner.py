@@ -32,6 +32,12 @@ __all__ = ["run", "run_exact", "run_to", "run_finish", "native_available", "make
 _SELF = sys.modules[__name__]
 
 CHUNK = 1 << 22          # instructions between checkpoints / time checks in a fast run
+IDLE_MAX = 10_000        # chunks in a row that change nothing: the engine is stuck (a bug)
+
+
+class EngineStuck(RuntimeError):
+    """A run went round without executing, waiting or delivering anything (a bootdbg bug):
+    one clear line instead of a hang."""
 
 _MACHINE_KINDS = {Stop.HALTED: "halted", Stop.TRIPLE_FAULT: "triple-fault", Stop.RESET: "reset",
                   Stop.UNMAPPED: "unmapped", Stop.UNSUPPORTED: "unsupported",
@@ -118,6 +124,7 @@ def _run(s: "Session", m: Any, max_insns: int | None, timeout: float | None,
         return run_exact(s, max_insns, step_kind=budget_kind, deadline=deadline)
     w = Watchers.for_run(s, _SELF)
     start = m.icount
+    idle, last = 0, None
     try:
         while True:
             if deadline is not None and time.monotonic() > deadline:
@@ -135,6 +142,12 @@ def _run(s: "Session", m: Any, max_insns: int | None, timeout: float | None,
             ev = w.run_chunk(chunk)
             if ev is not None:
                 return ev
+            now = (m.icount, m.clock.icount, m._pc(), m.mutations)
+            idle = idle + 1 if now == last else 0
+            last = now
+            if idle >= IDLE_MAX:
+                raise EngineStuck(f"the engine made no progress at {m._pc():#x} (icount "
+                                  f"{m.icount}): a bootdbg bug, please report it")
             if tt is not None:
                 tt.tick()
     finally:

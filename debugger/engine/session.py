@@ -55,7 +55,8 @@ class SessionError(Exception):
 
 # What the machine below may raise for a request out of its range; Session methods turn them
 # into SessionError (one line) instead of letting them through.
-_ENGINE_ERRORS = (UcError, MemoryError_, PageFault, struct.error, OverflowError)
+_ENGINE_ERRORS = (UcError, MemoryError_, PageFault, struct.error, OverflowError,
+                  runner.EngineStuck)
 
 
 def _address(addr: int) -> int:

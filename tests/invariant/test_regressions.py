@@ -150,6 +150,14 @@ CASES = {
     "stepi-ends-at-hlt-irq-armed": ("hlt-wait", 16, [Spec("catch", ("irq",))],
                                     [Cmd("stepi", 2), Cmd("stepi", 1), Cmd("stepi", 7)]),
     "continue-budget-at-hlt": ("hlt-wait", 0, [], [Cmd("continue", 18), Cmd("continue", 30)]),
+    # seed 12: a physical breakpoint's alias found by the block hook with `catch mode` armed
+    # (which watches only the translation-block flags): the full signature was compared with the
+    # narrow one, the chunk was taken for a transition that was not there and ran again from
+    # the same place, for ever
+    "pb-alias-narrow-signature": ("longmode", 8218, [
+        Spec("break", ("*0x7ff0", "linear"), "eax & 1", 5),
+        Spec("break", ("0x8000", "physical"), None, 2),
+        Spec("catch", ("mode",), "eax & 1", 0)], [Cmd("continue", 2742)]),
 }
 
 
