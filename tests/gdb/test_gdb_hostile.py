@@ -147,7 +147,9 @@ def test_ctrl_c_stops_a_monitor_continue_on_a_looping_guest():
     live = LiveServer(s)
     c = live.client()
     try:
-        assert c.ask("M7c00,2:ebfe") == b"OK"         # jmp $ at 0000:7C00
+        # cli; jmp $ at 0000:7C01 (no timer IRQ: ^C cannot land in the BIOS's IRQ 0 handler,
+        # where the stop is as exact but not where this test looks)
+        assert c.ask("M7c00,3:faebfe") == b"OK"
         c.send("qRcmd," + b"continue".hex())
         c.sock.settimeout(0.5)
         with pytest.raises(socket.timeout):
@@ -156,7 +158,7 @@ def test_ctrl_c_stops_a_monitor_continue_on_a_looping_guest():
         c.send_raw(b"\x03")
         assert c.reply() == b"OK"
         assert c.ask("?").startswith(b"T")
-        assert c.ask("p8") == (0x7C00).to_bytes(4, "little").hex().encode()
+        assert c.ask("p8") == (0x7C01).to_bytes(4, "little").hex().encode()
     finally:
         c.close()
     assert live.alive
