@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from unicorn import UC_HOOK_BLOCK, UC_MEM_WRITE
 
-from debugger.cpustate import CpuState
+from debugger.cpustate import Activity, CpuState
 from debugger.engine.blockscan import classify, relevant_categories
 from debugger.engine.fastrun import _FINAL, FastRun
 from debugger.engine.hostwrites import HostWrites
@@ -21,6 +21,7 @@ from debugger.engine.stops import Change, StopEvent
 from debugger.engine.transitions import (
     MODE_HFLAGS, RF_VM, TB_FLAG_KINDS, TRANSITION_KINDS, diff_states, mode_signature, signature,
 )
+from debugger.machine.halt import wake
 from debugger.machine.memory import MemoryError_, PageFault
 from debugger.machine.pc import Stop
 from debugger.machine.results import RunResult
@@ -314,6 +315,13 @@ class Watchers(FastRun, FollowMapping):
     # -- exact step ----------------------------------------------------------------------------------
     def step_once(self) -> StopEvent | None:
         m = self.m
+        if m.cpu.activity is Activity.HLT:
+            # Waiting in HLT: the wait and the interrupt that ends it are a step of their own
+            # (no instruction: what the delivery writes stops there), then the handler's first
+            # instruction is the step's -- named as such, not as the one after the HLT.
+            ev = self._step_wake()
+            if ev is not None or m.cpu.activity is Activity.HLT:
+                return ev
         pc = m._pc()
         try:
             code = m.mem.read_linear(pc, 16)
@@ -343,6 +351,19 @@ class Watchers(FastRun, FollowMapping):
             r = RunResult(Stop.BUDGET, "instruction budget of 1 used up", m.icount)
         m.bus.stop_requested = False
         return self._check(r, pc if m.icount > before else None, code, olds)
+
+    def _step_wake(self) -> StopEvent | None:
+        m = self.m
+        self._before_step()
+        if self._native is not None:
+            self._native.d.armed = 0
+        olds = {id(w): self._read_watch(w) for w in self.mems}
+        self._mem_hits.clear()
+        self._io_hits.clear()
+        self._event = None
+        r = wake(m) or RunResult(Stop.BUDGET, "awake", m.icount)
+        m.bus.stop_requested = False
+        return self._check(r, None, b"", olds)
 
     def _read_watch(self, w: Watchpoint) -> bytes | None:
         try:

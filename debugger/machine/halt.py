@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from debugger.machine.port import MachinePort
     from debugger.machine.results import RunResult
 
-__all__ = ["wait_halted", "all_irqs_masked"]
+__all__ = ["wait_halted", "wake", "all_irqs_masked"]
 
 CASCADE_BIT = 1 << 2
 
@@ -63,4 +63,19 @@ def wait_halted(m: "MachinePort") -> "RunResult | None":
     m._device_epoch += 1
     if pic.pending_vector() is None and m.bus.next_deadline(lines) == deadline:
         return m._result(Stop.HALTED, "HLT and the pending device event raised nothing")
+    return None
+
+
+def wake(m: "MachinePort") -> "RunResult | None":
+    """A CPU waiting in HLT: wait for what wakes it and deliver it, executing nothing -- what
+    `run(1)` does before its instruction.  None: awake (the next instruction is the handler's
+    first); else what ended the wait (`halted`, an event the event filter took, ...)."""
+    from debugger.cpustate import Activity
+
+    while m.cpu.activity is Activity.HLT:
+        r = m._wait_halted()
+        if r is None:
+            r = m._deliver_irq()
+        if r is not None:
+            return r
     return None

@@ -150,6 +150,16 @@ CASES = {
     "stepi-ends-at-hlt-irq-armed": ("hlt-wait", 16, [Spec("catch", ("irq",))],
                                     [Cmd("stepi", 2), Cmd("stepi", 1), Cmd("stepi", 7)]),
     "continue-budget-at-hlt": ("hlt-wait", 0, [], [Cmd("continue", 18), Cmd("continue", 30)]),
+    # seed 13: a step from a CPU waiting in HLT waits, takes the IRQ and runs the handler's
+    # first instruction; its stop named the instruction after the HLT (the PC the step
+    # started at).  The wait and the delivery are a step of their own, as in the reference; a
+    # watchpoint on the stack the delivery pushes onto stops there, with no instruction.
+    "step-from-hlt-names-the-handler": ("hlt-wait", 0, [Spec("watch", (1792, 1, "write",
+                                                                    "linear"))],
+                                        [Cmd("stepi", 50)], True),
+    "step-from-hlt-delivery-push": ("hlt-wait", 16, [Spec("watch", (0x6FFA, 6, "write",
+                                                                  "linear"))],
+                                    [Cmd("stepi", 2), Cmd("stepi", 1), Cmd("stepi", 3)]),
     # seed 12: a physical breakpoint's alias found by the block hook with `catch mode` armed
     # (which watches only the translation-block flags): the full signature was compared with the
     # narrow one, the chunk was taken for a transition that was not there and ran again from
