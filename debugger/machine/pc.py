@@ -525,6 +525,7 @@ class Machine(EngineHooks, FastSlices, FaultRules, ExitRules, PendingEvents):
         self._flush_native()
         self._pending = None
         self._fast.current = None
+        self._stop_count = None     # (a fast slice's, e.g. an I/O #GP's, is not its redo's)
         self._slice_base = self.icount
         self._clock_base = self.clock.icount
         self._slice_until = self.clock.icount + n

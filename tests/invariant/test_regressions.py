@@ -160,6 +160,11 @@ CASES = {
     "step-from-hlt-delivery-push": ("hlt-wait", 16, [Spec("watch", (0x6FFA, 6, "write",
                                                                   "linear"))],
                                     [Cmd("stepi", 2), Cmd("stepi", 1), Cmd("stepi", 3)]),
+    # seed 14
+    "until-after-finish-vm86": ("vm86", 1276, [], [Cmd("finish"), Cmd("stepi", 1),
+                                                   Cmd("until", "*0x8191")], True),
+    "reverse-stepi-across-hlt-wake": ("hlt-wait", 16349, [Spec("catch", ("vm86",))],
+                                      [Cmd("continue", 1751), Cmd("reverse-stepi", 2)], True),
     # seed 12: a physical breakpoint's alias found by the block hook with `catch mode` armed
     # (which watches only the translation-block flags): the full signature was compared with the
     # narrow one, the chunk was taken for a transition that was not there and ran again from
