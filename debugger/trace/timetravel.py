@@ -26,7 +26,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
+from debugger.cpustate import Activity
 from debugger.engine.stops import StopEvent
+from debugger.machine.halt import wake
 from debugger.trace.timeline import DEFAULT_INTERVAL, Point, Timeline
 
 if TYPE_CHECKING:
@@ -137,6 +139,11 @@ class TimeTravel:
                 r = m.run(step)
                 if r.reason != "budget" and m.icount < target:
                     return r.reason
+            if m.cpu.activity is Activity.HLT:
+                # The position at an icount is after all that comes before the next
+                # instruction (a delivered fault, as a run leaves it): waiting in HLT, the wait
+                # and the interrupt that ends it too.
+                wake(m)
         finally:
             m.extra_exits, m.event_filter = saved_exits, saved_filter
         return None
