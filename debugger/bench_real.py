@@ -28,6 +28,8 @@ CATCHES = ("vm86", "mode", "cpl", "vmx-invalid", "vmx-valid", "dtr", "sreg", "cr
            "triple-fault", "a20")
 CHUNK = 4_000_000           # screen prompts are looked for every this many instructions
 CONFIGS = ("no watchers", "all catchpoints", "record")
+SHORT = 0.5                 # seconds: a configuration over sooner is timed REPEATS times ...
+REPEATS = 7                 # ... and its median shown
 
 
 @dataclass(frozen=True)
@@ -272,6 +274,19 @@ def bare_reference() -> float:
     return _bare_mips(s, total - s.icount)[1]
 
 
+def _timed(path: Path, spec: RealImage, config: str, limit: float, tmp: Path) -> RealFigure:
+    """`run_bootdbg`, and for a configuration over in under SHORT seconds (bench-switch: 30 ms,
+    where one scheduler hiccup moves the figure by a third) the median of REPEATS runs."""
+    f = run_bootdbg(path, spec, config, limit=limit, tmp=tmp)
+    if f.seconds >= SHORT or not f.reached:
+        return f
+    runs = sorted([f] + [run_bootdbg(path, spec, config, limit=limit, tmp=tmp)
+                         for _ in range(REPEATS - 1)], key=lambda x: x.seconds)
+    med = runs[len(runs) // 2]
+    med.note = (med.note + "; " if med.note else "") + f"median of {REPEATS} runs"
+    return med
+
+
 def run_real(names: tuple[str, ...] | None = None, *, configs: tuple[str, ...] = CONFIGS,
              limit: float = 300.0, qemu: bool = True, cache: Path | None = None,
              on_result: Callable[[RealResult], None] | None = None) -> list[RealResult]:
@@ -295,7 +310,7 @@ def run_real(names: tuple[str, ...] | None = None, *, configs: tuple[str, ...] =
                     on_result(res)
                 continue
             for config in configs:
-                res.figures.append(run_bootdbg(path, spec, config, limit=limit, tmp=tmp))
+                res.figures.append(_timed(path, spec, config, limit, tmp))
             if qemu:
                 res.qemu_seconds, res.qemu_note = qemu_time(path, spec)
             if on_result is not None:
