@@ -329,16 +329,7 @@ class Watchers(FastRun, FollowMapping):
             code = b""
         if code[:1] == b"\xcc" and m.bios.vector_at(pc) is not None:
             pc, code = pc + 1, code[1:]     # a BIOS stub: the service, then the stub's IRET
-        self._before_step()
-        if self._native is not None:
-            # (the exact step checks everything itself, as the Python block hook knows: a
-            # detector armed from the last baseline would only stop the engine before the
-            # instruction, for a step that runs nothing; re-armed with the next baseline)
-            self._native.d.armed = 0
-        olds = {id(w): self._read_watch(w) for w in self.mems}
-        self._mem_hits.clear()
-        self._io_hits.clear()
-        self._event = None
+        olds = self._begin_step()
         before = m.icount
         hf = m.cpu.hflags
         self._bits = 64 if hf & (1 << 15) else 32 if hf & (1 << 4) else 16
@@ -352,15 +343,23 @@ class Watchers(FastRun, FollowMapping):
         m.bus.stop_requested = False
         return self._check(r, pc if m.icount > before else None, code, olds)
 
-    def _step_wake(self) -> StopEvent | None:
-        m = self.m
+    def _begin_step(self) -> dict[int, bytes | None]:
+        """Before an exact step: re-armed for it, what it may hit cleared; the watched bytes
+        as they are (keyed by watchpoint)."""
         self._before_step()
         if self._native is not None:
+            # (the exact step checks everything itself, as the Python block hook knows: a
+            # detector armed from the last baseline would only stop the engine before the
+            # instruction, for a step that runs nothing; re-armed with the next baseline)
             self._native.d.armed = 0
-        olds = {id(w): self._read_watch(w) for w in self.mems}
         self._mem_hits.clear()
         self._io_hits.clear()
         self._event = None
+        return {id(w): self._read_watch(w) for w in self.mems}
+
+    def _step_wake(self) -> StopEvent | None:
+        m = self.m
+        olds = self._begin_step()
         r = wake(m) or RunResult(Stop.BUDGET, "awake", m.icount)
         m.bus.stop_requested = False
         return self._check(r, None, b"", olds)

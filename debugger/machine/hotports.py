@@ -343,6 +343,11 @@ class HotPorts:
         self.armed = False
         h = self._h
         h.armed = h.tsc_ok = 0
+        self._take_changes()
+
+    def _take_changes(self) -> None:
+        """What C did since the state was copied in, into the Python devices."""
+        h = self._h
         if h.dirty:
             self._import()
         if h.tx_len:
@@ -351,10 +356,7 @@ class HotPorts:
     # -- the Python hooks, called by the C ones for what they do not answer --------------------
     def _py_in(self, uc: Any, port: int, size: int, _ud: Any) -> int:
         h = self._h
-        if h.dirty:
-            self._import()
-        if h.tx_len:
-            self._import_tx()
+        self._take_changes()
         m = self.m
         placed = m._fast.placed
         value = m._hook_in(uc, port, size, None)
@@ -366,10 +368,7 @@ class HotPorts:
 
     def _py_out(self, uc: Any, port: int, size: int, value: int, _ud: Any) -> None:
         h = self._h
-        if h.dirty:
-            self._import()
-        if h.tx_len:
-            self._import_tx()
+        self._take_changes()
         m = self.m
         placed = m._fast.placed
         m._hook_out(uc, port, size, value, None)
